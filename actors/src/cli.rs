@@ -1,0 +1,184 @@
+//! The `pv2` command-line grammar.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Prometheus v2: quantitative research and portfolio system.
+#[derive(Debug, Parser)]
+#[command(name = "pv2", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration directory (default.toml, markets.toml, engines/…).
+    #[arg(long, global = true, default_value = "config", value_name = "DIR")]
+    pub config: PathBuf,
+    /// Historical database URL (sqlite://PATH or postgres://…); overrides the config.
+    #[arg(long, global = true, env = "PV2_HISTORICAL_DB", value_name = "URL")]
+    pub historical_db: Option<String>,
+    /// Runtime database URL; overrides the config.
+    #[arg(long, global = true, env = "PV2_RUNTIME_DB", value_name = "URL")]
+    pub runtime_db: Option<String>,
+    /// Log format on stderr (level from PV2_LOG, default `warn`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output format of commands that print results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text for people.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and migrate both databases and register the configured markets (idempotent).
+    Init,
+    /// Import a file (prices, instruments or news).
+    Import {
+        /// What kind of file.
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Recompute derived series (returns, volatility, factors) for prices that changed.
+    Derive,
+    /// Generate a synthetic market, load it, derive its series and print a summary.
+    Demo(DemoArgs),
+    /// Measure performance.
+    Bench {
+        /// Which benchmark.
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+/// `pv2 import …`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Daily prices: `--format yahoo --symbol SYM` (Date,Open,High,Low,Close,Adj Close,Volume)
+    /// or `--format wide` (Date,SYM1,SYM2,… adjusted closes).
+    Prices {
+        /// File layout.
+        #[arg(long, value_enum)]
+        format: PriceFileFormat,
+        /// Symbol of a Yahoo-style file.
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Market the prices belong to.
+        #[arg(long, default_value = "US_EQ")]
+        market: String,
+        /// Print the summary as JSON.
+        #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// The file.
+        file: PathBuf,
+    },
+    /// Instruments: symbol,name,sector,industry,country,market[,asset_class,currency].
+    Instruments {
+        /// Print the summary as JSON.
+        #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// The file.
+        file: PathBuf,
+    },
+    /// News JSON lines: id,published_at,source,headline,body,symbols[].
+    News {
+        /// Print the summary as JSON.
+        #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+/// Layout of a price file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PriceFileFormat {
+    /// One symbol per file with OHLCV columns.
+    Yahoo,
+    /// Adjusted closes, one column per symbol (no volume).
+    Wide,
+}
+
+/// `pv2 demo` options (defaults from `[demo]` in default.toml).
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of synthetic instruments.
+    #[arg(long)]
+    pub instruments: Option<usize>,
+    /// Years of daily history.
+    #[arg(long)]
+    pub years: Option<u32>,
+    /// Generator seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `pv2 bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Bulk-load synthetic daily OHLCV into SQLite and/or PostgreSQL and print rows/s; on
+    /// PostgreSQL also time `psql \copy` of the same rows into the same table.
+    Ingest(BenchIngestArgs),
+}
+
+/// Which backends a benchmark runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchBackend {
+    /// Only SQLite.
+    Sqlite,
+    /// Only PostgreSQL.
+    Postgres,
+    /// Both.
+    Both,
+}
+
+/// `pv2 bench ingest` options.
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// Instruments to generate.
+    #[arg(long, default_value_t = 5000)]
+    pub instruments: usize,
+    /// Years of weekday sessions.
+    #[arg(long, default_value_t = 10)]
+    pub years: u32,
+    /// Backends to measure.
+    #[arg(long, value_enum, default_value_t = BenchBackend::Both)]
+    pub backend: BenchBackend,
+    /// PostgreSQL server URL (a scratch database is created and dropped on it).
+    #[arg(long, env = "PV2_BENCH_PG_URL")]
+    pub postgres_url: Option<String>,
+    /// Directory for the scratch SQLite file.
+    #[arg(long, default_value = "data/bench")]
+    pub sqlite_dir: PathBuf,
+    /// Timed repetitions per contender (best is reported).
+    #[arg(long, default_value_t = 2)]
+    pub repeat: u32,
+    /// Print results as JSON.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}

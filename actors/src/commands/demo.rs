@@ -1,0 +1,278 @@
+//! `pv2 demo`: generate a synthetic market, load it into the configured databases (SQLite
+//! by default), derive its series and print a summary.
+
+use super::derive::{derive_marked, describe};
+use crate::cli::{DemoArgs, OutputFormat};
+use crate::clock::SystemClock;
+use crate::context::Context;
+use crate::progress;
+use anyhow::{Context as _, anyhow};
+use chrono::{Datelike, NaiveDate};
+use prometheus::config::{DemoConfig, Issues};
+use prometheus::derived::FactorMembership;
+use prometheus::domain::{Clock, MarketId, RunId, date_floor};
+use prometheus::ingest::batch_id;
+use prometheus::store::{
+    DerivedStore, HistoricalDb, IngestBatch, IngestLog, NewsStore, PriceStore, PriceWriteSummary,
+    ReferenceStore, SyntheticTruthStore, redact_url,
+};
+use prometheus::synthetic_market::{
+    HiddenRegime, SyntheticMarket, SyntheticMarketParams, generate, weekdays,
+};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// The demo's effective settings: `[demo]` with command-line overrides, validated.
+fn settings(ctx: &Context, args: &DemoArgs) -> anyhow::Result<(DemoConfig, NaiveDate)> {
+    let mut d = ctx.app.demo.clone();
+    if let Some(n) = args.instruments {
+        d.instruments = n;
+    }
+    if let Some(y) = args.years {
+        d.years = y;
+    }
+    if let Some(s) = args.seed {
+        d.seed = s;
+    }
+    let mut issues = Issues::new();
+    d.validate(&mut issues);
+    if !issues.is_empty() {
+        let msgs: Vec<String> = issues
+            .into_pairs()
+            .into_iter()
+            .map(|(k, r)| format!("{k}: {r}"))
+            .collect();
+        return Err(anyhow!("invalid demo settings: {}", msgs.join("; ")));
+    }
+    let end = NaiveDate::parse_from_str(&d.end_date, "%Y-%m-%d").context("demo.end_date")?;
+    Ok((d, end))
+}
+
+/// Per-regime statistics of the stored market factor.
+struct RegimeStats {
+    share: f64,
+    episodes: usize,
+    ann_return: f64,
+    ann_vol: f64,
+}
+
+fn regime_stats(
+    m: &SyntheticMarket,
+    factor: &BTreeMap<NaiveDate, f64>,
+) -> BTreeMap<HiddenRegime, RegimeStats> {
+    let mut out = BTreeMap::new();
+    let n = m.regime_path.len().max(1) as f64;
+    for regime in [
+        HiddenRegime::Calm,
+        HiddenRegime::Stressed,
+        HiddenRegime::Crisis,
+    ] {
+        let days: Vec<f64> = m
+            .regime_path
+            .iter()
+            .filter(|(_, r)| *r == regime)
+            .filter_map(|(d, _)| factor.get(d).copied())
+            .collect();
+        let count = m.regime_path.iter().filter(|(_, r)| *r == regime).count();
+        let episodes = m
+            .regime_path
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, r))| *r == regime && (*i == 0 || m.regime_path[i - 1].1 != regime))
+            .count();
+        let k = days.len().max(1) as f64;
+        let mean = days.iter().sum::<f64>() / k;
+        let var = days.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0).max(1.0);
+        out.insert(
+            regime,
+            RegimeStats {
+                share: count as f64 / n,
+                episodes,
+                ann_return: mean * 252.0,
+                ann_vol: (var * 252.0).sqrt(),
+            },
+        );
+    }
+    out
+}
+
+async fn load(
+    db: &HistoricalDb,
+    m: &SyntheticMarket,
+    market: &MarketId,
+    seed: u64,
+    batch: &str,
+) -> anyhow::Result<PriceWriteSummary> {
+    db.upsert_issuers(&m.issuers).await?;
+    db.upsert_instruments(&m.instruments).await?;
+    let pb = progress::bar(m.series.len() as u64, "loading");
+    let mut total = PriceWriteSummary::default();
+    for chunk in m.series.chunks(100) {
+        let s = db.write_prices(batch, chunk).await?;
+        total.inserted += s.inserted;
+        total.updated += s.updated;
+        total.unchanged += s.unchanged;
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    db.write_news(batch, &m.news, &m.news_links).await?;
+    let path: Vec<(NaiveDate, String)> = m
+        .regime_path
+        .iter()
+        .map(|(d, r)| (*d, r.as_str().to_owned()))
+        .collect();
+    db.write_regime_path(market, seed, &path).await?;
+    Ok(total)
+}
+
+/// Runs `pv2 demo`.
+///
+/// # Errors
+/// Invalid settings, storage failures.
+pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (d, end) = settings(ctx, args)?;
+    let start =
+        NaiveDate::from_ymd_opt(end.year() - d.years as i32, end.month(), end.day().min(28))
+            .ok_or_else(|| anyhow!("demo.years {} reaches before year 1", d.years))?
+            .succ_opt()
+            .unwrap_or(end);
+    let sessions = weekdays(start, end);
+    let market = MarketId::new(&d.market);
+    if !ctx.markets.markets.iter().any(|m| m.id == d.market) {
+        return Err(anyhow!("demo.market `{}` is not in markets.toml", d.market));
+    }
+    let params = SyntheticMarketParams::new(d.instruments, d.seed, market.clone()).check()?;
+    let t = Instant::now();
+    let generated = {
+        let sessions = sessions.clone();
+        tokio::task::spawn_blocking(move || generate(&params, &sessions))
+            .await
+            .context("generator task")?
+    };
+    let t_generate = t.elapsed();
+
+    let stores = ctx.open_stores().await?;
+    let db = &stores.historical;
+    let clock = SystemClock;
+    let batch = batch_id(
+        "synthetic",
+        &format!("{market}/{}/{}/{start}/{end}", d.seed, d.instruments),
+        b"",
+    );
+    let began = clock.now();
+    let t = Instant::now();
+    let written = load(db, &generated, &market, d.seed, &batch).await?;
+    let t_load = t.elapsed();
+    let rows = written.inserted + written.updated + written.unchanged;
+    db.record_batch(
+        &IngestBatch {
+            batch_id: batch.clone(),
+            source: "synthetic".into(),
+            file: format!(
+                "synthetic:{market}:seed={}:instruments={}",
+                d.seed, d.instruments
+            ),
+            rows_ok: rows,
+            rows_rejected: 0,
+            started_at: began,
+            finished_at: Some(clock.now()),
+        },
+        &[],
+    )
+    .await?;
+    let t = Instant::now();
+    let derived = derive_marked(ctx, db, &RunId::new(format!("demo-{batch}"))).await?;
+    let t_derive = t.elapsed();
+
+    let factor_id = FactorMembership::market_factor(market.as_str());
+    let factor: BTreeMap<NaiveDate, f64> = db
+        .factor(&factor_id, date_floor(), end)
+        .await?
+        .into_iter()
+        .map(|f| (f.trade_date, f.value))
+        .collect();
+    let stats = regime_stats(&generated, &factor);
+    let news = db.news_count().await?;
+    let stored_rows = db.price_row_count().await?;
+    let s = &ctx.app.storage;
+    match args.format {
+        OutputFormat::Json => {
+            let regimes: BTreeMap<&str, _> = stats
+                .iter()
+                .map(|(r, s)| (r.as_str(), json!({"share": s.share, "episodes": s.episodes, "market_ann_return": s.ann_return, "market_ann_vol": s.ann_vol})))
+                .collect();
+            println!(
+                "{}",
+                json!({
+                    "market": market.as_str(), "seed": d.seed, "instruments": d.instruments,
+                    "sessions": sessions.len(), "from": start.to_string(), "to": end.to_string(),
+                    "price_rows": {"inserted": written.inserted, "updated": written.updated, "unchanged": written.unchanged, "stored_total": stored_rows},
+                    "news_articles": generated.news.len(), "news_stored_total": news,
+                    "regimes": regimes,
+                    "derived": {"instruments": derived.instruments, "returns": derived.returns, "volatility": derived.volatility, "factor_values": derived.factor_values},
+                    "seconds": {"generate": t_generate.as_secs_f64(), "load": t_load.as_secs_f64(), "derive": t_derive.as_secs_f64(), "total": started.elapsed().as_secs_f64()},
+                })
+            );
+        }
+        OutputFormat::Text => {
+            println!(
+                "Prometheus v2 demo — synthetic market {market}, seed {}",
+                d.seed
+            );
+            println!(
+                "  instruments     {} in {} sectors",
+                d.instruments,
+                params_sectors(&generated)
+            );
+            println!(
+                "  sessions        {} ({} … {}, weekdays)",
+                sessions.len(),
+                start,
+                end
+            );
+            println!(
+                "  price rows      {rows} ({} new, {} updated, {} unchanged); {stored_rows} stored in total",
+                written.inserted, written.updated, written.unchanged
+            );
+            println!(
+                "  news articles   {} ({news} stored in total)",
+                generated.news.len()
+            );
+            println!("  hidden regimes and the stored market factor {factor_id} in each:");
+            for (r, s) in &stats {
+                println!(
+                    "    {:<9} {:>5.1}% of days, {:>3} episodes, market {:>+7.1}%/yr, vol {:>5.1}%",
+                    r.as_str(),
+                    s.share * 100.0,
+                    s.episodes,
+                    s.ann_return * 100.0,
+                    s.ann_vol * 100.0
+                );
+            }
+            println!("  derived         {}", describe(&derived));
+            println!(
+                "  databases       {} · {}",
+                redact_url(&s.historical_db),
+                redact_url(&s.runtime_db)
+            );
+            println!(
+                "  time            generate {:.1}s, load {:.1}s, derive {:.1}s, total {:.1}s",
+                t_generate.as_secs_f64(),
+                t_load.as_secs_f64(),
+                t_derive.as_secs_f64(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    stores.close().await;
+    Ok(())
+}
+
+fn params_sectors(m: &SyntheticMarket) -> usize {
+    let mut s: Vec<&str> = m.traits.iter().map(|t| t.sector.as_str()).collect();
+    s.sort_unstable();
+    s.dedup();
+    s.len()
+}

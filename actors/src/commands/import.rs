@@ -1,0 +1,113 @@
+//! `pv2 import prices|instruments|news`.
+
+use super::derive::{derive_marked, describe};
+use crate::cli::{ImportCommand, OutputFormat, PriceFileFormat};
+use crate::clock::SystemClock;
+use crate::context::Context;
+use anyhow::Context as _;
+use prometheus::domain::{MarketId, RunId};
+use prometheus::ingest::{
+    ImportOutcome, ImportRequest, PriceFormat, import_instruments, import_news, import_prices,
+};
+use serde_json::json;
+
+/// Runs one import, derives what changed (when configured) and prints the summary.
+///
+/// # Errors
+/// A one-line reason when the file is unreadable or wholly invalid, or storage fails.
+pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
+    let stores = ctx.open_stores().await?;
+    let db = &stores.historical;
+    let (outcome, output, kind) = match &what {
+        ImportCommand::Prices {
+            format,
+            symbol,
+            market,
+            output,
+            file,
+        } => {
+            let market = MarketId::new(market);
+            let req = ImportRequest {
+                path: file,
+                market: &market,
+                symbol: symbol.as_deref(),
+            };
+            let fmt = match format {
+                PriceFileFormat::Yahoo => PriceFormat::Yahoo,
+                PriceFileFormat::Wide => PriceFormat::Wide,
+            };
+            (
+                import_prices(db, req, fmt, &ctx.markets, &SystemClock).await?,
+                *output,
+                "prices",
+            )
+        }
+        ImportCommand::Instruments { output, file } => (
+            import_instruments(db, file, &ctx.markets, &SystemClock).await?,
+            *output,
+            "instruments",
+        ),
+        ImportCommand::News { output, file } => {
+            (import_news(db, file, &SystemClock).await?, *output, "news")
+        }
+    };
+    let derived = if outcome.prices.is_some() && ctx.app.ingest.derive_after_import {
+        let run_id = RunId::new(format!("import-{}", outcome.batch.batch_id));
+        Some(
+            derive_marked(ctx, db, &run_id)
+                .await
+                .context("after the import (the prices are stored)")?,
+        )
+    } else {
+        None
+    };
+    print_outcome(kind, &outcome, derived.as_ref().map(describe), output);
+    stores.close().await;
+    Ok(())
+}
+
+fn print_outcome(kind: &str, o: &ImportOutcome, derived: Option<String>, output: OutputFormat) {
+    let b = &o.batch;
+    match output {
+        OutputFormat::Json => {
+            let doc = json!({
+                "kind": kind,
+                "file": b.file,
+                "batch_id": b.batch_id,
+                "ok": b.rows_ok,
+                "rejected": b.rows_rejected,
+                "rejected_by_reason": o.rejects.0,
+                "rows": o.prices.map(|p| json!({"inserted": p.inserted, "updated": p.updated, "unchanged": p.unchanged})),
+                "registered_instruments": o.registered.iter().map(|i| i.as_str()).collect::<Vec<_>>(),
+                "derived": derived,
+            });
+            println!("{doc}");
+        }
+        OutputFormat::Text => {
+            println!("imported {kind} from {} (batch {})", b.file, b.batch_id);
+            println!("  ok {}, rejected {}", b.rows_ok, b.rows_rejected);
+            if let Some(p) = o.prices {
+                println!(
+                    "  rows: {} new, {} updated, {} unchanged",
+                    p.inserted, p.updated, p.unchanged
+                );
+            }
+            if !o.rejects.0.is_empty() {
+                let parts: Vec<String> = o
+                    .rejects
+                    .0
+                    .iter()
+                    .map(|(r, n)| format!("{r} {n}"))
+                    .collect();
+                println!("  rejected by reason: {}", parts.join(", "));
+            }
+            if !o.registered.is_empty() {
+                let ids: Vec<&str> = o.registered.iter().map(|i| i.as_str()).collect();
+                println!("  registered instruments: {}", ids.join(", "));
+            }
+            if let Some(d) = derived {
+                println!("  derived: {d}");
+            }
+        }
+    }
+}

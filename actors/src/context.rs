@@ -1,0 +1,84 @@
+//! Everything a command needs from its surroundings: configuration from disk and the
+//! environment, and the two databases.
+
+use crate::cli::GlobalArgs;
+use anyhow::Context as _;
+use prometheus::config::{AppConfig, ConfigSource, EngineConfig, MarketsConfig, VersionedConfig};
+use prometheus::derived::DerivedConfig;
+use prometheus::store::{BulkTuning, ReferenceStore, Stores, redact_url};
+
+/// Engines whose configuration files may be overridden from the environment.
+pub const KNOWN_ENGINES: &[&str] = &[DerivedConfig::ENGINE];
+
+/// Configuration of one `pv2` invocation.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// Where configuration comes from (directory + environment overrides).
+    pub source: ConfigSource,
+    /// `default.toml`, with the command line's database URLs applied.
+    pub app: AppConfig,
+    /// `markets.toml`.
+    pub markets: MarketsConfig,
+}
+
+impl Context {
+    /// Loads and validates the configuration named by the global options and the process
+    /// environment.
+    ///
+    /// # Errors
+    /// Any configuration problem, naming file or variable, key and reason.
+    pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let source = ConfigSource::new(&global.config, std::env::vars())?;
+        source.check_engine_overrides(KNOWN_ENGINES)?;
+        let mut app = source.load_app()?;
+        if let Some(url) = &global.historical_db {
+            app.storage.historical_db.clone_from(url);
+        }
+        if let Some(url) = &global.runtime_db {
+            app.storage.runtime_db.clone_from(url);
+        }
+        let markets = source.load_markets()?;
+        Ok(Self {
+            source,
+            app,
+            markets,
+        })
+    }
+
+    /// Bulk-write tuning from `[ingest]`.
+    pub fn tuning(&self) -> BulkTuning {
+        BulkTuning {
+            sqlite_rows_per_statement: self.app.ingest.sqlite_rows_per_statement,
+            pg_copy_chunk_bytes: self.app.ingest.pg_copy_chunk_bytes,
+        }
+    }
+
+    /// Opens (creating and migrating) both databases and registers the configured markets.
+    ///
+    /// # Errors
+    /// Connection, migration or write failures, naming the database.
+    pub async fn open_stores(&self) -> anyhow::Result<Stores> {
+        let s = &self.app.storage;
+        let stores = Stores::open(s, self.tuning()).await.with_context(|| {
+            format!(
+                "opening databases (historical {}, runtime {})",
+                redact_url(&s.historical_db),
+                redact_url(&s.runtime_db)
+            )
+        })?;
+        stores
+            .historical
+            .upsert_markets(&self.markets.to_markets())
+            .await
+            .context("registering markets")?;
+        Ok(stores)
+    }
+
+    /// The derived-data job's configuration.
+    ///
+    /// # Errors
+    /// Validation failures of `engines/derived.toml` or its overrides.
+    pub fn derived_config(&self) -> anyhow::Result<VersionedConfig<DerivedConfig>> {
+        Ok(self.source.load_engine::<DerivedConfig>()?)
+    }
+}

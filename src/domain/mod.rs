@@ -1,0 +1,16 @@
+//! The domain model at the bottom of the crate: identifiers and the market-data types that
+//! storage, ingestion, derived data and (later) the engines all exchange.
+
+mod clock;
+mod ids;
+mod market_data;
+mod news;
+mod reference;
+
+pub use clock::{Clock, FixedClock};
+pub use ids::{ConfigId, InstrumentId, IssuerId, MarketId, RunId};
+pub use market_data::{
+    DailyBar, FactorValue, InstrumentSeries, ReturnValue, VolatilityValue, date_ceiling, date_floor,
+};
+pub use news::{NewsArticle, NewsLink};
+pub use reference::{Instrument, InstrumentStatus, Issuer, Market};

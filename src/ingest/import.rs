@@ -1,0 +1,317 @@
+//! Import pipelines: read a file, validate it, write the accepted rows idempotently,
+//! quarantine the rejects and record the batch.
+
+use super::batch::batch_id;
+use super::error::IngestError;
+use super::news::SymbolResolver;
+use super::reject::{Reject, RejectSummary};
+use super::{instruments, news, wide, yahoo};
+use crate::config::{MarketConfig, MarketsConfig};
+use crate::domain::{
+    Clock, Instrument, InstrumentId, InstrumentSeries, InstrumentStatus, Issuer, IssuerId, MarketId,
+};
+use crate::store::{
+    HistoricalDb, IngestBatch, IngestLog, IngestReject, NewsStore, PriceStore, PriceWriteSummary,
+    ReferenceStore,
+};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The layout of a price file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PriceFormat {
+    /// One symbol per file, OHLCV columns.
+    Yahoo,
+    /// Adjusted closes, one column per symbol.
+    Wide,
+}
+
+/// What to import and where.
+#[derive(Clone, Copy, Debug)]
+pub struct ImportRequest<'a> {
+    /// The file.
+    pub path: &'a Path,
+    /// The market the prices belong to.
+    pub market: &'a MarketId,
+    /// The symbol (Yahoo files only: the file has no symbol column).
+    pub symbol: Option<&'a str>,
+}
+
+/// The result of one import, for the summary printed to the user.
+#[derive(Clone, Debug)]
+pub struct ImportOutcome {
+    /// The recorded batch (ok and rejected counts included).
+    pub batch: IngestBatch,
+    /// Rejects by reason.
+    pub rejects: RejectSummary,
+    /// For price files: rows inserted, updated, unchanged.
+    pub prices: Option<PriceWriteSummary>,
+    /// Instruments registered because a price file named them first.
+    pub registered: Vec<InstrumentId>,
+}
+
+fn read_text(path: &Path) -> Result<(Vec<u8>, String), IngestError> {
+    let bytes = std::fs::read(path).map_err(|source| IngestError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes.clone()).map_err(|e| IngestError::NotText {
+        path: path.to_owned(),
+        offset: e.utf8_error().valid_up_to(),
+    })?;
+    Ok((bytes, text.trim_start_matches('\u{feff}').to_owned()))
+}
+
+fn bad_header(path: &Path) -> impl FnOnce(String) -> IngestError + '_ {
+    move |reason| IngestError::BadHeader {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// The configured market `market`, registered in the database (so rows can refer to it).
+async fn require_market<'m>(
+    db: &HistoricalDb,
+    markets: &'m MarketsConfig,
+    market: &MarketId,
+) -> Result<&'m MarketConfig, IngestError> {
+    let Some(found) = markets.markets.iter().find(|m| m.id == market.as_str()) else {
+        return Err(IngestError::UnknownMarket {
+            market: market.to_string(),
+            known: markets
+                .markets
+                .iter()
+                .map(|m| m.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    db.upsert_markets(&markets.to_markets()).await?;
+    Ok(found)
+}
+
+/// Records the batch and its rejects; fails when nothing was accepted.
+async fn finish(
+    db: &HistoricalDb,
+    clock: &dyn Clock,
+    started: IngestBatch,
+    ok: u64,
+    rejects: &[Reject],
+    path: &Path,
+) -> Result<(IngestBatch, RejectSummary), IngestError> {
+    let batch = IngestBatch {
+        rows_ok: ok,
+        rows_rejected: rejects.len() as u64,
+        finished_at: Some(clock.now()),
+        ..started
+    };
+    let stored: Vec<IngestReject> = rejects
+        .iter()
+        .map(|r| IngestReject {
+            line_no: r.line_no,
+            column: r.column.clone(),
+            reason: r.reason.code().to_owned(),
+            detail: r.detail.clone(),
+            raw: r.raw.clone(),
+        })
+        .collect();
+    db.record_batch(&batch, &stored).await?;
+    let summary = RejectSummary::of(rejects);
+    if ok == 0 {
+        return Err(match summary.top() {
+            Some(top) => IngestError::WhollyInvalid {
+                path: path.to_owned(),
+                rejected: batch.rows_rejected,
+                top_reason: top.to_owned(),
+                batch_id: batch.batch_id.clone(),
+            },
+            None => IngestError::Empty {
+                path: path.to_owned(),
+            },
+        });
+    }
+    Ok((batch, summary))
+}
+
+fn started_batch(source: &str, path: &Path, batch_id: String, clock: &dyn Clock) -> IngestBatch {
+    IngestBatch {
+        batch_id,
+        source: source.to_owned(),
+        file: path.display().to_string(),
+        rows_ok: 0,
+        rows_rejected: 0,
+        started_at: clock.now(),
+        finished_at: None,
+    }
+}
+
+/// Registers instruments a price file names that are not known yet (issuer id = symbol,
+/// name = symbol, no sector; an instruments file imported later fills the details in).
+async fn register_missing(
+    db: &HistoricalDb,
+    market: &MarketId,
+    currency: &str,
+    series: &[InstrumentSeries],
+) -> Result<Vec<InstrumentId>, IngestError> {
+    let known: BTreeSet<InstrumentId> = db
+        .instruments(Some(market))
+        .await?
+        .into_iter()
+        .map(|i| i.instrument_id)
+        .collect();
+    let missing: Vec<&InstrumentId> = series
+        .iter()
+        .map(|s| &s.instrument_id)
+        .filter(|id| !known.contains(*id))
+        .collect();
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let issuers: BTreeSet<IssuerId> = db
+        .issuers()
+        .await?
+        .into_iter()
+        .map(|i| i.issuer_id)
+        .collect();
+    let new_issuers: Vec<Issuer> = missing
+        .iter()
+        .map(|id| IssuerId::new(id.symbol()))
+        .filter(|i| !issuers.contains(i))
+        .map(|issuer_id| Issuer {
+            name: issuer_id.to_string(),
+            issuer_id,
+            sector: None,
+            industry: None,
+            country: None,
+        })
+        .collect();
+    let new_instruments: Vec<Instrument> = missing
+        .iter()
+        .map(|id| Instrument {
+            instrument_id: (*id).clone(),
+            issuer_id: IssuerId::new(id.symbol()),
+            market_id: market.clone(),
+            symbol: id.symbol().to_owned(),
+            asset_class: "equity".into(),
+            currency: currency.to_owned(),
+            status: InstrumentStatus::Active,
+        })
+        .collect();
+    db.upsert_issuers(&new_issuers).await?;
+    db.upsert_instruments(&new_instruments).await?;
+    Ok(missing.into_iter().cloned().collect())
+}
+
+/// Imports a price file (Yahoo or wide) into `req.market`.
+///
+/// # Errors
+/// Unreadable file, bad header, unknown market, a file with no accepted row, or a storage
+/// failure. Rejected rows alone are not an error: they are recorded and summarised.
+pub async fn import_prices(
+    db: &HistoricalDb,
+    req: ImportRequest<'_>,
+    format: PriceFormat,
+    markets: &MarketsConfig,
+    clock: &dyn Clock,
+) -> Result<ImportOutcome, IngestError> {
+    let (bytes, text) = read_text(req.path)?;
+    let market = require_market(db, markets, req.market).await?;
+    let (source, target, series, rejects) = match format {
+        PriceFormat::Yahoo => {
+            let symbol = req
+                .symbol
+                .filter(|s| wide::is_valid_symbol(s))
+                .ok_or_else(|| {
+                    IngestError::BadArgument(
+                        "Yahoo files need --symbol SYM (no `:` or spaces)".into(),
+                    )
+                })?;
+            let id = InstrumentId::of(req.market, symbol);
+            let p = yahoo::parse(&text, &id).map_err(bad_header(req.path))?;
+            ("prices:yahoo", id.to_string(), vec![p.series], p.rejects)
+        }
+        PriceFormat::Wide => {
+            let p = wide::parse(&text, req.market).map_err(bad_header(req.path))?;
+            ("prices:wide", req.market.to_string(), p.series, p.rejects)
+        }
+    };
+    let started = started_batch(source, req.path, batch_id(source, &target, &bytes), clock);
+    let series: Vec<InstrumentSeries> = series.into_iter().filter(|s| !s.bars.is_empty()).collect();
+    let ok: u64 = series.iter().map(|s| s.bars.len() as u64).sum();
+    let (registered, written) = if ok > 0 {
+        let registered = register_missing(db, req.market, &market.currency, &series).await?;
+        (
+            registered,
+            Some(db.write_prices(&started.batch_id, &series).await?),
+        )
+    } else {
+        (Vec::new(), None)
+    };
+    let (batch, summary) = finish(db, clock, started, ok, &rejects, req.path).await?;
+    Ok(ImportOutcome {
+        batch,
+        rejects: summary,
+        prices: written,
+        registered,
+    })
+}
+
+/// Imports an instruments file.
+///
+/// # Errors
+/// As [`import_prices`].
+pub async fn import_instruments(
+    db: &HistoricalDb,
+    path: &Path,
+    markets: &MarketsConfig,
+    clock: &dyn Clock,
+) -> Result<ImportOutcome, IngestError> {
+    let (bytes, text) = read_text(path)?;
+    let p = instruments::parse(&text, markets).map_err(bad_header(path))?;
+    db.upsert_markets(&markets.to_markets()).await?;
+    let started = started_batch(
+        "instruments",
+        path,
+        batch_id("instruments", "", &bytes),
+        clock,
+    );
+    let ok = p.instruments.len() as u64;
+    if ok > 0 {
+        db.upsert_issuers(&p.issuers).await?;
+        db.upsert_instruments(&p.instruments).await?;
+    }
+    let (batch, summary) = finish(db, clock, started, ok, &p.rejects, path).await?;
+    Ok(ImportOutcome {
+        batch,
+        rejects: summary,
+        prices: None,
+        registered: Vec::new(),
+    })
+}
+
+/// Imports a news JSON-lines file.
+///
+/// # Errors
+/// As [`import_prices`].
+pub async fn import_news(
+    db: &HistoricalDb,
+    path: &Path,
+    clock: &dyn Clock,
+) -> Result<ImportOutcome, IngestError> {
+    let (bytes, text) = read_text(path)?;
+    let known = db.instruments(None).await?;
+    let p = news::parse(&text, &SymbolResolver::new(&known));
+    let started = started_batch("news", path, batch_id("news", "", &bytes), clock);
+    let ok = p.articles.len() as u64;
+    if ok > 0 {
+        db.write_news(&started.batch_id, &p.articles, &p.links)
+            .await?;
+    }
+    let (batch, summary) = finish(db, clock, started, ok, &p.rejects, path).await?;
+    Ok(ImportOutcome {
+        batch,
+        rejects: summary,
+        prices: None,
+        registered: Vec::new(),
+    })
+}

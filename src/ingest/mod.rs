@@ -1,0 +1,26 @@
+//! Ingestion of user files: Yahoo-style OHLCV, wide adjusted-close matrices, instrument
+//! lists and news JSON lines.
+//!
+//! Parsing and validation are pure ([`yahoo`], [`wide`], [`instruments`], [`news`]): each
+//! turns file text into accepted rows plus [`Reject`]s that name the line, the column and
+//! the reason. [`import`] then writes accepted rows idempotently, quarantines the rejects in
+//! `ingest_rejects` and records the batch. Nothing is silently dropped.
+
+mod batch;
+mod dates;
+mod error;
+mod import;
+pub mod instruments;
+pub mod news;
+mod raw_lines;
+mod reject;
+pub mod wide;
+pub mod yahoo;
+
+pub use batch::batch_id;
+pub use dates::{parse_date, parse_timestamp};
+pub use error::IngestError;
+pub use import::{
+    ImportOutcome, ImportRequest, PriceFormat, import_instruments, import_news, import_prices,
+};
+pub use reject::{Reject, RejectReason, RejectSummary};

@@ -1,0 +1,28 @@
+//! # Prometheus v2 — the functional core
+//!
+//! This crate computes; the actor shell in `prometheus-actors` coordinates. Nothing here
+//! reads the clock, holds global state or draws unseeded randomness: the same inputs, the
+//! same configuration and the same seed give the same bytes.
+//!
+//! Responsibilities, from the bottom up:
+//! - [`domain`] — identifiers and market-data types every other module speaks.
+//! - [`config`] — typed configuration from `config/*.toml` with `PV2_…` overrides,
+//!   validation that reports every bad key, and content-hashed engine configs (`config_id`).
+//! - [`store`] — the historical and runtime databases behind storage traits, on SQLite
+//!   (embedded default) and PostgreSQL (production), with point-in-time reads.
+//! - [`ingest`] — parsers and validators for user files; bad rows are quarantined, good rows
+//!   kept, and loads are idempotent.
+//! - [`derived`] — returns, realised volatility and market/sector factors, computed
+//!   incrementally for the dates that changed.
+//! - [`synthetic_market`] — a seeded market generator with a hidden regime path, used by the
+//!   demo, the benchmarks and the engine tests.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod derived;
+pub mod domain;
+pub mod ingest;
+pub mod store;
+pub mod synthetic_market;

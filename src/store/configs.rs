@@ -1,0 +1,263 @@
+//! Engine configuration versions, the active pointer per engine, and the audit trail.
+
+use super::RuntimeDb;
+use super::error::StoreError;
+use super::pool::on_pool;
+use super::tx::BeginWrite;
+use crate::domain::ConfigId;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// One immutable configuration version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredConfig {
+    /// Content hash of `body`.
+    pub config_id: ConfigId,
+    /// The engine it configures.
+    pub engine: String,
+    /// 1, 2, 3… per engine, in order of first activation.
+    pub version: i64,
+    /// Canonical JSON.
+    pub body: String,
+    /// When it was first stored.
+    pub created_at: DateTime<Utc>,
+    /// Who stored it (`cli`, `kronos`, `bootstrap`…).
+    pub created_by: String,
+}
+
+/// One audited attempt to change an engine's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigChange {
+    /// Monotonic id.
+    pub change_id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Which engine.
+    pub engine: String,
+    /// `activated` or `rejected`.
+    pub action: String,
+    /// Active config before the change.
+    pub old_config_id: Option<ConfigId>,
+    /// The config activated (or attempted, when known).
+    pub new_config_id: Option<ConfigId>,
+    /// Who asked.
+    pub actor: String,
+    /// Why (for rejections: the validation errors).
+    pub reason: String,
+}
+
+/// Configuration storage.
+#[async_trait]
+pub trait ConfigStore {
+    /// Stores `body` as a new version of `engine` (unless that exact config exists) and makes
+    /// it the active one, atomically, with an audit row. Activating the config that is
+    /// already active changes nothing and returns `false`.
+    async fn activate_config(
+        &self,
+        engine: &str,
+        config_id: &ConfigId,
+        body: &str,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(StoredConfig, bool), StoreError>;
+
+    /// Audits a rejected attempt; the active config is untouched.
+    async fn record_config_rejection(
+        &self,
+        engine: &str,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The engine's active configuration, if one was ever activated.
+    async fn active_config(&self, engine: &str) -> Result<Option<StoredConfig>, StoreError>;
+
+    /// Every stored version of the engine's config, oldest first.
+    async fn config_versions(&self, engine: &str) -> Result<Vec<StoredConfig>, StoreError>;
+
+    /// The engine's audit trail, oldest first.
+    async fn config_changes(&self, engine: &str) -> Result<Vec<ConfigChange>, StoreError>;
+}
+
+type ConfigTuple = (String, String, i64, String, DateTime<Utc>, String);
+
+fn to_stored(
+    (config_id, engine, version, body, created_at, created_by): ConfigTuple,
+) -> StoredConfig {
+    StoredConfig {
+        config_id: ConfigId::new(config_id),
+        engine,
+        version,
+        body,
+        created_at,
+        created_by,
+    }
+}
+
+const SELECT_CONFIG_BY_ID: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
+     FROM engine_configs c WHERE c.config_id = $1";
+
+#[async_trait]
+impl ConfigStore for RuntimeDb {
+    async fn activate_config(
+        &self,
+        engine: &str,
+        config_id: &ConfigId,
+        body: &str,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(StoredConfig, bool), StoreError> {
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query("begin config activation"))?;
+            let old: Option<String> = sqlx::query_scalar("SELECT config_id FROM active_configs WHERE engine = $1")
+                .bind(engine)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::query("read active config"))?;
+            let existing: Option<ConfigTuple> = sqlx::query_as(SELECT_CONFIG_BY_ID)
+                .bind(config_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::query("read config version"))?;
+            let stored = match existing {
+                Some(row) => to_stored(row),
+                None => {
+                    let next: i64 = sqlx::query_scalar(
+                        "SELECT COALESCE(MAX(version), 0) + 1 FROM engine_configs WHERE engine = $1")
+                        .bind(engine)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::query("next config version"))?;
+                    sqlx::query("INSERT INTO engine_configs (config_id, engine, version, body, created_at, created_by) \
+                                 VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(config_id.as_str())
+                        .bind(engine)
+                        .bind(next)
+                        .bind(body)
+                        .bind(at)
+                        .bind(actor)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query("store config version"))?;
+                    StoredConfig {
+                        config_id: config_id.clone(),
+                        engine: engine.to_owned(),
+                        version: next,
+                        body: body.to_owned(),
+                        created_at: at,
+                        created_by: actor.to_owned(),
+                    }
+                }
+            };
+            if stored.engine != engine {
+                return Err(StoreError::Rejected(format!(
+                    "config {config_id} belongs to engine `{}`, not `{engine}`", stored.engine)));
+            }
+            if old.as_deref() == Some(config_id.as_str()) {
+                tx.rollback().await.map_err(StoreError::query("rollback"))?;
+                return Ok((stored, false));
+            }
+            sqlx::query("INSERT INTO active_configs (engine, config_id, activated_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (engine) DO UPDATE SET config_id = excluded.config_id, activated_at = excluded.activated_at")
+                .bind(engine)
+                .bind(config_id.as_str())
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("activate config"))?;
+            sqlx::query("INSERT INTO config_changes (at, engine, action, old_config_id, new_config_id, actor, reason) \
+                         VALUES ($1, $2, 'activated', $3, $4, $5, $6)")
+                .bind(at)
+                .bind(engine)
+                .bind(old)
+                .bind(config_id.as_str())
+                .bind(actor)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("audit config change"))?;
+            tx.commit().await.map_err(StoreError::query("commit config activation"))?;
+            Ok((stored, true))
+        })
+    }
+
+    async fn record_config_rejection(
+        &self,
+        engine: &str,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO config_changes (at, engine, action, old_config_id, new_config_id, actor, reason) \
+             VALUES ($1, $2, 'rejected', (SELECT config_id FROM active_configs WHERE engine = $2), NULL, $3, $4)";
+        on_pool!(&self.pool, p => sqlx::query(SQL)
+            .bind(at)
+            .bind(engine)
+            .bind(actor)
+            .bind(reason)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::query("audit config rejection")))
+    }
+
+    async fn active_config(&self, engine: &str) -> Result<Option<StoredConfig>, StoreError> {
+        const SQL: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
+             FROM engine_configs c JOIN active_configs a ON a.config_id = c.config_id WHERE a.engine = $1";
+        let row: Option<ConfigTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(engine)
+            .fetch_optional(p)
+            .await
+            .map_err(StoreError::query("read active config"))?);
+        Ok(row.map(to_stored))
+    }
+
+    async fn config_versions(&self, engine: &str) -> Result<Vec<StoredConfig>, StoreError> {
+        const SQL: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
+             FROM engine_configs c WHERE c.engine = $1 ORDER BY c.version";
+        let rows: Vec<ConfigTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(engine)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read config versions"))?);
+        Ok(rows.into_iter().map(to_stored).collect())
+    }
+
+    async fn config_changes(&self, engine: &str) -> Result<Vec<ConfigChange>, StoreError> {
+        const SQL: &str = "SELECT change_id, at, engine, action, old_config_id, new_config_id, actor, reason \
+             FROM config_changes WHERE engine = $1 ORDER BY change_id";
+        type Row = (
+            i64,
+            DateTime<Utc>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(engine)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read config changes"))?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(change_id, at, engine, action, old, new, actor, reason)| ConfigChange {
+                    change_id,
+                    at,
+                    engine,
+                    action,
+                    old_config_id: old.map(ConfigId::new),
+                    new_config_id: new.map(ConfigId::new),
+                    actor,
+                    reason,
+                },
+            )
+            .collect())
+    }
+}

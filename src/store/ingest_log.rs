@@ -1,0 +1,194 @@
+//! The ingest log: one row per imported file, and every rejected row with its reason.
+
+use super::HistoricalDb;
+use super::bulk::{BulkRow, BulkWriter, CellSink, TableSpec, WriteMode};
+use super::error::StoreError;
+use super::pool::on_pool;
+use super::tx::BeginWrite;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// One import of one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestBatch {
+    /// Content-derived id: importing the same bytes again names the same batch.
+    pub batch_id: String,
+    /// Kind of input, e.g. `prices:yahoo`, `news`.
+    pub source: String,
+    /// The file as given on the command line.
+    pub file: String,
+    /// Rows accepted.
+    pub rows_ok: u64,
+    /// Rows quarantined in `ingest_rejects`.
+    pub rows_rejected: u64,
+    /// When the import started (read at the edge, not in the core).
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A quarantined input row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestReject {
+    /// 1-based line number in the file.
+    pub line_no: u64,
+    /// The column (or symbol) at fault; empty when the whole row is.
+    pub column: String,
+    /// Machine-readable reason code, e.g. `high_below_low`.
+    pub reason: String,
+    /// Human-readable explanation with the offending values.
+    pub detail: String,
+    /// The raw line as read.
+    pub raw: String,
+}
+
+/// The ingest log.
+#[async_trait]
+pub trait IngestLog {
+    /// Records a batch and replaces its rejects (re-importing a file repeats neither).
+    async fn record_batch(
+        &self,
+        batch: &IngestBatch,
+        rejects: &[IngestReject],
+    ) -> Result<(), StoreError>;
+    /// The batch with this id.
+    async fn batch(&self, batch_id: &str) -> Result<Option<IngestBatch>, StoreError>;
+    /// The rejects of a batch, by line.
+    async fn rejects(&self, batch_id: &str) -> Result<Vec<IngestReject>, StoreError>;
+}
+
+const BATCHES: TableSpec = TableSpec {
+    name: "ingest_batches",
+    columns: &[
+        "batch_id",
+        "source",
+        "file",
+        "rows_ok",
+        "rows_rejected",
+        "started_at",
+        "finished_at",
+    ],
+    key: &["batch_id"],
+};
+const REJECTS: TableSpec = TableSpec {
+    name: "ingest_rejects",
+    columns: &[
+        "batch_id",
+        "line_no",
+        "column_name",
+        "reason",
+        "detail",
+        "raw",
+    ],
+    key: &["batch_id", "line_no", "column_name"],
+};
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl BulkRow for IngestBatch {
+    fn write(&self, s: &mut dyn CellSink) {
+        s.text(&self.batch_id);
+        s.text(&self.source);
+        s.text(&self.file);
+        s.int(to_i64(self.rows_ok));
+        s.int(to_i64(self.rows_rejected));
+        s.timestamp(Some(self.started_at));
+        s.timestamp(self.finished_at);
+    }
+}
+
+struct RejectRow<'a>(&'a str, &'a IngestReject);
+
+impl BulkRow for RejectRow<'_> {
+    fn write(&self, s: &mut dyn CellSink) {
+        let r = self.1;
+        s.text(self.0);
+        s.int(to_i64(r.line_no));
+        s.text(&r.column);
+        s.text(&r.reason);
+        s.text(&r.detail);
+        s.text(&r.raw);
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct BatchRow {
+    batch_id: String,
+    source: String,
+    file: String,
+    rows_ok: i64,
+    rows_rejected: i64,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+#[async_trait]
+impl IngestLog for HistoricalDb {
+    async fn record_batch(
+        &self,
+        batch: &IngestBatch,
+        rejects: &[IngestReject],
+    ) -> Result<(), StoreError> {
+        let rows: Vec<RejectRow<'_>> = rejects
+            .iter()
+            .map(|r| RejectRow(&batch.batch_id, r))
+            .collect();
+        let tuning = self.tuning;
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query("begin ingest log"))?;
+            tx.write_rows(&BATCHES, std::slice::from_ref(batch), WriteMode::Upsert, &tuning).await?;
+            sqlx::query("DELETE FROM ingest_rejects WHERE batch_id = $1")
+                .bind(&batch.batch_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("clear rejects"))?;
+            tx.write_rows(&REJECTS, &rows, WriteMode::Upsert, &tuning).await?;
+            tx.commit().await.map_err(StoreError::query("commit ingest log"))
+        })
+    }
+
+    async fn batch(&self, batch_id: &str) -> Result<Option<IngestBatch>, StoreError> {
+        const SQL: &str = "SELECT batch_id, source, file, rows_ok, rows_rejected, started_at, finished_at \
+             FROM ingest_batches WHERE batch_id = $1";
+        let row: Option<BatchRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(batch_id)
+            .fetch_optional(p)
+            .await
+            .map_err(StoreError::query("read ingest batch"))?);
+        Ok(row.map(|r| IngestBatch {
+            batch_id: r.batch_id,
+            source: r.source,
+            file: r.file,
+            rows_ok: to_u64(r.rows_ok),
+            rows_rejected: to_u64(r.rows_rejected),
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }))
+    }
+
+    async fn rejects(&self, batch_id: &str) -> Result<Vec<IngestReject>, StoreError> {
+        const SQL: &str = "SELECT line_no, column_name, reason, detail, raw FROM ingest_rejects \
+             WHERE batch_id = $1 ORDER BY line_no, column_name";
+        let rows: Vec<(i64, String, String, String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(batch_id)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read rejects"))?);
+        Ok(rows
+            .into_iter()
+            .map(|(line_no, column, reason, detail, raw)| IngestReject {
+                line_no: to_u64(line_no),
+                column,
+                reason,
+                detail,
+                raw,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,137 @@
+//! Storage: the historical and runtime databases behind traits, one per concern.
+//!
+//! - [`HistoricalDb`] — reference data, daily prices, derived series, news, ingest log —
+//!   implements [`ReferenceStore`], [`PriceStore`], [`DerivedStore`], [`NewsStore`],
+//!   [`IngestLog`] and [`SyntheticTruthStore`].
+//! - [`RuntimeDb`] — configs, runs, events — implements [`ConfigStore`], [`RunStore`] and
+//!   [`EventLog`].
+//!
+//! Each database opens on SQLite (`sqlite://PATH`, the embedded default) or PostgreSQL
+//! (`postgres://…`), migrating itself to the latest schema on open. Queries are written once
+//! and run on either backend; bulk loads are backend-specific ([`bulk`]). Every read that can
+//! feed a decision takes an `as_of` bound and never returns anything dated after it. Every
+//! write is an upsert on the table's natural key, so repeating it changes nothing.
+
+pub mod admin;
+pub(crate) mod bulk;
+mod configs;
+mod derived;
+mod error;
+mod events;
+mod ingest_log;
+mod migrate;
+mod news;
+pub(crate) mod pool;
+mod prices;
+mod reference;
+mod runs;
+mod synthetic_truth;
+mod tx;
+
+pub use bulk::BulkTuning;
+pub use configs::{ConfigChange, ConfigStore, StoredConfig};
+pub use derived::{DerivedSlice, DerivedStore};
+pub use error::{StoreError, redact_url};
+pub use events::{ActorEvent, EventLog};
+pub use ingest_log::{IngestBatch, IngestLog, IngestReject};
+pub use migrate::{Schema, migrate};
+pub use news::{NewsItem, NewsStore};
+pub use pool::{Backend, Pool};
+pub use prices::{PriceStore, PriceWriteSummary};
+pub use reference::ReferenceStore;
+pub use runs::{DagRunRecord, FINAL_RUN_STATES, JobRunRecord, RunStore};
+pub use synthetic_truth::SyntheticTruthStore;
+
+use crate::config::StorageConfig;
+
+/// The historical database: market data and everything derived from it.
+#[derive(Clone, Debug)]
+pub struct HistoricalDb {
+    pool: Pool,
+    tuning: BulkTuning,
+}
+
+impl HistoricalDb {
+    /// Connects to `url` and migrates the historical schema (idempotent).
+    ///
+    /// # Errors
+    /// Connection or migration failures.
+    pub async fn open(
+        url: &str,
+        max_connections: u32,
+        tuning: BulkTuning,
+    ) -> Result<Self, StoreError> {
+        let pool = Pool::connect(url, max_connections).await?;
+        migrate(&pool, Schema::Historical).await?;
+        Ok(Self { pool, tuning })
+    }
+
+    /// The underlying pool (for backend-specific tools such as benchmarks).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Which backend this database lives on.
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
+    }
+}
+
+/// The runtime database: configurations, runs, events and (later) engine outputs.
+#[derive(Clone, Debug)]
+pub struct RuntimeDb {
+    pool: Pool,
+}
+
+impl RuntimeDb {
+    /// Connects to `url` and migrates the runtime schema (idempotent).
+    ///
+    /// # Errors
+    /// Connection or migration failures.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = Pool::connect(url, max_connections).await?;
+        migrate(&pool, Schema::Runtime).await?;
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Which backend this database lives on.
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
+    }
+}
+
+/// Both databases, opened from one storage configuration.
+#[derive(Clone, Debug)]
+pub struct Stores {
+    /// Market data.
+    pub historical: HistoricalDb,
+    /// Configs, runs, outputs.
+    pub runtime: RuntimeDb,
+}
+
+impl Stores {
+    /// Opens (creating and migrating as needed) both databases.
+    ///
+    /// # Errors
+    /// Connection or migration failures of either database.
+    pub async fn open(storage: &StorageConfig, tuning: BulkTuning) -> Result<Self, StoreError> {
+        let historical =
+            HistoricalDb::open(&storage.historical_db, storage.max_connections, tuning).await?;
+        let runtime = RuntimeDb::open(&storage.runtime_db, storage.max_connections).await?;
+        Ok(Self {
+            historical,
+            runtime,
+        })
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.historical.pool.close().await;
+        self.runtime.pool.close().await;
+    }
+}

@@ -1,0 +1,217 @@
+//! DAG runs and job attempts, the durable record the orchestrator resumes from.
+
+use super::RuntimeDb;
+use super::error::StoreError;
+use super::pool::on_pool;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// One activation of a DAG for a market and date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DagRunRecord {
+    /// Unique run id.
+    pub run_id: String,
+    /// The DAG's id from `config/dags.toml`.
+    pub dag_id: String,
+    /// Market the run is for (global DAGs have none).
+    pub market_id: Option<String>,
+    /// Trading date the run is for.
+    pub as_of_date: Option<NaiveDate>,
+    /// `PENDING`, `RUNNING`, `SUCCEEDED`, `FAILED`, …
+    pub state: String,
+    /// What activated it (`schedule`, `cli`, `backfill`, `resume`…).
+    pub trigger: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it reached a final state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// One attempt of one job of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRunRecord {
+    /// The run.
+    pub run_id: String,
+    /// The job's id within the DAG.
+    pub job_id: String,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `SKIPPED`, `BLOCKED`, …
+    pub state: String,
+    /// The engine config the attempt ran with.
+    pub config_id: Option<String>,
+    /// When the attempt started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Run bookkeeping.
+#[async_trait]
+pub trait RunStore {
+    /// Inserts or updates a DAG run by `run_id`.
+    async fn upsert_dag_run(&self, run: &DagRunRecord) -> Result<(), StoreError>;
+    /// Inserts or updates a job attempt by `(run_id, job_id, attempt)`.
+    async fn upsert_job_run(&self, job: &JobRunRecord) -> Result<(), StoreError>;
+    /// The most recent `last` DAG runs, newest first.
+    async fn dag_runs(&self, last: u32) -> Result<Vec<DagRunRecord>, StoreError>;
+    /// One DAG run.
+    async fn dag_run(&self, run_id: &str) -> Result<Option<DagRunRecord>, StoreError>;
+    /// DAG runs not in a final state (to resume after a crash), oldest first.
+    async fn unfinished_dag_runs(&self) -> Result<Vec<DagRunRecord>, StoreError>;
+    /// Every attempt of every job of a run, by job then attempt.
+    async fn job_runs(&self, run_id: &str) -> Result<Vec<JobRunRecord>, StoreError>;
+}
+
+type DagTuple = (
+    String,
+    String,
+    Option<String>,
+    Option<NaiveDate>,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+fn to_dag(
+    (run_id, dag_id, market_id, as_of_date, state, trigger, created_at, finished_at, error): DagTuple,
+) -> DagRunRecord {
+    DagRunRecord {
+        run_id,
+        dag_id,
+        market_id,
+        as_of_date,
+        state,
+        trigger,
+        created_at,
+        finished_at,
+        error,
+    }
+}
+
+const DAG_COLUMNS: &str =
+    "run_id, dag_id, market_id, as_of_date, state, trigger, created_at, finished_at, error";
+
+/// States after which a run is never touched again.
+pub const FINAL_RUN_STATES: [&str; 3] = ["SUCCEEDED", "FAILED", "CANCELLED"];
+
+#[async_trait]
+impl RunStore for RuntimeDb {
+    async fn upsert_dag_run(&self, run: &DagRunRecord) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO dag_runs (run_id, dag_id, market_id, as_of_date, state, trigger, created_at, finished_at, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO UPDATE SET \
+             state = excluded.state, finished_at = excluded.finished_at, error = excluded.error";
+        on_pool!(&self.pool, p => sqlx::query(SQL)
+            .bind(&run.run_id)
+            .bind(&run.dag_id)
+            .bind(&run.market_id)
+            .bind(run.as_of_date)
+            .bind(&run.state)
+            .bind(&run.trigger)
+            .bind(run.created_at)
+            .bind(run.finished_at)
+            .bind(&run.error)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::query("write dag run")))
+    }
+
+    async fn upsert_job_run(&self, job: &JobRunRecord) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO job_runs (run_id, job_id, attempt, state, config_id, started_at, finished_at, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, job_id, attempt) DO UPDATE SET \
+             state = excluded.state, config_id = excluded.config_id, finished_at = excluded.finished_at, error = excluded.error";
+        on_pool!(&self.pool, p => sqlx::query(SQL)
+            .bind(&job.run_id)
+            .bind(&job.job_id)
+            .bind(i64::from(job.attempt))
+            .bind(&job.state)
+            .bind(&job.config_id)
+            .bind(job.started_at)
+            .bind(job.finished_at)
+            .bind(&job.error)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::query("write job run")))
+    }
+
+    async fn dag_runs(&self, last: u32) -> Result<Vec<DagRunRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {DAG_COLUMNS} FROM dag_runs ORDER BY created_at DESC, run_id DESC LIMIT $1"
+        );
+        let rows: Vec<DagTuple> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(last))
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read dag runs"))?);
+        Ok(rows.into_iter().map(to_dag).collect())
+    }
+
+    async fn dag_run(&self, run_id: &str) -> Result<Option<DagRunRecord>, StoreError> {
+        let sql = format!("SELECT {DAG_COLUMNS} FROM dag_runs WHERE run_id = $1");
+        let row: Option<DagTuple> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(run_id)
+            .fetch_optional(p)
+            .await
+            .map_err(StoreError::query("read dag run"))?);
+        Ok(row.map(to_dag))
+    }
+
+    async fn unfinished_dag_runs(&self) -> Result<Vec<DagRunRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {DAG_COLUMNS} FROM dag_runs WHERE state NOT IN ('{}') ORDER BY created_at, run_id",
+            FINAL_RUN_STATES.join("', '")
+        );
+        let rows: Vec<DagTuple> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read unfinished dag runs"))?);
+        Ok(rows.into_iter().map(to_dag).collect())
+    }
+
+    async fn job_runs(&self, run_id: &str) -> Result<Vec<JobRunRecord>, StoreError> {
+        const SQL: &str = "SELECT run_id, job_id, attempt, state, config_id, started_at, finished_at, error \
+             FROM job_runs WHERE run_id = $1 ORDER BY job_id, attempt";
+        type Row = (
+            String,
+            String,
+            i64,
+            String,
+            Option<String>,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(run_id)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read job runs"))?);
+        rows.into_iter()
+            .map(
+                |(run_id, job_id, attempt, state, config_id, started_at, finished_at, error)| {
+                    Ok(JobRunRecord {
+                        run_id,
+                        job_id,
+                        attempt: u32::try_from(attempt).map_err(|_| StoreError::Corrupt {
+                            what: "job_runs.attempt",
+                            detail: attempt.to_string(),
+                        })?,
+                        state,
+                        config_id,
+                        started_at,
+                        finished_at,
+                        error,
+                    })
+                },
+            )
+            .collect()
+    }
+}

@@ -1,0 +1,12 @@
+//! The store conformance suite: every test body runs against SQLite and PostgreSQL through
+//! the same storage traits (PostgreSQL from `PV2_TEST_PG_URL`, set by `scripts/test`).
+
+mod harness;
+
+mod derived;
+mod ingest;
+mod news;
+mod point_in_time;
+mod prices;
+mod reference;
+mod runtime;

@@ -1,0 +1,227 @@
+//! Price writes: new, changed and unchanged rows; partial rows; derive marks.
+
+use crate::harness::{TestDb, conformance, date, markets};
+use crate::reference::{instrument, issuer};
+use prometheus::domain::{DailyBar, InstrumentId, InstrumentSeries};
+use prometheus::store::{DerivedStore, PriceStore, PriceWriteSummary, ReferenceStore};
+
+pub async fn register(db: &TestDb, symbols: &[&str]) {
+    let h = &db.historical;
+    h.upsert_markets(&markets().to_markets()).await.unwrap();
+    let issuers: Vec<_> = symbols
+        .iter()
+        .map(|s| issuer(s, Some(if s < &"M" { "Tech" } else { "Energy" })))
+        .collect();
+    h.upsert_issuers(&issuers).await.unwrap();
+    let instruments: Vec<_> = symbols.iter().map(|s| instrument("US_EQ", s)).collect();
+    h.upsert_instruments(&instruments).await.unwrap();
+}
+
+pub fn ohlcv(d: &str, adj: f64, volume: Option<f64>) -> DailyBar {
+    DailyBar {
+        trade_date: date(d),
+        open: Some(adj * 0.99),
+        high: Some(adj * 1.02),
+        low: Some(adj * 0.97),
+        close: Some(adj),
+        adj_close: adj,
+        volume,
+    }
+}
+
+pub fn series(sym: &str, bars: Vec<DailyBar>) -> InstrumentSeries {
+    InstrumentSeries {
+        instrument_id: InstrumentId::from(format!("US_EQ:{sym}").as_str()),
+        bars,
+    }
+}
+
+/// `n` consecutive weekday bars from 2024-01-01 with a deterministic price path.
+pub fn path(sym: &str, n: usize, seed: f64) -> InstrumentSeries {
+    let days = prometheus::synthetic_market::weekdays(date("2024-01-01"), date("2030-01-01"));
+    let bars = days
+        .iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, d)| {
+            let p = 100.0 * (1.0 + 0.3 * ((i as f64) * 0.37 + seed).sin()) + i as f64 * 0.1;
+            ohlcv(&d.to_string(), p, Some(1000.0 + i as f64))
+        })
+        .collect();
+    series(sym, bars)
+}
+
+async fn counts_new_changed_and_unchanged_rows(db: &TestDb) {
+    register(db, &["AAA", "BBB"]).await;
+    let h = &db.historical;
+    let first = vec![path("AAA", 40, 0.0), path("BBB", 25, 1.0)];
+    let s = h.write_prices("b1", &first).await.unwrap();
+    assert_eq!(
+        s,
+        PriceWriteSummary {
+            inserted: 65,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    assert_eq!(h.price_row_count().await.unwrap(), 65);
+    let again = h.write_prices("b1", &first).await.unwrap();
+    assert_eq!(
+        again,
+        PriceWriteSummary {
+            inserted: 0,
+            updated: 0,
+            unchanged: 65
+        }
+    );
+    assert_eq!(
+        h.price_row_count().await.unwrap(),
+        65,
+        "repeating a write adds nothing"
+    );
+
+    let mut corrected = path("AAA", 42, 0.0);
+    corrected.bars[10].adj_close = 123.25;
+    let s = h.write_prices("b2", &[corrected.clone()]).await.unwrap();
+    assert_eq!(
+        s,
+        PriceWriteSummary {
+            inserted: 2,
+            updated: 1,
+            unchanged: 39
+        }
+    );
+    let stored = h
+        .bars(
+            &corrected.instrument_id,
+            date("2000-01-01"),
+            date("2100-01-01"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stored, corrected.bars,
+        "stored bars equal the corrected file exactly"
+    );
+}
+
+async fn rows_without_volume_keep_known_fields(db: &TestDb) {
+    register(db, &["AAA"]).await;
+    let h = &db.historical;
+    h.write_prices(
+        "yahoo",
+        &[series("AAA", vec![ohlcv("2024-01-02", 10.0, Some(500.0))])],
+    )
+    .await
+    .unwrap();
+    let wide = DailyBar {
+        trade_date: date("2024-01-02"),
+        open: None,
+        high: None,
+        low: None,
+        close: None,
+        adj_close: 9.5,
+        volume: None,
+    };
+    let wide_new = DailyBar {
+        trade_date: date("2024-01-03"),
+        ..wide
+    };
+    let s = h
+        .write_prices("wide", &[series("AAA", vec![wide, wide_new])])
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        PriceWriteSummary {
+            inserted: 1,
+            updated: 1,
+            unchanged: 0
+        }
+    );
+    let bars = h
+        .bars(
+            &InstrumentId::from("US_EQ:AAA"),
+            date("2024-01-01"),
+            date("2024-12-31"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bars[0].adj_close, 9.5);
+    assert_eq!(
+        bars[0].volume,
+        Some(500.0),
+        "a file without volume does not erase a known volume"
+    );
+    assert_eq!(bars[0].close, Some(10.0));
+    assert_eq!(
+        bars[1].volume, None,
+        "unknown volume is stored as unknown, not zero"
+    );
+    assert_eq!(bars[1].open, None);
+}
+
+async fn marks_remember_the_earliest_changed_date(db: &TestDb) {
+    register(db, &["AAA", "BBB"]).await;
+    let h = &db.historical;
+    h.write_prices("b", &[path("AAA", 30, 0.0)]).await.unwrap();
+    let marks = h.derive_marks().await.unwrap();
+    assert_eq!(
+        marks,
+        [(InstrumentId::from("US_EQ:AAA"), date("2024-01-01"))]
+    );
+    h.clear_derive_marks(&marks).await.unwrap();
+    assert!(h.derive_marks().await.unwrap().is_empty());
+
+    // A later change marks from its own date; an earlier one moves the mark back.
+    let mut later = path("AAA", 30, 0.0);
+    later.bars[20].adj_close += 1.0;
+    h.write_prices("c", &[later]).await.unwrap();
+    let d20 = path("AAA", 30, 0.0).bars[20].trade_date;
+    assert_eq!(h.derive_marks().await.unwrap()[0].1, d20);
+    let mut earlier = path("AAA", 30, 0.0);
+    earlier.bars[5].adj_close += 1.0;
+    h.write_prices("d", &[earlier.clone()]).await.unwrap();
+    assert_eq!(
+        h.derive_marks().await.unwrap()[0].1,
+        earlier.bars[5].trade_date
+    );
+    // Clearing with a later processed date keeps the earlier mark.
+    h.clear_derive_marks(&[(InstrumentId::from("US_EQ:AAA"), d20)])
+        .await
+        .unwrap();
+    assert_eq!(h.derive_marks().await.unwrap().len(), 1);
+    // Unchanged rows mark nothing.
+    h.clear_derive_marks(&h.derive_marks().await.unwrap())
+        .await
+        .unwrap();
+    h.write_prices("e", &[earlier]).await.unwrap();
+    assert!(h.derive_marks().await.unwrap().is_empty());
+}
+
+async fn lookback_start_counts_observations(db: &TestDb) {
+    register(db, &["AAA"]).await;
+    let h = &db.historical;
+    let s = path("AAA", 10, 0.0);
+    h.write_prices("b", &[s.clone()]).await.unwrap();
+    let id = &s.instrument_id;
+    assert_eq!(
+        h.lookback_start(id, s.bars[6].trade_date, 3).await.unwrap(),
+        Some(s.bars[3].trade_date)
+    );
+    assert_eq!(
+        h.lookback_start(id, s.bars[6].trade_date, 1).await.unwrap(),
+        Some(s.bars[5].trade_date)
+    );
+    assert_eq!(
+        h.lookback_start(id, s.bars[2].trade_date, 5).await.unwrap(),
+        None
+    );
+}
+
+conformance!(
+    counts_new_changed_and_unchanged_rows,
+    rows_without_volume_keep_known_fields,
+    marks_remember_the_earliest_changed_date,
+    lookback_start_counts_observations,
+);

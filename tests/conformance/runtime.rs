@@ -1,0 +1,199 @@
+//! Runtime database: configs, runs, events.
+
+use crate::harness::{TestDb, conformance, date};
+use chrono::{DateTime, TimeDelta, Utc};
+use prometheus::domain::ConfigId;
+use prometheus::store::{ActorEvent, ConfigStore, DagRunRecord, EventLog, JobRunRecord, RunStore};
+
+fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+}
+
+async fn config_versions_activation_and_audit(db: &TestDb) {
+    let r = &db.runtime;
+    assert!(r.active_config("derived").await.unwrap().is_none());
+    let (v1, changed) = r
+        .activate_config(
+            "derived",
+            &ConfigId::from("derived-aaa"),
+            "{\"a\":1}",
+            "bootstrap",
+            "initial",
+            t(0),
+        )
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!(v1.version, 1);
+    let (_, changed) = r
+        .activate_config(
+            "derived",
+            &ConfigId::from("derived-aaa"),
+            "{\"a\":1}",
+            "cli",
+            "again",
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert!(!changed, "activating the active config is a no-op");
+    let (v2, _) = r
+        .activate_config(
+            "derived",
+            &ConfigId::from("derived-bbb"),
+            "{\"a\":2}",
+            "cli",
+            "tune",
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    r.record_config_rejection("derived", "cli", "key `a`: must be positive", t(3))
+        .await
+        .unwrap();
+    let (back, _) = r
+        .activate_config(
+            "derived",
+            &ConfigId::from("derived-aaa"),
+            "{\"a\":1}",
+            "cli",
+            "roll back",
+            t(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.version, 1, "an existing config keeps its version");
+    assert_eq!(
+        r.active_config("derived").await.unwrap().unwrap().config_id,
+        ConfigId::from("derived-aaa")
+    );
+    assert_eq!(r.config_versions("derived").await.unwrap().len(), 2);
+    let changes = r.config_changes("derived").await.unwrap();
+    let trail: Vec<(&str, Option<&str>, Option<&str>)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c.action.as_str(),
+                c.old_config_id.as_ref().map(ConfigId::as_str),
+                c.new_config_id.as_ref().map(ConfigId::as_str),
+            )
+        })
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("activated", None, Some("derived-aaa")),
+            ("activated", Some("derived-aaa"), Some("derived-bbb")),
+            ("rejected", Some("derived-bbb"), None),
+            ("activated", Some("derived-bbb"), Some("derived-aaa")),
+        ]
+    );
+    assert_eq!(changes[2].reason, "key `a`: must be positive");
+    assert_eq!(changes[0].at, t(0));
+    let err = r
+        .activate_config(
+            "other",
+            &ConfigId::from("derived-aaa"),
+            "{}",
+            "cli",
+            "",
+            t(5),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("belongs to engine `derived`"),
+        "{err}"
+    );
+}
+
+async fn runs_and_attempts_are_upserted(db: &TestDb) {
+    let r = &db.runtime;
+    let mut run = DagRunRecord {
+        run_id: "daily:US_EQ:2024-01-02".into(),
+        dag_id: "daily".into(),
+        market_id: Some("US_EQ".into()),
+        as_of_date: Some(date("2024-01-02")),
+        state: "RUNNING".into(),
+        trigger: "cli".into(),
+        created_at: t(0),
+        finished_at: None,
+        error: None,
+    };
+    r.upsert_dag_run(&run).await.unwrap();
+    let mut job = JobRunRecord {
+        run_id: run.run_id.clone(),
+        job_id: "ingest".into(),
+        attempt: 1,
+        state: "RUNNING".into(),
+        config_id: None,
+        started_at: t(1),
+        finished_at: None,
+        error: None,
+    };
+    r.upsert_job_run(&job).await.unwrap();
+    job.state = "FAILED".into();
+    job.error = Some("boom".into());
+    job.finished_at = Some(t(2));
+    r.upsert_job_run(&job).await.unwrap();
+    let retry = JobRunRecord {
+        attempt: 2,
+        state: "SUCCEEDED".into(),
+        error: None,
+        started_at: t(3),
+        finished_at: Some(t(4)),
+        ..job.clone()
+    };
+    r.upsert_job_run(&retry).await.unwrap();
+    assert_eq!(r.unfinished_dag_runs().await.unwrap().len(), 1);
+    run.state = "SUCCEEDED".into();
+    run.finished_at = Some(t(5));
+    r.upsert_dag_run(&run).await.unwrap();
+    assert!(r.unfinished_dag_runs().await.unwrap().is_empty());
+    assert_eq!(r.dag_run(&run.run_id).await.unwrap().unwrap(), run);
+    let jobs = r.job_runs(&run.run_id).await.unwrap();
+    assert_eq!(jobs, [job, retry]);
+    let later = DagRunRecord {
+        run_id: "daily:US_EQ:2024-01-03".into(),
+        created_at: t(10),
+        ..run.clone()
+    };
+    r.upsert_dag_run(&later).await.unwrap();
+    let recent = r.dag_runs(1).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].run_id, later.run_id);
+}
+
+async fn events_are_appended_in_order(db: &TestDb) {
+    let r = &db.runtime;
+    for (i, (actor, event)) in [
+        ("regime", "started"),
+        ("stability", "started"),
+        ("regime", "restarted"),
+        ("regime", "escalated"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let e = ActorEvent {
+            at: t(0) + TimeDelta::seconds(i as i64),
+            actor: (*actor).into(),
+            event: (*event).into(),
+            detail: format!("#{i}"),
+        };
+        r.append_event(&e).await.unwrap();
+    }
+    let regime = r.events(Some("regime"), 2).await.unwrap();
+    assert_eq!(
+        regime.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
+        ["restarted", "escalated"]
+    );
+    assert_eq!(r.events(None, 100).await.unwrap().len(), 4);
+}
+
+conformance!(
+    config_versions_activation_and_audit,
+    runs_and_attempts_are_upserted,
+    events_are_appended_in_order
+);
