@@ -1,67 +1,65 @@
 //! The arithmetic of derived series, on one instrument's bars or one market's returns.
 
-use crate::domain::{DailyBar, FactorValue, InstrumentId, ReturnValue, VolatilityValue};
+use crate::domain::{FactorValue, InstrumentId, ReturnValue, VolatilityValue};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
-/// Simple returns `adj[t] / adj[t-h] - 1` for every horizon `h` and every bar dated on or
-/// after `from` that has `h` earlier bars. `bars` must be ascending by date; the lag counts
-/// the instrument's own observations, so a gap in its history is not a missing return.
+/// Simple returns `adj[t] / adj[t-h] - 1` for every horizon `h` and every close dated on
+/// or after `from` that has `h` earlier closes. `closes` are `(date, adjusted close)`,
+/// ascending; the lag counts the instrument's own observations, so a gap in its history is
+/// not a missing return.
 pub fn returns_from(
     id: &InstrumentId,
-    bars: &[DailyBar],
+    closes: &[(NaiveDate, f64)],
     from: NaiveDate,
     horizons: &[u32],
 ) -> Vec<ReturnValue> {
-    let start = bars.partition_point(|b| b.trade_date < from);
-    let mut out = Vec::with_capacity((bars.len() - start) * horizons.len());
-    for t in start..bars.len() {
-        for &h in horizons {
-            let h_us = h as usize;
-            if t >= h_us {
-                out.push(ReturnValue {
-                    instrument_id: id.clone(),
-                    trade_date: bars[t].trade_date,
-                    horizon_days: h,
-                    value: bars[t].adj_close / bars[t - h_us].adj_close - 1.0,
-                });
-            }
+    let start = closes.partition_point(|c| c.0 < from);
+    let mut out = Vec::with_capacity((closes.len() - start) * horizons.len());
+    // Horizon-major, date-minor: the order of the table's key, so inserts append.
+    for &h in horizons {
+        let h_us = h as usize;
+        for t in start.max(h_us)..closes.len() {
+            out.push(ReturnValue {
+                instrument_id: id.clone(),
+                trade_date: closes[t].0,
+                horizon_days: h,
+                value: closes[t].1 / closes[t - h_us].1 - 1.0,
+            });
         }
     }
     out
 }
 
 /// Annualised realised volatility: the sample standard deviation (n − 1) of the last `w`
-/// one-day simple returns times √`annualisation_days`, for every window `w` and every bar
-/// dated on or after `from` with `w` returns behind it (so `w + 1` bars).
+/// one-day simple returns times √`annualisation_days`, for every window `w` and every close
+/// dated on or after `from` with `w` returns behind it (so `w + 1` closes).
 pub fn volatility_from(
     id: &InstrumentId,
-    bars: &[DailyBar],
+    closes: &[(NaiveDate, f64)],
     from: NaiveDate,
     windows: &[u32],
     annualisation_days: u32,
 ) -> Vec<VolatilityValue> {
-    let r: Vec<f64> = bars
-        .windows(2)
-        .map(|p| p[1].adj_close / p[0].adj_close - 1.0)
-        .collect();
-    let start = bars.partition_point(|b| b.trade_date < from);
+    let r: Vec<f64> = closes.windows(2).map(|p| p[1].1 / p[0].1 - 1.0).collect();
+    let start = closes.partition_point(|c| c.0 < from);
     let scale = f64::from(annualisation_days).sqrt();
     let mut out = Vec::new();
-    for t in start.max(1)..bars.len() {
-        // r[t - 1] is the return ending on bar t.
-        for &w in windows {
-            let w_us = w as usize;
-            if t < w_us || w_us < 2 {
-                continue;
-            }
+    // Window-major, date-minor: the order of the table's key, so inserts append.
+    for &w in windows {
+        let w_us = w as usize;
+        if w_us < 2 {
+            continue;
+        }
+        for t in start.max(w_us)..closes.len() {
+            // r[t - 1] is the return ending on close t.
             let slice = &r[t - w_us..t];
             let mean = slice.iter().sum::<f64>() / w_us as f64;
             let var =
                 slice.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (w_us - 1) as f64;
             out.push(VolatilityValue {
                 instrument_id: id.clone(),
-                trade_date: bars[t].trade_date,
+                trade_date: closes[t].0,
                 window_days: w,
                 value: var.sqrt() * scale,
             });
@@ -101,45 +99,43 @@ impl FactorMembership {
 /// member instruments that have one that day. `one_day` must be ordered by date then
 /// instrument, which fixes the summation order and so the exact bits of the result.
 pub fn factor_values(one_day: &[ReturnValue], membership: &FactorMembership) -> Vec<FactorValue> {
-    let mut acc: BTreeMap<(NaiveDate, &str), (f64, u32)> = BTreeMap::new();
-    for r in one_day {
-        let Some(factors) = membership.of.get(&r.instrument_id) else {
-            continue;
-        };
-        for f in factors {
-            let e = acc.entry((r.trade_date, f.as_str())).or_insert((0.0, 0));
-            e.0 += r.value;
-            e.1 += 1;
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < one_day.len() {
+        let date = one_day[start].trade_date;
+        let end = start + one_day[start..].partition_point(|r| r.trade_date == date);
+        let mut acc: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
+        for r in &one_day[start..end] {
+            let Some(factors) = membership.of.get(&r.instrument_id) else {
+                continue;
+            };
+            for f in factors {
+                let e = acc.entry(f.as_str()).or_insert((0.0, 0));
+                e.0 += r.value;
+                e.1 += 1;
+            }
         }
-    }
-    acc.into_iter()
-        .map(|((trade_date, factor_id), (sum, n))| FactorValue {
+        out.extend(acc.into_iter().map(|(factor_id, (sum, n))| FactorValue {
             factor_id: factor_id.to_owned(),
-            trade_date,
+            trade_date: date,
             value: sum / f64::from(n),
             members: n,
-        })
-        .collect()
+        }));
+        start = end;
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn bars(prices: &[f64]) -> Vec<DailyBar> {
+    fn bars(prices: &[f64]) -> Vec<(NaiveDate, f64)> {
         let d0 = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
         prices
             .iter()
             .enumerate()
-            .map(|(i, &p)| DailyBar {
-                trade_date: d0 + chrono::Days::new(i as u64),
-                open: None,
-                high: None,
-                low: None,
-                close: None,
-                adj_close: p,
-                volume: None,
-            })
+            .map(|(i, &p)| (d0 + chrono::Days::new(i as u64), p))
             .collect()
     }
 
@@ -147,14 +143,14 @@ mod tests {
     fn returns_use_the_instruments_own_lags() {
         let id = InstrumentId::from("M:A");
         let b = bars(&[100.0, 110.0, 99.0, 120.0]);
-        let r = returns_from(&id, &b, b[2].trade_date, &[1, 2]);
+        let r = returns_from(&id, &b, b[2].0, &[1, 2]);
         let got: Vec<(u32, f64)> = r.iter().map(|x| (x.horizon_days, x.value)).collect();
         assert_eq!(
             got,
             [
                 (1, 99.0 / 110.0 - 1.0),
-                (2, 99.0 / 100.0 - 1.0),
                 (1, 120.0 / 99.0 - 1.0),
+                (2, 99.0 / 100.0 - 1.0),
                 (2, 120.0 / 110.0 - 1.0)
             ]
         );
@@ -164,13 +160,13 @@ mod tests {
     fn volatility_is_the_annualised_sample_std() {
         let id = InstrumentId::from("M:A");
         let b = bars(&[100.0, 101.0, 99.0, 102.0]);
-        let v = volatility_from(&id, &b, b[0].trade_date, &[3], 252);
+        let v = volatility_from(&id, &b, b[0].0, &[3], 252);
         assert_eq!(v.len(), 1);
         let r = [0.01, 99.0 / 101.0 - 1.0, 102.0 / 99.0 - 1.0];
         let m = r.iter().sum::<f64>() / 3.0;
         let s = (r.iter().map(|x| (x - m).powi(2)).sum::<f64>() / 2.0).sqrt() * 252f64.sqrt();
         assert!((v[0].value - s).abs() < 1e-15);
-        assert_eq!(v[0].trade_date, b[3].trade_date);
+        assert_eq!(v[0].trade_date, b[3].0);
     }
 
     #[test]

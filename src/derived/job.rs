@@ -3,7 +3,7 @@
 use super::compute::{FactorMembership, factor_values, returns_from, volatility_from};
 use super::config::DerivedConfig;
 use crate::config::VersionedConfig;
-use crate::domain::{InstrumentId, MarketId, RunId, date_ceiling, date_floor};
+use crate::domain::{InstrumentId, MarketId, ReturnValue, RunId, date_ceiling, date_floor};
 use crate::store::{
     DerivedSlice, DerivedStore, HistoricalDb, PriceStore, ReferenceStore, StoreError,
 };
@@ -45,19 +45,29 @@ pub async fn derive_incremental(
     }
     let c = &cfg.config;
     let lookback = c.lookback_rows();
-    for (done, chunk) in marks.chunks(c.batch_instruments).enumerate() {
+    // The recomputed one-day returns, kept for the factors so they need not be read back.
+    let mut one_day: BTreeMap<InstrumentId, Vec<ReturnValue>> = BTreeMap::new();
+    for chunk in marks.chunks(c.batch_instruments) {
         let mut slices = Vec::with_capacity(chunk.len());
         for (id, from) in chunk {
             let start = db
                 .lookback_start(id, *from, lookback)
                 .await?
                 .unwrap_or_else(date_floor);
-            let bars = db.bars(id, start, date_ceiling()).await?;
-            let returns = returns_from(id, &bars, *from, &c.return_horizons);
+            let closes = db.adj_closes(id, start, date_ceiling()).await?;
+            let returns = returns_from(id, &closes, *from, &c.return_horizons);
             let volatility =
-                volatility_from(id, &bars, *from, &c.vol_windows, c.annualisation_days);
+                volatility_from(id, &closes, *from, &c.vol_windows, c.annualisation_days);
             summary.returns += returns.len() as u64;
             summary.volatility += volatility.len() as u64;
+            one_day.insert(
+                id.clone(),
+                returns
+                    .iter()
+                    .filter(|r| r.horizon_days == 1)
+                    .cloned()
+                    .collect(),
+            );
             slices.push(DerivedSlice {
                 instrument_id: id.clone(),
                 from: *from,
@@ -67,23 +77,22 @@ pub async fn derive_incremental(
         }
         db.replace_derived(&slices, run_id, &cfg.config_id).await?;
         summary.instruments += chunk.len();
-        on_progress(
-            (done * c.batch_instruments + chunk.len()).min(marks.len()),
-            marks.len(),
-        );
+        on_progress(summary.instruments, marks.len());
     }
-    summary.factor_values = derive_factors(db, cfg, run_id, &marks).await?;
+    summary.factor_values = derive_factors(db, cfg, run_id, &marks, one_day).await?;
     db.clear_derive_marks(&marks).await?;
     Ok(summary)
 }
 
 /// Recomputes each affected market's market and sector factors from the earliest changed
-/// date of any of its instruments.
+/// date of any of its instruments. One-day returns come from `recomputed` where the job
+/// just computed them and from the store for everything else.
 async fn derive_factors(
     db: &HistoricalDb,
     cfg: &VersionedConfig<DerivedConfig>,
     run_id: &RunId,
     marks: &[(InstrumentId, NaiveDate)],
+    mut recomputed: BTreeMap<InstrumentId, Vec<ReturnValue>>,
 ) -> Result<u64, StoreError> {
     let instruments = db.instruments(None).await?;
     let sectors: BTreeMap<_, _> = db
@@ -96,6 +105,8 @@ async fn derive_factors(
         .iter()
         .map(|i| (&i.instrument_id, &i.market_id))
         .collect();
+    let marked_from: BTreeMap<&InstrumentId, NaiveDate> =
+        marks.iter().map(|(id, d)| (id, *d)).collect();
     let mut from_by_market: BTreeMap<&MarketId, NaiveDate> = BTreeMap::new();
     for (id, from) in marks {
         if let Some(m) = market_of.get(id) {
@@ -105,10 +116,31 @@ async fn derive_factors(
     }
     let mut written = 0;
     for (market, from) in from_by_market {
+        let members: Vec<_> = instruments
+            .iter()
+            .filter(|i| &i.market_id == market)
+            .collect();
+        let mut one_day: Vec<ReturnValue> = Vec::new();
+        for i in &members {
+            let id = &i.instrument_id;
+            // Stored values cover what this run did not recompute.
+            let stored_until = marked_from
+                .get(id)
+                .and_then(|d| d.pred_opt())
+                .unwrap_or_else(date_ceiling);
+            if stored_until >= from {
+                one_day.extend(db.returns(id, 1, from, stored_until).await?);
+            }
+            if let Some(fresh) = recomputed.remove(id) {
+                one_day.extend(fresh.into_iter().filter(|r| r.trade_date >= from));
+            }
+        }
+        one_day.sort_by(|a, b| {
+            (a.trade_date, &a.instrument_id).cmp(&(b.trade_date, &b.instrument_id))
+        });
         let membership = FactorMembership {
-            of: instruments
+            of: members
                 .iter()
-                .filter(|i| &i.market_id == market)
                 .map(|i| {
                     let mut f = vec![FactorMembership::market_factor(market.as_str())];
                     if let Some(Some(sector)) = sectors.get(&i.issuer_id) {
@@ -118,7 +150,6 @@ async fn derive_factors(
                 })
                 .collect(),
         };
-        let one_day = db.market_returns(market, 1, from, date_ceiling()).await?;
         let values = factor_values(&one_day, &membership);
         db.replace_factors(
             &membership.factor_ids(),

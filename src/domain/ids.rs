@@ -3,18 +3,22 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        ///
+        /// Backed by a shared string: ids are cloned into every output row, so a clone is a
+        /// reference-count increment, not an allocation.
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Wraps an already validated identifier string.
-            pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
+            pub fn new(id: impl AsRef<str>) -> Self {
+                Self(Arc::from(id.as_ref()))
             }
 
             /// The identifier as stored in the databases.
@@ -31,7 +35,7 @@ macro_rules! string_id {
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self(Arc::from(s))
             }
         }
 
@@ -67,12 +71,12 @@ string_id!(
 impl InstrumentId {
     /// The instrument id of `symbol` listed on `market`.
     pub fn of(market: &MarketId, symbol: &str) -> Self {
-        Self(format!("{market}:{symbol}"))
+        Self(Arc::from(format!("{market}:{symbol}")))
     }
 
     /// The symbol part of the id (after the market prefix).
     pub fn symbol(&self) -> &str {
-        self.0.split_once(':').map_or(self.0.as_str(), |(_, s)| s)
+        self.0.split_once(':').map_or(&*self.0, |(_, s)| s)
     }
 
     /// The market part of the id.

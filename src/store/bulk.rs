@@ -59,6 +59,29 @@ impl Default for BulkTuning {
     }
 }
 
+/// `YYYY-MM-DD` for years 0..=9999 (the range the stores use), formatted by hand: bulk
+/// loads format millions of dates and chrono's general formatter dominates otherwise.
+pub(crate) fn iso_date(v: NaiveDate) -> String {
+    let (y, m, d) = (v.year(), v.month(), v.day());
+    if !(0..=9999).contains(&y) {
+        return v.format("%Y-%m-%d").to_string();
+    }
+    let y = y as u32;
+    let digits = [
+        b'0' + (y / 1000) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+        b'-',
+        b'0' + (m / 10) as u8,
+        b'0' + (m % 10) as u8,
+        b'-',
+        b'0' + (d / 10) as u8,
+        b'0' + (d % 10) as u8,
+    ];
+    digits.iter().map(|b| char::from(*b)).collect()
+}
+
 fn conflict_clause(spec: &TableSpec, excluded: &str) -> String {
     let updates: Vec<String> = spec
         .columns
@@ -100,7 +123,8 @@ impl CellSink for SqliteSink {
         self.push(v.map(str::to_owned));
     }
     fn date(&mut self, v: NaiveDate) {
-        self.push(v);
+        // The same text sqlx would bind for a NaiveDate, without chrono's formatter.
+        self.push(iso_date(v));
     }
     fn timestamp(&mut self, v: Option<DateTime<Utc>>) {
         self.push(v);
@@ -218,10 +242,7 @@ impl CellSink for CopySink {
     }
     fn date(&mut self, v: NaiveDate) {
         self.sep();
-        let (y, m, d) = (v.year(), v.month(), v.day());
-        let mut s = String::with_capacity(10);
-        let _ = write!(s, "{y:04}-{m:02}-{d:02}");
-        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(iso_date(v).as_bytes());
     }
     fn timestamp(&mut self, v: Option<DateTime<Utc>>) {
         self.sep();
@@ -274,26 +295,21 @@ async fn copy_into<R: BulkRow>(
         buf: Vec::with_capacity(chunk_bytes + 4096),
         first: true,
     };
-    for row in rows {
-        row.write(&mut sink);
-        sink.end_row();
-        if sink.buf.len() >= chunk_bytes {
-            let data = std::mem::replace(&mut sink.buf, Vec::with_capacity(chunk_bytes + 4096));
-            if let Err(e) = copy.send(data).await {
-                let _ = copy.abort("client error").await;
-                return Err(StoreError::Query {
-                    what: "COPY data",
-                    source: e,
-                });
+    let mut rows = rows.iter().peekable();
+    while rows.peek().is_some() {
+        for row in rows.by_ref() {
+            row.write(&mut sink);
+            sink.end_row();
+            if sink.buf.len() >= chunk_bytes {
+                break;
             }
         }
-    }
-    if !sink.buf.is_empty() {
-        if let Err(e) = copy.send(sink.buf).await {
+        let data = std::mem::replace(&mut sink.buf, Vec::with_capacity(chunk_bytes + 4096));
+        if let Err(source) = copy.send(data).await {
             let _ = copy.abort("client error").await;
             return Err(StoreError::Query {
                 what: "COPY data",
-                source: e,
+                source,
             });
         }
     }
@@ -394,6 +410,17 @@ mod tests {
             sink.real(Some(self.1));
             sink.real(None);
             sink.int(-3);
+        }
+    }
+
+    #[test]
+    fn iso_dates_match_chrono() {
+        for d in [
+            NaiveDate::from_ymd_opt(1, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(),
+            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap(),
+        ] {
+            assert_eq!(iso_date(d), d.format("%Y-%m-%d").to_string());
         }
     }
 

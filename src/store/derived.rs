@@ -324,8 +324,7 @@ impl DerivedStore for HistoricalDb {
     ) -> Result<Vec<ReturnValue>, StoreError> {
         const SQL: &str = "SELECT r.instrument_id, r.trade_date, r.value FROM returns_daily r \
              JOIN instruments i ON i.instrument_id = r.instrument_id \
-             WHERE i.market_id = $1 AND r.horizon_days = $2 AND r.trade_date >= $3 AND r.trade_date <= $4 \
-             ORDER BY r.trade_date, r.instrument_id";
+             WHERE i.market_id = $1 AND r.horizon_days = $2 AND r.trade_date >= $3 AND r.trade_date <= $4";
         let rows: Vec<(String, NaiveDate, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
             .bind(market.as_str())
             .bind(i64::from(horizon_days))
@@ -334,7 +333,8 @@ impl DerivedStore for HistoricalDb {
             .fetch_all(p)
             .await
             .map_err(StoreError::query("read market returns"))?);
-        Ok(rows
+        // Sorted here rather than in SQL: the database can then read in key order.
+        let mut out: Vec<ReturnValue> = rows
             .into_iter()
             .map(|(id, trade_date, value)| ReturnValue {
                 instrument_id: InstrumentId::new(id),
@@ -342,7 +342,9 @@ impl DerivedStore for HistoricalDb {
                 horizon_days,
                 value,
             })
-            .collect())
+            .collect();
+        out.sort_by(|a, b| (a.trade_date, &a.instrument_id).cmp(&(b.trade_date, &b.instrument_id)));
+        Ok(out)
     }
 
     async fn volatility(

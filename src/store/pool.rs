@@ -5,7 +5,8 @@
 //! migration differ per backend and live in their own modules.
 
 use super::error::{StoreError, redact_url};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -73,11 +74,15 @@ impl Pool {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(60))
                 .pragma("cache_size", "-65536")
-                .pragma("temp_store", "memory");
-            if let Some(parent) = opts.get_filename().parent() {
-                if !parent.as_os_str().is_empty() && !parent.exists() {
-                    std::fs::create_dir_all(parent).map_err(|e| connect_err(sqlx::Error::Io(e)))?;
-                }
+                .pragma("temp_store", "memory")
+                .row_buffer_size(8192)
+                .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+            let parent = opts
+                .get_filename()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty());
+            if let Some(parent) = parent.filter(|p| !p.exists()) {
+                std::fs::create_dir_all(parent).map_err(|e| connect_err(sqlx::Error::Io(e)))?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
@@ -86,10 +91,13 @@ impl Pool {
                 .map_err(connect_err)?;
             Ok(Self::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
+                .connect_with(opts)
                 .await
                 .map_err(connect_err)?;
             Ok(Self::Postgres(pool))

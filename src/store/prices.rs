@@ -42,6 +42,15 @@ pub trait PriceStore {
         as_of: NaiveDate,
     ) -> Result<Vec<DailyBar>, StoreError>;
 
+    /// Adjusted closes of `instrument` with `from <= trade_date <= as_of`, ascending: the
+    /// two columns return computations need, read without the rest of the bar.
+    async fn adj_closes(
+        &self,
+        instrument: &InstrumentId,
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, f64)>, StoreError>;
+
     /// The date `rows` observations before `before` (exclusive) for `instrument`, or `None`
     /// when it has fewer rows than that: where a computation needing `rows` of history
     /// ending just before `before` should start reading.
@@ -255,6 +264,23 @@ impl PriceStore for HistoricalDb {
             .await
             .map_err(StoreError::query("read prices"))?);
         Ok(rows.into_iter().map(DailyBar::from).collect())
+    }
+
+    async fn adj_closes(
+        &self,
+        instrument: &InstrumentId,
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, f64)>, StoreError> {
+        const SQL: &str = "SELECT trade_date, adj_close FROM prices_daily \
+             WHERE instrument_id = $1 AND trade_date >= $2 AND trade_date <= $3 ORDER BY trade_date";
+        on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(instrument.as_str())
+            .bind(from)
+            .bind(as_of)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read adjusted closes")))
     }
 
     async fn lookback_start(

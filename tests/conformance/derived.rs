@@ -22,8 +22,11 @@ async fn derive(db: &TestDb, run: &str) -> prometheus::derived::DeriveSummary {
         .unwrap()
 }
 
+/// `(date, horizon, value)` returns and `(date, value)` volatilities.
+type Derived = (Vec<(String, u32, f64)>, Vec<(String, f64)>);
+
 /// Returns and volatility computed here, independently, from the adjusted closes.
-fn direct(s: &InstrumentSeries) -> (Vec<(String, u32, f64)>, Vec<(String, f64)>) {
+fn direct(s: &InstrumentSeries) -> Derived {
     let p: Vec<f64> = s.bars.iter().map(|b| b.adj_close).collect();
     let mut rets = Vec::new();
     let mut vols = Vec::new();
@@ -45,7 +48,7 @@ fn direct(s: &InstrumentSeries) -> (Vec<(String, u32, f64)>, Vec<(String, f64)>)
     (rets, vols)
 }
 
-async fn stored(db: &TestDb, id: &InstrumentId) -> (Vec<(String, u32, f64)>, Vec<(String, f64)>) {
+async fn stored(db: &TestDb, id: &InstrumentId) -> Derived {
     let h = &db.historical;
     let mut rets = Vec::new();
     for hz in [1, 3] {

@@ -203,7 +203,7 @@ async fn lookback_start_counts_observations(db: &TestDb) {
     register(db, &["AAA"]).await;
     let h = &db.historical;
     let s = path("AAA", 10, 0.0);
-    h.write_prices("b", &[s.clone()]).await.unwrap();
+    h.write_prices("b", std::slice::from_ref(&s)).await.unwrap();
     let id = &s.instrument_id;
     assert_eq!(
         h.lookback_start(id, s.bars[6].trade_date, 3).await.unwrap(),

@@ -1,0 +1,255 @@
+//! The `pv2` binary driven as a user would: exit codes, one-line errors, summaries.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../config")
+    }
+
+    fn sqlite_urls(&self) -> [String; 2] {
+        let url = |n: &str| format!("sqlite://{}", self.dir.path().join(n).display());
+        [url("h.db"), url("r.db")]
+    }
+
+    fn pv2_on(&self, urls: &[String; 2], args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pv2"))
+            .current_dir(self.dir.path())
+            .arg("--config")
+            .arg(Self::config_dir())
+            .args(["--historical-db", &urls[0], "--runtime-db", &urls[1]])
+            .args(args)
+            .env_remove("PV2_HISTORICAL_DB")
+            .env_remove("PV2_RUNTIME_DB")
+            .output()
+            .unwrap()
+    }
+
+    fn pv2(&self, args: &[&str]) -> Output {
+        self.pv2_on(&self.sqlite_urls(), args)
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn init_is_idempotent() {
+    let s = Sandbox::new();
+    for _ in 0..2 {
+        let o = s.pv2(&["init"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("migrated"));
+        assert!(stdout(&o).contains("US_EQ, EU_EQ, JP_EQ, FX_GLOB"));
+    }
+}
+
+#[test]
+fn import_prints_a_summary_and_quarantines_bad_rows() {
+    let s = Sandbox::new();
+    let f = s.file(
+        "aaa.csv",
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,10,11,9,10.5,10.4,1000\n2024-01-03,10,11,9,12,10.4,5\n2024-01-04,10,11,9,10.5,10.5,7\n",
+    );
+    let o = s.pv2(&[
+        "import", "prices", "--format", "yahoo", "--symbol", "AAA", &f,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("ok 2, rejected 1"), "{out}");
+    assert!(out.contains("close_outside_range 1"), "{out}");
+    assert!(out.contains("registered instruments: US_EQ:AAA"), "{out}");
+    assert!(out.contains("derived: 1 instruments"), "{out}");
+    let o = s.pv2(&[
+        "import", "prices", "--format", "yahoo", "--symbol", "AAA", "--output", "json", &f,
+    ]);
+    let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["rows"]["unchanged"], 2);
+    assert_eq!(doc["rejected_by_reason"]["close_outside_range"], 1);
+}
+
+#[test]
+fn bad_files_exit_non_zero_with_one_line() {
+    let s = Sandbox::new();
+    let f = s.file(
+        "bad.csv",
+        "Date,Open,High,Low,Close,Adj Close,Volume\nnope,1,1,1,1,1,1\n",
+    );
+    for args in [
+        vec![
+            "import",
+            "prices",
+            "--format",
+            "yahoo",
+            "--symbol",
+            "AAA",
+            f.as_str(),
+        ],
+        vec![
+            "import",
+            "prices",
+            "--format",
+            "wide",
+            "/nonexistent/file.csv",
+        ],
+        vec!["import", "news", "/nonexistent/news.jsonl"],
+    ] {
+        let o = s.pv2(&args);
+        assert!(!o.status.success(), "{args:?}");
+        let err = stderr(&o);
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("error: "), "{err}");
+    }
+    let o = s.pv2(&[
+        "import", "prices", "--format", "yahoo", "--symbol", "AAA", &f,
+    ]);
+    assert!(
+        stderr(&o).contains("all 1 rows rejected (most common: unparseable_date)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn configuration_errors_name_file_and_key() {
+    let s = Sandbox::new();
+    let cfg = s.dir.path().join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("default.toml"),
+        "[ingest]\nsqlite_rows_per_statement = 0\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        Sandbox::config_dir().join("markets.toml"),
+        cfg.join("markets.toml"),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pv2"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("default.toml") && err.contains("ingest.sqlite_rows_per_statement"),
+        "{err}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_pv2"))
+        .arg("--config")
+        .arg(Sandbox::config_dir())
+        .arg("init")
+        .env("PV2_ENGINES__DERIVED__VOL_WINDOWS", "[0]")
+        .env("PV2_HISTORICAL_DB", s.sqlite_urls()[0].clone())
+        .env("PV2_RUNTIME_DB", s.sqlite_urls()[1].clone())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "init does not load engine configs: {}",
+        stderr(&o)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_pv2"))
+        .arg("--config")
+        .arg(Sandbox::config_dir())
+        .arg("derive")
+        .env("PV2_ENGINES__DERIVED__VOL_WINDOWS", "[0]")
+        .env("PV2_HISTORICAL_DB", s.sqlite_urls()[0].clone())
+        .env("PV2_RUNTIME_DB", s.sqlite_urls()[1].clone())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(
+        !o.status.success()
+            && err.contains("env PV2_ENGINES__DERIVED__VOL_WINDOWS")
+            && err.contains("vol_windows"),
+        "{err}"
+    );
+}
+
+fn demo_json(s: &Sandbox, urls: &[String; 2]) -> Value {
+    let o = s.pv2_on(
+        urls,
+        &[
+            "demo",
+            "--instruments",
+            "12",
+            "--years",
+            "1",
+            "--seed",
+            "3",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
+fn check_demo(s: &Sandbox, urls: &[String; 2]) {
+    let first = demo_json(s, urls);
+    assert_eq!(first["instruments"], 12);
+    let sessions = first["sessions"].as_u64().unwrap();
+    assert!((255..=265).contains(&sessions), "{sessions}");
+    assert_eq!(first["price_rows"]["inserted"], 12 * sessions);
+    assert!(first["derived"]["returns"].as_u64().unwrap() > 0);
+    let shares: f64 = ["calm", "stressed", "crisis"]
+        .iter()
+        .map(|r| first["regimes"][r]["share"].as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+    // Running it again changes nothing and recomputes nothing.
+    let again = demo_json(s, urls);
+    assert_eq!(again["price_rows"]["unchanged"], 12 * sessions);
+    assert_eq!(again["derived"]["instruments"], 0);
+    assert_eq!(again["price_rows"]["stored_total"], 12 * sessions);
+}
+
+#[test]
+fn demo_runs_on_sqlite_and_is_idempotent() {
+    let s = Sandbox::new();
+    check_demo(&s, &s.sqlite_urls());
+}
+
+#[tokio::test]
+async fn demo_runs_on_postgres() {
+    let server =
+        std::env::var("PV2_TEST_PG_URL").expect("PV2_TEST_PG_URL is not set: run scripts/test");
+    let name = format!("cli_demo_{}", std::process::id());
+    let url = prometheus::store::admin::create_database(&server, &name)
+        .await
+        .unwrap();
+    let s = Sandbox::new();
+    let urls = [url.clone(), url];
+    tokio::task::spawn_blocking(move || check_demo(&s, &urls))
+        .await
+        .unwrap();
+    prometheus::store::admin::drop_database(&server, &name)
+        .await
+        .unwrap();
+}
