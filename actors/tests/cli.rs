@@ -253,3 +253,49 @@ async fn demo_runs_on_postgres() {
         .await
         .unwrap();
 }
+
+#[test]
+fn the_sample_files_import_as_the_readme_says() {
+    let s = Sandbox::new();
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+    let sample = |f: &str| samples.join(f).display().to_string();
+    let cases: [(Vec<String>, u64, u64); 4] = [
+        (vec!["instruments".into(), sample("instruments.csv")], 4, 1),
+        (
+            vec![
+                "prices".into(),
+                "--format".into(),
+                "yahoo".into(),
+                "--symbol".into(),
+                "ACME".into(),
+                sample("ACME.csv"),
+            ],
+            8,
+            5,
+        ),
+        (
+            vec![
+                "prices".into(),
+                "--format".into(),
+                "wide".into(),
+                sample("closes-wide.csv"),
+            ],
+            11,
+            2,
+        ),
+        (vec!["news".into(), sample("news.jsonl")], 3, 2),
+    ];
+    for (args, ok, rejected) in cases {
+        let mut full: Vec<&str> = vec!["import"];
+        full.extend(args.iter().map(String::as_str));
+        full.extend(["--output", "json"]);
+        let o = s.pv2(&full);
+        assert!(o.status.success(), "{full:?}: {}", stderr(&o));
+        let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(
+            (doc["ok"].as_u64(), doc["rejected"].as_u64()),
+            (Some(ok), Some(rejected)),
+            "{full:?}"
+        );
+    }
+}

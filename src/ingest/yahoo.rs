@@ -40,35 +40,40 @@ fn normalise(h: &str) -> String {
 fn columns(header: &[String]) -> Result<Columns, String> {
     let names: Vec<String> = header.iter().map(|h| normalise(h)).collect();
     let find = |n: &str| names.iter().position(|h| h == n);
-    let need = |n: &str, shown: &str| find(n).ok_or_else(|| format!("missing column `{shown}`"));
-    let missing: Vec<String> = [
-        ("date", "Date"),
-        ("open", "Open"),
-        ("high", "High"),
-        ("low", "Low"),
-        ("close", "Close"),
-        ("volume", "Volume"),
-    ]
-    .iter()
-    .filter(|(n, _)| find(n).is_none())
-    .map(|(_, s)| (*s).to_owned())
-    .collect();
-    if !missing.is_empty() {
-        return Err(format!(
+    let required = ["Date", "Open", "High", "Low", "Close", "Volume"];
+    let found: Vec<Option<usize>> = required
+        .iter()
+        .map(|n| find(&n.to_ascii_lowercase()))
+        .collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    match found[..] {
+        [
+            Some(date),
+            Some(open),
+            Some(high),
+            Some(low),
+            Some(close),
+            Some(volume),
+        ] => Ok(Columns {
+            date,
+            open,
+            high,
+            low,
+            close,
+            adj_close: find("adjclose"),
+            volume,
+            count: header.len(),
+        }),
+        _ => Err(format!(
             "missing column(s) {}; expected Date,Open,High,Low,Close,Adj Close,Volume",
             missing.join(", ")
-        ));
+        )),
     }
-    Ok(Columns {
-        date: need("date", "Date")?,
-        open: need("open", "Open")?,
-        high: need("high", "High")?,
-        low: need("low", "Low")?,
-        close: need("close", "Close")?,
-        adj_close: find("adjclose"),
-        volume: need("volume", "Volume")?,
-        count: header.len(),
-    })
 }
 
 /// Parses a number field; `Err` carries the reject.
