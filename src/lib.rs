@@ -10,6 +10,8 @@
 //!   validation that reports every bad key, and content-hashed engine configs (`config_id`).
 //! - [`store`] — the historical and runtime databases behind storage traits, on SQLite
 //!   (embedded default) and PostgreSQL (production), with point-in-time reads.
+//! - [`dag`] — DAG definitions and the state machine of a run (ready jobs, retries,
+//!   timeouts, blocking), executed by the orchestrator actor.
 //! - [`ingest`] — parsers and validators for user files; bad rows are quarantined, good rows
 //!   kept, and loads are idempotent.
 //! - [`derived`] — returns, realised volatility and market/sector factors, computed
@@ -21,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod dag;
 pub mod derived;
 pub mod domain;
 pub mod ingest;

@@ -30,6 +30,9 @@ pub struct GlobalArgs {
     /// Log format on stderr (level from PV2_LOG, default `warn`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Fault injection for tests and drills: `ACTOR:panic|error|hang@N|*`, comma-separated.
+    #[arg(long, global = true, env = "PV2_FAULTS", value_name = "SPEC")]
+    pub faults: Option<String>,
 }
 
 /// Log line format.
@@ -65,11 +68,69 @@ pub enum Command {
     Derive,
     /// Generate a synthetic market, load it, derive its series and print a summary.
     Demo(DemoArgs),
+    /// Run the daemon: scheduler, orchestrator, actors and the HTTP API, until SIGTERM.
+    Daemon {
+        /// Listen address of the HTTP API (default from `[daemon] listen`).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// One activation of a DAG for a market and date (through the daemon when one runs).
+    Run {
+        /// The market.
+        #[arg(long)]
+        market: String,
+        /// The trading date, YYYY-MM-DD.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        /// The DAG (default: `[daemon] daily_dag`).
+        #[arg(long)]
+        dag: Option<String>,
+        /// Run again even if a run for that date already finished.
+        #[arg(long)]
+        rerun: bool,
+    },
+    /// DAG runs with their job attempts, newest first.
+    Runs {
+        /// How many runs.
+        #[arg(long, default_value_t = 20)]
+        last: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Engine configurations: show, history, apply.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        what: ConfigCommand,
+    },
     /// Measure performance.
     Bench {
         /// Which benchmark.
         #[command(subcommand)]
         what: BenchCommand,
+    },
+}
+
+/// `pv2 config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The active configuration of an engine.
+    Show {
+        /// Engine name.
+        engine: String,
+    },
+    /// Every version and every change (accepted or rejected) of an engine's configuration.
+    History {
+        /// Engine name.
+        engine: String,
+    },
+    /// Validate and activate a configuration file (hot, in the running daemon if any).
+    Apply {
+        /// Engine name.
+        engine: String,
+        /// TOML file.
+        file: PathBuf,
     },
 }
 

@@ -3,12 +3,9 @@
 
 use crate::cli::GlobalArgs;
 use anyhow::Context as _;
-use prometheus::config::{AppConfig, ConfigSource, EngineConfig, MarketsConfig, VersionedConfig};
+use prometheus::config::{AppConfig, ConfigSource, MarketsConfig, VersionedConfig};
 use prometheus::derived::DerivedConfig;
 use prometheus::store::{BulkTuning, ReferenceStore, Stores, redact_url};
-
-/// Engines whose configuration files may be overridden from the environment.
-pub const KNOWN_ENGINES: &[&str] = &[DerivedConfig::ENGINE];
 
 /// Configuration of one `pv2` invocation.
 #[derive(Clone, Debug)]
@@ -29,7 +26,7 @@ impl Context {
     /// Any configuration problem, naming file or variable, key and reason.
     pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
         let source = ConfigSource::new(&global.config, std::env::vars())?;
-        source.check_engine_overrides(KNOWN_ENGINES)?;
+        source.check_engine_overrides(crate::engines::ACTOR_NAMES)?;
         let mut app = source.load_app()?;
         if let Some(url) = &global.historical_db {
             app.storage.historical_db.clone_from(url);

@@ -4,11 +4,14 @@
 //! configuration from disk and the environment, opens the databases, shows progress, and
 //! (as the spine grows) runs the supervised actors.
 //!
-//! - [`cli`] — the command-line grammar.
+//! - [`cli`] — the command-line grammar; [`commands`] — one module per `pv2` command.
 //! - [`context`] — configuration + stores for one command.
-//! - [`commands`] — one module per `pv2` command.
-//! - [`clock`] — the system clock handed to the core.
-//! - [`progress`] — progress bars on a terminal, silence elsewhere.
+//! - [`system`] — starts the spine: [`supervision`] (restart budgets, events),
+//!   [`job_actor`] (the supervised actor every engine runs in), [`engines`] (the jobs),
+//!   [`edges`] (who sends what to whom), [`orchestrator`] (DAG runs), [`run_log`].
+//! - [`daemon`] — the long-running process; [`monitor`] — its HTTP API and client.
+//! - [`reconfig`] — validated configuration changes; [`faults`] — fault injection.
+//! - [`clock`] — the system clock handed to the core; [`progress`] — progress bars.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -17,4 +20,15 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod context;
+pub mod daemon;
+pub mod edges;
+pub mod engines;
+pub mod faults;
+pub mod job_actor;
+pub mod monitor;
+pub mod orchestrator;
 pub mod progress;
+pub mod reconfig;
+pub mod run_log;
+pub mod supervision;
+pub mod system;

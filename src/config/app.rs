@@ -13,6 +13,10 @@ pub struct AppConfig {
     pub ingest: IngestConfig,
     /// Defaults of `pv2 demo`.
     pub demo: DemoConfig,
+    /// The long-running daemon.
+    pub daemon: DaemonConfig,
+    /// Restart policies of the supervised actors.
+    pub supervision: SupervisionConfig,
 }
 
 impl AppConfig {
@@ -21,6 +25,8 @@ impl AppConfig {
         self.storage.validate(issues);
         self.ingest.validate(issues);
         self.demo.validate(issues);
+        self.daemon.validate(issues);
+        self.supervision.validate(issues);
     }
 }
 
@@ -168,5 +174,176 @@ impl DemoConfig {
             "demo.end_date",
             || format!("`{}` is not a date; use YYYY-MM-DD", self.end_date),
         );
+    }
+}
+
+/// The daemon: where it listens, where it keeps its state, when it runs the daily DAG.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// HTTP listener (health, readiness, control API). Loopback by default.
+    pub listen: String,
+    /// Directory for the daemon's state file and generated control token.
+    pub state_dir: String,
+    /// The DAG activated once per weekday and market.
+    pub daily_dag: String,
+    /// Markets the daily DAG runs for.
+    pub markets: Vec<String>,
+    /// UTC time of day (`HH:MM`) after which the day's run is activated (interim trigger
+    /// until market calendars drive activations).
+    pub daily_run_utc: String,
+    /// Jobs dispatched at once across all runs.
+    pub max_concurrent_jobs: usize,
+    /// How long SIGTERM waits for running jobs before recording them as interrupted.
+    pub drain_timeout_secs: f64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8760".into(),
+            state_dir: "data".into(),
+            daily_dag: "daily".into(),
+            markets: vec!["US_EQ".into()],
+            daily_run_utc: "22:30".into(),
+            max_concurrent_jobs: 4,
+            drain_timeout_secs: 8.0,
+        }
+    }
+}
+
+impl DaemonConfig {
+    fn validate(&self, issues: &mut Issues) {
+        issues.check(
+            self.listen.parse::<std::net::SocketAddr>().is_err(),
+            "daemon.listen",
+            || {
+                format!(
+                    "`{}` is not an address; use IP:PORT such as 127.0.0.1:8760",
+                    self.listen
+                )
+            },
+        );
+        issues.check(self.state_dir.trim().is_empty(), "daemon.state_dir", || {
+            "must not be empty".into()
+        });
+        issues.check(
+            chrono::NaiveTime::parse_from_str(&self.daily_run_utc, "%H:%M").is_err(),
+            "daemon.daily_run_utc",
+            || format!("`{}` is not a time; use HH:MM (UTC)", self.daily_run_utc),
+        );
+        issues.check(
+            !(1..=64).contains(&self.max_concurrent_jobs),
+            "daemon.max_concurrent_jobs",
+            || format!("{} is out of range; use 1..=64", self.max_concurrent_jobs),
+        );
+        issues.check(
+            !(0.0..=3600.0).contains(&self.drain_timeout_secs),
+            "daemon.drain_timeout_secs",
+            || format!("{} is out of range; use 0..=3600", self.drain_timeout_secs),
+        );
+    }
+}
+
+/// A restart policy: at most `max_restarts` within `window_secs`, waiting `backoff_ms`
+/// (doubling per recent restart, capped at `backoff_max_ms`) before each; one more
+/// failure escalates (the actor is marked DEGRADED).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartPolicy {
+    /// Restarts allowed within the window.
+    pub max_restarts: u32,
+    /// The window, in seconds.
+    pub window_secs: f64,
+    /// Delay before the first restart.
+    pub backoff_ms: u64,
+    /// Largest delay.
+    pub backoff_max_ms: u64,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            max_restarts: 3,
+            window_secs: 60.0,
+            backoff_ms: 100,
+            backoff_max_ms: 5000,
+        }
+    }
+}
+
+impl RestartPolicy {
+    fn validate(&self, key: &str, issues: &mut Issues) {
+        issues.check(
+            self.max_restarts > 1000,
+            &format!("{key}.max_restarts"),
+            || format!("{} is out of range; use 0..=1000", self.max_restarts),
+        );
+        issues.check(
+            !(self.window_secs > 0.0 && self.window_secs <= 86_400.0),
+            &format!("{key}.window_secs"),
+            || format!("{} is out of range; use (0, 86400]", self.window_secs),
+        );
+        issues.check(
+            self.backoff_ms > self.backoff_max_ms,
+            &format!("{key}.backoff_ms"),
+            || "exceeds backoff_max_ms".into(),
+        );
+    }
+}
+
+/// The default restart policy (top-level keys of `[supervision]`) and per-actor overrides
+/// (`[supervision.actor.<name>]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisionConfig {
+    /// Restarts allowed within the window.
+    pub max_restarts: u32,
+    /// The window, in seconds.
+    pub window_secs: f64,
+    /// Delay before the first restart.
+    pub backoff_ms: u64,
+    /// Largest delay.
+    pub backoff_max_ms: u64,
+    /// Overrides by actor name.
+    pub actor: std::collections::BTreeMap<String, RestartPolicy>,
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        let p = RestartPolicy::default();
+        Self {
+            max_restarts: p.max_restarts,
+            window_secs: p.window_secs,
+            backoff_ms: p.backoff_ms,
+            backoff_max_ms: p.backoff_max_ms,
+            actor: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl SupervisionConfig {
+    /// The policy of `actor`: its override, or the default.
+    pub fn policy(&self, actor: &str) -> RestartPolicy {
+        self.actor
+            .get(actor)
+            .cloned()
+            .unwrap_or_else(|| self.default_policy())
+    }
+
+    fn default_policy(&self) -> RestartPolicy {
+        RestartPolicy {
+            max_restarts: self.max_restarts,
+            window_secs: self.window_secs,
+            backoff_ms: self.backoff_ms,
+            backoff_max_ms: self.backoff_max_ms,
+        }
+    }
+
+    fn validate(&self, issues: &mut Issues) {
+        self.default_policy().validate("supervision", issues);
+        for (name, p) in &self.actor {
+            p.validate(&format!("supervision.actor.{name}"), issues);
+        }
     }
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 /// An engine's configuration: loaded from `config/engines/<ENGINE>.toml`, validated as a
 /// whole, and identified by the hash of its canonical form.
 pub trait EngineConfig:
-    Serialize + DeserializeOwned + Default + Clone + Send + Sync + 'static
+    Serialize + DeserializeOwned + Default + Clone + Send + Sync + Unpin + 'static
 {
     /// The engine name: file stem under `config/engines/` and key in `engine_configs`.
     const ENGINE: &'static str;

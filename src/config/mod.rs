@@ -16,7 +16,10 @@ mod error;
 mod markets;
 mod source;
 
-pub use app::{AppConfig, DemoConfig, IngestConfig, StorageConfig};
+pub use app::{
+    AppConfig, DaemonConfig, DemoConfig, IngestConfig, RestartPolicy, StorageConfig,
+    SupervisionConfig,
+};
 pub use canonical::{canonical_json, content_hash};
 pub use engine::{EngineConfig, VersionedConfig};
 pub use error::{ConfigError, ConfigIssue, Issues};

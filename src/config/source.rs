@@ -94,6 +94,16 @@ impl ConfigSource {
         Ok(VersionedConfig::new(cfg))
     }
 
+    /// Loads another file (e.g. `dags.toml`) without overrides; the caller validates it.
+    ///
+    /// # Errors
+    /// As [`Self::load_app`], minus validation.
+    pub fn load_plain<T: DeserializeOwned>(&self, rel: &str) -> Result<T, ConfigError> {
+        let (cfg, origins) = self.load_file(rel, &[], |_| false)?;
+        origins.finish(Issues::new())?;
+        Ok(cfg)
+    }
+
     /// Loads and validates `markets.toml` (no environment overrides: it is a list).
     ///
     /// # Errors

@@ -4,6 +4,7 @@
 mod clock;
 mod ids;
 mod market_data;
+mod messages;
 mod news;
 mod reference;
 
@@ -11,6 +12,9 @@ pub use clock::{Clock, FixedClock};
 pub use ids::{ConfigId, InstrumentId, IssuerId, MarketId, RunId};
 pub use market_data::{
     DailyBar, FactorValue, InstrumentSeries, ReturnValue, VolatilityValue, date_ceiling, date_floor,
+};
+pub use messages::{
+    ApplyConfig, DerivedUpdated, JobDone, JobFailure, JobReport, PanelUpdated, RunJob,
 };
 pub use news::{NewsArticle, NewsLink};
 pub use reference::{Instrument, InstrumentStatus, Issuer, Market};

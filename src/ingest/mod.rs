@@ -7,6 +7,7 @@
 //! `ingest_rejects` and records the batch. Nothing is silently dropped.
 
 mod batch;
+pub mod daily;
 mod dates;
 mod error;
 mod import;

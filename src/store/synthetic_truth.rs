@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 /// Ground truth of a synthetic market.
 #[async_trait]
 pub trait SyntheticTruthStore {
-    /// Stores (replacing) the regime label of each date.
+    /// Stores the regime label of each date (upsert: other dates are kept).
     async fn write_regime_path(
         &self,
         market: &MarketId,
@@ -64,12 +64,7 @@ impl SyntheticTruthStore for HistoricalDb {
         let tuning = self.tuning;
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query("begin regime path"))?;
-            sqlx::query("DELETE FROM synthetic_regimes WHERE market_id = $1")
-                .bind(market.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query("clear regime path"))?;
-            tx.write_rows(&REGIMES, &rows, WriteMode::Insert, &tuning).await?;
+            tx.write_rows(&REGIMES, &rows, WriteMode::Upsert, &tuning).await?;
             tx.commit().await.map_err(StoreError::query("commit regime path"))
         })
     }

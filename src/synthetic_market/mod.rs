@@ -14,11 +14,13 @@
 //! give bit-identical output, and instrument `i`'s history depends only on the seed and `i`
 //! (its own random stream), not on how many instruments are generated.
 
+mod feed;
 mod generate;
 mod names;
 mod news;
 mod params;
 
+pub use feed::{SyntheticDay, SyntheticFeed};
 pub use generate::{HiddenRegime, InstrumentTraits, SyntheticMarket, generate};
 pub use params::{RegimeDynamics, SyntheticMarketParams, SyntheticParamsError, ValidParams};
 

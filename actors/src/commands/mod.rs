@@ -1,13 +1,18 @@
 //! One module per `pv2` command; [`run`] dispatches.
 
 mod bench_ingest;
+mod config;
+mod daemon;
 mod demo;
 mod derive;
 mod import;
 mod init;
+mod run;
+mod runs;
 
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command, ConfigCommand};
 use crate::context::Context;
+use crate::faults::FaultPlan;
 
 /// Runs the parsed command line.
 ///
@@ -15,7 +20,41 @@ use crate::context::Context;
 /// Whatever the command reports; `main` prints it as one line and exits non-zero.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Context::load(&cli.global)?;
+    let faults = FaultPlan::parse(
+        cli.global.faults.as_deref().unwrap_or(""),
+        crate::engines::ACTOR_NAMES,
+    )
+    .map_err(anyhow::Error::msg)?;
     match cli.command {
+        Command::Daemon { listen } => daemon::run(&ctx, listen, faults).await,
+        Command::Run {
+            market,
+            date,
+            dag,
+            rerun,
+        } => {
+            run::run(
+                &ctx,
+                run::RunArgs {
+                    market,
+                    date,
+                    dag,
+                    rerun,
+                },
+                faults,
+            )
+            .await
+        }
+        Command::Runs { last, format } => runs::run(&ctx, last, format).await,
+        Command::Config {
+            what: ConfigCommand::Show { engine },
+        } => config::show(&ctx, &engine).await,
+        Command::Config {
+            what: ConfigCommand::History { engine },
+        } => config::history(&ctx, &engine).await,
+        Command::Config {
+            what: ConfigCommand::Apply { engine, file },
+        } => config::apply(&ctx, &engine, &file).await,
         Command::Init => init::run(&ctx).await,
         Command::Import { what } => import::run(&ctx, what).await,
         Command::Derive => derive::run(&ctx).await,

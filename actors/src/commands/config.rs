@@ -1,0 +1,167 @@
+//! `pv2 config show|history|apply ENGINE`.
+
+use crate::clock::SystemClock;
+use crate::context::Context;
+use crate::monitor::client::{find_daemon, request};
+use crate::monitor::token::client_token;
+use crate::reconfig::apply_offline;
+use anyhow::{Context as _, anyhow, bail};
+use prometheus::store::ConfigStore;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn known(engine: &str) -> anyhow::Result<()> {
+    if crate::engines::ACTOR_NAMES.contains(&engine) {
+        Ok(())
+    } else {
+        bail!(
+            "unknown engine `{engine}`; engines: {}",
+            crate::engines::ACTOR_NAMES.join(", ")
+        )
+    }
+}
+
+/// The canonical JSON body as TOML for people.
+fn as_toml(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| toml::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| body.to_owned())
+}
+
+/// `pv2 config show ENGINE`.
+///
+/// # Errors
+/// Unknown engine, storage failures.
+pub async fn show(ctx: &Context, engine: &str) -> anyhow::Result<()> {
+    known(engine)?;
+    let stores = ctx.open_stores().await?;
+    match stores.runtime.active_config(engine).await? {
+        Some(c) => {
+            println!(
+                "# {engine}: active config {} (version {}, by {} at {})",
+                c.config_id,
+                c.version,
+                c.created_by,
+                c.created_at.to_rfc3339()
+            );
+            print!("{}", as_toml(&c.body));
+        }
+        None => {
+            println!(
+                "# {engine}: no config activated yet; the first daemon or run start activates config/engines/{engine}.toml"
+            );
+            if let Ok(text) = std::fs::read_to_string(
+                ctx.source
+                    .dir()
+                    .join("engines")
+                    .join(format!("{engine}.toml")),
+            ) {
+                print!("{text}");
+            }
+        }
+    }
+    stores.close().await;
+    Ok(())
+}
+
+/// `pv2 config history ENGINE`.
+///
+/// # Errors
+/// Unknown engine, storage failures.
+pub async fn history(ctx: &Context, engine: &str) -> anyhow::Result<()> {
+    known(engine)?;
+    let stores = ctx.open_stores().await?;
+    let active = stores
+        .runtime
+        .active_config(engine)
+        .await?
+        .map(|c| c.config_id);
+    println!("versions of {engine}:");
+    for v in stores.runtime.config_versions(engine).await? {
+        let mark = if Some(&v.config_id) == active.as_ref() {
+            "*"
+        } else {
+            " "
+        };
+        println!(
+            " {mark} v{:<3} {}  {}  by {}",
+            v.version,
+            v.config_id,
+            v.created_at.to_rfc3339(),
+            v.created_by
+        );
+    }
+    println!("changes:");
+    for c in stores.runtime.config_changes(engine).await? {
+        let ids = format!(
+            "{} -> {}",
+            c.old_config_id.as_ref().map_or("-", |i| i.as_str()),
+            c.new_config_id.as_ref().map_or("-", |i| i.as_str())
+        );
+        println!(
+            "   #{:<4} {}  {:<9} {ids}  by {}  {}",
+            c.change_id,
+            c.at.to_rfc3339(),
+            c.action,
+            c.actor,
+            c.reason
+        );
+    }
+    stores.close().await;
+    Ok(())
+}
+
+/// `pv2 config apply ENGINE FILE`: to the running daemon (hot, same process) or, when none
+/// runs, straight to the store.
+///
+/// # Errors
+/// Unknown engine, unreadable file, rejected config (every reason), daemon or storage failure.
+pub async fn apply(ctx: &Context, engine: &str, file: &Path) -> anyhow::Result<()> {
+    known(engine)?;
+    let body =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let state_dir = PathBuf::from(&ctx.app.daemon.state_dir);
+    if let Some(daemon) = find_daemon(&state_dir).await {
+        let token = client_token(&state_dir)?;
+        let r = request(
+            &daemon.listen,
+            "POST",
+            &format!("/config/{engine}"),
+            Some(&token),
+            &body,
+            Duration::from_secs(60),
+        )
+        .await?;
+        let v: serde_json::Value = serde_json::from_str(&r.body)
+            .map_err(|e| anyhow!("bad answer from the daemon: {e}"))?;
+        if r.status != 200 {
+            bail!("{engine}: {}", v["error"].as_str().unwrap_or(&r.body));
+        }
+        let changed = if v["changed"].as_bool() == Some(true) {
+            "now active"
+        } else {
+            "already active"
+        };
+        println!(
+            "{engine}: {} {changed} in the running daemon (pid {})",
+            v["config_id"].as_str().unwrap_or("?"),
+            daemon.pid
+        );
+    } else {
+        let stores = ctx.open_stores().await?;
+        let res = apply_offline(engine, &body, &stores.runtime, "cli", &SystemClock).await;
+        stores.close().await;
+        let a = res.map_err(|e| anyhow!("{engine}: {e}"))?;
+        let changed = if a.changed {
+            "now active"
+        } else {
+            "already active"
+        };
+        println!(
+            "{engine}: {} {changed} (no daemon running; used from the next start)",
+            a.config_id
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! The dataflow edges: which actor sends which typed message to whom. This module is the
+//! one place that wires them, and reads like the diagram in DESIGN §1:
+//!
+//! ```text
+//!  files/feeds ─► Ingest ──PanelUpdated──► Derived ──DerivedUpdated──► (encoders, engines)
+//!  Orchestrator ──RunJob──► every actor ──JobDone──► Orchestrator
+//!  CLI / Kronos ──ApplyConfig──► any engine
+//! ```
+//!
+//! Domain message types live in the core (`prometheus::domain`) and know nothing of actix;
+//! here they travel wrapped in [`Edge`].
+
+use actix::{Message, Recipient};
+
+/// A typed domain message travelling along a dataflow edge.
+#[derive(Clone, Debug)]
+pub struct Edge<T>(pub T);
+
+impl<T: Send + 'static> Message for Edge<T> {
+    type Result = ();
+}
+
+/// Adds a downstream recipient of an actor's `T` messages.
+pub struct Subscribe<T: Send + 'static>(pub Recipient<Edge<T>>);
+
+impl<T: Send + 'static> Message for Subscribe<T> {
+    type Result = ();
+}
+
+/// The edge type of an actor with no upstream edge: no value of it exists.
+#[derive(Clone, Copy, Debug)]
+pub enum NoInput {}
+
+/// The edge type of an actor with no downstream edge yet.
+#[derive(Clone, Copy, Debug)]
+pub enum NoOutput {}
+
+/// Wires the spine's dataflow edges between started actors.
+pub fn wire(actors: &crate::system::EngineActors) {
+    // Ingest ──PanelUpdated──► Derived
+    actors
+        .ingest
+        .do_send(Subscribe(actors.derived.clone().recipient()));
+    // Derived ──DerivedUpdated──► (encoders and engines subscribe here as they arrive)
+}

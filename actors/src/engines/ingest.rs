@@ -1,0 +1,153 @@
+//! The ingest actor's job: bring in one market's data for one date (synthetic feed or inbox
+//! files), then tell downstream actors which panel changed.
+
+use crate::edges::NoInput;
+use crate::job_actor::{Job, JobContext, JobOutput};
+use async_trait::async_trait;
+use prometheus::config::VersionedConfig;
+use prometheus::domain::PanelUpdated;
+use prometheus::ingest::daily::{
+    DailyIngestConfig, DailySource, DayIngestSummary, import_inbox, store_synthetic_day,
+};
+use prometheus::synthetic_market::{SyntheticFeed, SyntheticMarketParams};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// The synthetic feed, kept between jobs with the config it was built for.
+type FeedCache = Option<(prometheus::domain::ConfigId, SyntheticFeed)>;
+
+/// Daily ingest.
+#[derive(Default)]
+pub struct IngestJob {
+    feed: Mutex<FeedCache>,
+}
+
+impl IngestJob {
+    /// The actor name as a constant usable in arrays.
+    pub const NAME_STR: &'static str = "ingest";
+
+    fn take_feed(&self, cfg: &VersionedConfig<DailyIngestConfig>) -> Result<SyntheticFeed, String> {
+        let cached = self
+            .feed
+            .lock()
+            .map_err(|_| "feed cache poisoned".to_owned())?
+            .take();
+        if let Some((id, feed)) = cached.filter(|(id, _)| *id == cfg.config_id) {
+            let _ = id;
+            return Ok(feed);
+        }
+        let s = &cfg.config.synthetic;
+        let start = cfg
+            .config
+            .history_start()
+            .ok_or("synthetic.history_start is not a date")?;
+        let params = SyntheticMarketParams::new(
+            s.instruments,
+            s.seed,
+            prometheus::domain::MarketId::new(&s.market),
+        )
+        .check()
+        .map_err(|e| e.to_string())?;
+        Ok(SyntheticFeed::new(params, start))
+    }
+
+    fn keep_feed(&self, cfg: &VersionedConfig<DailyIngestConfig>, feed: SyntheticFeed) {
+        if let Ok(mut slot) = self.feed.lock() {
+            *slot = Some((cfg.config_id.clone(), feed));
+        }
+    }
+}
+
+fn describe(s: &DayIngestSummary) -> String {
+    format!(
+        "{} instruments, prices {} new / {} updated / {} unchanged, {} articles, {} files, {} rejected",
+        s.instruments.len(),
+        s.prices.inserted,
+        s.prices.updated,
+        s.prices.unchanged,
+        s.articles,
+        s.files,
+        s.rejected
+    )
+}
+
+#[async_trait]
+impl Job for IngestJob {
+    type Config = DailyIngestConfig;
+    type Input = NoInput;
+    type Output = PanelUpdated;
+    const NAME: &'static str = Self::NAME_STR;
+
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        cfg: &VersionedConfig<DailyIngestConfig>,
+    ) -> Result<JobOutput<PanelUpdated>, String> {
+        let (market, date) = (&ctx.run.market, ctx.run.as_of);
+        let summary = match cfg.config.source {
+            DailySource::Synthetic => {
+                if market.as_str() != cfg.config.synthetic.market {
+                    return Ok(JobOutput {
+                        summary: format!("the synthetic feed publishes nothing for {market}"),
+                        emit: None,
+                    });
+                }
+                let mut feed = self.take_feed(cfg)?;
+                let (feed, day) = tokio::task::spawn_blocking(move || {
+                    let day = feed.day(date);
+                    (feed, day)
+                })
+                .await
+                .map_err(|e| format!("synthetic feed task: {e}"))?;
+                self.keep_feed(cfg, feed);
+                let Some(day) = day else {
+                    return Ok(JobOutput {
+                        summary: format!("{date} is not a session of the synthetic feed"),
+                        emit: None,
+                    });
+                };
+                let seed = cfg.config.synthetic.seed;
+                store_synthetic_day(
+                    &ctx.stores.historical,
+                    &day,
+                    market,
+                    seed,
+                    ctx.clock.as_ref(),
+                )
+                .await
+                .map_err(|e| e.to_string())?
+            }
+            DailySource::Inbox => import_inbox(
+                &ctx.stores.historical,
+                Path::new(&cfg.config.inbox_dir),
+                market,
+                &ctx.markets,
+                ctx.clock.as_ref(),
+            )
+            .await
+            .map_err(|e| e.to_string())?,
+        };
+        let emit = PanelUpdated {
+            run_id: ctx.run.run_id.clone(),
+            market: market.clone(),
+            as_of: date,
+            rows_changed: summary.prices.inserted + summary.prices.updated,
+            articles: summary.articles,
+            instruments: summary.instruments.clone(),
+        };
+        Ok(JobOutput {
+            summary: describe(&summary),
+            emit: Some(emit),
+        })
+    }
+
+    fn receive(&self, input: NoInput) {
+        match input {}
+    }
+
+    fn reset(&self) {
+        if let Ok(mut slot) = self.feed.lock() {
+            *slot = None;
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Fault injection, a real feature for tests and drills: `PV2_FAULTS` / `--faults` with
+//! comma-separated specs `ACTOR:KIND@WHEN` — KIND is `panic`, `error` or `hang` (the job
+//! outlives its timeout, then finishes); WHEN is `N` (the actor's N-th job since the process
+//! started, restarts included) or `*` (every job). Example: `derived:panic@1,ingest:hang@2`.
+
+use std::fmt;
+
+/// What an injected fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The job panics (the actor is restarted by its supervisor).
+    Panic,
+    /// The job returns an error.
+    Error,
+    /// The job sleeps past its timeout, then does its work (its late result is ignored).
+    Hang,
+}
+
+/// Which jobs a fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultWhen {
+    /// The N-th job (1-based).
+    Nth(u64),
+    /// Every job.
+    Every,
+}
+
+/// One parsed spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// The actor it targets.
+    pub actor: String,
+    /// What happens.
+    pub kind: FaultKind,
+    /// When.
+    pub when: FaultWhen,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            FaultKind::Panic => "panic",
+            FaultKind::Error => "error",
+            FaultKind::Hang => "hang",
+        };
+        match self.when {
+            FaultWhen::Nth(n) => write!(f, "{}:{kind}@{n}", self.actor),
+            FaultWhen::Every => write!(f, "{}:{kind}@*", self.actor),
+        }
+    }
+}
+
+/// Every fault of a process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultPlan(Vec<Fault>);
+
+impl FaultPlan {
+    /// Parses a spec list, checking actor names against `actors`.
+    ///
+    /// # Errors
+    /// A message naming the bad spec and the accepted forms.
+    pub fn parse(spec: &str, actors: &[&str]) -> Result<Self, String> {
+        let mut faults = Vec::new();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let bad = |why: &str| {
+                format!("fault spec `{item}`: {why} (expected ACTOR:panic|error|hang@N|*)")
+            };
+            let (actor, rest) = item.split_once(':').ok_or_else(|| bad("missing `:`"))?;
+            let (kind, when) = rest.split_once('@').ok_or_else(|| bad("missing `@`"))?;
+            if !actors.contains(&actor) {
+                return Err(bad(&format!(
+                    "unknown actor `{actor}`; actors: {}",
+                    actors.join(", ")
+                )));
+            }
+            let kind = match kind {
+                "panic" => FaultKind::Panic,
+                "error" => FaultKind::Error,
+                "hang" => FaultKind::Hang,
+                _ => return Err(bad(&format!("unknown kind `{kind}`"))),
+            };
+            let when = match when {
+                "*" => FaultWhen::Every,
+                n => match n.parse::<u64>() {
+                    Ok(n) if n >= 1 => FaultWhen::Nth(n),
+                    _ => return Err(bad(&format!("`{n}` is not a job number ≥ 1"))),
+                },
+            };
+            faults.push(Fault {
+                actor: actor.to_owned(),
+                kind,
+                when,
+            });
+        }
+        Ok(Self(faults))
+    }
+
+    /// The faults aimed at `actor`.
+    pub fn for_actor(&self, actor: &str) -> ActorFaults {
+        ActorFaults(
+            self.0
+                .iter()
+                .filter(|f| f.actor == actor)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// True when no fault is planned.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for FaultPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&items.join(","))
+    }
+}
+
+/// The faults of one actor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActorFaults(Vec<Fault>);
+
+impl ActorFaults {
+    /// The fault hitting the actor's `n`-th job, if any (the first matching spec wins).
+    pub fn on_job(&self, n: u64) -> Option<FaultKind> {
+        self.0
+            .iter()
+            .find(|f| match f.when {
+                FaultWhen::Nth(k) => k == n,
+                FaultWhen::Every => true,
+            })
+            .map(|f| f.kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_select_jobs() {
+        let plan = FaultPlan::parse(
+            "derived:panic@1, ingest:error@2,derived:hang@*",
+            &["ingest", "derived"],
+        )
+        .unwrap();
+        assert_eq!(
+            plan.to_string(),
+            "derived:panic@1,ingest:error@2,derived:hang@*"
+        );
+        let d = plan.for_actor("derived");
+        assert_eq!(d.on_job(1), Some(FaultKind::Panic));
+        assert_eq!(d.on_job(2), Some(FaultKind::Hang));
+        let i = plan.for_actor("ingest");
+        assert_eq!(
+            (i.on_job(1), i.on_job(2), i.on_job(3)),
+            (None, Some(FaultKind::Error), None)
+        );
+        assert!(FaultPlan::parse("", &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_specs_say_why() {
+        for (spec, why) in [
+            ("derived", "missing `:`"),
+            ("derived:panic", "missing `@`"),
+            ("ghost:panic@1", "unknown actor `ghost`"),
+            ("derived:explode@1", "unknown kind"),
+            ("derived:panic@0", "not a job number"),
+        ] {
+            let e = FaultPlan::parse(spec, &["derived"]).unwrap_err();
+            assert!(e.contains(why), "{spec}: {e}");
+        }
+    }
+}

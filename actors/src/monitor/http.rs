@@ -1,0 +1,203 @@
+//! The daemon's HTTP API on a loopback listener: liveness, readiness, actor and run state,
+//! and — with the control token — activating runs and applying configurations.
+
+use super::token::tokens_match;
+use crate::orchestrator::{Snapshot, Submit, WaitRun};
+use crate::system::Spine;
+use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use chrono::NaiveDate;
+use prometheus::domain::{ApplyConfig, MarketId};
+use prometheus::store::RunStore;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+struct ApiState {
+    spine: Arc<Spine>,
+    token: String,
+    daily_dag: String,
+}
+
+fn authorised(req: &HttpRequest, token: &str) -> bool {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| tokens_match(t.trim(), token))
+}
+
+fn unauthorised() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .json(json!({"error": "missing or wrong control token (Authorization: Bearer …)"}))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
+}
+
+async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
+    let snap = match state.spine.orchestrator.send(Snapshot).await {
+        Ok(s) => s,
+        Err(e) => {
+            return HttpResponse::ServiceUnavailable()
+                .json(json!({"ready": false, "reason": e.to_string()}));
+        }
+    };
+    let store_ok = state.spine.stores.runtime.dag_runs(1).await.is_ok();
+    let ready = snap.accepting && store_ok;
+    let body = json!({
+        "ready": ready,
+        "accepting_runs": snap.accepting,
+        "runtime_db": if store_ok { "ok" } else { "unreachable" },
+        "running_jobs": snap.running_jobs,
+        "active_runs": snap.active_runs,
+        "degraded_actors": snap.degraded,
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn actors(state: web::Data<ApiState>) -> HttpResponse {
+    let list: Vec<_> = state
+        .spine
+        .statuses()
+        .await
+        .into_iter()
+        .map(|s| {
+            json!({"actor": s.name, "state": s.lifecycle.to_string(), "config_id": s.config_id.as_str(),
+                   "jobs": s.jobs, "recent_restarts": s.recent_restarts})
+        })
+        .collect();
+    HttpResponse::Ok().json(list)
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    last: Option<u32>,
+}
+
+async fn list_runs(state: web::Data<ApiState>, q: web::Query<RunsQuery>) -> HttpResponse {
+    match state.spine.stores.runtime.dag_runs(q.last.unwrap_or(20)).await {
+        Ok(runs) => HttpResponse::Ok().json(
+            runs.iter()
+                .map(|r| json!({"run_id": r.run_id, "dag": r.dag_id, "market": r.market_id, "as_of": r.as_of_date, "state": r.state, "error": r.error}))
+                .collect::<Vec<_>>(),
+        ),
+        Err(e) => HttpResponse::InternalServerError().json(json!({"error": e.to_string()})),
+    }
+}
+
+#[derive(Deserialize)]
+struct RunRequest {
+    market: String,
+    date: NaiveDate,
+    dag: Option<String>,
+    #[serde(default)]
+    rerun: bool,
+    #[serde(default)]
+    wait: bool,
+}
+
+async fn submit_run(req: HttpRequest, state: web::Data<ApiState>, body: String) -> HttpResponse {
+    if !authorised(&req, &state.token) {
+        return unauthorised();
+    }
+    let r: RunRequest = match serde_json::from_str(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return HttpResponse::BadRequest()
+                .json(json!({"error": format!("bad run request: {e}")}));
+        }
+    };
+    let submit = Submit {
+        dag_id: r.dag.unwrap_or_else(|| state.daily_dag.clone()),
+        market: MarketId::new(&r.market),
+        as_of: r.date,
+        trigger: "http".into(),
+        rerun: r.rerun,
+    };
+    let submitted = match state.spine.orchestrator.send(submit).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return HttpResponse::UnprocessableEntity().json(json!({"error": e})),
+        Err(e) => return HttpResponse::ServiceUnavailable().json(json!({"error": e.to_string()})),
+    };
+    if r.wait
+        && submitted.finished.is_none()
+        && let Ok(Some(rx)) = state
+            .spine
+            .orchestrator
+            .send(WaitRun(submitted.run_id.clone()))
+            .await
+        && let Ok(summary) = rx.await
+    {
+        return HttpResponse::Ok().json(json!({"run_id": summary.run_id, "state": summary.state}));
+    }
+    HttpResponse::Ok().json(json!({"run_id": submitted.run_id, "state": submitted.finished.unwrap_or_else(|| "RUNNING".into())}))
+}
+
+async fn apply_config(
+    req: HttpRequest,
+    state: web::Data<ApiState>,
+    engine: web::Path<String>,
+    body: String,
+) -> HttpResponse {
+    if !authorised(&req, &state.token) {
+        return unauthorised();
+    }
+    let apply = ApplyConfig {
+        engine: engine.into_inner(),
+        body,
+        requested_by: "cli".into(),
+    };
+    match state.spine.apply(apply).await {
+        Ok(a) => HttpResponse::Ok().json(
+            json!({"engine": a.engine, "config_id": a.config_id.as_str(), "changed": a.changed}),
+        ),
+        Err(e) => HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY).json(json!({"error": e})),
+    }
+}
+
+/// Starts the API server on `listen`; returns its handle (to stop it) once bound.
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn serve(
+    listen: &str,
+    spine: Arc<Spine>,
+    token: String,
+    daily_dag: String,
+) -> anyhow::Result<ServerHandle> {
+    let state = web::Data::new(ApiState {
+        spine,
+        token,
+        daily_dag,
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/actors", web::get().to(actors))
+            .route("/runs", web::get().to(list_runs))
+            .route("/runs", web::post().to(submit_run))
+            .route("/config/{engine}", web::post().to(apply_config))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(2)
+    .bind(listen)
+    .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?
+    .run();
+    let handle = server.handle();
+    actix::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok(handle)
+}

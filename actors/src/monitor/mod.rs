@@ -1,0 +1,5 @@
+//! The daemon's local HTTP API and the client the CLI uses to talk to it.
+
+pub mod client;
+pub mod http;
+pub mod token;

@@ -1,0 +1,198 @@
+//! Supervision: restart budgets, actor life cycles, and the event recorder that makes every
+//! start, restart, escalation and reconfiguration an `actor_events` row and a tracing event.
+
+use chrono::{DateTime, Utc};
+use prometheus::config::RestartPolicy;
+use prometheus::domain::Clock;
+use prometheus::store::{ActorEvent, EventLog, RuntimeDb};
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Where an actor is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Created, `started` not yet run.
+    Starting,
+    /// Serving jobs.
+    Running,
+    /// Restarting after a failure (waiting for its backoff).
+    Restarting,
+    /// Past its restart limit: refuses jobs until the daemon restarts.
+    Degraded,
+    /// Stopped for good (shutdown).
+    Stopped,
+}
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Starting => "STARTING",
+            Self::Running => "RUNNING",
+            Self::Restarting => "RESTARTING",
+            Self::Degraded => "DEGRADED",
+            Self::Stopped => "STOPPED",
+        })
+    }
+}
+
+/// What to do after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartDecision {
+    /// Restart after this delay.
+    Restart(Duration),
+    /// Too many restarts within the window: escalate.
+    Escalate,
+}
+
+/// Counts restarts within the policy's sliding window.
+#[derive(Clone, Debug)]
+pub struct RestartBudget {
+    policy: RestartPolicy,
+    recent: VecDeque<Instant>,
+}
+
+impl RestartBudget {
+    /// A fresh budget.
+    pub fn new(policy: RestartPolicy) -> Self {
+        Self {
+            policy,
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// Records a failure at `now` and decides: restart (with exponential backoff over the
+    /// restarts still in the window) or escalate.
+    pub fn on_failure(&mut self, now: Instant) -> RestartDecision {
+        let window = Duration::from_secs_f64(self.policy.window_secs);
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > window)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() as u32 >= self.policy.max_restarts {
+            return RestartDecision::Escalate;
+        }
+        let exp = (self.recent.len() as u32).min(20);
+        self.recent.push_back(now);
+        let ms = self
+            .policy
+            .backoff_ms
+            .saturating_mul(1u64 << exp)
+            .min(self.policy.backoff_max_ms);
+        RestartDecision::Restart(Duration::from_millis(ms))
+    }
+
+    /// Restarts counted in the current window.
+    pub fn recent(&self) -> usize {
+        self.recent.len()
+    }
+}
+
+enum EventCommand {
+    Record(ActorEvent),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Records actor events in order: a tracing event at once, an `actor_events` row by a
+/// single background writer (so rows keep the order the events happened in).
+#[derive(Clone)]
+pub struct EventRecorder {
+    tx: mpsc::UnboundedSender<EventCommand>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for EventRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EventRecorder")
+    }
+}
+
+impl EventRecorder {
+    /// Starts the writer task on the current runtime.
+    pub fn start(db: RuntimeDb, clock: Arc<dyn Clock>) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<EventCommand>();
+        tokio::spawn(async move {
+            while let Some(cmd) = rx.recv().await {
+                match cmd {
+                    EventCommand::Record(e) => {
+                        if let Err(err) = db.append_event(&e).await {
+                            tracing::error!(actor = %e.actor, event = %e.event, error = %err, "cannot record actor event");
+                        }
+                    }
+                    EventCommand::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        Self { tx, clock }
+    }
+
+    /// Records `event` of `actor` with a detail text.
+    pub fn record(&self, actor: &str, event: &str, detail: impl Into<String>) {
+        let detail = detail.into();
+        match event {
+            "escalated" | "alert" => tracing::error!(actor, event, %detail, "actor event"),
+            "restarted" | "panicked" => tracing::warn!(actor, event, %detail, "actor event"),
+            _ => tracing::info!(actor, event, %detail, "actor event"),
+        }
+        let e = ActorEvent {
+            at: self.now(),
+            actor: actor.to_owned(),
+            event: event.to_owned(),
+            detail,
+        };
+        let _ = self.tx.send(EventCommand::Record(e));
+    }
+
+    /// Waits until every event recorded so far is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(EventCommand::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// The recorder's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_backs_off_then_escalates_and_forgets_old_restarts() {
+        let mut b = RestartBudget::new(RestartPolicy {
+            max_restarts: 2,
+            window_secs: 10.0,
+            backoff_ms: 100,
+            backoff_max_ms: 150,
+        });
+        let t0 = Instant::now();
+        assert_eq!(
+            b.on_failure(t0),
+            RestartDecision::Restart(Duration::from_millis(100))
+        );
+        assert_eq!(
+            b.on_failure(t0 + Duration::from_secs(1)),
+            RestartDecision::Restart(Duration::from_millis(150))
+        );
+        assert_eq!(
+            b.on_failure(t0 + Duration::from_secs(2)),
+            RestartDecision::Escalate
+        );
+        assert_eq!(
+            b.on_failure(t0 + Duration::from_secs(12)),
+            RestartDecision::Restart(Duration::from_millis(100))
+        );
+        assert_eq!(b.recent(), 1);
+    }
+}

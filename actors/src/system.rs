@@ -1,0 +1,254 @@
+//! Starting and stopping the spine: the event recorder, the orchestrator and one supervised
+//! actor per engine, wired along the dataflow edges.
+
+use crate::context::Context as Cli;
+use crate::edges;
+use crate::engines::{derived::DerivedJob, ingest::IngestJob, noop::NoopJob};
+use crate::faults::FaultPlan;
+use crate::job_actor::{ActorDeps, ActorStatus, Applied, Apply, Dispatch, Job, JobActor, Status};
+use crate::orchestrator::Orchestrator;
+use crate::supervision::EventRecorder;
+use actix::prelude::*;
+use anyhow::{Context as _, anyhow};
+use prometheus::config::{ConfigSource, EngineConfig, Issues, VersionedConfig};
+use prometheus::dag::DagsConfig;
+use prometheus::domain::{ApplyConfig, Clock};
+use prometheus::store::{ConfigStore, RuntimeDb, Stores};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The running engine actors.
+pub struct EngineActors {
+    /// Daily ingest.
+    pub ingest: Addr<JobActor<IngestJob>>,
+    /// Derived series.
+    pub derived: Addr<JobActor<DerivedJob>>,
+    /// The no-op job (overhead measurements, drills).
+    pub noop: Addr<JobActor<NoopJob>>,
+}
+
+/// A running spine.
+pub struct Spine {
+    /// The orchestrator.
+    pub orchestrator: Addr<Orchestrator>,
+    /// The engine actors.
+    pub actors: EngineActors,
+    /// The event recorder.
+    pub events: EventRecorder,
+    /// Both databases.
+    pub stores: Stores,
+}
+
+/// The configuration an engine starts with: the store's active version; on first start the
+/// file's (with its `PV2_ENGINES__…` overrides), activated as `bootstrap`.
+///
+/// # Errors
+/// An invalid file, or a stored config that no longer parses (the engine's schema changed:
+/// apply a new one with `pv2 config apply`).
+pub async fn resolve_config<C: EngineConfig>(
+    source: &ConfigSource,
+    db: &RuntimeDb,
+    clock: &dyn Clock,
+) -> anyhow::Result<VersionedConfig<C>> {
+    let file = source.load_engine::<C>()?;
+    match db.active_config(C::ENGINE).await? {
+        Some(active) => {
+            let config: C = serde_json::from_str(&active.body).with_context(|| {
+                format!(
+                    "the active {} config {} no longer parses; apply a new one",
+                    C::ENGINE,
+                    active.config_id
+                )
+            })?;
+            let mut issues = Issues::new();
+            config.validate(&mut issues);
+            if !issues.is_empty() {
+                return Err(anyhow!(
+                    "the active {} config {} is invalid: {:?}; apply a new one",
+                    C::ENGINE,
+                    active.config_id,
+                    issues.into_pairs()
+                ));
+            }
+            if file.config_id != active.config_id {
+                tracing::warn!(
+                    engine = C::ENGINE,
+                    active = %active.config_id,
+                    file = %file.config_id,
+                    "engines/{}.toml differs from the active config; `pv2 config apply {} FILE` switches",
+                    C::ENGINE,
+                    C::ENGINE
+                );
+            }
+            Ok(VersionedConfig {
+                config_id: active.config_id,
+                config,
+            })
+        }
+        None => {
+            db.activate_config(
+                C::ENGINE,
+                &file.config_id,
+                &file.config.canonical_body(),
+                "bootstrap",
+                "first start",
+                clock.now(),
+            )
+            .await?;
+            Ok(file)
+        }
+    }
+}
+
+/// Loads `config/dags.toml` and checks it against the actors and markets.
+///
+/// # Errors
+/// Every invalid key.
+pub fn load_dags(cli: &Cli) -> anyhow::Result<DagsConfig> {
+    let dags: DagsConfig = cli.source.load_plain("dags.toml")?;
+    let markets: Vec<&str> = cli.markets.markets.iter().map(|m| m.id.as_str()).collect();
+    let mut issues = Issues::new();
+    dags.validate(crate::engines::ACTOR_NAMES, &markets, &mut issues);
+    if !issues.is_empty() {
+        let lines: Vec<String> = issues
+            .into_pairs()
+            .into_iter()
+            .map(|(k, r)| format!("  - dags.toml: key `{k}`: {r}"))
+            .collect();
+        return Err(anyhow!("invalid DAG configuration:\n{}", lines.join("\n")));
+    }
+    Ok(dags)
+}
+
+struct Shared<'a> {
+    cli: &'a Cli,
+    stores: &'a Stores,
+    clock: &'a Arc<dyn Clock>,
+    events: &'a EventRecorder,
+    faults: &'a FaultPlan,
+    orchestrator: &'a Addr<Orchestrator>,
+}
+
+async fn start_engine<J: Job + Default>(s: &Shared<'_>) -> anyhow::Result<Addr<JobActor<J>>> {
+    let cfg =
+        resolve_config::<J::Config>(&s.cli.source, &s.stores.runtime, s.clock.as_ref()).await?;
+    let deps = ActorDeps {
+        stores: s.stores.clone(),
+        clock: Arc::clone(s.clock),
+        markets: Arc::new(s.cli.markets.clone()),
+        events: s.events.clone(),
+        orchestrator: s.orchestrator.clone().recipient(),
+        degraded_to: s.orchestrator.clone().recipient(),
+        policy: s.cli.app.supervision.policy(J::NAME),
+    };
+    let faults = s.faults.for_actor(J::NAME);
+    Ok(Supervisor::start(move |_| {
+        JobActor::new(J::default(), cfg, faults, deps)
+    }))
+}
+
+impl Spine {
+    /// Starts the spine inside the current actix system.
+    ///
+    /// # Errors
+    /// Invalid DAG or engine configuration, storage failures.
+    pub async fn start(
+        cli: &Cli,
+        stores: Stores,
+        faults: FaultPlan,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let dags = load_dags(cli)?;
+        let events = EventRecorder::start(stores.runtime.clone(), Arc::clone(&clock));
+        if !faults.is_empty() {
+            events.record("spine", "faults_armed", faults.to_string());
+        }
+        let orch_ctx = actix::Context::<Orchestrator>::new();
+        let orchestrator = orch_ctx.address();
+        let shared = Shared {
+            cli,
+            stores: &stores,
+            clock: &clock,
+            events: &events,
+            faults: &faults,
+            orchestrator: &orchestrator,
+        };
+        let actors = EngineActors {
+            ingest: start_engine::<IngestJob>(&shared).await?,
+            derived: start_engine::<DerivedJob>(&shared).await?,
+            noop: start_engine::<NoopJob>(&shared).await?,
+        };
+        edges::wire(&actors);
+        let mut recipients: BTreeMap<String, Recipient<Dispatch>> = BTreeMap::new();
+        recipients.insert(IngestJob::NAME.into(), actors.ingest.clone().recipient());
+        recipients.insert(DerivedJob::NAME.into(), actors.derived.clone().recipient());
+        recipients.insert(NoopJob::NAME.into(), actors.noop.clone().recipient());
+        let orch = Orchestrator::new(
+            Arc::new(dags),
+            recipients,
+            cli.app.daemon.max_concurrent_jobs,
+            stores.runtime.clone(),
+            events.clone(),
+            Arc::clone(&clock),
+        );
+        orch_ctx.run(orch);
+        Ok(Self {
+            orchestrator,
+            actors,
+            events,
+            stores,
+        })
+    }
+
+    /// Routes a configuration change to its engine.
+    ///
+    /// # Errors
+    /// Unknown engine, rejected configuration (with every reason), storage failure.
+    pub async fn apply(&self, req: ApplyConfig) -> Result<Applied, String> {
+        let mailbox = |e: MailboxError| format!("engine unavailable: {e}");
+        match req.engine.as_str() {
+            IngestJob::NAME_STR => self.actors.ingest.send(Apply(req)).await.map_err(mailbox)?,
+            DerivedJob::NAME_STR => self
+                .actors
+                .derived
+                .send(Apply(req))
+                .await
+                .map_err(mailbox)?,
+            NoopJob::NAME_STR => self.actors.noop.send(Apply(req)).await.map_err(mailbox)?,
+            other => Err(format!(
+                "unknown engine `{other}`; engines: {}",
+                crate::engines::ACTOR_NAMES.join(", ")
+            )),
+        }
+    }
+
+    /// The state of every engine actor.
+    pub async fn statuses(&self) -> Vec<ActorStatus> {
+        let mut out = Vec::new();
+        if let Ok(s) = self.actors.ingest.send(Status).await {
+            out.push(s);
+        }
+        if let Ok(s) = self.actors.derived.send(Status).await {
+            out.push(s);
+        }
+        if let Ok(s) = self.actors.noop.send(Status).await {
+            out.push(s);
+        }
+        out
+    }
+
+    /// Drains the orchestrator (waiting up to `timeout` for running attempts) and flushes
+    /// every record.
+    pub async fn shutdown(&self, timeout: Duration) {
+        if let Ok(done) = self
+            .orchestrator
+            .send(crate::orchestrator::Drain { timeout })
+            .await
+        {
+            let _ = done.await;
+        }
+        self.events.record("spine", "stopped", "drained");
+        self.events.flush().await;
+    }
+}

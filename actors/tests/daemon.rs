@@ -1,0 +1,376 @@
+//! The daemon as a process: hot reconfiguration over the HTTP API, crash recovery after
+//! SIGKILL, and a clean drain on SIGTERM.
+
+mod common;
+
+use common::{DATES, Env};
+use prometheus::store::{RunStore, RuntimeDb};
+use prometheus_actors::monitor::client::request;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A daemon process, killed if the test fails before stopping it.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+fn spawn_daemon(env: &Env, faults: Option<&str>) -> Daemon {
+    let mut c = env.pv2();
+    c.arg("daemon").stdout(Stdio::null()).stderr(Stdio::null());
+    if let Some(f) = faults {
+        c.env("PV2_FAULTS", f);
+    }
+    Daemon(c.spawn().unwrap())
+}
+
+async fn wait_healthy(env: &Env, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("daemon exited early: {status}");
+        }
+        if let Ok(r) = request(
+            &env.listen,
+            "GET",
+            "/healthz",
+            None,
+            "",
+            Duration::from_secs(2),
+        )
+        .await
+            && r.status == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "daemon did not become healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn token(env: &Env) -> String {
+    std::fs::read_to_string(env.state_dir().join("control.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn pv2(env: &Env, args: &[&str]) -> std::process::Output {
+    env.pv2().args(args).output().unwrap()
+}
+
+async fn runtime(env: &Env) -> RuntimeDb {
+    RuntimeDb::open(&env.runtime, 2).await.unwrap()
+}
+
+/// Polls until `run_id` has an attempt of `job` in `state`.
+async fn wait_attempt(db: &RuntimeDb, run_id: &str, job: &str, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if db
+            .job_runs(run_id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|j| j.job_id == job && j.state == state)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{run_id}: no {job} attempt in {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_run_state(db: &RuntimeDb, run_id: &str, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if db
+            .dag_run(run_id)
+            .await
+            .unwrap()
+            .is_some_and(|r| r.state == state)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{run_id} never reached {state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn returns_config_ids(env: &Env, date: &str) -> Vec<String> {
+    let h = prometheus::store::HistoricalDb::open(&env.historical, 2, Default::default())
+        .await
+        .unwrap();
+    let prometheus::store::Pool::Sqlite(p) = h.pool() else {
+        panic!("sqlite expected")
+    };
+    sqlx::query_scalar("SELECT DISTINCT config_id FROM returns_daily WHERE trade_date = $1")
+        .bind(date)
+        .fetch_all(p)
+        .await
+        .unwrap()
+}
+
+fn stop(child: &mut Child, signal: &str) -> (std::process::ExitStatus, Duration) {
+    let t = Instant::now();
+    let ok = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, t.elapsed());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not exit after {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reconfiguration_of_a_running_daemon() {
+    let env = Env::sqlite();
+    let mut daemon = spawn_daemon(&env, None);
+    wait_healthy(&env, &mut daemon).await;
+    let pid = daemon.id();
+    // The session before, so DATES[0] has a one-day return.
+    for date in ["2023-12-29", DATES[0]] {
+        let o = pv2(&env, &["run", "--market", "US_EQ", "--date", date]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let before = returns_config_ids(&env, DATES[0]).await;
+    assert_eq!(before.len(), 1);
+
+    let new_cfg = env.dir.path().join("derived-new.toml");
+    std::fs::write(
+        &new_cfg,
+        "return_horizons = [1, 2, 5]\nvol_windows = [10, 21]\n",
+    )
+    .unwrap();
+    let o = pv2(
+        &env,
+        &["config", "apply", "derived", new_cfg.to_str().unwrap()],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success() && out.contains(&format!("running daemon (pid {pid})")),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = pv2(&env, &["run", "--market", "US_EQ", "--date", DATES[1]]);
+    assert!(o.status.success());
+    let after = returns_config_ids(&env, DATES[1]).await;
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "the next run's rows carry the new config_id");
+
+    let bad = env.dir.path().join("derived-bad.toml");
+    std::fs::write(
+        &bad,
+        "return_horizons = [5]\nvol_windows = [1]\nsurprise = true\n",
+    )
+    .unwrap();
+    let o = pv2(&env, &["config", "apply", "derived", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        !o.status.success() && err.contains("rejected") && err.contains("surprise"),
+        "{err}"
+    );
+    let bad2 = env.dir.path().join("derived-bad2.toml");
+    std::fs::write(&bad2, "return_horizons = [5]\nvol_windows = [1]\n").unwrap();
+    let o = pv2(
+        &env,
+        &["config", "apply", "derived", bad2.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        !o.status.success() && err.contains("return_horizons") && err.contains("vol_windows"),
+        "every reason: {err}"
+    );
+    let o = pv2(&env, &["run", "--market", "US_EQ", "--date", DATES[2]]);
+    assert!(o.status.success());
+    assert_eq!(
+        returns_config_ids(&env, DATES[2]).await,
+        after,
+        "the old config keeps being used"
+    );
+
+    // Without the token the API refuses changes.
+    let r = request(
+        &env.listen,
+        "POST",
+        "/config/derived",
+        Some("wrong"),
+        "vol_windows = [5]",
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 401);
+    let r = request(
+        &env.listen,
+        "GET",
+        "/readyz",
+        None,
+        "",
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(daemon.try_wait().unwrap(), None, "same process throughout");
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.state_dir().join("daemon.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(info["pid"], pid);
+
+    let o = pv2(&env, &["config", "history", "derived"]);
+    let hist = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(hist.matches("rejected").count(), 2, "{hist}");
+    assert!(
+        hist.contains("bootstrap") && hist.contains("activated"),
+        "{hist}"
+    );
+    let (status, _) = stop(&mut daemon, "TERM");
+    assert!(status.success());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_run_then_restart_completes_without_duplicates() {
+    let env = Env::with(None, &common::dags(30.0, 60.0, 3), "");
+    // Reference: the same run without interruption, in another environment.
+    let reference = Env::with(None, &common::dags(30.0, 60.0, 3), "");
+    let o = pv2(
+        &reference,
+        &["run", "--market", "US_EQ", "--date", DATES[0]],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let mut daemon = spawn_daemon(&env, Some("derived:hang@1"));
+    wait_healthy(&env, &mut daemon).await;
+    let body = format!(r#"{{"market":"US_EQ","date":"{}"}}"#, DATES[0]);
+    let r = request(
+        &env.listen,
+        "POST",
+        "/runs",
+        Some(&token(&env)),
+        &body,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let run_id = format!("daily:US_EQ:{}", DATES[0]);
+    let db = runtime(&env).await;
+    wait_attempt(&db, &run_id, "derive", "RUNNING").await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+
+    let mut daemon = spawn_daemon(&env, None);
+    wait_healthy(&env, &mut daemon).await;
+    wait_run_state(&db, &run_id, "SUCCEEDED").await;
+    let attempts: Vec<(String, u32, String)> = db
+        .job_runs(&run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.job_id, j.attempt, j.state))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            ("derive".to_owned(), 1, "INTERRUPTED".to_owned()),
+            ("derive".to_owned(), 2, "SUCCEEDED".to_owned()),
+            ("ingest".to_owned(), 1, "SUCCEEDED".to_owned()),
+        ]
+    );
+    let (status, _) = stop(&mut daemon, "TERM");
+    assert!(status.success());
+    let h = prometheus::store::HistoricalDb::open(&env.historical, 2, Default::default())
+        .await
+        .unwrap();
+    let r = prometheus::store::HistoricalDb::open(&reference.historical, 2, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        common::outputs(h.pool()).await,
+        common::outputs(r.pool()).await,
+        "no duplicate or missing rows"
+    );
+    env.cleanup().await;
+    reference.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_exits_zero_leaving_nothing_running() {
+    let env = Env::with(None, &common::dags(30.0, 60.0, 3), "");
+    let mut daemon = spawn_daemon(&env, Some("derived:hang@1"));
+    wait_healthy(&env, &mut daemon).await;
+    let body = format!(r#"{{"market":"US_EQ","date":"{}"}}"#, DATES[0]);
+    let r = request(
+        &env.listen,
+        "POST",
+        "/runs",
+        Some(&token(&env)),
+        &body,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let run_id = format!("daily:US_EQ:{}", DATES[0]);
+    let db = runtime(&env).await;
+    wait_attempt(&db, &run_id, "derive", "RUNNING").await;
+    let (status, took) = stop(&mut daemon, "TERM");
+    assert!(status.success(), "exit code 0, got {status}");
+    assert!(
+        took < Duration::from_secs(10),
+        "exited within 10 s: {took:?}"
+    );
+    let states: Vec<String> = db
+        .job_runs(&run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.state)
+        .collect();
+    assert!(!states.iter().any(|s| s == "RUNNING"), "{states:?}");
+    assert!(states.iter().any(|s| s == "INTERRUPTED"), "{states:?}");
+    assert!(
+        !env.state_dir().join("daemon.json").exists(),
+        "state file removed on a clean exit"
+    );
+    // The interrupted run is picked up by the next start.
+    let mut daemon = spawn_daemon(&env, None);
+    wait_healthy(&env, &mut daemon).await;
+    wait_run_state(&db, &run_id, "SUCCEEDED").await;
+    let (status, _) = stop(&mut daemon, "INT");
+    assert!(status.success());
+    env.cleanup().await;
+}

@@ -1,0 +1,254 @@
+//! The actor spine, in process, against real databases: supervised restarts after panics,
+//! escalation, timeouts with late results, and outputs identical to a fault-free run.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::{DATES, Env, attempts, events, in_system, outputs};
+use prometheus::domain::{Clock, MarketId};
+use prometheus::store::RunStore;
+use prometheus_actors::clock::SystemClock;
+use prometheus_actors::faults::FaultPlan;
+use prometheus_actors::orchestrator::{RunSummary, Submit, WaitRun};
+use prometheus_actors::system::Spine;
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn start(env: &Env, faults: &str) -> Spine {
+    let ctx = env.context();
+    let stores = ctx.open_stores().await.unwrap();
+    let faults = FaultPlan::parse(faults, prometheus_actors::engines::ACTOR_NAMES).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Spine::start(&ctx, stores, faults, clock).await.unwrap()
+}
+
+async fn run(spine: &Spine, dag: &str, date: &str) -> RunSummary {
+    let submit = Submit {
+        dag_id: dag.into(),
+        market: MarketId::from("US_EQ"),
+        as_of: date.parse::<NaiveDate>().unwrap(),
+        trigger: "test".into(),
+        rerun: false,
+    };
+    let s = spine.orchestrator.send(submit).await.unwrap().unwrap();
+    let rx = spine
+        .orchestrator
+        .send(WaitRun(s.run_id.clone()))
+        .await
+        .unwrap()
+        .expect("the run is active");
+    tokio::time::timeout(Duration::from_secs(120), rx)
+        .await
+        .expect("run finished in time")
+        .unwrap()
+}
+
+/// Runs the daily DAG over [`DATES`] with `faults` and returns the outputs and the spine.
+async fn daily_over_dates(env: &Env, faults: &str) -> (common::Outputs, Spine) {
+    let spine = start(env, faults).await;
+    for d in DATES {
+        let s = run(&spine, "daily", d).await;
+        assert_eq!(s.state, "SUCCEEDED", "{d}: {s:?}");
+    }
+    spine.shutdown(Duration::from_secs(5)).await;
+    (outputs(spine.stores.historical.pool()).await, spine)
+}
+
+async fn panic_is_restarted_and_retried(reference: Env, faulty: Env) {
+    let (clean, _) = daily_over_dates(&reference, "").await;
+    assert!(!clean.prices.is_empty() && !clean.returns.is_empty() && !clean.factors.is_empty());
+    assert!(clean.marks.is_empty());
+    let (with_faults, spine) = daily_over_dates(&faulty, "derived:panic@1,ingest:panic@2").await;
+    assert_eq!(
+        with_faults, clean,
+        "every output table equals the fault-free run's"
+    );
+    let rt = &spine.stores.runtime;
+    let first = attempts(rt, &format!("daily:US_EQ:{}", DATES[0])).await;
+    assert_eq!(first[0].0, "derive");
+    assert_eq!((first[0].1, first[0].2.as_str()), (1, "FAILED"));
+    assert!(
+        first[0]
+            .3
+            .as_deref()
+            .unwrap()
+            .contains("panicked: injected fault derived:panic@1"),
+        "{first:?}"
+    );
+    assert_eq!((first[1].1, first[1].2.as_str()), (2, "SUCCEEDED"));
+    let second = attempts(rt, &format!("daily:US_EQ:{}", DATES[1])).await;
+    assert!(
+        second
+            .iter()
+            .any(|a| a.0 == "ingest" && a.1 == 1 && a.2 == "FAILED")
+    );
+    assert!(
+        second
+            .iter()
+            .any(|a| a.0 == "ingest" && a.1 == 2 && a.2 == "SUCCEEDED")
+    );
+    let ev = events(rt).await;
+    let restarts = |actor: &str| {
+        ev.iter()
+            .filter(|(a, e, _)| a == actor && e == "restarted")
+            .count()
+    };
+    assert_eq!((restarts("derived"), restarts("ingest")), (1, 1), "{ev:?}");
+    assert!(ev.iter().any(|(a, e, _)| a == "derived" && e == "started"));
+    reference.cleanup().await;
+    faulty.cleanup().await;
+}
+
+#[test]
+fn a_panicking_job_is_restarted_retried_and_changes_nothing_sqlite() {
+    in_system(panic_is_restarted_and_retried(Env::sqlite(), Env::sqlite()));
+}
+
+#[test]
+fn a_panicking_job_is_restarted_retried_and_changes_nothing_postgres() {
+    in_system(async {
+        let dags = common::dags(30.0, 30.0, 3);
+        let a = Env::postgres("panic_ref", &dags, "").await;
+        let b = Env::postgres("panic_faulty", &dags, "").await;
+        panic_is_restarted_and_retried(a, b).await;
+    });
+}
+
+#[test]
+fn repeated_panics_escalate_and_other_actors_keep_serving() {
+    in_system(async {
+        let env = Env::with(
+            None,
+            &common::dags(30.0, 30.0, 6),
+            "[supervision.actor.derived]\nmax_restarts = 2\nwindow_secs = 60\nbackoff_ms = 10\nbackoff_max_ms = 20\n",
+        );
+        let spine = start(&env, "derived:panic@*").await;
+        let first = run(&spine, "daily", DATES[0]).await;
+        assert_eq!(first.state, "FAILED");
+        let derive = first.jobs.iter().find(|j| j.0 == "derive").unwrap();
+        assert_eq!(derive.2, "FAILED");
+        assert!(
+            derive.3.as_deref().unwrap().contains("DEGRADED"),
+            "{derive:?}"
+        );
+        // The next run: ingest (a healthy actor) still works; derive fails at once, clearly.
+        let second = run(&spine, "daily", DATES[1]).await;
+        assert_eq!(second.state, "FAILED");
+        let ingest = second.jobs.iter().find(|j| j.0 == "ingest").unwrap();
+        assert_eq!((ingest.1, ingest.2.as_str()), (1, "SUCCEEDED"));
+        let rt = &spine.stores.runtime;
+        let second_attempts = attempts(rt, &format!("daily:US_EQ:{}", DATES[1])).await;
+        let d = second_attempts.iter().find(|a| a.0 == "derive").unwrap();
+        assert_eq!(
+            (d.1, d.2.as_str()),
+            (1, "FAILED"),
+            "no retries on a degraded actor"
+        );
+        assert!(d.3.as_deref().unwrap().contains("is DEGRADED"));
+        let drill = run(&spine, "drill", DATES[1]).await;
+        assert_eq!(drill.state, "SUCCEEDED", "other actors are unaffected");
+        spine.shutdown(Duration::from_secs(5)).await;
+        let ev = events(rt).await;
+        let of = |e: &str| {
+            ev.iter()
+                .filter(|(a, x, _)| a == "derived" && x == e)
+                .count()
+        };
+        assert_eq!(
+            (of("restarted"), of("escalated"), of("alert")),
+            (2, 1, 1),
+            "{ev:?}"
+        );
+        let statuses = spine.statuses().await;
+        let derived = statuses.iter().find(|s| s.name == "derived").unwrap();
+        assert_eq!(derived.lifecycle.to_string(), "DEGRADED");
+        env.cleanup().await;
+    });
+}
+
+#[test]
+fn a_hanging_job_times_out_is_retried_and_its_late_result_is_ignored() {
+    in_system(async {
+        let reference = Env::with(None, &common::dags(1.0, 30.0, 3), "");
+        let (clean, _) = daily_over_dates(&reference, "").await;
+        let env = Env::with(None, &common::dags(1.0, 30.0, 3), "");
+        let spine = start(&env, "ingest:hang@1").await;
+        let s = run(&spine, "daily", DATES[0]).await;
+        assert_eq!(s.state, "SUCCEEDED");
+        let rt = &spine.stores.runtime;
+        let a = attempts(rt, &format!("daily:US_EQ:{}", DATES[0])).await;
+        let ingest: Vec<_> = a
+            .iter()
+            .filter(|x| x.0 == "ingest")
+            .map(|x| (x.1, x.2.as_str()))
+            .collect();
+        assert_eq!(ingest, [(1, "TIMED_OUT"), (2, "SUCCEEDED")]);
+        // The hung attempt finishes (2 × timeout + 0.5 s) after the retry; its result is ignored.
+        tokio::time::sleep(Duration::from_millis(2_000)).await;
+        for d in &DATES[1..] {
+            assert_eq!(run(&spine, "daily", d).await.state, "SUCCEEDED");
+        }
+        spine.shutdown(Duration::from_secs(5)).await;
+        let ev = events(rt).await;
+        assert!(
+            ev.iter().any(|(a, e, d)| a == "orchestrator"
+                && e == "late_result_ignored"
+                && d.contains("ingest attempt 1")),
+            "{ev:?}"
+        );
+        assert!(
+            ev.iter()
+                .any(|(a, e, _)| a == "orchestrator" && e == "job_timed_out")
+        );
+        let runs = rt.dag_runs(10).await.unwrap();
+        assert!(runs.iter().all(|r| r.state == "SUCCEEDED"));
+        assert_eq!(
+            outputs(spine.stores.historical.pool()).await,
+            clean,
+            "late writes changed nothing"
+        );
+        reference.cleanup().await;
+        env.cleanup().await;
+    });
+}
+
+#[test]
+fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
+    in_system(async {
+        let env = Env::sqlite();
+        let spine = start(&env, "").await;
+        assert_eq!(run(&spine, "drill", DATES[0]).await.state, "SUCCEEDED");
+        let again = Submit {
+            dag_id: "drill".into(),
+            market: MarketId::from("US_EQ"),
+            as_of: DATES[0].parse().unwrap(),
+            trigger: "test".into(),
+            rerun: false,
+        };
+        let s = spine.orchestrator.send(again).await.unwrap().unwrap();
+        assert_eq!(s.finished.as_deref(), Some("SUCCEEDED"));
+        let rerun = Submit {
+            dag_id: "drill".into(),
+            market: MarketId::from("US_EQ"),
+            as_of: DATES[0].parse().unwrap(),
+            trigger: "test".into(),
+            rerun: true,
+        };
+        let s = spine.orchestrator.send(rerun).await.unwrap().unwrap();
+        assert_eq!(s.run_id, format!("drill:US_EQ:{}:r2", DATES[0]));
+        let bad = Submit {
+            dag_id: "nope".into(),
+            market: MarketId::from("US_EQ"),
+            as_of: DATES[0].parse().unwrap(),
+            trigger: "test".into(),
+            rerun: false,
+        };
+        let e = spine.orchestrator.send(bad).await.unwrap().unwrap_err();
+        assert!(
+            e.contains("unknown DAG `nope`") && e.contains("daily"),
+            "{e}"
+        );
+        spine.shutdown(Duration::from_secs(5)).await;
+        env.cleanup().await;
+    });
+}

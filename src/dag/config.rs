@@ -1,0 +1,323 @@
+//! DAG definitions, from `config/dags.toml`.
+
+use crate::config::Issues;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Every DAG.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DagsConfig {
+    /// One entry per DAG.
+    #[serde(default, rename = "dag")]
+    pub dags: Vec<DagDef>,
+}
+
+/// A DAG: jobs with dependencies, activated per market and trading date.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DagDef {
+    /// Stable id, e.g. `daily`.
+    pub id: String,
+    /// What the DAG is for.
+    #[serde(default)]
+    pub description: String,
+    /// Markets it is activated for (empty = global DAG).
+    #[serde(default)]
+    pub markets: Vec<String>,
+    /// The jobs, in any order; dependencies define the order of execution.
+    #[serde(rename = "job")]
+    pub jobs: Vec<JobDef>,
+}
+
+/// The market state a job needs to run in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MarketState {
+    /// Any state.
+    Any,
+    /// Before the open.
+    PreOpen,
+    /// During the session.
+    Session,
+    /// After the close.
+    PostClose,
+    /// Between post-close and pre-open.
+    Overnight,
+}
+
+/// What a job's final failure does to the rest of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Jobs depending on it are blocked; the run fails.
+    StopDownstream,
+    /// The job is skipped; dependents run as if it had succeeded.
+    Skip,
+    /// Dependents run; the run finishes DEGRADED.
+    Degraded,
+}
+
+/// One job of a DAG.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobDef {
+    /// Id within the DAG, e.g. `derive`.
+    pub id: String,
+    /// The actor that runs it.
+    pub actor: String,
+    /// Jobs that must be done first.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// The market state it needs.
+    #[serde(default = "default_state")]
+    pub required_state: MarketState,
+    /// 1 = must run, 2, 3 = can wait; ready jobs are dispatched by tier.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// Attempts before the job fails for good.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt.
+    #[serde(default = "default_backoff")]
+    pub backoff_ms: u64,
+    /// Upper bound of a retry delay.
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max_ms: u64,
+    /// Relative jitter of a retry delay, 0..=1.
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+    /// An attempt running longer than this is abandoned and retried.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: f64,
+    /// What a final failure does downstream.
+    #[serde(default = "default_on_failure")]
+    pub on_failure: OnFailure,
+}
+
+fn default_state() -> MarketState {
+    MarketState::Any
+}
+fn default_priority() -> u8 {
+    1
+}
+fn default_attempts() -> u32 {
+    3
+}
+fn default_backoff() -> u64 {
+    500
+}
+fn default_backoff_max() -> u64 {
+    60_000
+}
+fn default_jitter() -> f64 {
+    0.2
+}
+fn default_timeout() -> f64 {
+    600.0
+}
+fn default_on_failure() -> OnFailure {
+    OnFailure::StopDownstream
+}
+
+impl DagsConfig {
+    /// The DAG with this id.
+    pub fn get(&self, id: &str) -> Option<&DagDef> {
+        self.dags.iter().find(|d| d.id == id)
+    }
+
+    /// Records every problem: duplicate ids, unknown dependencies or actors, cycles,
+    /// out-of-range settings.
+    pub fn validate(&self, known_actors: &[&str], known_markets: &[&str], issues: &mut Issues) {
+        let mut ids = BTreeSet::new();
+        for (d, dag) in self.dags.iter().enumerate() {
+            let key = format!("dag[{d}]");
+            issues.check(!ids.insert(dag.id.as_str()), &format!("{key}.id"), || {
+                format!("DAG `{}` is defined twice", dag.id)
+            });
+            issues.check(dag.jobs.is_empty(), &format!("{key}.job"), || {
+                "a DAG needs at least one job".into()
+            });
+            for m in &dag.markets {
+                issues.check(
+                    !known_markets.contains(&m.as_str()),
+                    &format!("{key}.markets"),
+                    || {
+                        format!(
+                            "unknown market `{m}`; configured: {}",
+                            known_markets.join(", ")
+                        )
+                    },
+                );
+            }
+            dag.validate_jobs(&key, known_actors, issues);
+        }
+    }
+}
+
+impl DagDef {
+    fn validate_jobs(&self, key: &str, known_actors: &[&str], issues: &mut Issues) {
+        let ids: BTreeSet<&str> = self.jobs.iter().map(|j| j.id.as_str()).collect();
+        issues.check(ids.len() != self.jobs.len(), &format!("{key}.job"), || {
+            "job ids must be unique".into()
+        });
+        for (i, j) in self.jobs.iter().enumerate() {
+            let k = format!("{key}.job[{i}]");
+            issues.check(
+                !known_actors.contains(&j.actor.as_str()),
+                &format!("{k}.actor"),
+                || {
+                    format!(
+                        "unknown actor `{}`; actors: {}",
+                        j.actor,
+                        known_actors.join(", ")
+                    )
+                },
+            );
+            for dep in &j.depends_on {
+                issues.check(
+                    !ids.contains(dep.as_str()),
+                    &format!("{k}.depends_on"),
+                    || format!("no job `{dep}` in this DAG"),
+                );
+                issues.check(dep == &j.id, &format!("{k}.depends_on"), || {
+                    "a job cannot depend on itself".into()
+                });
+            }
+            issues.check(
+                !(1..=3).contains(&j.priority),
+                &format!("{k}.priority"),
+                || format!("{} is not a tier; use 1, 2 or 3", j.priority),
+            );
+            issues.check(
+                !(1..=100).contains(&j.max_attempts),
+                &format!("{k}.max_attempts"),
+                || format!("{} is out of range; use 1..=100", j.max_attempts),
+            );
+            issues.check(
+                j.backoff_ms > j.backoff_max_ms,
+                &format!("{k}.backoff_ms"),
+                || "exceeds backoff_max_ms".into(),
+            );
+            issues.check(
+                !(0.0..=1.0).contains(&j.jitter),
+                &format!("{k}.jitter"),
+                || format!("{} is out of range; use 0..=1", j.jitter),
+            );
+            issues.check(
+                !(j.timeout_secs > 0.0 && j.timeout_secs <= 86_400.0),
+                &format!("{k}.timeout_secs"),
+                || format!("{} is out of range; use (0, 86400]", j.timeout_secs),
+            );
+        }
+        if self.topological_order().is_none() {
+            issues.push(format!("{key}.job"), "dependencies form a cycle");
+        }
+    }
+
+    /// Job indices in an order where every job comes after its dependencies (ties by
+    /// position in the file), or `None` when the dependencies have a cycle.
+    pub fn topological_order(&self) -> Option<Vec<usize>> {
+        let index: BTreeMap<&str, usize> = self
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.id.as_str(), i))
+            .collect();
+        let mut remaining: Vec<usize> = self.jobs.iter().map(|j| j.depends_on.len()).collect();
+        let mut order = Vec::with_capacity(self.jobs.len());
+        let mut done = vec![false; self.jobs.len()];
+        while order.len() < self.jobs.len() {
+            let next = (0..self.jobs.len()).find(|&i| !done[i] && remaining[i] == 0)?;
+            done[next] = true;
+            order.push(next);
+            for (i, j) in self.jobs.iter().enumerate() {
+                let hits = j
+                    .depends_on
+                    .iter()
+                    .filter(|d| index.get(d.as_str()) == Some(&next))
+                    .count();
+                remaining[i] = remaining[i].saturating_sub(hits);
+            }
+        }
+        Some(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str, deps: &[&str]) -> JobDef {
+        JobDef {
+            id: id.into(),
+            actor: "ingest".into(),
+            depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
+            required_state: MarketState::Any,
+            priority: 1,
+            max_attempts: 3,
+            backoff_ms: 10,
+            backoff_max_ms: 100,
+            jitter: 0.1,
+            timeout_secs: 5.0,
+            on_failure: OnFailure::StopDownstream,
+        }
+    }
+
+    fn issues_of(cfg: &DagsConfig) -> Vec<(String, String)> {
+        let mut issues = Issues::new();
+        cfg.validate(&["ingest"], &["US_EQ"], &mut issues);
+        issues.into_pairs()
+    }
+
+    #[test]
+    fn order_respects_dependencies() {
+        let dag = DagDef {
+            id: "d".into(),
+            description: String::new(),
+            markets: vec![],
+            jobs: vec![job("c", &["b"]), job("a", &[]), job("b", &["a"])],
+        };
+        assert_eq!(dag.topological_order(), Some(vec![1, 2, 0]));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut bad = job("x", &["nope", "x"]);
+        bad.actor = "ghost".into();
+        bad.priority = 7;
+        bad.jitter = 2.0;
+        bad.timeout_secs = 0.0;
+        let cfg = DagsConfig {
+            dags: vec![
+                DagDef {
+                    id: "d".into(),
+                    description: String::new(),
+                    markets: vec!["MOON".into()],
+                    jobs: vec![bad],
+                },
+                DagDef {
+                    id: "c".into(),
+                    description: String::new(),
+                    markets: vec![],
+                    jobs: vec![job("a", &["b"]), job("b", &["a"])],
+                },
+            ],
+        };
+        let keys: Vec<String> = issues_of(&cfg).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "dag[0].markets",
+                "dag[0].job[0].actor",
+                "dag[0].job[0].depends_on",
+                "dag[0].job[0].depends_on",
+                "dag[0].job[0].priority",
+                "dag[0].job[0].jitter",
+                "dag[0].job[0].timeout_secs",
+                "dag[0].job",
+                "dag[1].job",
+            ]
+        );
+    }
+}

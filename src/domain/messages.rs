@@ -1,0 +1,124 @@
+//! The typed messages that travel along the dataflow edges and between the orchestrator
+//! and the actors. Plain data: the actor shell wraps them for its mailboxes, the core never
+//! depends on the actor framework.
+
+use super::{ConfigId, InstrumentId, MarketId, RunId};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Prices (and news) for a market and date were persisted. Ingest → derived data
+/// (→ encoders and engines as they arrive).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PanelUpdated {
+    /// The run that ingested them.
+    pub run_id: RunId,
+    /// The market.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// Instruments with a bar on `as_of`.
+    pub instruments: Vec<InstrumentId>,
+    /// Price rows inserted or changed by the run.
+    pub rows_changed: u64,
+    /// News articles published on `as_of`.
+    pub articles: u64,
+}
+
+/// Returns, volatilities and factors through a date were persisted. Derived data →
+/// encoders and engines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DerivedUpdated {
+    /// The run that derived them.
+    pub run_id: RunId,
+    /// The market of the run.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// The configuration that produced them.
+    pub config_id: ConfigId,
+    /// Instruments recomputed.
+    pub instruments: usize,
+}
+
+/// One attempt of one job, sent by the orchestrator to the actor that runs the job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunJob {
+    /// The DAG run.
+    pub run_id: RunId,
+    /// The DAG.
+    pub dag_id: String,
+    /// The job's id within the DAG.
+    pub job_id: String,
+    /// Attempt number, 1-based.
+    pub attempt: u32,
+    /// The market of the run.
+    pub market: MarketId,
+    /// The trading date of the run.
+    pub as_of: NaiveDate,
+    /// How long the orchestrator waits before abandoning the attempt.
+    pub timeout: Duration,
+}
+
+/// Why an attempt failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobFailure {
+    /// The job returned an error.
+    Error(String),
+    /// The job panicked; the actor is being restarted.
+    Panicked(String),
+    /// The actor is degraded (restart limit exceeded) and refuses work.
+    Degraded(String),
+}
+
+impl JobFailure {
+    /// Whether another attempt can succeed.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Self::Degraded(_))
+    }
+
+    /// A one-line description.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Error(e) => e.clone(),
+            Self::Panicked(e) => format!("panicked: {e}"),
+            Self::Degraded(e) => e.clone(),
+        }
+    }
+}
+
+/// What a successful attempt reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobReport {
+    /// The configuration the attempt ran with.
+    pub config_id: ConfigId,
+    /// A one-line summary of what it did.
+    pub summary: String,
+}
+
+/// The end of one attempt, sent by the actor to the orchestrator after the outputs are
+/// persisted (or after the failure).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobDone {
+    /// The DAG run.
+    pub run_id: RunId,
+    /// The job.
+    pub job_id: String,
+    /// The attempt that ended.
+    pub attempt: u32,
+    /// The actor that ran it.
+    pub actor: String,
+    /// Success or why not.
+    pub outcome: Result<JobReport, JobFailure>,
+}
+
+/// A request to replace an engine's configuration, from the CLI or Kronos.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyConfig {
+    /// The engine (actor) to reconfigure.
+    pub engine: String,
+    /// The new configuration as TOML text.
+    pub body: String,
+    /// Who asks (`cli`, `kronos`, …), for the audit trail.
+    pub requested_by: String,
+}
