@@ -1,8 +1,9 @@
 //! The orchestrator's durable record: DAG runs and job attempts written in the order the
-//! orchestrator decided them, by one background writer, so deciding never waits for the
-//! database and the record never goes back in time.
+//! orchestrator decided them, by one background writer that groups whatever is queued into
+//! one transaction — deciding never waits for the database, the record never goes back in
+//! time, and a burst of decisions costs one commit.
 
-use prometheus::store::{DagRunRecord, JobRunRecord, RunStore, RuntimeDb};
+use prometheus::store::{DagRunRecord, JobRunRecord, RunRecord, RunStore, RuntimeDb};
 use tokio::sync::{mpsc, oneshot};
 
 enum Entry {
@@ -22,23 +23,29 @@ impl RunLog {
     pub fn start(db: RuntimeDb) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Entry>();
         tokio::spawn(async move {
-            while let Some(entry) = rx.recv().await {
-                let res = match entry {
-                    Entry::Run(r) => db
-                        .upsert_dag_run(&r)
-                        .await
-                        .map_err(|e| (r.run_id.clone(), e)),
-                    Entry::Job(j) => db
-                        .upsert_job_run(&j)
-                        .await
-                        .map_err(|e| (j.run_id.clone(), e)),
-                    Entry::Flush(done) => {
-                        let _ = done.send(());
-                        Ok(())
+            let mut batch: Vec<RunRecord> = Vec::new();
+            let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+            while let Some(first) = rx.recv().await {
+                // Everything already queued goes into the same transaction.
+                let mut next = Some(first);
+                while let Some(entry) = next.take().or_else(|| rx.try_recv().ok()) {
+                    match entry {
+                        Entry::Run(r) => batch.push(RunRecord::Run(r)),
+                        Entry::Job(j) => batch.push(RunRecord::Job(j)),
+                        Entry::Flush(done) => flushes.push(done),
                     }
-                };
-                if let Err((run_id, e)) = res {
-                    tracing::error!(%run_id, error = %e, "cannot record run state");
+                    if batch.len() >= 512 {
+                        break;
+                    }
+                }
+                if !batch.is_empty() {
+                    if let Err(e) = db.record_runs(&batch).await {
+                        tracing::error!(records = batch.len(), error = %e, "cannot record run state");
+                    }
+                    batch.clear();
+                }
+                for done in flushes.drain(..) {
+                    let _ = done.send(());
                 }
             }
         });

@@ -219,6 +219,15 @@ async fn hot_reconfiguration_of_a_running_daemon() {
         "the old config keeps being used"
     );
 
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.state_dir().join("control.token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the generated token is private");
+    }
     // Without the token the API refuses changes.
     let r = request(
         &env.listen,
@@ -256,8 +265,38 @@ async fn hot_reconfiguration_of_a_running_daemon() {
         hist.contains("bootstrap") && hist.contains("activated"),
         "{hist}"
     );
+    let o = pv2(&env, &["config", "show", "derived"]);
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        shown.contains(&after[0]) && shown.contains("vol_windows = [") && shown.contains("10"),
+        "{shown}"
+    );
     let (status, _) = stop(&mut daemon, "TERM");
     assert!(status.success());
+    // `pv2 runs` reads the record without a daemon.
+    let o = pv2(&env, &["runs", "--format", "json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    assert!(
+        runs.iter()
+            .all(|r| r["state"] == "SUCCEEDED" && r["attempts"].as_array().unwrap().len() == 2)
+    );
+    // With no daemon, `config apply` writes to the store; a bad file is still rejected.
+    let o = pv2(
+        &env,
+        &["config", "apply", "derived", bad2.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    let o = pv2(
+        &env,
+        &["config", "apply", "derived", new_cfg.to_str().unwrap()],
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("already active (no daemon running"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     env.cleanup().await;
 }
 

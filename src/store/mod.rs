@@ -39,7 +39,7 @@ pub use news::{NewsItem, NewsStore};
 pub use pool::{Backend, Pool};
 pub use prices::{PriceStore, PriceWriteSummary};
 pub use reference::ReferenceStore;
-pub use runs::{DagRunRecord, FINAL_RUN_STATES, JobRunRecord, RunStore};
+pub use runs::{DagRunRecord, FINAL_RUN_STATES, JobRunRecord, RunRecord, RunStore};
 pub use synthetic_truth::SyntheticTruthStore;
 
 use crate::config::StorageConfig;

@@ -3,6 +3,7 @@
 use super::RuntimeDb;
 use super::error::StoreError;
 use super::pool::on_pool;
+use super::tx::BeginWrite;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -50,9 +51,20 @@ pub struct JobRunRecord {
     pub error: Option<String>,
 }
 
+/// One write of the orchestrator's record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunRecord {
+    /// A DAG run upsert.
+    Run(DagRunRecord),
+    /// A job attempt upsert.
+    Job(JobRunRecord),
+}
+
 /// Run bookkeeping.
 #[async_trait]
 pub trait RunStore {
+    /// Applies the upserts in order, in one transaction.
+    async fn record_runs(&self, records: &[RunRecord]) -> Result<(), StoreError>;
     /// Inserts or updates a DAG run by `run_id`.
     async fn upsert_dag_run(&self, run: &DagRunRecord) -> Result<(), StoreError>;
     /// Inserts or updates a job attempt by `(run_id, job_id, attempt)`.
@@ -101,22 +113,66 @@ const DAG_COLUMNS: &str =
 /// States after which a run is never touched again.
 pub const FINAL_RUN_STATES: [&str; 3] = ["SUCCEEDED", "FAILED", "CANCELLED"];
 
+const UPSERT_DAG_RUN: &str = "INSERT INTO dag_runs (run_id, dag_id, market_id, as_of_date, state, trigger, created_at, finished_at, error) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO UPDATE SET \
+     state = excluded.state, finished_at = excluded.finished_at, error = excluded.error";
+
+const UPSERT_JOB_RUN: &str = "INSERT INTO job_runs (run_id, job_id, attempt, state, config_id, started_at, finished_at, error) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, job_id, attempt) DO UPDATE SET \
+     state = excluded.state, config_id = excluded.config_id, finished_at = excluded.finished_at, error = excluded.error";
+
+/// Binds a DAG run's columns, in `UPSERT_DAG_RUN` order, on either backend.
+macro_rules! bind_dag_run {
+    ($q:expr, $run:expr) => {
+        $q.bind(&$run.run_id)
+            .bind(&$run.dag_id)
+            .bind(&$run.market_id)
+            .bind($run.as_of_date)
+            .bind(&$run.state)
+            .bind(&$run.trigger)
+            .bind($run.created_at)
+            .bind($run.finished_at)
+            .bind(&$run.error)
+    };
+}
+
+/// Binds a job attempt's columns, in `UPSERT_JOB_RUN` order, on either backend.
+macro_rules! bind_job_run {
+    ($q:expr, $job:expr) => {
+        $q.bind(&$job.run_id)
+            .bind(&$job.job_id)
+            .bind(i64::from($job.attempt))
+            .bind(&$job.state)
+            .bind(&$job.config_id)
+            .bind($job.started_at)
+            .bind($job.finished_at)
+            .bind(&$job.error)
+    };
+}
+
 #[async_trait]
 impl RunStore for RuntimeDb {
+    async fn record_runs(&self, records: &[RunRecord]) -> Result<(), StoreError> {
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query("begin run records"))?;
+            for r in records {
+                match r {
+                    RunRecord::Run(run) => bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query("write dag run"))?,
+                    RunRecord::Job(job) => bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query("write job run"))?,
+                };
+            }
+            tx.commit().await.map_err(StoreError::query("commit run records"))
+        })
+    }
+
     async fn upsert_dag_run(&self, run: &DagRunRecord) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO dag_runs (run_id, dag_id, market_id, as_of_date, state, trigger, created_at, finished_at, error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO UPDATE SET \
-             state = excluded.state, finished_at = excluded.finished_at, error = excluded.error";
-        on_pool!(&self.pool, p => sqlx::query(SQL)
-            .bind(&run.run_id)
-            .bind(&run.dag_id)
-            .bind(&run.market_id)
-            .bind(run.as_of_date)
-            .bind(&run.state)
-            .bind(&run.trigger)
-            .bind(run.created_at)
-            .bind(run.finished_at)
-            .bind(&run.error)
+        on_pool!(&self.pool, p => bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run)
             .execute(p)
             .await
             .map(|_| ())
@@ -124,18 +180,7 @@ impl RunStore for RuntimeDb {
     }
 
     async fn upsert_job_run(&self, job: &JobRunRecord) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO job_runs (run_id, job_id, attempt, state, config_id, started_at, finished_at, error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, job_id, attempt) DO UPDATE SET \
-             state = excluded.state, config_id = excluded.config_id, finished_at = excluded.finished_at, error = excluded.error";
-        on_pool!(&self.pool, p => sqlx::query(SQL)
-            .bind(&job.run_id)
-            .bind(&job.job_id)
-            .bind(i64::from(job.attempt))
-            .bind(&job.state)
-            .bind(&job.config_id)
-            .bind(job.started_at)
-            .bind(job.finished_at)
-            .bind(&job.error)
+        on_pool!(&self.pool, p => bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job)
             .execute(p)
             .await
             .map(|_| ())

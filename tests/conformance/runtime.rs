@@ -3,7 +3,9 @@
 use crate::harness::{TestDb, conformance, date};
 use chrono::{DateTime, TimeDelta, Utc};
 use prometheus::domain::ConfigId;
-use prometheus::store::{ActorEvent, ConfigStore, DagRunRecord, EventLog, JobRunRecord, RunStore};
+use prometheus::store::{
+    ActorEvent, ConfigStore, DagRunRecord, EventLog, JobRunRecord, RunRecord, RunStore,
+};
 
 fn t(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
@@ -165,6 +167,56 @@ async fn runs_and_attempts_are_upserted(db: &TestDb) {
     assert_eq!(recent[0].run_id, later.run_id);
 }
 
+async fn batched_run_records_apply_in_order(db: &TestDb) {
+    let r = &db.runtime;
+    let run = DagRunRecord {
+        run_id: "drill:US_EQ:2024-01-02".into(),
+        dag_id: "drill".into(),
+        market_id: None,
+        as_of_date: None,
+        state: "RUNNING".into(),
+        trigger: "test".into(),
+        created_at: t(0),
+        finished_at: None,
+        error: None,
+    };
+    let job = JobRunRecord {
+        run_id: run.run_id.clone(),
+        job_id: "first".into(),
+        attempt: 1,
+        state: "RUNNING".into(),
+        config_id: None,
+        started_at: t(1),
+        finished_at: None,
+        error: None,
+    };
+    let done = JobRunRecord {
+        state: "SUCCEEDED".into(),
+        config_id: Some("noop-1".into()),
+        finished_at: Some(t(2)),
+        ..job.clone()
+    };
+    let finished = DagRunRecord {
+        state: "SUCCEEDED".into(),
+        finished_at: Some(t(3)),
+        ..run.clone()
+    };
+    r.record_runs(&[
+        RunRecord::Run(run),
+        RunRecord::Job(job),
+        RunRecord::Job(done.clone()),
+        RunRecord::Run(finished.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        r.dag_run(&finished.run_id).await.unwrap().unwrap(),
+        finished
+    );
+    assert_eq!(r.job_runs(&finished.run_id).await.unwrap(), [done]);
+    r.record_runs(&[]).await.unwrap();
+}
+
 async fn events_are_appended_in_order(db: &TestDb) {
     let r = &db.runtime;
     for (i, (actor, event)) in [
@@ -195,5 +247,6 @@ async fn events_are_appended_in_order(db: &TestDb) {
 conformance!(
     config_versions_activation_and_audit,
     runs_and_attempts_are_upserted,
+    batched_run_records_apply_in_order,
     events_are_appended_in_order
 );
