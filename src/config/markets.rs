@@ -1,7 +1,9 @@
 //! The markets Prometheus knows, from `config/markets.toml`.
 
 use super::error::Issues;
+use crate::calendar::{CalendarSpec, EarlyClose, ExchangeCalendar, RuleSet};
 use crate::domain::{Market, MarketId};
+use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
 /// All `[[market]]` entries.
@@ -27,6 +29,65 @@ pub struct MarketConfig {
     pub calendar: String,
     /// ISO currency instruments of this market are quoted in unless an import says otherwise.
     pub currency: String,
+    /// PRE_OPEN starts this many minutes before the open.
+    #[serde(default = "default_pre_open")]
+    pub pre_open_minutes: u32,
+    /// POST_CLOSE lasts this many minutes after the close.
+    #[serde(default = "default_post_close")]
+    pub post_close_minutes: u32,
+    /// One-off holidays and the actual dates of moved holidays (`"YYYY-MM-DD"`).
+    #[serde(default)]
+    pub holidays_added: Vec<NaiveDate>,
+    /// Rule dates that were not holidays in a year (a moved holiday's rule date).
+    #[serde(default)]
+    pub holidays_removed: Vec<NaiveDate>,
+    /// Unscheduled closures (mourning, storms, outages).
+    #[serde(default)]
+    pub closures: Vec<NaiveDate>,
+    /// Early closes beyond the rules: `{ date = "YYYY-MM-DD", close = "HH:MM" }`.
+    #[serde(default)]
+    pub early_closes: Vec<EarlyClose>,
+}
+
+fn default_pre_open() -> u32 {
+    60
+}
+
+fn default_post_close() -> u32 {
+    60
+}
+
+/// The years every calendar covers.
+pub const CALENDAR_YEARS: (i32, i32) = (1990, 2035);
+
+impl MarketConfig {
+    /// The calendar spec of this market.
+    ///
+    /// # Errors
+    /// An unknown rule set or time zone (also reported by `validate`).
+    pub fn calendar_spec(&self) -> Result<CalendarSpec, String> {
+        let rules = RuleSet::parse(&self.calendar).ok_or_else(|| format!("unknown calendar `{}`", self.calendar))?;
+        let tz = self.timezone.parse::<chrono_tz::Tz>().map_err(|_| format!("unknown time zone `{}`", self.timezone))?;
+        Ok(CalendarSpec {
+            rules,
+            tz,
+            pre_open: TimeDelta::minutes(i64::from(self.pre_open_minutes)),
+            post_close: TimeDelta::minutes(i64::from(self.post_close_minutes)),
+            holidays_added: self.holidays_added.clone(),
+            holidays_removed: self.holidays_removed.clone(),
+            closures: self.closures.clone(),
+            early_closes: self.early_closes.clone(),
+            years: CALENDAR_YEARS,
+        })
+    }
+
+    /// The built calendar of this market.
+    ///
+    /// # Errors
+    /// An invalid spec or a calendar that cannot be built.
+    pub fn calendar(&self) -> Result<ExchangeCalendar, String> {
+        ExchangeCalendar::build(self.calendar_spec()?).map_err(|e| e.to_string())
+    }
 }
 
 impl MarketsConfig {

@@ -23,6 +23,6 @@ pub use app::{
 pub use canonical::{canonical_json, content_hash};
 pub use engine::{EngineConfig, VersionedConfig};
 pub use error::{ConfigError, ConfigIssue, Issues};
-pub use markets::{MarketConfig, MarketsConfig, is_valid_market_id};
+pub use markets::{CALENDAR_YEARS, MarketConfig, MarketsConfig, is_valid_market_id};
 pub use source::ConfigSource;
 pub use source::parse_engine_text;
