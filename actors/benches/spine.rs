@@ -147,6 +147,7 @@ fn bench(c: &mut Criterion) {
                         as_of: date,
                         trigger: "bench".into(),
                         rerun: false,
+                        run_key: None,
                     };
                     let s = spine.orchestrator.send(submit).await.unwrap().unwrap();
                     let rx = spine

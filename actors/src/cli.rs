@@ -89,6 +89,16 @@ pub enum Command {
         #[arg(long)]
         rerun: bool,
     },
+    /// Replay the scheduler over past dates on a simulated clock: every activation of the
+    /// market's triggered DAGs from `--from` to `--to` runs through the same actors, one
+    /// after another. Resumable: run the same command again after an interruption.
+    Backfill(BackfillArgs),
+    /// Exchange calendars: sessions, market state at an instant, planned activations.
+    Calendar {
+        /// What to show.
+        #[command(subcommand)]
+        what: CalendarCommand,
+    },
     /// DAG runs with their job attempts, newest first.
     Runs {
         /// How many runs.
@@ -110,6 +120,82 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+}
+
+/// `pv2 backfill` options.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// The market whose sessions are replayed.
+    #[arg(long)]
+    pub market: String,
+    /// First date (YYYY-MM-DD, in the market's time zone).
+    #[arg(long)]
+    pub from: chrono::NaiveDate,
+    /// Last date, inclusive.
+    #[arg(long)]
+    pub to: chrono::NaiveDate,
+    /// Only this DAG (default: every DAG triggered by the market's states).
+    #[arg(long)]
+    pub dag: Option<String>,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `pv2 calendar …`
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// The sessions of a market between two dates (inclusive), open and close in UTC.
+    Sessions {
+        /// The market.
+        #[arg(long)]
+        market: String,
+        /// First date, YYYY-MM-DD.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last date, inclusive.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+        format: TableFormat,
+    },
+    /// A market's state at an instant (default: now), and its next transition.
+    State {
+        /// The market.
+        #[arg(long)]
+        market: String,
+        /// The instant, RFC 3339 (`2024-03-11T13:30:00Z`); default now.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// The activations the scheduler would fire between two instants (every market and
+    /// cron trigger in dags.toml), in firing order.
+    Plan {
+        /// Start (exclusive), RFC 3339; default now.
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// End (inclusive), RFC 3339; default 24 hours after the start.
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+        format: TableFormat,
+    },
+}
+
+/// Output format of commands that print tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Aligned text for people.
+    Text,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON array.
+    Json,
 }
 
 /// `pv2 config …`

@@ -1,57 +1,20 @@
-//! The daemon's life cycle: start the spine, resume unfinished runs, serve the API, activate
-//! the daily DAG on schedule, and on SIGTERM/SIGINT drain and exit cleanly.
+//! The daemon's life cycle: start the spine, resume unfinished runs, serve the API, start
+//! the scheduler on the real clock, and on SIGTERM/SIGINT drain and exit cleanly.
 
 use crate::clock::SystemClock;
 use crate::context::Context as Cli;
 use crate::faults::FaultPlan;
 use crate::monitor::client::{DaemonInfo, info_path};
 use crate::monitor::{http, token};
-use crate::orchestrator::{Resume, Submit};
+use crate::orchestrator::Resume;
+use crate::scheduler::{SchedulerClock, SchedulerOptions};
 use crate::system::Spine;
 use anyhow::Context as _;
-use chrono::{Datelike, NaiveTime, Timelike, Utc, Weekday};
-use prometheus::domain::{Clock, MarketId};
-use std::collections::BTreeSet;
+use chrono::Utc;
+use prometheus::domain::Clock;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Activates the daily DAG for each configured market once per weekday, after the
-/// configured UTC time (interim trigger; market calendars replace it).
-async fn schedule_loop(spine: Arc<Spine>, dag: String, markets: Vec<String>, at: NaiveTime) {
-    let mut done: BTreeSet<(String, chrono::NaiveDate)> = BTreeSet::new();
-    loop {
-        let now = SystemClock.now();
-        let today = now.date_naive();
-        let weekday = !matches!(today.weekday(), Weekday::Sat | Weekday::Sun);
-        let due = now.time().num_seconds_from_midnight() >= at.num_seconds_from_midnight();
-        if weekday && due {
-            for m in &markets {
-                if done.contains(&(m.clone(), today)) {
-                    continue;
-                }
-                let submit = Submit {
-                    dag_id: dag.clone(),
-                    market: MarketId::new(m),
-                    as_of: today,
-                    trigger: "schedule".into(),
-                    rerun: false,
-                };
-                match spine.orchestrator.send(submit).await {
-                    Ok(Ok(s)) => {
-                        tracing::info!(run_id = %s.run_id, "daily run activated");
-                        done.insert((m.clone(), today));
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(market = %m, error = %e, "daily run not activated")
-                    }
-                    Err(e) => tracing::error!(error = %e, "orchestrator unavailable"),
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(20)).await;
-    }
-}
 
 async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
@@ -90,7 +53,7 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
         .with_context(|| format!("creating {}", state_dir.display()))?;
     let stores = cli.open_stores().await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let spine = Arc::new(Spine::start(cli, stores, faults, clock).await?);
+    let spine = Arc::new(Spine::start(cli, stores, faults, Arc::clone(&clock)).await?);
     let token = token::daemon_token(&state_dir)?;
     let server = http::serve(&listen, Arc::clone(&spine), token, d.daily_dag.clone())?;
     let info = DaemonInfo {
@@ -119,18 +82,30 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
         info.pid,
         resumed.len()
     );
-    let at =
-        NaiveTime::parse_from_str(&d.daily_run_utc, "%H:%M").context("daemon.daily_run_utc")?;
-    let schedule = tokio::spawn(schedule_loop(
-        Arc::clone(&spine),
-        d.daily_dag.clone(),
-        d.markets.clone(),
-        at,
-    ));
+    let scheduler = if d.scheduler {
+        let opts = SchedulerOptions {
+            scheduler_id: "daemon".into(),
+            clock: SchedulerClock::Real(Arc::clone(&clock)),
+            start: None,
+            until: None,
+            wait_for_runs: false,
+            resubmit_recorded: false,
+            catch_up: true,
+            on_activation: None,
+        };
+        Some(spine.start_scheduler(opts, None, None)?)
+    } else {
+        spine
+            .events
+            .record("scheduler", "disabled", "daemon.scheduler = false");
+        None
+    };
     let signal = shutdown_signal().await;
     eprintln!("pv2 daemon: {signal} received, draining");
     spine.events.record("daemon", "stopping", signal);
-    schedule.abort();
+    if let Some(s) = scheduler {
+        s.do_send(crate::scheduler::Stop);
+    }
     spine
         .shutdown(Duration::from_secs_f64(d.drain_timeout_secs))
         .await;

@@ -30,5 +30,6 @@ pub mod orchestrator;
 pub mod progress;
 pub mod reconfig;
 pub mod run_log;
+pub mod scheduler;
 pub mod supervision;
 pub mod system;

@@ -9,6 +9,7 @@ use crate::run_log::RunLog;
 use crate::supervision::EventRecorder;
 use actix::prelude::*;
 use chrono::{DateTime, NaiveDate, Utc};
+use prometheus::calendar::ExchangeCalendar;
 use prometheus::dag::{Action, AttemptOutcome, DagsConfig, JobStatus, RunState, RunStatus};
 use prometheus::domain::{Clock, ConfigId, JobDone, MarketId, RunId, RunJob};
 use prometheus::store::{DagRunRecord, JobRunRecord, RunStore, RuntimeDb};
@@ -29,6 +30,9 @@ pub struct Submit {
     pub trigger: String,
     /// Run again even if a run for that date already finished.
     pub rerun: bool,
+    /// Names the run `<dag>:<market>:<key>` instead of `<dag>:<market>:<date>`: several
+    /// runs a day (intra-day cron schedules), each still idempotent.
+    pub run_key: Option<String>,
 }
 
 /// The answer to [`Submit`].
@@ -42,6 +46,13 @@ pub struct Submitted {
 
 impl Message for Submit {
     type Result = Result<Submitted, String>;
+}
+
+/// Re-check jobs waiting for a market state now (a simulated clock moved).
+pub struct Wake;
+
+impl Message for Wake {
+    type Result = ();
 }
 
 /// Resume every unfinished run found in the store (after a crash or a drain).
@@ -109,6 +120,44 @@ struct ActiveRun {
     seq: u64,
     /// Job index → (attempt, started at, timeout timer).
     running: BTreeMap<usize, (u32, DateTime<Utc>, SpawnHandle)>,
+    /// Job index → when its required market state begins for this run's date.
+    gates: BTreeMap<usize, Gate>,
+}
+
+/// The calendars of the configured markets, by market id: what required-state gates use.
+pub type Calendars = BTreeMap<String, Arc<ExchangeCalendar>>;
+
+/// When a gated job may start: the instant its market enters the required state for the
+/// run's date, or why it never can (the date is not a session, the market has no calendar).
+type Gate = Result<DateTime<Utc>, String>;
+
+/// The gate of every job of `dag` that requires a market state, for `market` on `as_of`.
+pub fn job_gates(
+    dag: &prometheus::dag::DagDef,
+    calendars: &Calendars,
+    market: &MarketId,
+    as_of: NaiveDate,
+) -> BTreeMap<usize, Gate> {
+    let mut gates = BTreeMap::new();
+    for (j, job) in dag.jobs.iter().enumerate() {
+        let Some(state) = job.required_state else {
+            continue;
+        };
+        let gate = match calendars.get(market.as_str()) {
+            None => Err(format!(
+                "job `{}` requires {state} but market {market} has no calendar",
+                job.id
+            )),
+            Some(c) => c.state_begins(as_of, state).ok_or_else(|| {
+                format!(
+                    "{as_of} is not a {market} session, so job `{}` (requires {state}) cannot run for it",
+                    job.id
+                )
+            }),
+        };
+        gates.insert(j, gate);
+    }
+    gates
 }
 
 /// The orchestrator.
@@ -129,6 +178,9 @@ pub struct Orchestrator {
     /// Summaries of recently finished runs, for waiters that ask after the end.
     finished: BTreeMap<String, (u64, RunSummary)>,
     drained: Vec<oneshot::Sender<()>>,
+    calendars: Arc<Calendars>,
+    /// The wake-up that re-checks gated jobs.
+    gate_timer: Option<SpawnHandle>,
 }
 
 /// How many finished runs [`WaitRun`] still answers for.
@@ -147,10 +199,12 @@ fn status_name(s: &JobStatus) -> &'static str {
 }
 
 impl Orchestrator {
-    /// An orchestrator for `dags`, dispatching to `actors` (by name).
+    /// An orchestrator for `dags`, dispatching to `actors` (by name); jobs with a required
+    /// market state wait for it on `calendars`.
     pub fn new(
         dags: Arc<DagsConfig>,
         actors: BTreeMap<String, Recipient<Dispatch>>,
+        calendars: Arc<Calendars>,
         max_concurrent: usize,
         db: RuntimeDb,
         events: EventRecorder,
@@ -172,6 +226,8 @@ impl Orchestrator {
             waiters: BTreeMap::new(),
             finished: BTreeMap::new(),
             drained: Vec::new(),
+            calendars,
+            gate_timer: None,
         }
     }
 
@@ -222,6 +278,7 @@ impl Orchestrator {
         };
         self.log.run(record.clone());
         self.next_seq += 1;
+        let gates = job_gates(state.dag(), &self.calendars, &market, as_of);
         self.runs.insert(
             run_id,
             ActiveRun {
@@ -231,14 +288,17 @@ impl Orchestrator {
                 as_of,
                 seq: self.next_seq,
                 running: BTreeMap::new(),
+                gates,
             },
         );
         self.pump(ctx);
     }
 
-    /// Dispatches ready jobs, best tier first, oldest run first, up to the limit; then
-    /// settles runs that are over.
+    /// Dispatches ready jobs whose market-state gate has passed, best tier first, oldest
+    /// run first, up to the limit; wakes again when the next gate opens; then settles runs
+    /// that are over.
     fn pump(&mut self, ctx: &mut Context<Self>) {
+        let now = self.clock.now();
         while self.accepting && self.running < self.max_concurrent {
             let next = self
                 .runs
@@ -246,14 +306,45 @@ impl Orchestrator {
                 .filter_map(|(id, r)| {
                     r.state
                         .ready()
-                        .first()
-                        .map(|&j| (r.state.dag().jobs[j].priority, r.seq, id.clone(), j))
+                        .into_iter()
+                        .find(|j| !matches!(r.gates.get(j), Some(Ok(t)) if *t > now))
+                        .map(|j| (r.state.dag().jobs[j].priority, r.seq, id.clone(), j))
                 })
                 .min();
             let Some((_, _, run_id, j)) = next else { break };
             self.dispatch(ctx, &run_id, j);
         }
+        self.arm_gate_timer(ctx, now);
         self.finish_runs();
+    }
+
+    /// Schedules a re-check for the earliest gate still closed on a ready job (at most a
+    /// minute away, so a clock that jumps is noticed).
+    fn arm_gate_timer(&mut self, ctx: &mut Context<Self>, now: DateTime<Utc>) {
+        if let Some(t) = self.gate_timer.take() {
+            ctx.cancel_future(t);
+        }
+        let next_gate = self
+            .runs
+            .values()
+            .flat_map(|r| {
+                r.state
+                    .ready()
+                    .into_iter()
+                    .filter_map(|j| r.gates.get(&j).and_then(|g| g.as_ref().ok()).copied())
+            })
+            .filter(|t| *t > now)
+            .min();
+        if let Some(t) = next_gate {
+            let wait = (t - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .clamp(Duration::from_millis(10), Duration::from_secs(60));
+            self.gate_timer = Some(ctx.run_later(wait, |act, ctx| {
+                act.gate_timer = None;
+                act.pump(ctx);
+            }));
+        }
     }
 
     fn dispatch(&mut self, ctx: &mut Context<Self>, run_id: &str, j: usize) {
@@ -274,10 +365,15 @@ impl Orchestrator {
             error: None,
         };
         self.log.job(record);
-        let refusal = match (self.degraded.get(&def.actor), self.actors.get(&def.actor)) {
-            (Some(reason), _) => Some(reason.clone()),
-            (None, None) => Some(format!("no actor `{}` is running", def.actor)),
-            (None, Some(_)) => None,
+        let refusal = match (
+            run.gates.get(&j),
+            self.degraded.get(&def.actor),
+            self.actors.get(&def.actor),
+        ) {
+            (Some(Err(reason)), _, _) => Some(reason.clone()),
+            (_, Some(reason), _) => Some(reason.clone()),
+            (_, None, None) => Some(format!("no actor `{}` is running", def.actor)),
+            (_, None, Some(_)) => None,
         };
         if let Some(reason) = refusal {
             self.settle(
@@ -674,9 +770,16 @@ impl Handler<Submit> for Orchestrator {
                     dag.markets.join(", ")
                 ));
             }
+            if let Some(Err(reason)) = job_gates(dag, &self.calendars, &msg.market, msg.as_of)
+                .into_values()
+                .find(Result::is_err)
+            {
+                return Err(reason);
+            }
             Ok(Arc::new(dag.clone()))
         })();
-        let base = format!("{}:{}:{}", msg.dag_id, msg.market, msg.as_of);
+        let key = msg.run_key.clone().unwrap_or_else(|| msg.as_of.to_string());
+        let base = format!("{}:{}:{key}", msg.dag_id, msg.market);
         if checked.is_ok() && !msg.rerun && self.runs.contains_key(&base) {
             return Box::pin(actix::fut::ready(Ok(Submitted {
                 run_id: base,
@@ -766,6 +869,14 @@ async fn find_run(
                 run_id = format!("{base}:r{k}");
             }
         }
+    }
+}
+
+impl Handler<Wake> for Orchestrator {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Wake, ctx: &mut Context<Self>) {
+        self.pump(ctx);
     }
 }
 

@@ -6,7 +6,8 @@ use crate::edges;
 use crate::engines::{derived::DerivedJob, ingest::IngestJob, noop::NoopJob};
 use crate::faults::FaultPlan;
 use crate::job_actor::{ActorDeps, ActorStatus, Applied, Apply, Dispatch, Job, JobActor, Status};
-use crate::orchestrator::Orchestrator;
+use crate::orchestrator::{Calendars, Orchestrator};
+use crate::scheduler::{Scheduler, SchedulerOptions};
 use crate::supervision::EventRecorder;
 use actix::prelude::*;
 use anyhow::{Context as _, anyhow};
@@ -38,6 +39,10 @@ pub struct Spine {
     pub events: EventRecorder,
     /// Both databases.
     pub stores: Stores,
+    /// The DAG definitions.
+    pub dags: Arc<DagsConfig>,
+    /// The calendar of every configured market.
+    pub calendars: Arc<Calendars>,
 }
 
 /// The configuration an engine starts with: the store's active version; on first start the
@@ -159,7 +164,11 @@ impl Spine {
         faults: FaultPlan,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let dags = load_dags(cli)?;
+        let dags = Arc::new(load_dags(cli)?);
+        let calendars = Arc::new(
+            crate::scheduler::calendars(&cli.markets)
+                .map_err(|e| anyhow!("building the market calendars from markets.toml: {e}"))?,
+        );
         let events = EventRecorder::start(stores.runtime.clone(), Arc::clone(&clock));
         if !faults.is_empty() {
             events.record("spine", "faults_armed", faults.to_string());
@@ -185,8 +194,9 @@ impl Spine {
         recipients.insert(DerivedJob::NAME.into(), actors.derived.clone().recipient());
         recipients.insert(NoopJob::NAME.into(), actors.noop.clone().recipient());
         let orch = Orchestrator::new(
-            Arc::new(dags),
+            Arc::clone(&dags),
             recipients,
+            Arc::clone(&calendars),
             cli.app.daemon.max_concurrent_jobs,
             stores.runtime.clone(),
             events.clone(),
@@ -198,7 +208,33 @@ impl Spine {
             actors,
             events,
             stores,
+            dags,
+            calendars,
         })
+    }
+
+    /// Starts a scheduler over the triggered DAGs (only `only_dag`, only `only_market`
+    /// when given), activating runs through this spine's orchestrator.
+    ///
+    /// # Errors
+    /// A trigger that cannot be bound (a market without a calendar, a bad cron expression).
+    pub fn start_scheduler(
+        &self,
+        opts: SchedulerOptions,
+        only_market: Option<&str>,
+        only_dag: Option<&str>,
+    ) -> anyhow::Result<Addr<Scheduler>> {
+        let bindings =
+            crate::scheduler::bindings(&self.dags, &self.calendars, only_market, only_dag)
+                .map_err(|e| anyhow!("dags.toml: {e}"))?;
+        let scheduler = Scheduler::new(
+            bindings,
+            self.orchestrator.clone(),
+            self.stores.runtime.clone(),
+            self.events.clone(),
+            opts,
+        );
+        Ok(scheduler.start())
     }
 
     /// Routes a configuration change to its engine.

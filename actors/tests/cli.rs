@@ -299,3 +299,216 @@ fn the_sample_files_import_as_the_readme_says() {
         );
     }
 }
+
+#[test]
+fn calendar_sessions_print_utc_opens_closes_and_early_closes() {
+    let s = Sandbox::new();
+    // Thanksgiving week 2024 in New York: the holiday, then the 13:00 early close.
+    let o = s.pv2(&[
+        "calendar",
+        "sessions",
+        "--market",
+        "US_EQ",
+        "--from",
+        "2024-11-26",
+        "--to",
+        "2024-12-02",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "date,open_utc,close_utc,early_close\n\
+         2024-11-26,2024-11-26T14:30:00Z,2024-11-26T21:00:00Z,false\n\
+         2024-11-27,2024-11-27T14:30:00Z,2024-11-27T21:00:00Z,false\n\
+         2024-11-29,2024-11-29T14:30:00Z,2024-11-29T18:00:00Z,true\n\
+         2024-12-02,2024-12-02T14:30:00Z,2024-12-02T21:00:00Z,false\n"
+    );
+    // London around the 2024 clock change (31 March) and Easter.
+    let o = s.pv2(&[
+        "calendar",
+        "sessions",
+        "--market",
+        "EU_EQ",
+        "--from",
+        "2024-03-28",
+        "--to",
+        "2024-04-02",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows: Vec<(String, String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["date"].as_str().unwrap().to_owned(),
+                r["open_utc"].as_str().unwrap().to_owned(),
+                r["close_utc"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "2024-03-28".into(),
+                "2024-03-28T08:00:00Z".into(),
+                "2024-03-28T16:30:00Z".into()
+            ),
+            (
+                "2024-04-02".into(),
+                "2024-04-02T07:00:00Z".into(),
+                "2024-04-02T15:30:00Z".into()
+            ),
+        ]
+    );
+    // Tokyo lists its lunch break in the text format.
+    let o = s.pv2(&[
+        "calendar",
+        "sessions",
+        "--market",
+        "JP_EQ",
+        "--from",
+        "2024-11-05",
+        "--to",
+        "2024-11-05",
+    ]);
+    assert!(
+        stdout(&o).contains("2024-11-05  Tue  09:00–15:30  break 11:30–12:30"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn calendar_state_at_boundaries_and_errors() {
+    let s = Sandbox::new();
+    let state = |market: &str, at: &str| {
+        let o = s.pv2(&[
+            "calendar", "state", "--market", market, "--at", at, "--format", "json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    // Exactly at the open: SESSION; one second before: PRE_OPEN; at the close: POST_CLOSE.
+    let v = state("US_EQ", "2024-03-11T13:30:00Z");
+    assert_eq!(
+        (v["state"].as_str(), v["session"].as_str()),
+        (Some("SESSION"), Some("2024-03-11"))
+    );
+    assert_eq!(v["next"]["state"], "POST_CLOSE");
+    assert_eq!(v["next"]["at"], "2024-03-11T20:00:00Z");
+    assert_eq!(state("US_EQ", "2024-03-11T13:29:59Z")["state"], "PRE_OPEN");
+    assert_eq!(
+        state("US_EQ", "2024-03-11T20:00:00Z")["state"],
+        "POST_CLOSE"
+    );
+    assert_eq!(state("US_EQ", "2024-03-29T15:00:00Z")["state"], "HOLIDAY");
+    // A local offset is accepted: 12:00 in Tokyo is the lunch break.
+    let v = state("JP_EQ", "2024-11-05T12:00:00+09:00");
+    assert_eq!(
+        (v["state"].as_str(), v["in_break"].as_bool()),
+        (Some("SESSION"), Some(true))
+    );
+    let o = s.pv2(&[
+        "calendar",
+        "state",
+        "--market",
+        "US_EQ",
+        "--at",
+        "2024-03-11T13:30:00Z",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "US_EQ at 2024-03-11T13:30:00Z (2024-03-11 09:30 EDT): SESSION of the 2024-03-11 session\n\
+         next: POST_CLOSE of the 2024-03-11 session at 2024-03-11T20:00:00Z (2024-03-11 16:00 EDT)\n"
+    );
+    for (args, want) in [
+        (
+            vec![
+                "calendar",
+                "sessions",
+                "--market",
+                "NOPE",
+                "--from",
+                "2024-01-01",
+                "--to",
+                "2024-01-02",
+            ],
+            "unknown market `NOPE`",
+        ),
+        (
+            vec![
+                "calendar",
+                "sessions",
+                "--market",
+                "US_EQ",
+                "--from",
+                "1980-01-01",
+                "--to",
+                "1980-01-02",
+            ],
+            "the calendars cover 1990-01-01 to 2035-12-31",
+        ),
+        (
+            vec![
+                "calendar",
+                "sessions",
+                "--market",
+                "US_EQ",
+                "--from",
+                "2024-02-01",
+                "--to",
+                "2024-01-01",
+            ],
+            "is after --to",
+        ),
+        (
+            vec![
+                "backfill",
+                "--market",
+                "FX_GLOB",
+                "--from",
+                "2024-01-01",
+                "--to",
+                "2024-01-31",
+            ],
+            "no DAG is triggered by a state of FX_GLOB",
+        ),
+    ] {
+        let o = s.pv2(&args);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn calendar_plan_lists_activations_following_the_sun() {
+    let s = Sandbox::new();
+    let o = s.pv2(&[
+        "calendar",
+        "plan",
+        "--from",
+        "2024-03-08T00:00:00Z",
+        "--to",
+        "2024-03-12T00:00:00Z",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "at,dag,market,as_of,trigger,activation_id\n\
+         2024-03-08T06:00:00Z,daily,JP_EQ,2024-03-08,POST_CLOSE,daily:JP_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T16:30:00Z,daily,EU_EQ,2024-03-08,POST_CLOSE,daily:EU_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T21:00:00Z,daily,US_EQ,2024-03-08,POST_CLOSE,daily:US_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-11T06:00:00Z,daily,JP_EQ,2024-03-11,POST_CLOSE,daily:JP_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T16:30:00Z,daily,EU_EQ,2024-03-11,POST_CLOSE,daily:EU_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T20:00:00Z,daily,US_EQ,2024-03-11,POST_CLOSE,daily:US_EQ:2024-03-11:POST_CLOSE\n"
+    );
+}

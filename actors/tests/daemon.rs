@@ -413,3 +413,115 @@ async fn sigterm_drains_and_exits_zero_leaving_nothing_running() {
     assert!(status.success());
     env.cleanup().await;
 }
+
+/// A global DAG fired every second by cron, with no catch-up after downtime.
+const EVERY_SECOND: &str = r#"
+[[dag]]
+id = "tick"
+[dag.trigger]
+cron = "* * * * * *"
+timezone = "Asia/Tokyo"
+catch_up = "none"
+[[dag.job]]
+id = "first"
+actor = "noop"
+timeout_secs = 30
+"#;
+
+async fn activations(db: &RuntimeDb) -> Vec<prometheus::store::Activation> {
+    use prometheus::store::ScheduleStore;
+    let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    db.activations(t("2000-01-01T00:00:00Z"), t("2100-01-01T00:00:00Z"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_scheduler_fires_cron_dags_on_the_real_clock_and_skips_missed_ones_after_a_restart()
+ {
+    let env = Env::with(None, EVERY_SECOND, "");
+    let db = runtime(&env).await;
+    let mut daemon = spawn_daemon(&env, None);
+    wait_healthy(&env, &mut daemon).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while activations(&db).await.len() < 3 {
+        assert!(Instant::now() < deadline, "no cron activations");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, _) = stop(&mut daemon, "TERM");
+    assert!(status.success());
+    let before = activations(&db).await;
+    assert!(before.iter().all(|a| a.outcome == "fired"), "{before:?}");
+    // Down for a while: the seconds missed are recorded as skipped, not run.
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut daemon = spawn_daemon(&env, None);
+    wait_healthy(&env, &mut daemon).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = activations(&db).await;
+        let fired_after = now
+            .iter()
+            .filter(|a| a.outcome == "fired" && a.due_at > before.last().unwrap().due_at)
+            .count();
+        if fired_after >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cron activations after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, _) = stop(&mut daemon, "TERM");
+    assert!(status.success());
+    let after = activations(&db).await;
+    let skipped: Vec<_> = after.iter().filter(|a| a.outcome == "skipped").collect();
+    assert!(skipped.len() >= 2, "the downtime was skipped: {after:?}");
+    assert!(skipped.iter().all(|a| a.run_id.is_none()));
+    // Seconds are consecutive: every second from the first to the last activation was
+    // either fired or skipped, exactly once.
+    let first = after.first().unwrap().due_at;
+    let last = after.last().unwrap().due_at;
+    assert_eq!(after.len() as i64, (last - first).num_seconds() + 1);
+    for a in after.iter().filter(|a| a.outcome == "fired") {
+        assert_eq!(a.market_id, "GLOBAL");
+        let run_id = a.run_id.as_deref().unwrap();
+        assert_eq!(
+            run_id,
+            format!(
+                "tick:GLOBAL:{}",
+                a.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        );
+        // Fired runs either finished or were interrupted by the stop and resumed.
+        let run = db.dag_run(run_id).await.unwrap().unwrap();
+        assert_ne!(run.state, "FAILED", "{run:?}");
+        // The as-of date is the date in Tokyo.
+        assert_eq!(
+            a.as_of_date,
+            a.due_at.with_timezone(&chrono_tz::Asia::Tokyo).date_naive()
+        );
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_with_the_scheduler_off_fires_nothing() {
+    let env = Env::with(None, EVERY_SECOND, "");
+    std::fs::write(
+        env.config_dir().join("default.toml"),
+        std::fs::read_to_string(env.config_dir().join("default.toml"))
+            .unwrap()
+            .replace("[daemon]\n", "[daemon]\nscheduler = false\n"),
+    )
+    .unwrap();
+    let db = runtime(&env).await;
+    let mut daemon = spawn_daemon(&env, None);
+    wait_healthy(&env, &mut daemon).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (status, _) = stop(&mut daemon, "TERM");
+    assert!(status.success());
+    assert!(activations(&db).await.is_empty());
+    assert!(db.dag_runs(10).await.unwrap().is_empty());
+    env.cleanup().await;
+}

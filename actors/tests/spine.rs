@@ -29,6 +29,7 @@ async fn run(spine: &Spine, dag: &str, date: &str) -> RunSummary {
         as_of: date.parse::<NaiveDate>().unwrap(),
         trigger: "test".into(),
         rerun: false,
+        run_key: None,
     };
     let s = spine.orchestrator.send(submit).await.unwrap().unwrap();
     let rx = spine
@@ -224,6 +225,7 @@ fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
             as_of: DATES[0].parse().unwrap(),
             trigger: "test".into(),
             rerun: false,
+            run_key: None,
         };
         let s = spine.orchestrator.send(again).await.unwrap().unwrap();
         assert_eq!(s.finished.as_deref(), Some("SUCCEEDED"));
@@ -233,6 +235,7 @@ fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
             as_of: DATES[0].parse().unwrap(),
             trigger: "test".into(),
             rerun: true,
+            run_key: None,
         };
         let s = spine.orchestrator.send(rerun).await.unwrap().unwrap();
         assert_eq!(s.run_id, format!("drill:US_EQ:{}:r2", DATES[0]));
@@ -242,6 +245,7 @@ fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
             as_of: DATES[0].parse().unwrap(),
             trigger: "test".into(),
             rerun: false,
+            run_key: None,
         };
         let e = spine.orchestrator.send(bad).await.unwrap().unwrap_err();
         assert!(

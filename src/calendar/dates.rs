@@ -30,7 +30,11 @@ pub fn easter_sunday(year: i32) -> NaiveDate {
 /// The `n`-th (1-based) `weekday` of `month`, or the last one when `n` is 0.
 pub fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
     if n == 0 {
-        let next_month = if month == 12 { ymd(year + 1, 1, 1) } else { ymd(year, month + 1, 1) };
+        let next_month = if month == 12 {
+            ymd(year + 1, 1, 1)
+        } else {
+            ymd(year, month + 1, 1)
+        };
         let mut d = next_month.pred_opt().unwrap_or(next_month);
         while d.weekday() != weekday {
             d = d.pred_opt().unwrap_or(d);
@@ -56,7 +60,11 @@ pub fn nearest_workday(d: NaiveDate) -> NaiveDate {
 
 /// Sunday → Monday; Saturday stays (and so is no trading-day holiday).
 pub fn sunday_to_monday(d: NaiveDate) -> NaiveDate {
-    if d.weekday() == Weekday::Sun { d + Days::new(1) } else { d }
+    if d.weekday() == Weekday::Sun {
+        d + Days::new(1)
+    } else {
+        d
+    }
 }
 
 /// Saturday or Sunday → the following Monday (UK bank-holiday substitution).
@@ -83,7 +91,15 @@ mod tests {
 
     #[test]
     fn easter_on_known_years() {
-        for (y, m, d) in [(1990, 4, 15), (2000, 4, 23), (2008, 3, 23), (2011, 4, 24), (2019, 4, 21), (2024, 3, 31), (2035, 3, 25)] {
+        for (y, m, d) in [
+            (1990, 4, 15),
+            (2000, 4, 23),
+            (2008, 3, 23),
+            (2011, 4, 24),
+            (2019, 4, 21),
+            (2024, 3, 31),
+            (2035, 3, 25),
+        ] {
             assert_eq!(easter_sunday(y), ymd(y, m, d), "{y}");
         }
     }
@@ -101,8 +117,14 @@ mod tests {
     fn observance_shifts() {
         let sat = ymd(2021, 12, 25);
         let sun = ymd(2022, 12, 25);
-        assert_eq!((nearest_workday(sat), nearest_workday(sun)), (ymd(2021, 12, 24), ymd(2022, 12, 26)));
-        assert_eq!((weekend_to_monday(sat), weekend_to_monday(sun)), (ymd(2021, 12, 27), ymd(2022, 12, 26)));
+        assert_eq!(
+            (nearest_workday(sat), nearest_workday(sun)),
+            (ymd(2021, 12, 24), ymd(2022, 12, 26))
+        );
+        assert_eq!(
+            (weekend_to_monday(sat), weekend_to_monday(sun)),
+            (ymd(2021, 12, 27), ymd(2022, 12, 26))
+        );
         assert_eq!(sunday_to_monday(sat), sat);
         assert_eq!(previous_friday(sun), ymd(2022, 12, 23));
     }

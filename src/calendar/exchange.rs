@@ -3,7 +3,9 @@
 
 use super::spec::{CalendarSpec, RuleSet};
 use super::{fx, lse, nyse, tse};
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Offset, TimeDelta, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Days, NaiveDate, NaiveTime, Offset, TimeDelta, TimeZone, Utc, Weekday,
+};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,11 +57,18 @@ fn hm(h: u32, m: u32) -> NaiveTime {
 }
 
 /// Regular local hours of `date`: open, close, optional break.
-fn regular_hours(rules: RuleSet, date: NaiveDate) -> (NaiveTime, NaiveTime, Option<(NaiveTime, NaiveTime)>) {
+fn regular_hours(
+    rules: RuleSet,
+    date: NaiveDate,
+) -> (NaiveTime, NaiveTime, Option<(NaiveTime, NaiveTime)>) {
     match rules {
         RuleSet::Nyse => (hm(9, 30), hm(16, 0), None),
         RuleSet::Lse => (hm(8, 0), hm(16, 30), None),
-        RuleSet::Tse => (hm(9, 0), tse::regular_close(date), Some((hm(11, 30), hm(12, 30)))),
+        RuleSet::Tse => (
+            hm(9, 0),
+            tse::regular_close(date),
+            Some((hm(11, 30), hm(12, 30))),
+        ),
         RuleSet::Fx => (hm(17, 0), hm(17, 0), None),
     }
 }
@@ -87,7 +96,11 @@ impl ExchangeCalendar {
                     early.extend(lse::early_closes(year));
                 }
                 RuleSet::Tse => {
-                    closed.extend(tse::national_holidays(year, &spec.holidays_added, &spec.holidays_removed));
+                    closed.extend(tse::national_holidays(
+                        year,
+                        &spec.holidays_added,
+                        &spec.holidays_removed,
+                    ));
                     closed.extend(tse::exchange_closures(year));
                 }
                 RuleSet::Fx => closed.extend(fx::holidays(year)),
@@ -102,7 +115,8 @@ impl ExchangeCalendar {
         closed.extend(spec.closures.iter().copied());
         early.extend(spec.early_closes.iter().map(|e| (e.date, e.close)));
 
-        let start = NaiveDate::from_ymd_opt(first, 1, 1).ok_or(CalendarError::Years(first, last))?;
+        let start =
+            NaiveDate::from_ymd_opt(first, 1, 1).ok_or(CalendarError::Years(first, last))?;
         let end = NaiveDate::from_ymd_opt(last, 12, 31).ok_or(CalendarError::Years(first, last))?;
         let mut sessions = Vec::with_capacity(((last - first + 1) * 262) as usize);
         for date in start.iter_days().take_while(|d| *d <= end) {
@@ -114,32 +128,52 @@ impl ExchangeCalendar {
         Ok(Self { spec, sessions })
     }
 
-    fn build_session(spec: &CalendarSpec, date: NaiveDate, early: Option<NaiveTime>) -> Result<Session, CalendarError> {
+    fn build_session(
+        spec: &CalendarSpec,
+        date: NaiveDate,
+        early: Option<NaiveTime>,
+    ) -> Result<Session, CalendarError> {
         let (open, regular_close, brk) = regular_hours(spec.rules, date);
-        // Exchange hours sit far from the 01:00–03:00 DST switches, so one offset serves the
-        // whole day; it is taken at local noon.
+        // DST switches happen in the small hours of a Sunday; at 12:00 UTC of any day the
+        // zone is already on the offset that holds for that day's exchange hours (and for
+        // FX's Sunday-evening open), so one lookup by UTC instant serves the whole day.
         let offset_of = |d: NaiveDate| -> Result<TimeDelta, CalendarError> {
-            let noon = d.and_time(hm(12, 0));
-            spec.tz
-                .from_local_datetime(&noon)
-                .single()
-                .map(|t| TimeDelta::seconds(i64::from(t.offset().fix().local_minus_utc())))
-                .ok_or(CalendarError::LocalTime { date: d, time: hm(12, 0), tz: spec.tz })
+            let noon_utc = d.and_time(hm(12, 0)).and_utc();
+            Ok(TimeDelta::seconds(i64::from(
+                spec.tz
+                    .offset_from_utc_datetime(&noon_utc.naive_utc())
+                    .fix()
+                    .local_minus_utc(),
+            )))
         };
         let offset = offset_of(date)?;
-        let at = |d: NaiveDate, t: NaiveTime, off: TimeDelta| Utc.from_utc_datetime(&(d.and_time(t) - off));
+        let at = |d: NaiveDate, t: NaiveTime, off: TimeDelta| {
+            Utc.from_utc_datetime(&(d.and_time(t) - off))
+        };
         let close_time = early.unwrap_or(regular_close);
         let (open_at, close_at) = if spec.rules == RuleSet::Fx {
             let prev = date - Days::new(1);
-            (at(prev, open, offset_of(prev)?), at(date, close_time, offset))
+            (
+                at(prev, open, offset_of(prev)?),
+                at(date, close_time, offset),
+            )
         } else {
             (at(date, open, offset), at(date, close_time, offset))
         };
         let (break_start, break_end) = match brk {
-            Some((bs, be)) if early.is_none_or(|c| c > be) => (Some(at(date, bs, offset)), Some(at(date, be, offset))),
+            Some((bs, be)) if early.is_none_or(|c| c > be) => {
+                (Some(at(date, bs, offset)), Some(at(date, be, offset)))
+            }
             _ => (None, None),
         };
-        Ok(Session { date, open: open_at, close: close_at, break_start, break_end, early_close: early.is_some_and(|c| c < regular_close) })
+        Ok(Session {
+            date,
+            open: open_at,
+            close: close_at,
+            break_start,
+            break_end,
+            early_close: early.is_some_and(|c| c < regular_close),
+        })
     }
 
     /// The spec it was built from.
@@ -155,7 +189,10 @@ impl ExchangeCalendar {
     /// First and last covered dates (sessions exist only within).
     pub fn range(&self) -> (NaiveDate, NaiveDate) {
         let (a, b) = self.spec.years;
-        (NaiveDate::from_ymd_opt(a, 1, 1).unwrap_or_default(), NaiveDate::from_ymd_opt(b, 12, 31).unwrap_or_default())
+        (
+            NaiveDate::from_ymd_opt(a, 1, 1).unwrap_or_default(),
+            NaiveDate::from_ymd_opt(b, 12, 31).unwrap_or_default(),
+        )
     }
 
     /// Every session, in date order.
@@ -199,13 +236,19 @@ impl ExchangeCalendar {
     /// The session open at instant `t` (open ≤ t < close), breaks included.
     pub fn session_at(&self, t: DateTime<Utc>) -> Option<&Session> {
         let i = self.sessions.partition_point(|s| s.open <= t);
-        i.checked_sub(1).map(|i| &self.sessions[i]).filter(|s| t < s.close)
+        i.checked_sub(1)
+            .map(|i| &self.sessions[i])
+            .filter(|s| t < s.close)
     }
 
     /// Sessions whose state window `[open − pre_open, close + post_close)` contains `t`.
     pub(crate) fn windows_at(&self, t: DateTime<Utc>) -> impl Iterator<Item = &Session> {
-        let i = self.sessions.partition_point(|s| s.open - self.spec.pre_open <= t);
+        let i = self
+            .sessions
+            .partition_point(|s| s.open - self.spec.pre_open <= t);
         let lo = i.saturating_sub(2);
-        self.sessions[lo..i].iter().filter(move |s| t < s.close + self.spec.post_close)
+        self.sessions[lo..i]
+            .iter()
+            .filter(move |s| t < s.close + self.spec.post_close)
     }
 }

@@ -46,7 +46,10 @@ pub(super) fn early_closes(year: i32) -> Vec<(NaiveDate, NaiveTime)> {
     }
     let black_friday = nth_weekday(year, 11, Weekday::Thu, 4) + Days::new(1);
     let christmas_eve = ymd(year, 12, 24);
-    let eve_weekday = matches!(christmas_eve.weekday(), Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu);
+    let eve_weekday = matches!(
+        christmas_eve.weekday(),
+        Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu
+    );
     if year >= 1993 {
         e.push((black_friday, one));
         if eve_weekday {

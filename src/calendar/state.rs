@@ -93,11 +93,38 @@ impl ExchangeCalendar {
         if let Some((state, s)) = best {
             let in_break = state == MarketState::Session
                 && matches!((s.break_start, s.break_end), (Some(a), Some(b)) if t >= a && t < b);
-            return StateAt { state, session: Some(s.date), in_break };
+            return StateAt {
+                state,
+                session: Some(s.date),
+                in_break,
+            };
         }
         let local_date = t.with_timezone(&self.tz()).date_naive();
-        let state = if self.is_session(local_date) { MarketState::Overnight } else { MarketState::Holiday };
-        StateAt { state, session: None, in_break: false }
+        let state = if self.is_session(local_date) {
+            MarketState::Overnight
+        } else {
+            MarketState::Holiday
+        };
+        StateAt {
+            state,
+            session: None,
+            in_break: false,
+        }
+    }
+
+    /// When the market enters `state` for the session `date`: the instant a job that
+    /// requires that state may start. `None` when `date` is not a session, or for HOLIDAY
+    /// (never entered at an instant).
+    pub fn state_begins(&self, date: NaiveDate, state: MarketState) -> Option<DateTime<Utc>> {
+        let s = self.session(date)?;
+        let spec = self.spec();
+        match state {
+            MarketState::PreOpen => Some(s.open - spec.pre_open),
+            MarketState::Session => Some(s.open),
+            MarketState::PostClose => Some(s.close),
+            MarketState::Overnight => Some(s.close + spec.post_close),
+            MarketState::Holiday => None,
+        }
     }
 
     /// Every session transition with `from < at <= to`, in time order: entering PRE_OPEN,
@@ -105,7 +132,9 @@ impl ExchangeCalendar {
     pub fn transitions(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Transition> {
         let pre = self.spec().pre_open;
         let post = self.spec().post_close;
-        let first = self.all_sessions().partition_point(|s| s.close + post <= from);
+        let first = self
+            .all_sessions()
+            .partition_point(|s| s.close + post <= from);
         let mut out = Vec::new();
         for s in &self.all_sessions()[first..] {
             if s.open - pre > to {
@@ -118,7 +147,11 @@ impl ExchangeCalendar {
                 (s.close + post, MarketState::Overnight),
             ] {
                 if at > from && at <= to {
-                    out.push(Transition { at, state, session: s.date });
+                    out.push(Transition {
+                        at,
+                        state,
+                        session: s.date,
+                    });
                 }
             }
         }

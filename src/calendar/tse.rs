@@ -27,7 +27,11 @@ fn equinox(year: i32, month: u32, base: f64) -> NaiveDate {
 fn statutory(year: i32) -> Vec<NaiveDate> {
     let mut h = vec![
         ymd(year, 1, 1),
-        if year <= 1999 { ymd(year, 1, 15) } else { nth_weekday(year, 1, Weekday::Mon, 2) },
+        if year <= 1999 {
+            ymd(year, 1, 15)
+        } else {
+            nth_weekday(year, 1, Weekday::Mon, 2)
+        },
         ymd(year, 2, 11),
         vernal_equinox(year),
         ymd(year, 4, 29),
@@ -54,15 +58,30 @@ fn statutory(year: i32) -> Vec<NaiveDate> {
     if year >= 2016 {
         h.push(ymd(year, 8, 11)); // Mountain Day
     }
-    h.push(if year <= 2002 { ymd(year, 9, 15) } else { nth_weekday(year, 9, Weekday::Mon, 3) }); // Respect for the Aged
-    h.push(if year <= 1999 { ymd(year, 10, 10) } else { nth_weekday(year, 10, Weekday::Mon, 2) }); // Sports Day
+    h.push(if year <= 2002 {
+        ymd(year, 9, 15)
+    } else {
+        nth_weekday(year, 9, Weekday::Mon, 3)
+    }); // Respect for the Aged
+    h.push(if year <= 1999 {
+        ymd(year, 10, 10)
+    } else {
+        nth_weekday(year, 10, Weekday::Mon, 2)
+    }); // Sports Day
     h
 }
 
 /// National holidays of `year`: the statutory dates minus `removed`, plus `added` (one-off
 /// holidays and moved ones), then substitute holidays and citizens' holidays.
-pub(super) fn national_holidays(year: i32, added: &[NaiveDate], removed: &[NaiveDate]) -> BTreeSet<NaiveDate> {
-    let mut national: BTreeSet<NaiveDate> = statutory(year).into_iter().filter(|d| !removed.contains(d)).collect();
+pub(super) fn national_holidays(
+    year: i32,
+    added: &[NaiveDate],
+    removed: &[NaiveDate],
+) -> BTreeSet<NaiveDate> {
+    let mut national: BTreeSet<NaiveDate> = statutory(year)
+        .into_iter()
+        .filter(|d| !removed.contains(d))
+        .collect();
     national.extend(added.iter().copied().filter(|d| d.year() == year));
     let mut all = national.clone();
     // Substitute holiday: a holiday on a Sunday gives the next day off — from 2007 the
@@ -90,7 +109,12 @@ pub(super) fn national_holidays(year: i32, added: &[NaiveDate], removed: &[Naive
 
 /// The exchange's own year-end closure: 31 Dec and 1–3 Jan.
 pub(super) fn exchange_closures(year: i32) -> [NaiveDate; 4] {
-    [ymd(year, 1, 1), ymd(year, 1, 2), ymd(year, 1, 3), ymd(year, 12, 31)]
+    [
+        ymd(year, 1, 1),
+        ymd(year, 1, 2),
+        ymd(year, 1, 3),
+        ymd(year, 12, 31),
+    ]
 }
 
 /// The regular close of `date`: 15:00, 15:30 from 5 November 2024.
@@ -108,8 +132,20 @@ mod tests {
 
     #[test]
     fn equinoxes_on_known_years() {
-        for (y, v, a) in [(1990, 21, 23), (2000, 20, 23), (2012, 20, 22), (2016, 20, 22), (2024, 20, 22), (2025, 20, 23), (2035, 21, 23)] {
-            assert_eq!((vernal_equinox(y).day(), autumnal_equinox(y).day()), (v, a), "{y}");
+        for (y, v, a) in [
+            (1990, 21, 23),
+            (2000, 20, 23),
+            (2012, 20, 22),
+            (2016, 20, 22),
+            (2024, 20, 22),
+            (2025, 20, 23),
+            (2035, 21, 23),
+        ] {
+            assert_eq!(
+                (vernal_equinox(y).day(), autumnal_equinox(y).day()),
+                (v, a),
+                "{y}"
+            );
         }
     }
 

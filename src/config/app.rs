@@ -177,7 +177,7 @@ impl DemoConfig {
     }
 }
 
-/// The daemon: where it listens, where it keeps its state, when it runs the daily DAG.
+/// The daemon: where it listens, where it keeps its state, whether its scheduler fires DAGs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DaemonConfig {
@@ -185,13 +185,11 @@ pub struct DaemonConfig {
     pub listen: String,
     /// Directory for the daemon's state file and generated control token.
     pub state_dir: String,
-    /// The DAG activated once per weekday and market.
+    /// The DAG an HTTP `POST /runs` without a `dag` field activates.
     pub daily_dag: String,
-    /// Markets the daily DAG runs for.
-    pub markets: Vec<String>,
-    /// UTC time of day (`HH:MM`) after which the day's run is activated (interim trigger
-    /// until market calendars drive activations).
-    pub daily_run_utc: String,
+    /// Whether the scheduler actor fires the DAGs bound to market states and cron
+    /// schedules (`[dag.trigger]` in dags.toml). Off: runs start only on request.
+    pub scheduler: bool,
     /// Jobs dispatched at once across all runs.
     pub max_concurrent_jobs: usize,
     /// How long SIGTERM waits for running jobs before recording them as interrupted.
@@ -204,8 +202,7 @@ impl Default for DaemonConfig {
             listen: "127.0.0.1:8760".into(),
             state_dir: "data".into(),
             daily_dag: "daily".into(),
-            markets: vec!["US_EQ".into()],
-            daily_run_utc: "22:30".into(),
+            scheduler: true,
             max_concurrent_jobs: 4,
             drain_timeout_secs: 8.0,
         }
@@ -227,11 +224,6 @@ impl DaemonConfig {
         issues.check(self.state_dir.trim().is_empty(), "daemon.state_dir", || {
             "must not be empty".into()
         });
-        issues.check(
-            chrono::NaiveTime::parse_from_str(&self.daily_run_utc, "%H:%M").is_err(),
-            "daemon.daily_run_utc",
-            || format!("`{}` is not a time; use HH:MM (UTC)", self.daily_run_utc),
-        );
         issues.check(
             !(1..=64).contains(&self.max_concurrent_jobs),
             "daemon.max_concurrent_jobs",

@@ -66,8 +66,12 @@ impl MarketConfig {
     /// # Errors
     /// An unknown rule set or time zone (also reported by `validate`).
     pub fn calendar_spec(&self) -> Result<CalendarSpec, String> {
-        let rules = RuleSet::parse(&self.calendar).ok_or_else(|| format!("unknown calendar `{}`", self.calendar))?;
-        let tz = self.timezone.parse::<chrono_tz::Tz>().map_err(|_| format!("unknown time zone `{}`", self.timezone))?;
+        let rules = RuleSet::parse(&self.calendar)
+            .ok_or_else(|| format!("unknown calendar `{}`", self.calendar))?;
+        let tz = self
+            .timezone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| format!("unknown time zone `{}`", self.timezone))?;
         Ok(CalendarSpec {
             rules,
             tz,

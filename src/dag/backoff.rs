@@ -20,14 +20,14 @@ pub fn backoff_delay(job: &JobDef, run_id: &str, next_attempt: u32) -> Duration 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dag::{MarketState, OnFailure};
+    use crate::dag::OnFailure;
 
     fn job(jitter: f64) -> JobDef {
         JobDef {
             id: "j".into(),
             actor: "a".into(),
             depends_on: vec![],
-            required_state: MarketState::Any,
+            required_state: None,
             priority: 1,
             max_attempts: 9,
             backoff_ms: 100,

@@ -1,5 +1,6 @@
 //! DAG definitions, from `config/dags.toml`.
 
+use crate::calendar::MarketState;
 use crate::config::Issues;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,25 +26,44 @@ pub struct DagDef {
     /// Markets it is activated for (empty = global DAG).
     #[serde(default)]
     pub markets: Vec<String>,
+    /// What activates the DAG on a schedule (none: only explicit `pv2 run` / backfills).
+    #[serde(default)]
+    pub trigger: Option<TriggerDef>,
     /// The jobs, in any order; dependencies define the order of execution.
     #[serde(rename = "job")]
     pub jobs: Vec<JobDef>,
 }
 
-/// The market state a job needs to run in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MarketState {
-    /// Any state.
-    Any,
-    /// Before the open.
-    PreOpen,
-    /// During the session.
-    Session,
-    /// After the close.
-    PostClose,
-    /// Between post-close and pre-open.
-    Overnight,
+/// How missed activations are handled after downtime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatchUp {
+    /// Skip everything missed (recorded as skipped).
+    None,
+    /// Fire only the most recent missed activation of each market.
+    #[default]
+    Latest,
+    /// Fire every missed activation, oldest first.
+    All,
+}
+
+/// A DAG's trigger: the moment each of its markets enters a state (`on`), or a cron
+/// schedule in a time zone for global DAGs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerDef {
+    /// Activate when a market of the DAG enters this state (as of that session's date).
+    #[serde(default)]
+    pub on: Option<MarketState>,
+    /// Cron expression, seconds first (`sec min hour day-of-month month day-of-week [year]`).
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// IANA time zone of the cron expression (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// What to do about activations missed while the daemon was down.
+    #[serde(default)]
+    pub catch_up: CatchUp,
 }
 
 /// What a job's final failure does to the rest of the run.
@@ -69,9 +89,10 @@ pub struct JobDef {
     /// Jobs that must be done first.
     #[serde(default)]
     pub depends_on: Vec<String>,
-    /// The market state it needs.
-    #[serde(default = "default_state")]
-    pub required_state: MarketState,
+    /// The market must have entered this state for the run's date before the job may run
+    /// (a POST_CLOSE job never runs before that session's close). None: no requirement.
+    #[serde(default)]
+    pub required_state: Option<MarketState>,
     /// 1 = must run, 2, 3 = can wait; ready jobs are dispatched by tier.
     #[serde(default = "default_priority")]
     pub priority: u8,
@@ -95,9 +116,6 @@ pub struct JobDef {
     pub on_failure: OnFailure,
 }
 
-fn default_state() -> MarketState {
-    MarketState::Any
-}
 fn default_priority() -> u8 {
     1
 }
@@ -151,6 +169,48 @@ impl DagsConfig {
                 );
             }
             dag.validate_jobs(&key, known_actors, issues);
+            if let Some(t) = &dag.trigger {
+                t.validate(&format!("{key}.trigger"), dag, issues);
+            }
+        }
+    }
+}
+
+impl TriggerDef {
+    fn validate(&self, key: &str, dag: &DagDef, issues: &mut Issues) {
+        match (&self.on, &self.cron) {
+            (Some(_), Some(_)) | (None, None) => {
+                issues.push(key, "give exactly one of `on` (a market state) or `cron`")
+            }
+            (Some(state), None) => {
+                issues.check(*state == MarketState::Holiday, &format!("{key}.on"), || {
+                    "HOLIDAY is not entered at an instant; use PRE_OPEN, SESSION, POST_CLOSE or OVERNIGHT".into()
+                });
+                issues.check(dag.markets.is_empty(), &format!("{key}.on"), || {
+                    "a market-state trigger needs the DAG's `markets`".into()
+                });
+            }
+            (None, Some(expr)) => {
+                issues.check(expr.parse::<cron::Schedule>().is_err(), &format!("{key}.cron"), || {
+                    format!("`{expr}` is not a cron expression (seconds first, e.g. \"0 30 6 * * Mon-Fri\")")
+                });
+                issues.check(!dag.markets.is_empty(), &format!("{key}.cron"), || {
+                    "a cron trigger is for global DAGs: remove the DAG's `markets`, or trigger on a market state with `on`".into()
+                });
+                for job in dag.jobs.iter().filter(|j| j.required_state.is_some()) {
+                    issues.push(
+                        format!("{key}.cron"),
+                        format!("job `{}` requires a market state, which a global cron DAG has no market for", job.id),
+                    );
+                }
+            }
+        }
+        if let Some(tz) = &self.timezone {
+            issues.check(
+                tz.parse::<chrono_tz::Tz>().is_err(),
+                &format!("{key}.timezone"),
+                || format!("`{tz}` is not an IANA time zone"),
+            );
         }
     }
 }
@@ -253,7 +313,7 @@ mod tests {
             id: id.into(),
             actor: "ingest".into(),
             depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
-            required_state: MarketState::Any,
+            required_state: None,
             priority: 1,
             max_attempts: 3,
             backoff_ms: 10,
@@ -276,6 +336,7 @@ mod tests {
             id: "d".into(),
             description: String::new(),
             markets: vec![],
+            trigger: None,
             jobs: vec![job("c", &["b"]), job("a", &[]), job("b", &["a"])],
         };
         assert_eq!(dag.topological_order(), Some(vec![1, 2, 0]));
@@ -294,12 +355,19 @@ mod tests {
                     id: "d".into(),
                     description: String::new(),
                     markets: vec!["MOON".into()],
+                    trigger: None,
                     jobs: vec![bad],
                 },
                 DagDef {
                     id: "c".into(),
                     description: String::new(),
                     markets: vec![],
+                    trigger: Some(TriggerDef {
+                        on: Some(MarketState::PostClose),
+                        cron: None,
+                        timezone: Some("Mars/Base".into()),
+                        catch_up: CatchUp::All,
+                    }),
                     jobs: vec![job("a", &["b"]), job("b", &["a"])],
                 },
             ],
@@ -317,7 +385,62 @@ mod tests {
                 "dag[0].job[0].timeout_secs",
                 "dag[0].job",
                 "dag[1].job",
+                "dag[1].trigger.on",
+                "dag[1].trigger.timezone",
             ]
         );
+    }
+
+    #[test]
+    fn triggers_are_checked() {
+        let dag = |markets: &[&str], trigger: TriggerDef, gated: bool| {
+            let mut j = job("a", &[]);
+            if gated {
+                j.required_state = Some(MarketState::PostClose);
+            }
+            DagDef {
+                id: "t".into(),
+                description: String::new(),
+                markets: markets.iter().map(|m| (*m).to_owned()).collect(),
+                trigger: Some(trigger),
+                jobs: vec![j],
+            }
+        };
+        let t = |on: Option<MarketState>, cron: Option<&str>| TriggerDef {
+            on,
+            cron: cron.map(str::to_owned),
+            timezone: None,
+            catch_up: CatchUp::Latest,
+        };
+        let reasons = |d: DagDef| {
+            issues_of(&DagsConfig { dags: vec![d] })
+                .into_iter()
+                .map(|(k, r)| format!("{k}: {r}"))
+                .collect::<Vec<_>>()
+        };
+        assert!(reasons(dag(&["US_EQ"], t(Some(MarketState::PostClose), None), true)).is_empty());
+        assert!(reasons(dag(&[], t(None, Some("0 30 6 * * Mon-Fri")), false)).is_empty());
+        let both = reasons(dag(
+            &["US_EQ"],
+            t(Some(MarketState::Session), Some("* * * * * *")),
+            false,
+        ));
+        assert!(both[0].contains("exactly one of `on`"), "{both:?}");
+        let neither = reasons(dag(&["US_EQ"], t(None, None), false));
+        assert!(neither[0].contains("exactly one of `on`"), "{neither:?}");
+        let holiday = reasons(dag(&["US_EQ"], t(Some(MarketState::Holiday), None), false));
+        assert!(
+            holiday[0].starts_with("dag[0].trigger.on: HOLIDAY"),
+            "{holiday:?}"
+        );
+        let bad_cron = reasons(dag(&[], t(None, Some("every day")), false));
+        assert!(
+            bad_cron[0].contains("`every day` is not a cron expression"),
+            "{bad_cron:?}"
+        );
+        let cron_on_market = reasons(dag(&["US_EQ"], t(None, Some("0 0 7 * * *")), true));
+        assert_eq!(cron_on_market.len(), 2, "{cron_on_market:?}");
+        assert!(cron_on_market[0].contains("for global DAGs"));
+        assert!(cron_on_market[1].contains("job `a` requires a market state"));
     }
 }

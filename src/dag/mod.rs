@@ -8,5 +8,5 @@ mod config;
 mod run;
 
 pub use backoff::backoff_delay;
-pub use config::{DagDef, DagsConfig, JobDef, MarketState, OnFailure};
+pub use config::{CatchUp, DagDef, DagsConfig, JobDef, OnFailure, TriggerDef};
 pub use run::{Action, AttemptOutcome, JobStatus, RunState, RunStatus};

@@ -349,7 +349,7 @@ impl RunState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dag::{JobDef, MarketState};
+    use crate::dag::JobDef;
 
     fn job(
         id: &str,
@@ -363,7 +363,7 @@ mod tests {
             id: id.into(),
             actor: actor.into(),
             depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
-            required_state: MarketState::Any,
+            required_state: None,
             priority,
             max_attempts,
             backoff_ms: 100,
@@ -379,6 +379,7 @@ mod tests {
             id: "d".into(),
             description: String::new(),
             markets: vec![],
+            trigger: None,
             jobs,
         })
     }

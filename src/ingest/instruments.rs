@@ -156,6 +156,12 @@ mod tests {
                 timezone: "America/New_York".into(),
                 calendar: "nyse".into(),
                 currency: "USD".into(),
+                pre_open_minutes: 60,
+                post_close_minutes: 60,
+                holidays_added: vec![],
+                holidays_removed: vec![],
+                closures: vec![],
+                early_closes: vec![],
             }],
         }
     }

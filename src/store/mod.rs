@@ -3,8 +3,8 @@
 //! - [`HistoricalDb`] — reference data, daily prices, derived series, news, ingest log —
 //!   implements [`ReferenceStore`], [`PriceStore`], [`DerivedStore`], [`NewsStore`],
 //!   [`IngestLog`] and [`SyntheticTruthStore`].
-//! - [`RuntimeDb`] — configs, runs, events — implements [`ConfigStore`], [`RunStore`] and
-//!   [`EventLog`].
+//! - [`RuntimeDb`] — configs, runs, events, scheduler — implements [`ConfigStore`],
+//!   [`RunStore`], [`EventLog`] and [`ScheduleStore`].
 //!
 //! Each database opens on SQLite (`sqlite://PATH`, the embedded default) or PostgreSQL
 //! (`postgres://…`), migrating itself to the latest schema on open. Queries are written once
@@ -25,6 +25,7 @@ pub(crate) mod pool;
 mod prices;
 mod reference;
 mod runs;
+mod schedule;
 mod synthetic_truth;
 mod tx;
 
@@ -40,6 +41,7 @@ pub use pool::{Backend, Pool};
 pub use prices::{PriceStore, PriceWriteSummary};
 pub use reference::ReferenceStore;
 pub use runs::{DagRunRecord, FINAL_RUN_STATES, JobRunRecord, RunRecord, RunStore};
+pub use schedule::{Activation, ScheduleStore};
 pub use synthetic_truth::SyntheticTruthStore;
 
 use crate::config::StorageConfig;

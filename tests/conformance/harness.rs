@@ -97,8 +97,18 @@ pub fn markets() -> MarketsConfig {
         id: id.into(),
         name: id.into(),
         timezone: tz.into(),
-        calendar: id.to_ascii_lowercase(),
+        calendar: if id == "US_EQ" {
+            "nyse".into()
+        } else {
+            "lse".into()
+        },
         currency: ccy.into(),
+        pre_open_minutes: 60,
+        post_close_minutes: 60,
+        holidays_added: vec![],
+        holidays_removed: vec![],
+        closures: vec![],
+        early_closes: vec![],
     };
     MarketsConfig {
         markets: vec![

@@ -10,3 +10,4 @@ mod point_in_time;
 mod prices;
 mod reference;
 mod runtime;
+mod schedule;

@@ -1,6 +1,8 @@
 //! One module per `pv2` command; [`run`] dispatches.
 
+mod backfill;
 mod bench_ingest;
+mod calendar;
 mod config;
 mod daemon;
 mod demo;
@@ -10,7 +12,7 @@ mod init;
 mod run;
 mod runs;
 
-use crate::cli::{BenchCommand, Cli, Command, ConfigCommand};
+use crate::cli::{BenchCommand, CalendarCommand, Cli, Command, ConfigCommand};
 use crate::context::Context;
 use crate::faults::FaultPlan;
 
@@ -45,6 +47,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Backfill(args) => backfill::run(&ctx, &args, faults).await,
+        Command::Calendar {
+            what:
+                CalendarCommand::Sessions {
+                    market,
+                    from,
+                    to,
+                    format,
+                },
+        } => calendar::sessions(&ctx, &market, from, to, format),
+        Command::Calendar {
+            what: CalendarCommand::State { market, at, format },
+        } => calendar::state(&ctx, &market, at, format),
+        Command::Calendar {
+            what: CalendarCommand::Plan { from, to, format },
+        } => calendar::plan(&ctx, from, to, format),
         Command::Runs { last, format } => runs::run(&ctx, last, format).await,
         Command::Config {
             what: ConfigCommand::Show { engine },

@@ -116,6 +116,7 @@ pub async fn run(ctx: &Context, args: RunArgs, faults: FaultPlan) -> anyhow::Res
             as_of: args.date,
             trigger: "cli".into(),
             rerun: args.rerun,
+            run_key: None,
         };
         let submitted = spine
             .orchestrator

@@ -120,6 +120,7 @@ async fn submit_run(req: HttpRequest, state: web::Data<ApiState>, body: String) 
         as_of: r.date,
         trigger: "http".into(),
         rerun: r.rerun,
+        run_key: None,
     };
     let submitted = match state.spine.orchestrator.send(submit).await {
         Ok(Ok(s)) => s,

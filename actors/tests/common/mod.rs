@@ -96,7 +96,7 @@ impl Env {
         std::fs::write(
             cfg.join("default.toml"),
             format!(
-                "[storage]\nhistorical_db = \"{historical}\"\nruntime_db = \"{runtime}\"\n\n[daemon]\nlisten = \"{listen}\"\nstate_dir = \"{}\"\nmarkets = [\"US_EQ\"]\ndaily_run_utc = \"23:59\"\ndrain_timeout_secs = 2\n\n[supervision]\nmax_restarts = 3\nwindow_secs = 60\nbackoff_ms = 20\nbackoff_max_ms = 100\n{extra}",
+                "[storage]\nhistorical_db = \"{historical}\"\nruntime_db = \"{runtime}\"\n\n[daemon]\nlisten = \"{listen}\"\nstate_dir = \"{}\"\ndrain_timeout_secs = 2\n\n[supervision]\nmax_restarts = 3\nwindow_secs = 60\nbackoff_ms = 20\nbackoff_max_ms = 100\n{extra}",
                 state.display()
             ),
         )

@@ -1,0 +1,715 @@
+//! The scheduler actor: follows a clock (the system clock, or a simulated one that jumps
+//! from event to event for backfills and tests), works out when each market enters the
+//! states DAGs are bound to — and when cron schedules of global DAGs fire — in time order
+//! (follow the sun: Tokyo, London, New York), and activates those DAGs through the
+//! orchestrator. Every activation is recorded before the watermark moves past it, so a
+//! restart never fires one twice; activations missed while the daemon was down are handled
+//! by each DAG's catch-up policy.
+
+use crate::orchestrator::{Orchestrator, Submit, WaitRun, Wake};
+use crate::supervision::EventRecorder;
+use actix::prelude::*;
+use chrono::{DateTime, NaiveDate, Offset, SecondsFormat, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use prometheus::calendar::{ExchangeCalendar, MarketState};
+use prometheus::dag::{CatchUp, DagsConfig};
+use prometheus::domain::{Clock, MarketId};
+use prometheus::store::{Activation, RuntimeDb, ScheduleStore};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A clock that only moves when told to: the time machine behind backfills and tests.
+#[derive(Debug)]
+pub struct SimulatedClock(Mutex<DateTime<Utc>>);
+
+impl SimulatedClock {
+    /// A clock standing at `start`.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self(Mutex::new(start))
+    }
+
+    /// Moves the clock to `t` (never backwards).
+    pub fn advance_to(&self, t: DateTime<Utc>) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = (*now).max(t);
+        }
+    }
+}
+
+impl Clock for SimulatedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map_or_else(|p| *p.into_inner(), |t| *t)
+    }
+}
+
+/// Which clock the scheduler follows.
+#[derive(Clone)]
+pub enum SchedulerClock {
+    /// Wall-clock time: wait for each event.
+    Real(Arc<dyn Clock>),
+    /// Simulated: jump to each event at once.
+    Simulated(Arc<SimulatedClock>),
+}
+
+impl SchedulerClock {
+    fn now(&self) -> DateTime<Utc> {
+        match self {
+            Self::Real(c) => c.now(),
+            Self::Simulated(c) => c.now(),
+        }
+    }
+}
+
+enum Kind {
+    Market {
+        market: MarketId,
+        calendar: Arc<ExchangeCalendar>,
+        state: MarketState,
+    },
+    Cron {
+        schedule: Box<cron::Schedule>,
+        tz: Tz,
+        expr: String,
+    },
+}
+
+/// One DAG bound to one market's state, or to a cron schedule.
+pub struct Binding {
+    dag_id: String,
+    kind: Kind,
+    catch_up: CatchUp,
+}
+
+/// An activation due at an instant: what the scheduler fires, in firing order.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedActivation {
+    /// When it is due.
+    pub at: DateTime<Utc>,
+    /// The DAG it activates.
+    pub dag_id: String,
+    /// The market (`GLOBAL` for cron DAGs).
+    pub market: MarketId,
+    /// The trading date of the run.
+    pub as_of: NaiveDate,
+    /// The state entered (`POST_CLOSE`…) or `cron <expr>`.
+    pub trigger: String,
+    /// Its durable id (`<dag>:<market>:<date>:<STATE>`, `<dag>:cron:<instant>`).
+    pub activation_id: String,
+    /// East before west at equal instants: minus the market's UTC offset.
+    #[serde(skip)]
+    east_rank: i32,
+    #[serde(skip)]
+    binding: usize,
+    /// Cron activations name their run by instant (several a day are possible).
+    #[serde(skip)]
+    run_key: Option<String>,
+    /// Set by the catch-up policy: record, do not run.
+    #[serde(skip)]
+    skip: bool,
+}
+
+type Due = PlannedActivation;
+
+/// Every activation of `bindings` due in `(from, to]`, in firing order: by instant, east
+/// before west at the same instant (follow the sun), then by DAG and id.
+pub fn plan(
+    bindings: &[Binding],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<PlannedActivation> {
+    let mut due: Vec<Due> = bindings
+        .iter()
+        .enumerate()
+        .flat_map(|(i, b)| b.due(i, from, to))
+        .collect();
+    due.sort_by(|a, b| {
+        (a.at, a.east_rank, &a.dag_id, &a.activation_id).cmp(&(
+            b.at,
+            b.east_rank,
+            &b.dag_id,
+            &b.activation_id,
+        ))
+    });
+    due
+}
+
+impl Binding {
+    /// Activations due in `(from, to]`.
+    fn due(&self, index: usize, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Due> {
+        match &self.kind {
+            Kind::Market {
+                market,
+                calendar,
+                state,
+            } => calendar
+                .transitions(from, to)
+                .into_iter()
+                .filter(|t| t.state == *state)
+                .map(|t| Due {
+                    at: t.at,
+                    east_rank: -calendar
+                        .tz()
+                        .offset_from_utc_datetime(&t.at.naive_utc())
+                        .fix()
+                        .local_minus_utc(),
+                    dag_id: self.dag_id.clone(),
+                    market: market.clone(),
+                    as_of: t.session,
+                    trigger: state.as_str().to_owned(),
+                    activation_id: format!(
+                        "{}:{market}:{}:{}",
+                        self.dag_id,
+                        t.session,
+                        state.as_str()
+                    ),
+                    binding: index,
+                    run_key: None,
+                    skip: false,
+                })
+                .collect(),
+            Kind::Cron { schedule, tz, expr } => schedule
+                .after(&from.with_timezone(tz))
+                .take_while(|t| t.with_timezone(&Utc) <= to)
+                .map(|t| Due {
+                    at: t.with_timezone(&Utc),
+                    east_rank: -t.offset().fix().local_minus_utc(),
+                    dag_id: self.dag_id.clone(),
+                    market: MarketId::from("GLOBAL"),
+                    as_of: t.date_naive(),
+                    trigger: format!("cron {expr}"),
+                    activation_id: format!(
+                        "{}:cron:{}",
+                        self.dag_id,
+                        t.with_timezone(&Utc)
+                            .to_rfc3339_opts(SecondsFormat::Secs, true)
+                    ),
+                    binding: index,
+                    run_key: Some(
+                        t.with_timezone(&Utc)
+                            .to_rfc3339_opts(SecondsFormat::Secs, true),
+                    ),
+                    skip: false,
+                })
+                .collect(),
+        }
+    }
+
+    /// The first activation strictly after `t`.
+    fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match &self.kind {
+            Kind::Market {
+                calendar, state, ..
+            } => {
+                // Look ahead in widening steps so long holidays cannot hide the next event.
+                let mut horizon = TimeDelta::days(10);
+                while horizon <= TimeDelta::days(400) {
+                    if let Some(x) = calendar
+                        .transitions(t, t + horizon)
+                        .into_iter()
+                        .find(|x| x.state == *state)
+                    {
+                        return Some(x.at);
+                    }
+                    horizon = horizon * 4;
+                }
+                None
+            }
+            Kind::Cron { schedule, tz, .. } => schedule
+                .after(&t.with_timezone(tz))
+                .next()
+                .map(|x| x.with_timezone(&Utc)),
+        }
+    }
+}
+
+/// Builds the bindings of every triggered DAG (restricted to `only_market` when given, and
+/// to `only_dag`).
+///
+/// # Errors
+/// A DAG bound to a market without a calendar, or an invalid cron expression or zone.
+pub fn bindings(
+    dags: &DagsConfig,
+    calendars: &BTreeMap<String, Arc<ExchangeCalendar>>,
+    only_market: Option<&str>,
+    only_dag: Option<&str>,
+) -> Result<Vec<Binding>, String> {
+    let mut out = Vec::new();
+    for dag in &dags.dags {
+        let Some(trigger) = &dag.trigger else {
+            continue;
+        };
+        if only_dag.is_some_and(|d| d != dag.id) {
+            continue;
+        }
+        if let Some(state) = trigger.on {
+            for m in &dag.markets {
+                if only_market.is_some_and(|o| o != m) {
+                    continue;
+                }
+                let calendar = calendars
+                    .get(m)
+                    .ok_or_else(|| format!("DAG `{}`: market {m} has no calendar", dag.id))?;
+                out.push(Binding {
+                    dag_id: dag.id.clone(),
+                    kind: Kind::Market {
+                        market: MarketId::new(m),
+                        calendar: Arc::clone(calendar),
+                        state,
+                    },
+                    catch_up: trigger.catch_up,
+                });
+            }
+        } else if let (Some(expr), None) = (&trigger.cron, only_market) {
+            let schedule = cron::Schedule::from_str(expr)
+                .map_err(|e| format!("DAG `{}`: cron `{expr}`: {e}", dag.id))?;
+            let tz: Tz = trigger
+                .timezone
+                .as_deref()
+                .unwrap_or("UTC")
+                .parse()
+                .map_err(|_| format!("DAG `{}`: bad time zone", dag.id))?;
+            out.push(Binding {
+                dag_id: dag.id.clone(),
+                kind: Kind::Cron {
+                    schedule: Box::new(schedule),
+                    tz,
+                    expr: expr.clone(),
+                },
+                catch_up: trigger.catch_up,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// How a scheduler runs.
+#[derive(Clone)]
+pub struct SchedulerOptions {
+    /// Its id in `scheduler_state` (`daemon`, `backfill`…).
+    pub scheduler_id: String,
+    /// The clock it follows.
+    pub clock: SchedulerClock,
+    /// Where to start when no watermark is stored (default: now).
+    pub start: Option<DateTime<Utc>>,
+    /// Stop after this instant (backfills, tests).
+    pub until: Option<DateTime<Utc>>,
+    /// Wait for each activated run to finish before moving on (backfills).
+    pub wait_for_runs: bool,
+    /// Submit even activations already recorded (resumes their unfinished runs; backfills).
+    pub resubmit_recorded: bool,
+    /// Apply each DAG's catch-up policy on the first tick to what fell due between the
+    /// stored watermark and now (the daemon after downtime; not backfills, which run all).
+    pub catch_up: bool,
+    /// Called after each activation is handled (progress bars).
+    pub on_activation: Option<ActivationObserver>,
+}
+
+/// A callback told about each handled activation.
+pub type ActivationObserver = Arc<dyn Fn(&PlannedActivation) + Send + Sync>;
+
+/// What a scheduler has done so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SchedulerReport {
+    /// Activations fired (new runs or resumed ones).
+    pub fired: usize,
+    /// Activations skipped by catch-up policy.
+    pub skipped: usize,
+    /// Activations found already recorded (their runs finished).
+    pub already_recorded: usize,
+    /// Activations found recorded whose runs had not finished, and were resumed.
+    pub resumed: usize,
+    /// Runs that did not succeed (when waiting for runs).
+    pub failed_runs: Vec<String>,
+    /// Activations the orchestrator refused (with the reason).
+    pub refused: Vec<String>,
+}
+
+/// The scheduler actor.
+pub struct Scheduler {
+    bindings: Arc<Vec<Binding>>,
+    orchestrator: Addr<Orchestrator>,
+    db: RuntimeDb,
+    events: EventRecorder,
+    opts: SchedulerOptions,
+    watermark: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    report: SchedulerReport,
+    finished: bool,
+    waiters: Vec<oneshot::Sender<SchedulerReport>>,
+}
+
+/// Internal: evaluate what is due now.
+struct Tick;
+
+impl Message for Tick {
+    type Result = ();
+}
+
+/// Resolves with the report when the scheduler passes `until`.
+pub struct WhenFinished;
+
+impl Message for WhenFinished {
+    type Result = oneshot::Receiver<SchedulerReport>;
+}
+
+impl Scheduler {
+    /// A scheduler over `bindings`.
+    pub fn new(
+        bindings: Vec<Binding>,
+        orchestrator: Addr<Orchestrator>,
+        db: RuntimeDb,
+        events: EventRecorder,
+        opts: SchedulerOptions,
+    ) -> Self {
+        Self {
+            bindings: Arc::new(bindings),
+            orchestrator,
+            db,
+            events,
+            opts,
+            watermark: None,
+            started_at: None,
+            report: SchedulerReport::default(),
+            finished: false,
+            waiters: Vec::new(),
+        }
+    }
+}
+
+/// The work of one tick, done outside the actor: fire what is due in `(from, now]`.
+#[allow(clippy::too_many_arguments)]
+async fn fire_due(
+    bindings: Arc<Vec<Binding>>,
+    orchestrator: Addr<Orchestrator>,
+    db: RuntimeDb,
+    events: EventRecorder,
+    opts: SchedulerOptions,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+    missed_before: Option<DateTime<Utc>>,
+) -> Result<SchedulerReport, String> {
+    let mut due = plan(&bindings, from, now);
+    // Catch-up: of the activations missed while down, keep what each DAG's policy allows.
+    if let Some(cutoff) = missed_before {
+        let mut latest: BTreeMap<(usize, MarketId), DateTime<Utc>> = BTreeMap::new();
+        for d in due.iter().filter(|d| d.at < cutoff) {
+            latest.insert((d.binding, d.market.clone()), d.at);
+        }
+        for d in &mut due {
+            if d.at >= cutoff {
+                continue;
+            }
+            let keep = match bindings[d.binding].catch_up {
+                CatchUp::All => true,
+                CatchUp::Latest => latest.get(&(d.binding, d.market.clone())) == Some(&d.at),
+                CatchUp::None => false,
+            };
+            d.skip = !keep;
+        }
+    }
+    let mut report = SchedulerReport::default();
+    for d in due {
+        let recorded = db
+            .activation_exists(&d.activation_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if recorded && !opts.resubmit_recorded {
+            report.already_recorded += 1;
+            continue;
+        }
+        let mut activation = Activation {
+            activation_id: d.activation_id.clone(),
+            scheduler_id: opts.scheduler_id.clone(),
+            dag_id: d.dag_id.clone(),
+            market_id: d.market.to_string(),
+            as_of_date: d.as_of,
+            trigger: d.trigger.clone(),
+            due_at: d.at,
+            fired_at: opts.clock.now(),
+            outcome: "fired".into(),
+            run_id: None,
+        };
+        if d.skip {
+            activation.outcome = "skipped".into();
+            if db
+                .record_activation(&activation)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                report.skipped += 1;
+            }
+            continue;
+        }
+        let submit = Submit {
+            dag_id: d.dag_id.clone(),
+            market: d.market.clone(),
+            as_of: d.as_of,
+            trigger: "schedule".into(),
+            rerun: false,
+            run_key: d.run_key.clone(),
+        };
+        match orchestrator.send(submit).await.map_err(|e| e.to_string())? {
+            Ok(s) => {
+                activation.run_id = Some(s.run_id.clone());
+                let (count, event) = match (recorded, &s.finished) {
+                    (false, _) => (&mut report.fired, "activated"),
+                    (true, None) => (&mut report.resumed, "resumed"),
+                    (true, Some(_)) => (&mut report.already_recorded, ""),
+                };
+                *count += 1;
+                if !event.is_empty() {
+                    events.record(
+                        "scheduler",
+                        event,
+                        format!("{} -> {}", d.activation_id, s.run_id),
+                    );
+                }
+                if opts.wait_for_runs {
+                    let state = match (
+                        &s.finished,
+                        orchestrator
+                            .send(WaitRun(s.run_id.clone()))
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    ) {
+                        (Some(state), _) => state.clone(),
+                        (None, Some(rx)) => rx
+                            .await
+                            .map(|r| r.state)
+                            .unwrap_or_else(|_| "INTERRUPTED".into()),
+                        (None, None) => "UNKNOWN".into(),
+                    };
+                    if state != "SUCCEEDED" {
+                        report.failed_runs.push(format!("{} {state}", s.run_id));
+                    }
+                }
+            }
+            Err(reason) => {
+                activation.outcome = "refused".into();
+                report
+                    .refused
+                    .push(format!("{}: {reason}", d.activation_id));
+            }
+        }
+        if let Some(observe) = &opts.on_activation {
+            observe(&d);
+        }
+        // Recorded after the submit: a crash in between re-fires the activation on restart,
+        // which finds the same deterministic run id and resumes it instead of duplicating.
+        if !recorded {
+            db.record_activation(&activation)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    db.set_watermark(&opts.scheduler_id, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(report)
+}
+
+impl Actor for Scheduler {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let mode = match self.opts.clock {
+            SchedulerClock::Real(_) => "real clock",
+            SchedulerClock::Simulated(_) => "simulated clock",
+        };
+        self.events.record(
+            "scheduler",
+            "started",
+            format!(
+                "{} ({mode}), {} bindings",
+                self.opts.scheduler_id,
+                self.bindings.len()
+            ),
+        );
+        ctx.notify(Tick);
+    }
+}
+
+impl Scheduler {
+    fn finish(&mut self) {
+        self.finished = true;
+        for w in self.waiters.drain(..) {
+            let _ = w.send(self.report.clone());
+        }
+    }
+
+    fn merge(&mut self, r: SchedulerReport) {
+        self.report.fired += r.fired;
+        self.report.skipped += r.skipped;
+        self.report.already_recorded += r.already_recorded;
+        self.report.resumed += r.resumed;
+        self.report.failed_runs.extend(r.failed_runs);
+        for refused in r.refused {
+            self.events
+                .record("scheduler", "activation_refused", refused.clone());
+            self.report.refused.push(refused);
+        }
+    }
+
+    /// Plans the next tick after handling everything due up to `now`: at the next
+    /// activation, or at `until` (so the watermark reaches the end of the range), then stops.
+    fn schedule_next(&mut self, ctx: &mut Context<Self>, now: DateTime<Utc>) {
+        let until = self.opts.until;
+        if until.is_some_and(|u| now >= u) {
+            self.finish();
+            return;
+        }
+        let next = self.bindings.iter().filter_map(|b| b.next_after(now)).min();
+        let target = match (next, until) {
+            (None, None) => {
+                self.finish();
+                return;
+            }
+            (Some(t), Some(u)) => t.min(u),
+            (None, Some(u)) => u,
+            (Some(t), None) => t,
+        };
+        match &self.opts.clock {
+            SchedulerClock::Simulated(c) => {
+                c.advance_to(target);
+                // Jobs waiting for a market state re-check against the moved clock.
+                self.orchestrator.do_send(Wake);
+                ctx.notify(Tick);
+            }
+            SchedulerClock::Real(_) => {
+                // Wake at the event, or within a minute to notice clock jumps.
+                let wait = (target - now)
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(Duration::from_secs(60));
+                ctx.notify_later(Tick, wait);
+            }
+        }
+    }
+}
+
+impl Handler<Tick> for Scheduler {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Tick, ctx: &mut Context<Self>) {
+        if self.finished {
+            return;
+        }
+        let now = self.opts.clock.now();
+        let db = self.db.clone();
+        let id = self.opts.scheduler_id.clone();
+        let start = self.opts.start;
+        let known = self.watermark;
+        let first = self.started_at.is_none();
+        if first {
+            self.started_at = Some(now);
+        }
+        let catch_up = self.opts.catch_up;
+        let (bindings, orchestrator, opts, events) = (
+            Arc::clone(&self.bindings),
+            self.orchestrator.clone(),
+            self.opts.clone(),
+            self.events.clone(),
+        );
+        let work = async move {
+            let from = match known {
+                Some(w) => w,
+                None => db
+                    .watermark(&id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .or(start)
+                    .unwrap_or(now),
+            };
+            // On the first tick, everything due before now was missed while it was down.
+            let missed_before = (first && catch_up).then_some(now);
+            let report = fire_due(
+                bindings,
+                orchestrator,
+                db,
+                events,
+                opts,
+                from,
+                now.max(from),
+                missed_before,
+            )
+            .await?;
+            Ok::<_, String>((report, now.max(from)))
+        };
+        ctx.wait(work.into_actor(self).map(|res, act, ctx| match res {
+            Ok((report, now)) => {
+                act.merge(report);
+                act.watermark = Some(now);
+                act.schedule_next(ctx, now);
+            }
+            Err(e) => {
+                act.events.record("scheduler", "error", e);
+                ctx.notify_later(Tick, Duration::from_secs(5));
+            }
+        }));
+    }
+}
+
+/// Stops the scheduler (daemon shutdown): nothing more is activated; what was fired stays
+/// recorded, and the watermark says where a restart picks up.
+pub struct Stop;
+
+impl Message for Stop {
+    type Result = ();
+}
+
+impl Handler<Stop> for Scheduler {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Stop, ctx: &mut Context<Self>) {
+        self.events
+            .record("scheduler", "stopped", self.opts.scheduler_id.clone());
+        self.finish();
+        ctx.stop();
+    }
+}
+
+impl Handler<WhenFinished> for Scheduler {
+    type Result = MessageResult<WhenFinished>;
+
+    fn handle(&mut self, _msg: WhenFinished, _ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        if self.finished {
+            let _ = tx.send(self.report.clone());
+        } else {
+            self.waiters.push(tx);
+        }
+        MessageResult(rx)
+    }
+}
+
+/// The calendars of every configured market.
+///
+/// # Errors
+/// A market whose calendar cannot be built.
+pub fn calendars(
+    markets: &prometheus::config::MarketsConfig,
+) -> Result<BTreeMap<String, Arc<ExchangeCalendar>>, String> {
+    markets
+        .markets
+        .iter()
+        .map(|m| {
+            Ok((
+                m.id.clone(),
+                Arc::new(m.calendar().map_err(|e| format!("{}: {e}", m.id))?),
+            ))
+        })
+        .collect()
+}
+
+/// The UTC instant of a local midnight (start of a date in a zone).
+pub fn start_of_day(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    tz.from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map_or_else(
+            || date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
+}

@@ -1,0 +1,163 @@
+//! The scheduler's durable record: fired and skipped activations, and its watermark.
+
+use super::RuntimeDb;
+use super::error::StoreError;
+use super::pool::on_pool;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// One activation the scheduler decided on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activation {
+    /// `<dag>:<market>:<date>:<STATE>` or `<dag>:cron:<instant>`: unique per due moment.
+    pub activation_id: String,
+    /// The scheduler that decided (`daemon`, `backfill`…).
+    pub scheduler_id: String,
+    /// The DAG.
+    pub dag_id: String,
+    /// The market (`GLOBAL` for cron DAGs).
+    pub market_id: String,
+    /// The trading date of the run.
+    pub as_of_date: NaiveDate,
+    /// What triggered it (`POST_CLOSE`, `cron 0 30 6 * * Mon-Fri`…).
+    pub trigger: String,
+    /// When it was due.
+    pub due_at: DateTime<Utc>,
+    /// When it was decided (scheduler clock).
+    pub fired_at: DateTime<Utc>,
+    /// `fired`, `skipped` (catch-up policy) or `refused` (the orchestrator declined it).
+    pub outcome: String,
+    /// The run it started.
+    pub run_id: Option<String>,
+}
+
+/// Scheduler bookkeeping.
+#[async_trait]
+pub trait ScheduleStore {
+    /// Records an activation; `false` when one with that id exists already (nothing written).
+    async fn record_activation(&self, a: &Activation) -> Result<bool, StoreError>;
+    /// Whether an activation with this id was recorded.
+    async fn activation_exists(&self, activation_id: &str) -> Result<bool, StoreError>;
+    /// Activations due in `[from, to]`, by due time then id.
+    async fn activations(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Activation>, StoreError>;
+    /// The scheduler's watermark: every activation due at or before it was handled.
+    async fn watermark(&self, scheduler_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Moves the watermark.
+    async fn set_watermark(&self, scheduler_id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+type ActivationRow = (
+    String,
+    String,
+    String,
+    String,
+    NaiveDate,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+    Option<String>,
+);
+
+#[async_trait]
+impl ScheduleStore for RuntimeDb {
+    async fn record_activation(&self, a: &Activation) -> Result<bool, StoreError> {
+        const SQL: &str = "INSERT INTO scheduler_activations \
+             (activation_id, scheduler_id, dag_id, market_id, as_of_date, trigger, due_at, fired_at, outcome, run_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (activation_id) DO NOTHING";
+        let done = on_pool!(&self.pool, p => sqlx::query(SQL)
+            .bind(&a.activation_id)
+            .bind(&a.scheduler_id)
+            .bind(&a.dag_id)
+            .bind(&a.market_id)
+            .bind(a.as_of_date)
+            .bind(&a.trigger)
+            .bind(a.due_at)
+            .bind(a.fired_at)
+            .bind(&a.outcome)
+            .bind(&a.run_id)
+            .execute(p)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(StoreError::query("record activation"))?);
+        Ok(done == 1)
+    }
+
+    async fn activation_exists(&self, activation_id: &str) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM scheduler_activations WHERE activation_id = $1";
+        let n: i64 = on_pool!(&self.pool, p => sqlx::query_scalar(SQL)
+            .bind(activation_id)
+            .fetch_one(p)
+            .await
+            .map_err(StoreError::query("look up activation"))?);
+        Ok(n > 0)
+    }
+
+    async fn activations(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Activation>, StoreError> {
+        const SQL: &str = "SELECT activation_id, scheduler_id, dag_id, market_id, as_of_date, trigger, due_at, fired_at, outcome, run_id \
+             FROM scheduler_activations WHERE due_at >= $1 AND due_at <= $2 ORDER BY due_at, activation_id";
+        let rows: Vec<ActivationRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(from)
+            .bind(to)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read activations"))?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    activation_id,
+                    scheduler_id,
+                    dag_id,
+                    market_id,
+                    as_of_date,
+                    trigger,
+                    due_at,
+                    fired_at,
+                    outcome,
+                    run_id,
+                )| Activation {
+                    activation_id,
+                    scheduler_id,
+                    dag_id,
+                    market_id,
+                    as_of_date,
+                    trigger,
+                    due_at,
+                    fired_at,
+                    outcome,
+                    run_id,
+                },
+            )
+            .collect())
+    }
+
+    async fn watermark(&self, scheduler_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        const SQL: &str = "SELECT watermark FROM scheduler_state WHERE scheduler_id = $1";
+        on_pool!(&self.pool, p => sqlx::query_scalar(SQL)
+            .bind(scheduler_id)
+            .fetch_optional(p)
+            .await
+            .map_err(StoreError::query("read scheduler watermark")))
+    }
+
+    async fn set_watermark(&self, scheduler_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO scheduler_state (scheduler_id, watermark) VALUES ($1, $2) \
+             ON CONFLICT (scheduler_id) DO UPDATE SET watermark = excluded.watermark";
+        on_pool!(&self.pool, p => sqlx::query(SQL)
+            .bind(scheduler_id)
+            .bind(at)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::query("write scheduler watermark")))
+    }
+}
