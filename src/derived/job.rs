@@ -47,14 +47,14 @@ pub async fn derive_incremental(
     let lookback = c.lookback_rows();
     // The recomputed one-day returns, kept for the factors so they need not be read back.
     let mut one_day: BTreeMap<InstrumentId, Vec<ReturnValue>> = BTreeMap::new();
-    for chunk in marks.chunks(c.batch_instruments) {
+    // Instruments changed from the same date are read together.
+    let mut by_date = marks.clone();
+    by_date.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    for chunk in by_date.chunks(c.batch_instruments) {
         let mut slices = Vec::with_capacity(chunk.len());
+        let mut read = read_closes(db, chunk, lookback).await?;
         for (id, from) in chunk {
-            let start = db
-                .lookback_start(id, *from, lookback)
-                .await?
-                .unwrap_or_else(date_floor);
-            let closes = db.adj_closes(id, start, date_ceiling()).await?;
+            let closes = read.remove(id).unwrap_or_default();
             let returns = returns_from(id, &closes, *from, &c.return_horizons);
             let volatility =
                 volatility_from(id, &closes, *from, &c.vol_windows, c.annualisation_days);
@@ -82,6 +82,44 @@ pub async fn derive_incremental(
     summary.factor_values = derive_factors(db, cfg, run_id, &marks, one_day).await?;
     db.clear_derive_marks(&marks).await?;
     Ok(summary)
+}
+
+/// The closes each marked instrument's recomputation needs: its `lookback` rows before its
+/// changed date and everything after. Read for the whole chunk in one query from a window
+/// wide enough for ordinary histories; an instrument with fewer rows in that window (short
+/// history, long suspensions) is read exactly on its own.
+async fn read_closes(
+    db: &HistoricalDb,
+    chunk: &[(InstrumentId, NaiveDate)],
+    lookback: u32,
+) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>>, StoreError> {
+    let Some(earliest) = chunk.iter().map(|(_, d)| *d).min() else {
+        return Ok(BTreeMap::new());
+    };
+    // Calendar days that hold `lookback` sessions with room for holidays.
+    let span = i64::from(lookback) * 7 / 5 + 21;
+    let floor = earliest
+        .checked_sub_signed(chrono::TimeDelta::days(span))
+        .unwrap_or_else(date_floor);
+    let ids: Vec<InstrumentId> = chunk.iter().map(|(id, _)| id.clone()).collect();
+    let mut wide = db.adj_closes_many(&ids, floor, date_ceiling()).await?;
+    let mut out = BTreeMap::new();
+    for (id, from) in chunk {
+        let rows = wide.remove(id).unwrap_or_default();
+        let before = rows.partition_point(|(d, _)| d < from);
+        let need = lookback as usize;
+        let closes = if before >= need {
+            rows[before - need..].to_vec()
+        } else {
+            let start = db
+                .lookback_start(id, *from, lookback)
+                .await?
+                .unwrap_or_else(date_floor);
+            db.adj_closes(id, start, date_ceiling()).await?
+        };
+        out.insert(id.clone(), closes);
+    }
+    Ok(out)
 }
 
 /// Recomputes each affected market's market and sector factors from the earliest changed

@@ -51,6 +51,16 @@ pub trait PriceStore {
         as_of: NaiveDate,
     ) -> Result<Vec<(NaiveDate, f64)>, StoreError>;
 
+    /// Adjusted closes of several instruments with `from <= trade_date <= as_of`, ascending
+    /// by date per instrument: one query where a loop over [`PriceStore::adj_closes`] would
+    /// make one per instrument (the daily derive job reads hundreds at once).
+    async fn adj_closes_many(
+        &self,
+        instruments: &[InstrumentId],
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>>, StoreError>;
+
     /// The date `rows` observations before `before` (exclusive) for `instrument`, or `None`
     /// when it has fewer rows than that: where a computation needing `rows` of history
     /// ending just before `before` should start reading.
@@ -281,6 +291,40 @@ impl PriceStore for HistoricalDb {
             .fetch_all(p)
             .await
             .map_err(StoreError::query("read adjusted closes")))
+    }
+
+    async fn adj_closes_many(
+        &self,
+        instruments: &[InstrumentId],
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>>, StoreError> {
+        let mut out: BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>> = BTreeMap::new();
+        // Well under both backends' bind-parameter limits.
+        for chunk in instruments.chunks(2000) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "SELECT instrument_id, trade_date, adj_close FROM prices_daily \
+                 WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \
+                 ORDER BY instrument_id, trade_date",
+                list.join(", ")
+            );
+            let rows: Vec<(String, NaiveDate, f64)> = on_pool!(&self.pool, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(from).bind(as_of);
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(p)
+                    .await
+                    .map_err(StoreError::query("read adjusted closes"))?
+            });
+            for (id, date, close) in rows {
+                out.entry(InstrumentId::new(id))
+                    .or_default()
+                    .push((date, close));
+            }
+        }
+        Ok(out)
     }
 
     async fn lookback_start(

@@ -219,7 +219,31 @@ async fn lookback_start_counts_observations(db: &TestDb) {
     );
 }
 
+async fn many_instruments_read_in_one_call_equal_single_reads(db: &TestDb) {
+    register(db, &["AAA", "BBB", "CCC"]).await;
+    let h = &db.historical;
+    let all = [
+        path("AAA", 30, 0.0),
+        path("BBB", 12, 1.0),
+        path("CCC", 20, 2.0),
+    ];
+    h.write_prices("b", &all).await.unwrap();
+    let ids: Vec<InstrumentId> = all.iter().map(|s| s.instrument_id.clone()).collect();
+    let ghost = InstrumentId::from("US_EQ:NONE");
+    let mut asked = ids.clone();
+    asked.push(ghost.clone());
+    let (from, to) = (all[0].bars[5].trade_date, all[0].bars[25].trade_date);
+    let many = h.adj_closes_many(&asked, from, to).await.unwrap();
+    assert_eq!(many.len(), 3, "an instrument without rows is absent");
+    assert!(!many.contains_key(&ghost));
+    for id in &ids {
+        assert_eq!(many[id], h.adj_closes(id, from, to).await.unwrap(), "{id}");
+    }
+    assert!(h.adj_closes_many(&[], from, to).await.unwrap().is_empty());
+}
+
 conformance!(
+    many_instruments_read_in_one_call_equal_single_reads,
     counts_new_changed_and_unchanged_rows,
     rows_without_volume_keep_known_fields,
     marks_remember_the_earliest_changed_date,
