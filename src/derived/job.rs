@@ -73,6 +73,8 @@ pub async fn derive_incremental(
                 from: *from,
                 returns,
                 volatility,
+                horizons: c.return_horizons.clone(),
+                windows: c.vol_windows.clone(),
             });
         }
         db.replace_derived(&slices, run_id, &cfg.config_id).await?;
@@ -85,39 +87,51 @@ pub async fn derive_incremental(
 }
 
 /// The closes each marked instrument's recomputation needs: its `lookback` rows before its
-/// changed date and everything after. Read for the whole chunk in one query from a window
-/// wide enough for ordinary histories; an instrument with fewer rows in that window (short
-/// history, long suspensions) is read exactly on its own.
+/// changed date and everything after. Instruments changed from the same date are read
+/// together — first a window before that date wide enough for ordinary histories, then
+/// what follows for those the window covered; an instrument with fewer rows in the window
+/// (short history, long suspension, a first full derivation) is read exactly on its own.
 async fn read_closes(
     db: &HistoricalDb,
     chunk: &[(InstrumentId, NaiveDate)],
     lookback: u32,
 ) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>>, StoreError> {
-    let Some(earliest) = chunk.iter().map(|(_, d)| *d).min() else {
-        return Ok(BTreeMap::new());
-    };
+    let need = lookback as usize;
     // Calendar days that hold `lookback` sessions with room for holidays.
-    let span = i64::from(lookback) * 7 / 5 + 21;
-    let floor = earliest
-        .checked_sub_signed(chrono::TimeDelta::days(span))
-        .unwrap_or_else(date_floor);
-    let ids: Vec<InstrumentId> = chunk.iter().map(|(id, _)| id.clone()).collect();
-    let mut wide = db.adj_closes_many(&ids, floor, date_ceiling()).await?;
-    let mut out = BTreeMap::new();
+    let span = chrono::TimeDelta::days(i64::from(lookback) * 7 / 5 + 21);
+    let mut by_date: BTreeMap<NaiveDate, Vec<InstrumentId>> = BTreeMap::new();
     for (id, from) in chunk {
-        let rows = wide.remove(id).unwrap_or_default();
-        let before = rows.partition_point(|(d, _)| d < from);
-        let need = lookback as usize;
-        let closes = if before >= need {
-            rows[before - need..].to_vec()
-        } else {
-            let start = db
-                .lookback_start(id, *from, lookback)
-                .await?
-                .unwrap_or_else(date_floor);
-            db.adj_closes(id, start, date_ceiling()).await?
+        by_date.entry(*from).or_default().push(id.clone());
+    }
+    let mut out = BTreeMap::new();
+    for (from, ids) in by_date {
+        let mut before = match (from.checked_sub_signed(span), from.pred_opt()) {
+            (Some(floor), Some(last_before)) => {
+                db.adj_closes_many(&ids, floor, last_before).await?
+            }
+            // No window before the earliest date: every instrument is read exactly.
+            _ => BTreeMap::new(),
         };
-        out.insert(id.clone(), closes);
+        let mut covered = Vec::new();
+        for id in ids {
+            match before.remove(&id) {
+                Some(rows) if rows.len() >= need => {
+                    out.insert(id.clone(), rows[rows.len() - need..].to_vec());
+                    covered.push(id);
+                }
+                _ => {
+                    let start = db
+                        .lookback_start(&id, from, lookback)
+                        .await?
+                        .unwrap_or_else(date_floor);
+                    let closes = db.adj_closes(&id, start, date_ceiling()).await?;
+                    out.insert(id, closes);
+                }
+            }
+        }
+        for (id, rows) in db.adj_closes_many(&covered, from, date_ceiling()).await? {
+            out.entry(id).or_insert_with(Vec::new).extend(rows);
+        }
     }
     Ok(out)
 }

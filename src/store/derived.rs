@@ -11,6 +11,7 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use std::collections::BTreeMap;
 
 /// Recomputed series of one instrument from `from` on; replaces everything stored from that
 /// date (so a recomputation never leaves stale rows behind and never duplicates).
@@ -24,6 +25,11 @@ pub struct DerivedSlice {
     pub returns: Vec<ReturnValue>,
     /// Volatilities for dates ≥ `from`, every configured window.
     pub volatility: Vec<VolatilityValue>,
+    /// The configured return horizons: their stored rows from `from` on are replaced (a
+    /// horizon dropped from the configuration keeps the rows it had, which stop growing).
+    pub horizons: Vec<u32>,
+    /// The configured volatility windows, likewise.
+    pub windows: Vec<u32>,
 }
 
 /// Derived series storage.
@@ -138,6 +144,53 @@ const FACTORS: TableSpec = TableSpec {
     key: &["factor_id", "trade_date"],
 };
 
+/// One statement clearing the stored rows that a group of slices replaces.
+struct ClearRows<'a> {
+    text: String,
+    from: NaiveDate,
+    ids: Vec<&'a InstrumentId>,
+}
+
+/// The deletes that clear what `slices` replace: per table, one statement for each group of
+/// instruments recomputed from the same date with the same series (usually one group for a
+/// whole daily run), naming the series so each lookup is a range on the primary key.
+/// Statements, not rows, cost most on SQLite here: one per instrument and series was the
+/// bulk of a daily derive.
+fn clear_statements(slices: &[DerivedSlice]) -> Vec<ClearRows<'_>> {
+    let mut groups: BTreeMap<(NaiveDate, &[u32], &[u32]), Vec<&InstrumentId>> = BTreeMap::new();
+    for s in slices {
+        groups
+            .entry((s.from, &s.horizons, &s.windows))
+            .or_default()
+            .push(&s.instrument_id);
+    }
+    let list = |n: &[u32]| n.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    let mut out = Vec::new();
+    for ((from, horizons, windows), ids) in groups {
+        for chunk in ids.chunks(900) {
+            let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let params = params.join(", ");
+            for (table, column, series) in [
+                ("returns_daily", "horizon_days", horizons),
+                ("volatility_daily", "window_days", windows),
+            ] {
+                if series.is_empty() {
+                    continue;
+                }
+                out.push(ClearRows {
+                    text: format!(
+                        "DELETE FROM {table} WHERE trade_date >= $1 AND {column} IN ({}) AND instrument_id IN ({params})",
+                        list(series)
+                    ),
+                    from,
+                    ids: chunk.to_vec(),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// A value row plus the provenance columns every output row carries.
 struct Stamped<'a, T> {
     row: &'a T,
@@ -226,16 +279,14 @@ impl DerivedStore for HistoricalDb {
         let tuning = self.tuning;
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query("begin derived write"))?;
-            for s in slices {
-                for table in ["returns_daily", "volatility_daily"] {
-                    let sql = format!("DELETE FROM {table} WHERE instrument_id = $1 AND trade_date >= $2");
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(s.instrument_id.as_str())
-                        .bind(s.from)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::query("clear derived rows"))?;
+            for sql in clear_statements(slices) {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text)).bind(sql.from);
+                for id in sql.ids {
+                    q = q.bind(id.as_str());
                 }
+                q.execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("clear derived rows"))?;
             }
             tx.write_rows(&RETURNS, &returns, WriteMode::Insert, &tuning).await?;
             tx.write_rows(&VOLATILITY, &vols, WriteMode::Insert, &tuning).await?;
@@ -249,13 +300,27 @@ impl DerivedStore for HistoricalDb {
     ) -> Result<(), StoreError> {
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query("begin clearing marks"))?;
+            // One statement per processed date (usually one in all), not per instrument.
+            let mut by_date: BTreeMap<NaiveDate, Vec<&InstrumentId>> = BTreeMap::new();
             for (id, from) in processed {
-                sqlx::query("DELETE FROM derive_marks WHERE instrument_id = $1 AND dirty_from >= $2")
-                    .bind(id.as_str())
-                    .bind(*from)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query("clear derive mark"))?;
+                by_date.entry(*from).or_default().push(id);
+            }
+            for (from, ids) in &by_date {
+                for chunk in ids.chunks(900) {
+                    let params: Vec<String> =
+                        (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                    let sql = format!(
+                        "DELETE FROM derive_marks WHERE dirty_from >= $1 AND instrument_id IN ({})",
+                        params.join(", ")
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*from);
+                    for id in chunk {
+                        q = q.bind(id.as_str());
+                    }
+                    q.execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query("clear derive marks"))?;
+                }
             }
             tx.commit().await.map_err(StoreError::query("commit clearing marks"))
         })

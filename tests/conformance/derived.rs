@@ -227,7 +227,44 @@ async fn rows_carry_run_and_config_ids(db: &TestDb) {
     );
 }
 
+/// Instruments changed from the same date, one with a long history (read in the batch) and
+/// one with fewer rows than the lookback (read on its own), equal a direct computation.
+async fn batched_and_short_histories_derive_alike(db: &TestDb) {
+    register(db, &["AAA", "CCC"]).await;
+    let h = &db.historical;
+    let aaa = path("AAA", 40, 0.0);
+    let mut ccc = path("CCC", 40, 2.0);
+    ccc.bars.drain(..28);
+    let head = |s: &InstrumentSeries, until: usize| InstrumentSeries {
+        instrument_id: s.instrument_id.clone(),
+        bars: s
+            .bars
+            .iter()
+            .filter(|b| b.trade_date < aaa.bars[until].trade_date)
+            .cloned()
+            .collect(),
+    };
+    h.write_prices("b1", &[head(&aaa, 30), head(&ccc, 30)])
+        .await
+        .unwrap();
+    derive(db, "r1").await;
+    h.write_prices("b2", &[aaa.clone(), ccc.clone()])
+        .await
+        .unwrap();
+    let s = derive(db, "r2").await;
+    assert_eq!(s.instruments, 2);
+    for series in [&aaa, &ccc] {
+        let (want_r, want_v) = direct(series);
+        let (got_r, got_v) = stored(db, &series.instrument_id).await;
+        assert_close(&got_r, &want_r);
+        let as_rows =
+            |v: Vec<(String, f64)>| v.into_iter().map(|(d, x)| (d, 4, x)).collect::<Vec<_>>();
+        assert_close(&as_rows(got_v), &as_rows(want_v));
+    }
+}
+
 conformance!(
+    batched_and_short_histories_derive_alike,
     derived_series_equal_a_direct_computation,
     only_new_dates_are_computed_and_results_match_a_full_run,
     a_corrected_price_recomputes_from_its_date,
