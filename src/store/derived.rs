@@ -157,7 +157,9 @@ struct ClearRows<'a> {
 /// Statements, not rows, cost most on SQLite here: one per instrument and series was the
 /// bulk of a daily derive.
 fn clear_statements(slices: &[DerivedSlice]) -> Vec<ClearRows<'_>> {
-    let mut groups: BTreeMap<(NaiveDate, &[u32], &[u32]), Vec<&InstrumentId>> = BTreeMap::new();
+    // (from, horizons, windows) → instruments.
+    type Group<'s> = (NaiveDate, &'s [u32], &'s [u32]);
+    let mut groups: BTreeMap<Group<'_>, Vec<&InstrumentId>> = BTreeMap::new();
     for s in slices {
         groups
             .entry((s.from, &s.horizons, &s.windows))
