@@ -16,6 +16,9 @@
 //!   kept, and loads are idempotent.
 //! - [`derived`] — returns, realised volatility and market/sector factors, computed
 //!   incrementally for the dates that changed.
+//! - [`features`] — point-in-time features of trailing windows of market data.
+//! - [`encoders`] — text and market-window encoders that produce the vectors the engines
+//!   compare.
 //! - [`synthetic_market`] — a seeded market generator with a hidden regime path, used by the
 //!   demo, the benchmarks and the engine tests.
 
@@ -27,6 +30,8 @@ pub mod config;
 pub mod dag;
 pub mod derived;
 pub mod domain;
+pub mod encoders;
+pub mod features;
 pub mod ingest;
 pub mod store;
 pub mod synthetic_market;
