@@ -8,7 +8,8 @@
 //! - [`context`] — configuration + stores for one command.
 //! - [`system`] — starts the spine: [`supervision`] (restart budgets, events),
 //!   [`job_actor`] (the supervised actor every engine runs in), [`engines`] (the jobs),
-//!   [`edges`] (who sends what to whom), [`orchestrator`] (DAG runs), [`run_log`].
+//!   [`edges`] (who sends what to whom), [`orchestrator`] (DAG runs), [`run_log`],
+//!   [`scheduler`] (market-state and cron activations on a real or simulated clock).
 //! - [`daemon`] — the long-running process; [`monitor`] — its HTTP API and client.
 //! - [`reconfig`] — validated configuration changes; [`faults`] — fault injection.
 //! - [`clock`] — the system clock handed to the core; [`progress`] — progress bars.
