@@ -2,7 +2,10 @@
 //!
 //! - [`window`] — one instrument's trailing-window features (returns, volatility, downside
 //!   volatility, drawdown, trend, volume z-score, beta and correlation to the market).
+//! - [`cross_section`] — z-scores of each feature across the instruments of one date.
 
+pub mod cross_section;
 pub mod window;
 
+pub use cross_section::standardise;
 pub use window::{DayRow, WindowFeatures, WindowSpec};
