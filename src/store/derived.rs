@@ -4,7 +4,7 @@
 use super::HistoricalDb;
 use super::bulk::{BulkRow, BulkWriter, CellSink, TableSpec, WriteMode};
 use super::error::StoreError;
-use super::pool::on_pool;
+use super::pool::{on_pool, placeholders};
 use super::tx::BeginWrite;
 use crate::domain::{
     ConfigId, FactorValue, InstrumentId, MarketId, ReturnValue, RunId, VolatilityValue,
@@ -170,8 +170,7 @@ fn clear_statements(slices: &[DerivedSlice]) -> Vec<ClearRows<'_>> {
     let mut out = Vec::new();
     for ((from, horizons, windows), ids) in groups {
         for chunk in ids.chunks(900) {
-            let params: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let params = params.join(", ");
+            let params = placeholders(2, chunk.len());
             for (table, column, series) in [
                 ("returns_daily", "horizon_days", horizons),
                 ("volatility_daily", "window_days", windows),
@@ -309,11 +308,9 @@ impl DerivedStore for HistoricalDb {
             }
             for (from, ids) in &by_date {
                 for chunk in ids.chunks(900) {
-                    let params: Vec<String> =
-                        (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
                     let sql = format!(
                         "DELETE FROM derive_marks WHERE dirty_from >= $1 AND instrument_id IN ({})",
-                        params.join(", ")
+                        placeholders(2, chunk.len())
                     );
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*from);
                     for id in chunk {

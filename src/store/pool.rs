@@ -53,6 +53,15 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// `$first, $first+1, …` for `n` bind parameters: the list of an `IN (…)` clause whose
+/// length is known only at run time (a batch of instrument ids).
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Pool {
     /// Opens a pool for `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`).
     /// A SQLite file and its parent directories are created when missing.

@@ -3,7 +3,7 @@
 use super::HistoricalDb;
 use super::bulk::{BulkRow, BulkWriter, CellSink, TableSpec, WriteMode};
 use super::error::StoreError;
-use super::pool::on_pool;
+use super::pool::{on_pool, placeholders};
 use super::tx::BeginWrite;
 use crate::domain::{DailyBar, InstrumentId, InstrumentSeries};
 use async_trait::async_trait;
@@ -302,12 +302,11 @@ impl PriceStore for HistoricalDb {
         let mut out: BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>> = BTreeMap::new();
         // Well under both backends' bind-parameter limits.
         for chunk in instruments.chunks(2000) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
             let sql = format!(
                 "SELECT instrument_id, trade_date, adj_close FROM prices_daily \
                  WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \
                  ORDER BY instrument_id, trade_date",
-                list.join(", ")
+                placeholders(3, chunk.len())
             );
             let rows: Vec<(String, NaiveDate, f64)> = on_pool!(&self.pool, p => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(from).bind(as_of);

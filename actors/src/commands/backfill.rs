@@ -12,7 +12,7 @@ use crate::scheduler::{
     WhenFinished, start_of_day,
 };
 use crate::system::Spine;
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{anyhow, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use prometheus::domain::Clock;
 use prometheus::store::ScheduleStore;
@@ -38,9 +38,6 @@ pub fn backfill_id(args: &BackfillArgs) -> String {
 /// A running daemon (two orchestrators must not share the runtime database), an unknown
 /// market or DAG, dates outside the calendars, or runs that failed.
 pub async fn run(ctx: &Context, args: &BackfillArgs, faults: FaultPlan) -> anyhow::Result<()> {
-    if args.from > args.to {
-        bail!("--from {} is after --to {}", args.from, args.to);
-    }
     let state_dir = PathBuf::from(&ctx.app.daemon.state_dir);
     if let Some(d) = find_daemon(&state_dir).await {
         bail!(
@@ -49,24 +46,8 @@ pub async fn run(ctx: &Context, args: &BackfillArgs, faults: FaultPlan) -> anyho
             d.listen
         );
     }
-    let market = ctx
-        .markets
-        .markets
-        .iter()
-        .find(|m| m.id == args.market)
-        .ok_or_else(|| anyhow!("unknown market `{}`", args.market))?;
-    let calendar = market
-        .calendar()
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("building the calendar of {}", args.market))?;
-    let (first, last) = calendar.range();
-    if args.from < first || args.to > last {
-        bail!(
-            "the calendars cover {first} to {last}; {}..{} is outside",
-            args.from,
-            args.to
-        );
-    }
+    let calendar = super::calendar::calendar_of(ctx, &args.market)?;
+    super::calendar::check_range(&calendar, args.from, args.to)?;
     let dags = crate::system::load_dags(ctx)?;
     let calendars = crate::scheduler::calendars(&ctx.markets).map_err(anyhow::Error::msg)?;
     let bound =

@@ -12,7 +12,7 @@ use serde_json::json;
 use std::fmt::Write as _;
 
 /// The calendar of `market`, or an error listing the configured markets.
-fn calendar_of(ctx: &Context, market: &str) -> anyhow::Result<ExchangeCalendar> {
+pub(crate) fn calendar_of(ctx: &Context, market: &str) -> anyhow::Result<ExchangeCalendar> {
     let m = ctx
         .markets
         .markets
@@ -45,6 +45,25 @@ fn session_json(s: &Session) -> serde_json::Value {
     })
 }
 
+/// Checks that `from..=to` is in order and inside the years the calendar covers.
+///
+/// # Errors
+/// Either problem, saying which.
+pub(crate) fn check_range(
+    calendar: &ExchangeCalendar,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<()> {
+    let (first, last) = calendar.range();
+    if from > to {
+        bail!("--from {from} is after --to {to}");
+    }
+    if from < first || to > last {
+        bail!("the calendars cover {first} to {last}; {from}..{to} is outside");
+    }
+    Ok(())
+}
+
 /// The sessions of a market as text, CSV or JSON (what `pv2 calendar sessions` prints).
 ///
 /// # Errors
@@ -55,13 +74,7 @@ pub fn render_sessions(
     to: NaiveDate,
     format: TableFormat,
 ) -> anyhow::Result<String> {
-    let (first, last) = calendar.range();
-    if from > to {
-        bail!("--from {from} is after --to {to}");
-    }
-    if from < first || to > last {
-        bail!("the calendars cover {first} to {last}; {from}..{to} is outside");
-    }
+    check_range(calendar, from, to)?;
     let sessions = calendar.sessions(from, to);
     let mut out = String::new();
     match format {
