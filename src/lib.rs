@@ -33,5 +33,6 @@ pub mod domain;
 pub mod encoders;
 pub mod features;
 pub mod ingest;
+pub mod profiles;
 pub mod store;
 pub mod synthetic_market;

@@ -93,6 +93,12 @@ pub enum Command {
     /// market's triggered DAGs from `--from` to `--to` runs through the same actors, one
     /// after another. Resumable: run the same command again after an interruption.
     Backfill(BackfillArgs),
+    /// Embed text with the hashing or MiniLM encoder and print the vectors.
+    Embed {
+        /// What to embed.
+        #[command(subcommand)]
+        what: EmbedCommand,
+    },
     /// Exchange calendars: sessions, market state at an instant, planned activations.
     Calendar {
         /// What to show.
@@ -119,6 +125,30 @@ pub enum Command {
         /// Which benchmark.
         #[command(subcommand)]
         what: BenchCommand,
+    },
+}
+
+/// `pv2 embed` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EmbedCommand {
+    /// Unit vectors of sentences (one per argument; `-` reads one sentence per line from
+    /// standard input).
+    Text {
+        /// `hashing` (no files) or `minilm` (files from scripts/fetch-models).
+        #[arg(long, default_value = "hashing")]
+        model: prometheus::encoders::TextModel,
+        /// Directory with the MiniLM files (default: the text encoder config's models_dir).
+        #[arg(long)]
+        models_dir: Option<std::path::PathBuf>,
+        /// ONNX Runtime threads (default: the text encoder config's threads).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        /// The sentences.
+        #[arg(required = true)]
+        sentences: Vec<String>,
     },
 }
 

@@ -2,7 +2,9 @@
 //! one place that wires them, and reads like the diagram in DESIGN §1:
 //!
 //! ```text
-//!  files/feeds ─► Ingest ──PanelUpdated──► Derived ──DerivedUpdated──► (encoders, engines)
+//!  files/feeds ─► Ingest ──PanelUpdated──► Derived ──DerivedUpdated──► Numeric encoder ─┐
+//!                   └──────PanelUpdated──► Text encoder ─────────────────EncoderOutput──┼─► Joint encoder
+//!                 Derived ──DerivedUpdated──► Profiles ────────────────────EncoderOutput──┘
 //!  Orchestrator ──RunJob──► every actor ──JobDone──► Orchestrator
 //!  CLI / Kronos ──ApplyConfig──► any engine
 //! ```
@@ -41,5 +43,23 @@ pub fn wire(actors: &crate::system::EngineActors) {
     actors
         .ingest
         .do_send(Subscribe(actors.derived.clone().recipient()));
-    // Derived ──DerivedUpdated──► (encoders and engines subscribe here as they arrive)
+    // Ingest ──PanelUpdated──► Text encoder
+    actors
+        .ingest
+        .do_send(Subscribe(actors.text_encoder.clone().recipient()));
+    // Derived ──DerivedUpdated──► Numeric encoder, Profiles
+    actors
+        .derived
+        .do_send(Subscribe(actors.numeric_encoder.clone().recipient()));
+    actors
+        .derived
+        .do_send(Subscribe(actors.profiles.clone().recipient()));
+    // Numeric, Text, Profiles ──EncoderOutput──► Joint encoder
+    for upstream in [
+        actors.numeric_encoder.clone().recipient::<Subscribe<_>>(),
+        actors.text_encoder.clone().recipient(),
+        actors.profiles.clone().recipient(),
+    ] {
+        upstream.do_send(Subscribe(actors.joint_encoder.clone().recipient()));
+    }
 }

@@ -2,7 +2,10 @@
 //! it atomically with an audit row — or audit the rejection and change nothing. Shared by
 //! the engine actors (hot reconfiguration) and `pv2 config apply` without a daemon.
 
-use crate::engines::{derived::DerivedJob, ingest::IngestJob, noop::NoopJob};
+use crate::engines::{
+    derived::DerivedJob, ingest::IngestJob, joint_encoder::JointEncoderJob, noop::NoopJob,
+    numeric_encoder::NumericEncoderJob, profiles::ProfilesJob, text_encoder::TextEncoderJob,
+};
 use crate::job_actor::{Applied, Job};
 use prometheus::config::{ConfigError, EngineConfig, VersionedConfig, parse_engine_text};
 use prometheus::domain::Clock;
@@ -87,6 +90,10 @@ pub async fn apply_offline(
     match engine {
         IngestJob::NAME_STR => offline::<IngestJob>(db, body, by, clock).await,
         DerivedJob::NAME_STR => offline::<DerivedJob>(db, body, by, clock).await,
+        NumericEncoderJob::NAME_STR => offline::<NumericEncoderJob>(db, body, by, clock).await,
+        TextEncoderJob::NAME_STR => offline::<TextEncoderJob>(db, body, by, clock).await,
+        ProfilesJob::NAME_STR => offline::<ProfilesJob>(db, body, by, clock).await,
+        JointEncoderJob::NAME_STR => offline::<JointEncoderJob>(db, body, by, clock).await,
         NoopJob::NAME_STR => offline::<NoopJob>(db, body, by, clock).await,
         other => Err(format!(
             "unknown engine `{other}`; engines: {}",

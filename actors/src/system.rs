@@ -3,7 +3,10 @@
 
 use crate::context::Context as Cli;
 use crate::edges;
-use crate::engines::{derived::DerivedJob, ingest::IngestJob, noop::NoopJob};
+use crate::engines::{
+    derived::DerivedJob, ingest::IngestJob, joint_encoder::JointEncoderJob, noop::NoopJob,
+    numeric_encoder::NumericEncoderJob, profiles::ProfilesJob, text_encoder::TextEncoderJob,
+};
 use crate::faults::FaultPlan;
 use crate::job_actor::{ActorDeps, ActorStatus, Applied, Apply, Dispatch, Job, JobActor, Status};
 use crate::orchestrator::{Calendars, Orchestrator};
@@ -25,8 +28,51 @@ pub struct EngineActors {
     pub ingest: Addr<JobActor<IngestJob>>,
     /// Derived series.
     pub derived: Addr<JobActor<DerivedJob>>,
+    /// Numeric window embeddings.
+    pub numeric_encoder: Addr<JobActor<NumericEncoderJob>>,
+    /// News text embeddings.
+    pub text_encoder: Addr<JobActor<TextEncoderJob>>,
+    /// Issuer profiles.
+    pub profiles: Addr<JobActor<ProfilesJob>>,
+    /// Joint embeddings.
+    pub joint_encoder: Addr<JobActor<JointEncoderJob>>,
     /// The no-op job (overhead measurements, drills).
     pub noop: Addr<JobActor<NoopJob>>,
+}
+
+/// The control surface of one engine actor, independent of its job type.
+struct Control {
+    dispatch: Recipient<Dispatch>,
+    apply: Recipient<Apply>,
+    status: Recipient<Status>,
+}
+
+impl Control {
+    fn of<J: Job>(a: &Addr<JobActor<J>>) -> (String, Self) {
+        (
+            J::NAME.to_owned(),
+            Self {
+                dispatch: a.clone().recipient(),
+                apply: a.clone().recipient(),
+                status: a.clone().recipient(),
+            },
+        )
+    }
+}
+
+impl EngineActors {
+    /// Every actor's controls, by name, in [`crate::engines::ACTOR_NAMES`] order.
+    fn controls(&self) -> Vec<(String, Control)> {
+        vec![
+            Control::of(&self.ingest),
+            Control::of(&self.derived),
+            Control::of(&self.numeric_encoder),
+            Control::of(&self.text_encoder),
+            Control::of(&self.profiles),
+            Control::of(&self.joint_encoder),
+            Control::of(&self.noop),
+        ]
+    }
 }
 
 /// A running spine.
@@ -186,13 +232,18 @@ impl Spine {
         let actors = EngineActors {
             ingest: start_engine::<IngestJob>(&shared).await?,
             derived: start_engine::<DerivedJob>(&shared).await?,
+            numeric_encoder: start_engine::<NumericEncoderJob>(&shared).await?,
+            text_encoder: start_engine::<TextEncoderJob>(&shared).await?,
+            profiles: start_engine::<ProfilesJob>(&shared).await?,
+            joint_encoder: start_engine::<JointEncoderJob>(&shared).await?,
             noop: start_engine::<NoopJob>(&shared).await?,
         };
         edges::wire(&actors);
-        let mut recipients: BTreeMap<String, Recipient<Dispatch>> = BTreeMap::new();
-        recipients.insert(IngestJob::NAME.into(), actors.ingest.clone().recipient());
-        recipients.insert(DerivedJob::NAME.into(), actors.derived.clone().recipient());
-        recipients.insert(NoopJob::NAME.into(), actors.noop.clone().recipient());
+        let recipients: BTreeMap<String, Recipient<Dispatch>> = actors
+            .controls()
+            .into_iter()
+            .map(|(name, c)| (name, c.dispatch))
+            .collect();
         let orch = Orchestrator::new(
             Arc::clone(&dags),
             recipients,
@@ -242,34 +293,32 @@ impl Spine {
     /// # Errors
     /// Unknown engine, rejected configuration (with every reason), storage failure.
     pub async fn apply(&self, req: ApplyConfig) -> Result<Applied, String> {
-        let mailbox = |e: MailboxError| format!("engine unavailable: {e}");
-        match req.engine.as_str() {
-            IngestJob::NAME_STR => self.actors.ingest.send(Apply(req)).await.map_err(mailbox)?,
-            DerivedJob::NAME_STR => self
-                .actors
-                .derived
-                .send(Apply(req))
-                .await
-                .map_err(mailbox)?,
-            NoopJob::NAME_STR => self.actors.noop.send(Apply(req)).await.map_err(mailbox)?,
-            other => Err(format!(
-                "unknown engine `{other}`; engines: {}",
+        let Some((_, control)) = self
+            .actors
+            .controls()
+            .into_iter()
+            .find(|(name, _)| *name == req.engine)
+        else {
+            return Err(format!(
+                "unknown engine `{}`; engines: {}",
+                req.engine,
                 crate::engines::ACTOR_NAMES.join(", ")
-            )),
-        }
+            ));
+        };
+        control
+            .apply
+            .send(Apply(req))
+            .await
+            .map_err(|e| format!("engine unavailable: {e}"))?
     }
 
     /// The state of every engine actor.
     pub async fn statuses(&self) -> Vec<ActorStatus> {
         let mut out = Vec::new();
-        if let Ok(s) = self.actors.ingest.send(Status).await {
-            out.push(s);
-        }
-        if let Ok(s) = self.actors.derived.send(Status).await {
-            out.push(s);
-        }
-        if let Ok(s) = self.actors.noop.send(Status).await {
-            out.push(s);
+        for (_, control) in self.actors.controls() {
+            if let Ok(s) = control.status.send(Status).await {
+                out.push(s);
+            }
         }
         out
     }

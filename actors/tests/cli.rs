@@ -487,6 +487,8 @@ fn calendar_state_at_boundaries_and_errors() {
     }
 }
 
+/// Follow the sun (Tokyo, London, New York), DST (New York closes an hour earlier in UTC
+/// after 10 March) and `after` chains (daily, then features, then profiles, per market).
 #[test]
 fn calendar_plan_lists_activations_following_the_sun() {
     let s = Sandbox::new();
@@ -505,10 +507,22 @@ fn calendar_plan_lists_activations_following_the_sun() {
         stdout(&o),
         "at,dag,market,as_of,trigger,activation_id\n\
          2024-03-08T06:00:00Z,daily,JP_EQ,2024-03-08,POST_CLOSE,daily:JP_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T06:00:00Z,features,JP_EQ,2024-03-08,after daily,features:JP_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T06:00:00Z,profiles,JP_EQ,2024-03-08,after features,profiles:JP_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T16:30:00Z,daily,EU_EQ,2024-03-08,POST_CLOSE,daily:EU_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T16:30:00Z,features,EU_EQ,2024-03-08,after daily,features:EU_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T16:30:00Z,profiles,EU_EQ,2024-03-08,after features,profiles:EU_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T21:00:00Z,daily,US_EQ,2024-03-08,POST_CLOSE,daily:US_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T21:00:00Z,features,US_EQ,2024-03-08,after daily,features:US_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T21:00:00Z,profiles,US_EQ,2024-03-08,after features,profiles:US_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-11T06:00:00Z,daily,JP_EQ,2024-03-11,POST_CLOSE,daily:JP_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T06:00:00Z,features,JP_EQ,2024-03-11,after daily,features:JP_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T06:00:00Z,profiles,JP_EQ,2024-03-11,after features,profiles:JP_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T16:30:00Z,daily,EU_EQ,2024-03-11,POST_CLOSE,daily:EU_EQ:2024-03-11:POST_CLOSE\n\
-         2024-03-11T20:00:00Z,daily,US_EQ,2024-03-11,POST_CLOSE,daily:US_EQ:2024-03-11:POST_CLOSE\n"
+         2024-03-11T16:30:00Z,features,EU_EQ,2024-03-11,after daily,features:EU_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T16:30:00Z,profiles,EU_EQ,2024-03-11,after features,profiles:EU_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T20:00:00Z,daily,US_EQ,2024-03-11,POST_CLOSE,daily:US_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T20:00:00Z,features,US_EQ,2024-03-11,after daily,features:US_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T20:00:00Z,profiles,US_EQ,2024-03-11,after features,profiles:US_EQ:2024-03-11:POST_CLOSE\n"
     );
 }

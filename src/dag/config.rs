@@ -58,6 +58,10 @@ pub struct TriggerDef {
     /// Cron expression, seconds first (`sec min hour day-of-month month day-of-week [year]`).
     #[serde(default)]
     pub cron: Option<String>,
+    /// Activate after this DAG's run for the same market and date has succeeded (its
+    /// activations follow the upstream DAG's; a failed upstream run refuses this one).
+    #[serde(default)]
+    pub after: Option<String>,
     /// IANA time zone of the cron expression (default UTC).
     #[serde(default)]
     pub timezone: Option<String>,
@@ -171,6 +175,54 @@ impl DagsConfig {
             dag.validate_jobs(&key, known_actors, issues);
             if let Some(t) = &dag.trigger {
                 t.validate(&format!("{key}.trigger"), dag, issues);
+                if let Some(up) = &t.after {
+                    self.validate_after(&format!("{key}.trigger.after"), dag, up, issues);
+                }
+            }
+        }
+    }
+}
+
+impl DagsConfig {
+    /// The market-state trigger at the root of a chain of `after` triggers starting at
+    /// `dag_id`, or why there is none.
+    pub fn root_trigger(&self, dag_id: &str) -> Result<(&DagDef, MarketState), String> {
+        let mut seen = BTreeSet::new();
+        let mut id = dag_id;
+        loop {
+            if !seen.insert(id) {
+                return Err(format!("`after` triggers form a cycle through `{id}`"));
+            }
+            let dag = self.get(id).ok_or_else(|| format!("unknown DAG `{id}`"))?;
+            match dag.trigger.as_ref() {
+                Some(TriggerDef {
+                    after: Some(up), ..
+                }) => id = up,
+                Some(TriggerDef {
+                    on: Some(state), ..
+                }) => return Ok((dag, *state)),
+                _ => {
+                    return Err(format!(
+                        "DAG `{id}` has no market-state trigger (`on`) to follow"
+                    ));
+                }
+            }
+        }
+    }
+
+    fn validate_after(&self, key: &str, dag: &DagDef, up: &str, issues: &mut Issues) {
+        match self.root_trigger(up) {
+            Err(reason) => issues.push(key, reason),
+            Ok((root, _)) => {
+                for m in dag.markets.iter().filter(|m| !root.markets.contains(m)) {
+                    issues.push(
+                        key,
+                        format!(
+                            "market {m} is not a market of `{}`, which starts the chain",
+                            root.id
+                        ),
+                    );
+                }
             }
         }
     }
@@ -178,10 +230,22 @@ impl DagsConfig {
 
 impl TriggerDef {
     fn validate(&self, key: &str, dag: &DagDef, issues: &mut Issues) {
+        let given = [self.on.is_some(), self.cron.is_some(), self.after.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            issues.push(
+                key,
+                "give exactly one of `on` (a market state), `cron` or `after` (another DAG)",
+            );
+            return;
+        }
+        if self.after.is_some() {
+            issues.check(dag.markets.is_empty(), &format!("{key}.after"), || {
+                "an `after` trigger needs the DAG's `markets`".into()
+            });
+            return;
+        }
         match (&self.on, &self.cron) {
-            (Some(_), Some(_)) | (None, None) => {
-                issues.push(key, "give exactly one of `on` (a market state) or `cron`")
-            }
+            (Some(_), Some(_)) | (None, None) => {}
             (Some(state), None) => {
                 issues.check(*state == MarketState::Holiday, &format!("{key}.on"), || {
                     "HOLIDAY is not entered at an instant; use PRE_OPEN, SESSION, POST_CLOSE or OVERNIGHT".into()
@@ -365,6 +429,7 @@ mod tests {
                     trigger: Some(TriggerDef {
                         on: Some(MarketState::PostClose),
                         cron: None,
+                        after: None,
                         timezone: Some("Mars/Base".into()),
                         catch_up: CatchUp::All,
                     }),
@@ -409,6 +474,7 @@ mod tests {
         let t = |on: Option<MarketState>, cron: Option<&str>| TriggerDef {
             on,
             cron: cron.map(str::to_owned),
+            after: None,
             timezone: None,
             catch_up: CatchUp::Latest,
         };
@@ -442,5 +508,68 @@ mod tests {
         assert_eq!(cron_on_market.len(), 2, "{cron_on_market:?}");
         assert!(cron_on_market[0].contains("for global DAGs"));
         assert!(cron_on_market[1].contains("job `a` requires a market state"));
+    }
+
+    #[test]
+    fn after_triggers_follow_a_chain_to_a_market_state() {
+        let dag = |id: &str, markets: &[&str], trigger: TriggerDef| DagDef {
+            id: id.into(),
+            description: String::new(),
+            markets: markets.iter().map(|m| (*m).to_owned()).collect(),
+            trigger: Some(trigger),
+            jobs: vec![job("a", &[])],
+        };
+        let on = TriggerDef {
+            on: Some(MarketState::PostClose),
+            cron: None,
+            after: None,
+            timezone: None,
+            catch_up: CatchUp::Latest,
+        };
+        let after = |up: &str| TriggerDef {
+            on: None,
+            after: Some(up.into()),
+            ..on.clone()
+        };
+        let good = DagsConfig {
+            dags: vec![
+                dag("daily", &["US_EQ"], on.clone()),
+                dag("features", &["US_EQ"], after("daily")),
+                dag("profiles", &["US_EQ"], after("features")),
+            ],
+        };
+        assert!(issues_of(&good).is_empty(), "{:?}", issues_of(&good));
+        let (root, state) = good.root_trigger("profiles").unwrap();
+        assert_eq!((root.id.as_str(), state), ("daily", MarketState::PostClose));
+
+        let bad = DagsConfig {
+            dags: vec![
+                dag("daily", &["US_EQ"], on.clone()),
+                dag("x", &["JP_EQ"], after("daily")),
+                dag("y", &["US_EQ"], after("z")),
+                dag("z", &["US_EQ"], after("y")),
+                dag("w", &["US_EQ"], after("nope")),
+                dag(
+                    "v",
+                    &["US_EQ"],
+                    TriggerDef {
+                        on: Some(MarketState::Session),
+                        ..after("daily")
+                    },
+                ),
+            ],
+        };
+        let reasons: Vec<String> = issues_of(&bad)
+            .into_iter()
+            .map(|(k, r)| format!("{k}: {r}"))
+            .collect();
+        let all = reasons.join("\n");
+        assert!(
+            all.contains("dag[1].trigger.after: market JP_EQ is not a market of `daily`"),
+            "{all}"
+        );
+        assert!(all.contains("form a cycle"), "{all}");
+        assert!(all.contains("unknown DAG `nope`"), "{all}");
+        assert!(all.contains("dag[5].trigger: give exactly one of"), "{all}");
     }
 }

@@ -41,6 +41,26 @@ pub struct DerivedUpdated {
     pub instruments: usize,
 }
 
+/// An encoder or the profiles service persisted its output for a market and date.
+/// Numeric encoder, text encoder, profiles → joint encoder (and later the engines).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EncoderOutput {
+    /// The run that wrote it.
+    pub run_id: RunId,
+    /// The engine (`numeric_encoder`, `text_encoder`, `profiles`).
+    pub engine: String,
+    /// The market of the run.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// The configuration that produced it: readers select rows by it.
+    pub config_id: ConfigId,
+    /// The model that produced the vectors, when there are vectors.
+    pub model_id: Option<String>,
+    /// Entities written (instruments, issuers).
+    pub entities: usize,
+}
+
 /// One attempt of one job, sent by the orchestrator to the actor that runs the job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunJob {

@@ -14,7 +14,8 @@ pub use market_data::{
     DailyBar, FactorValue, InstrumentSeries, ReturnValue, VolatilityValue, date_ceiling, date_floor,
 };
 pub use messages::{
-    ApplyConfig, DerivedUpdated, JobDone, JobFailure, JobReport, PanelUpdated, RunJob,
+    ApplyConfig, DerivedUpdated, EncoderOutput, JobDone, JobFailure, JobReport, PanelUpdated,
+    RunJob,
 };
 pub use news::{NewsArticle, NewsLink};
 pub use reference::{Instrument, InstrumentStatus, Issuer, Market};

@@ -2,9 +2,9 @@
 //!
 //! - [`HistoricalDb`] — reference data, daily prices, derived series, news, ingest log —
 //!   implements [`ReferenceStore`], [`PriceStore`], [`DerivedStore`], [`NewsStore`],
-//!   [`IngestLog`] and [`SyntheticTruthStore`].
+//!   [`IngestLog`], [`SyntheticTruthStore`] and [`EmbeddingStore`].
 //! - [`RuntimeDb`] — configs, runs, events, scheduler — implements [`ConfigStore`],
-//!   [`RunStore`], [`EventLog`] and [`ScheduleStore`].
+//!   [`RunStore`], [`EventLog`], [`ScheduleStore`] and [`ProfileStore`].
 //!
 //! Each database opens on SQLite (`sqlite://PATH`, the embedded default) or PostgreSQL
 //! (`postgres://…`), migrating itself to the latest schema on open. Queries are written once
@@ -16,6 +16,7 @@ pub mod admin;
 pub(crate) mod bulk;
 mod configs;
 mod derived;
+mod embeddings;
 mod error;
 mod events;
 mod ingest_log;
@@ -23,6 +24,7 @@ mod migrate;
 mod news;
 pub(crate) mod pool;
 mod prices;
+mod profiles;
 mod reference;
 mod runs;
 mod schedule;
@@ -32,6 +34,10 @@ mod tx;
 pub use bulk::BulkTuning;
 pub use configs::{ConfigChange, ConfigStore, StoredConfig};
 pub use derived::{DerivedSlice, DerivedStore};
+pub use embeddings::{
+    ArticleVector, EmbeddingStore, EntityVector, IssuerTextVector, JointVector, StoredModel,
+    blob_to_vector, vector_to_blob,
+};
 pub use error::{StoreError, redact_url};
 pub use events::{ActorEvent, EventLog};
 pub use ingest_log::{IngestBatch, IngestLog, IngestReject};
@@ -39,6 +45,7 @@ pub use migrate::{Schema, migrate};
 pub use news::{NewsItem, NewsStore};
 pub use pool::{Backend, Pool};
 pub use prices::{PriceStore, PriceWriteSummary};
+pub use profiles::{ProfileRecord, ProfileStore};
 pub use reference::ReferenceStore;
 pub use runs::{DagRunRecord, FINAL_RUN_STATES, JobRunRecord, RunRecord, RunStore};
 pub use schedule::{Activation, ScheduleStore};

@@ -61,6 +61,15 @@ pub trait PriceStore {
         as_of: NaiveDate,
     ) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>>, StoreError>;
 
+    /// Adjusted closes and volumes of several instruments with `from <= trade_date <=
+    /// as_of`, ascending by date per instrument: the inputs of the numeric window encoder.
+    async fn closes_volumes_many(
+        &self,
+        instruments: &[InstrumentId],
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64, Option<f64>)>>, StoreError>;
+
     /// The date `rows` observations before `before` (exclusive) for `instrument`, or `None`
     /// when it has fewer rows than that: where a computation needing `rows` of history
     /// ending just before `before` should start reading.
@@ -321,6 +330,39 @@ impl PriceStore for HistoricalDb {
                 out.entry(InstrumentId::new(id))
                     .or_default()
                     .push((date, close));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn closes_volumes_many(
+        &self,
+        instruments: &[InstrumentId],
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64, Option<f64>)>>, StoreError> {
+        type Row = (String, NaiveDate, f64, Option<f64>);
+        let mut out: BTreeMap<InstrumentId, Vec<(NaiveDate, f64, Option<f64>)>> = BTreeMap::new();
+        for chunk in instruments.chunks(2000) {
+            let sql = format!(
+                "SELECT instrument_id, trade_date, adj_close, volume FROM prices_daily \
+                 WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \
+                 ORDER BY instrument_id, trade_date",
+                placeholders(3, chunk.len())
+            );
+            let rows: Vec<Row> = on_pool!(&self.pool, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(from).bind(as_of);
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(p)
+                    .await
+                    .map_err(StoreError::query("read closes and volumes"))?
+            });
+            for (id, date, close, volume) in rows {
+                out.entry(InstrumentId::new(id))
+                    .or_default()
+                    .push((date, close, volume));
             }
         }
         Ok(out)

@@ -4,6 +4,7 @@
 mod harness;
 
 mod derived;
+mod embeddings;
 mod ingest;
 mod news;
 mod point_in_time;

@@ -7,12 +7,13 @@ mod config;
 mod daemon;
 mod demo;
 mod derive;
+mod embed;
 mod import;
 mod init;
 mod run;
 mod runs;
 
-use crate::cli::{BenchCommand, CalendarCommand, Cli, Command, ConfigCommand};
+use crate::cli::{BenchCommand, CalendarCommand, Cli, Command, ConfigCommand, EmbedCommand};
 use crate::context::Context;
 use crate::faults::FaultPlan;
 
@@ -73,6 +74,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config {
             what: ConfigCommand::Apply { engine, file },
         } => config::apply(&ctx, &engine, &file).await,
+        Command::Embed {
+            what:
+                EmbedCommand::Text {
+                    model,
+                    models_dir,
+                    threads,
+                    format,
+                    sentences,
+                },
+        } => embed::text(&ctx, model, models_dir, threads, format, sentences),
         Command::Init => init::run(&ctx).await,
         Command::Import { what } => import::run(&ctx, what).await,
         Command::Derive => derive::run(&ctx).await,

@@ -20,6 +20,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use prometheus::dag::CatchUp;
 use prometheus::domain::MarketId;
+use prometheus::store::RunStore;
 use prometheus::store::{Activation, RuntimeDb, ScheduleStore};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -184,6 +185,21 @@ async fn fire_due(
             }
             continue;
         }
+        if let Some(up) = &d.after_run {
+            let state = upstream_state(&orchestrator, &db, up).await?;
+            if state != "SUCCEEDED" {
+                activation.outcome = "refused".into();
+                report
+                    .refused
+                    .push(format!("{}: upstream run {up} is {state}", d.activation_id));
+                if !recorded {
+                    db.record_activation(&activation)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                continue;
+            }
+        }
         let submit = Submit {
             dag_id: d.dag_id.clone(),
             market: d.market.clone(),
@@ -250,6 +266,27 @@ async fn fire_due(
         .await
         .map_err(|e| e.to_string())?;
     Ok(report)
+}
+
+/// The final state of `run_id`, waiting for it when it is still running; `NOT RUN` when
+/// there is no such run.
+async fn upstream_state(
+    orchestrator: &Addr<Orchestrator>,
+    db: &RuntimeDb,
+    run_id: &str,
+) -> Result<String, String> {
+    if let Some(rx) = orchestrator
+        .send(WaitRun(run_id.to_owned()))
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Ok(rx.await.map_or_else(|_| "INTERRUPTED".into(), |r| r.state));
+    }
+    Ok(db
+        .dag_run(run_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_or_else(|| "NOT RUN".into(), |r| r.state))
 }
 
 impl Actor for Scheduler {

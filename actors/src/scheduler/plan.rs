@@ -16,6 +16,9 @@ enum Kind {
         market: MarketId,
         calendar: Arc<ExchangeCalendar>,
         state: MarketState,
+        /// For an `after` trigger: the upstream DAG and the chain's depth (1 = follows a
+        /// DAG triggered by the state itself).
+        after: Option<(String, usize)>,
     },
     Cron {
         schedule: Box<cron::Schedule>,
@@ -57,6 +60,12 @@ pub struct PlannedActivation {
     /// Set by the catch-up policy: record, do not run.
     #[serde(skip)]
     pub(super) skip: bool,
+    /// The upstream run that must succeed first (`after` triggers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_run: Option<String>,
+    /// Position in its `after` chain: upstream DAGs fire first at the same instant.
+    #[serde(skip)]
+    depth: usize,
 }
 
 type Due = PlannedActivation;
@@ -74,12 +83,22 @@ pub fn plan(
         .flat_map(|(i, b)| b.due(i, from, to))
         .collect();
     due.sort_by(|a, b| {
-        (a.at, a.east_rank, &a.dag_id, &a.activation_id).cmp(&(
-            b.at,
-            b.east_rank,
-            &b.dag_id,
-            &b.activation_id,
-        ))
+        (
+            a.at,
+            a.east_rank,
+            &a.market,
+            a.depth,
+            &a.dag_id,
+            &a.activation_id,
+        )
+            .cmp(&(
+                b.at,
+                b.east_rank,
+                &b.market,
+                b.depth,
+                &b.dag_id,
+                &b.activation_id,
+            ))
     });
     due
 }
@@ -92,6 +111,7 @@ impl Binding {
                 market,
                 calendar,
                 state,
+                after,
             } => calendar
                 .transitions(from, to)
                 .into_iter()
@@ -106,7 +126,14 @@ impl Binding {
                     dag_id: self.dag_id.clone(),
                     market: market.clone(),
                     as_of: t.session,
-                    trigger: state.as_str().to_owned(),
+                    trigger: after.as_ref().map_or_else(
+                        || state.as_str().to_owned(),
+                        |(up, _)| format!("after {up}"),
+                    ),
+                    after_run: after
+                        .as_ref()
+                        .map(|(up, _)| format!("{up}:{market}:{}", t.session)),
+                    depth: after.as_ref().map_or(0, |(_, d)| *d),
                     activation_id: format!(
                         "{}:{market}:{}:{}",
                         self.dag_id,
@@ -135,6 +162,8 @@ impl Binding {
                             .to_rfc3339_opts(SecondsFormat::Secs, true)
                     ),
                     binding: index,
+                    after_run: None,
+                    depth: 0,
                     run_key: Some(
                         t.with_timezone(&Utc)
                             .to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -151,6 +180,7 @@ impl Binding {
             Kind::Market {
                 calendar, state, ..
             } => {
+                // (`after` bindings share their root's instants.)
                 // Look ahead in widening steps so long holidays cannot hide the next event.
                 let mut horizon = TimeDelta::days(10);
                 while horizon <= TimeDelta::days(400) {
@@ -192,7 +222,25 @@ pub fn bindings(
         if only_dag.is_some_and(|d| d != dag.id) {
             continue;
         }
-        if let Some(state) = trigger.on {
+        let root = if let Some(up) = &trigger.after {
+            let (_, state) = dags
+                .root_trigger(up)
+                .map_err(|e| format!("DAG `{}`: {e}", dag.id))?;
+            let mut depth = 1;
+            let mut id = up.as_str();
+            while let Some(next) = dags
+                .get(id)
+                .and_then(|d| d.trigger.as_ref())
+                .and_then(|t| t.after.as_deref())
+            {
+                depth += 1;
+                id = next;
+            }
+            Some((state, Some((up.clone(), depth))))
+        } else {
+            trigger.on.map(|s| (s, None))
+        };
+        if let Some((state, after)) = root {
             for m in &dag.markets {
                 if only_market.is_some_and(|o| o != m) {
                     continue;
@@ -206,6 +254,7 @@ pub fn bindings(
                         market: MarketId::new(m),
                         calendar: Arc::clone(calendar),
                         state,
+                        after: after.clone(),
                     },
                     catch_up: trigger.catch_up,
                 });

@@ -1,0 +1,135 @@
+//! The numeric encoder's job: embed every instrument of the market on the run's date with
+//! the PCA of the date's refit anchor, fitting (and storing) that model the first time it
+//! is needed.
+
+use crate::engines::inbox::Inbox;
+use crate::job_actor::{Job, JobContext, JobOutput};
+use async_trait::async_trait;
+use prometheus::config::VersionedConfig;
+use prometheus::domain::{DerivedUpdated, EncoderOutput};
+use prometheus::encoders::EncoderError;
+use prometheus::encoders::numeric::{NumericEncoderConfig, PcaModel, encode_date, fit_at};
+use prometheus::features::load::load_panel;
+use prometheus::store::{EmbeddingStore, EntityVector, StoredModel};
+
+/// Numeric window embeddings.
+#[derive(Default)]
+pub struct NumericEncoderJob {
+    upstream: Inbox<DerivedUpdated>,
+}
+
+impl NumericEncoderJob {
+    /// The actor name as a constant usable in arrays.
+    pub const NAME_STR: &'static str = "numeric_encoder";
+}
+
+#[async_trait]
+impl Job for NumericEncoderJob {
+    type Config = NumericEncoderConfig;
+    type Input = DerivedUpdated;
+    type Output = EncoderOutput;
+    const NAME: &'static str = Self::NAME_STR;
+
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        cfg: &VersionedConfig<NumericEncoderConfig>,
+    ) -> Result<JobOutput<EncoderOutput>, String> {
+        let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
+        let db = &ctx.stores.historical;
+        let config = cfg.config.clone();
+        let (_, panel) = load_panel(db, market, as_of, config.history_days())
+            .await
+            .map_err(|e| e.to_string())?;
+        let anchor = config.refit.anchor(as_of);
+        let stored = db
+            .encoder_model(Self::NAME_STR, &cfg.config_id, anchor)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (model, fitted) = match stored {
+            Some(m) => (
+                PcaModel::from_json(&m.body).map_err(|e| e.to_string())?,
+                false,
+            ),
+            None => {
+                let (c, p) = (config.clone(), panel.clone());
+                let fit = tokio::task::spawn_blocking(move || fit_at(&c, &p, anchor))
+                    .await
+                    .map_err(|e| format!("PCA fit panicked: {e}"))?;
+                match fit {
+                    Ok(m) => (m, true),
+                    Err(EncoderError::NotEnoughData(why)) => {
+                        // Early in a market's history: nothing to embed yet, not a failure.
+                        return Ok(JobOutput {
+                            summary: format!("no embeddings: no PCA at {anchor}: {why}"),
+                            emit: None,
+                        });
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        };
+        let model_id = model.model_id();
+        if fitted {
+            db.save_encoder_model(&StoredModel {
+                model_id: model_id.clone(),
+                encoder: Self::NAME_STR.into(),
+                config_id: cfg.config_id.clone(),
+                fitted_as_of: anchor,
+                body: model.to_json(),
+                run_id: ctx.run.run_id.clone(),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        let (c, m) = (config.clone(), model.clone());
+        let vectors = tokio::task::spawn_blocking(move || encode_date(&c, &panel, &m, as_of))
+            .await
+            .map_err(|e| format!("encoding panicked: {e}"))?;
+        let rows: Vec<EntityVector> = vectors
+            .into_iter()
+            .map(|(entity_id, vector)| EntityVector {
+                entity_id,
+                as_of_date: as_of,
+                model_id: model_id.clone(),
+                vector,
+                run_id: ctx.run.run_id.clone(),
+                config_id: cfg.config_id.clone(),
+            })
+            .collect();
+        db.write_numeric_embeddings(&rows)
+            .await
+            .map_err(|e| e.to_string())?;
+        let upstream = if self.upstream.take(market, as_of).is_empty() {
+            "store"
+        } else {
+            "DerivedUpdated"
+        };
+        Ok(JobOutput {
+            summary: format!(
+                "{} instruments embedded ({} dims) with {model_id} (fitted at {anchor}{}; {:.0}% variance); inputs from {upstream}",
+                rows.len(),
+                config.dim,
+                if fitted { ", new" } else { "" },
+                100.0 * model.explained_variance_ratio.iter().sum::<f64>()
+            ),
+            emit: Some(EncoderOutput {
+                run_id: ctx.run.run_id.clone(),
+                engine: Self::NAME_STR.into(),
+                market: market.clone(),
+                as_of,
+                config_id: cfg.config_id.clone(),
+                model_id: Some(model_id),
+                entities: rows.len(),
+            }),
+        })
+    }
+
+    fn receive(&self, input: DerivedUpdated) {
+        self.upstream.put(input.market.clone(), input.as_of, input);
+    }
+
+    fn reset(&self) {
+        self.upstream.clear();
+    }
+}

@@ -1,0 +1,117 @@
+//! Issuer profiles in the runtime database: one JSON snapshot per issuer, date and
+//! profiles config, with its risk flags.
+
+use super::RuntimeDb;
+use super::error::StoreError;
+use super::pool::on_pool;
+use super::tx::BeginWrite;
+use crate::domain::{ConfigId, RunId};
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// One stored profile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileRecord {
+    /// The issuer.
+    pub issuer_id: String,
+    /// The date it describes.
+    pub as_of_date: NaiveDate,
+    /// The market whose run wrote it.
+    pub market_id: String,
+    /// The snapshot (facts, price features, fundamentals, news features).
+    pub body: serde_json::Value,
+    /// Risk flags in [0,1], by name; a flag that could not be computed is absent.
+    pub risk_flags: BTreeMap<String, f64>,
+    /// The run that wrote it.
+    pub run_id: RunId,
+    /// The profiles config.
+    pub config_id: ConfigId,
+}
+
+/// Profile storage.
+#[async_trait]
+pub trait ProfileStore {
+    /// Upserts profiles (one transaction).
+    async fn write_profiles(&self, rows: &[ProfileRecord]) -> Result<(), StoreError>;
+    /// The profiles of `market` on `as_of` written under `config_id`, by issuer.
+    async fn profiles(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+        config_id: &ConfigId,
+    ) -> Result<Vec<ProfileRecord>, StoreError>;
+}
+
+#[async_trait]
+impl ProfileStore for RuntimeDb {
+    async fn write_profiles(&self, rows: &[ProfileRecord]) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO profiles \
+             (issuer_id, as_of_date, config_id, market_id, body, risk_flags, run_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (issuer_id, as_of_date, config_id) \
+             DO UPDATE SET market_id = excluded.market_id, body = excluded.body, \
+             risk_flags = excluded.risk_flags, run_id = excluded.run_id";
+        let encoded: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    serde_json::to_string(&r.body)?,
+                    serde_json::to_string(&r.risk_flags)?,
+                ))
+            })
+            .collect::<Result<_, serde_json::Error>>()
+            .map_err(|e| StoreError::Rejected(format!("profile does not serialise: {e}")))?;
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query("write profiles"))?;
+            for (r, (body, flags)) in rows.iter().zip(&encoded) {
+                sqlx::query(SQL)
+                    .bind(&r.issuer_id)
+                    .bind(r.as_of_date)
+                    .bind(r.config_id.as_str())
+                    .bind(&r.market_id)
+                    .bind(body)
+                    .bind(flags)
+                    .bind(r.run_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query("write profiles"))?;
+            }
+            tx.commit().await.map_err(StoreError::query("write profiles"))?;
+        });
+        Ok(())
+    }
+
+    async fn profiles(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+        config_id: &ConfigId,
+    ) -> Result<Vec<ProfileRecord>, StoreError> {
+        const SQL: &str = "SELECT issuer_id, body, risk_flags, run_id FROM profiles \
+             WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3 ORDER BY issuer_id";
+        let rows: Vec<(String, String, String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+                .bind(market)
+                .bind(as_of)
+                .bind(config_id.as_str())
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::query("read profiles"))?);
+        rows.into_iter()
+            .map(|(issuer_id, body, flags, run_id)| {
+                let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+                    what: "profile",
+                    detail: format!("{issuer_id} {as_of}: {e}"),
+                };
+                Ok(ProfileRecord {
+                    body: serde_json::from_str(&body).map_err(corrupt)?,
+                    risk_flags: serde_json::from_str(&flags).map_err(corrupt)?,
+                    issuer_id: issuer_id.clone(),
+                    as_of_date: as_of,
+                    market_id: market.to_owned(),
+                    run_id: RunId::new(run_id),
+                    config_id: config_id.clone(),
+                })
+            })
+            .collect()
+    }
+}
