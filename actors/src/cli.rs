@@ -321,6 +321,35 @@ pub enum BenchCommand {
     /// Bulk-load synthetic daily OHLCV into SQLite and/or PostgreSQL and print rows/s; on
     /// PostgreSQL also time `psql \copy` of the same rows into the same table.
     Ingest(BenchIngestArgs),
+    /// Embed synthetic news with MiniLM in batches and print sentences/s (the Python side
+    /// of the comparison is `scripts/bench-minilm`, which runs both).
+    Minilm(BenchMinilmArgs),
+}
+
+/// `pv2 bench minilm` options.
+#[derive(Debug, Args)]
+pub struct BenchMinilmArgs {
+    /// Texts to embed (synthetic news: headline and the start of the body).
+    #[arg(long, default_value_t = 1024)]
+    pub sentences: usize,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// ONNX Runtime intra-op threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Timed passes over all texts (the best is reported).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
+    /// Directory with the MiniLM files.
+    #[arg(long, default_value = "models")]
+    pub models_dir: PathBuf,
+    /// Also write the texts, one per line, for the Python side.
+    #[arg(long)]
+    pub corpus_out: Option<PathBuf>,
+    /// Print results as JSON.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// Which backends a benchmark runs on.

@@ -9,7 +9,10 @@
 //! The pipeline is the sentence-transformers one: tokens truncated at `max_tokens`, a
 //! batch padded to its longest text (the shipped tokenizer pads every text to 128, which
 //! both wastes work and truncates long news), `token_type_ids` all zero, the last hidden
-//! state mean-pooled over the attention mask, then L2-normalised.
+//! state mean-pooled over the attention mask, then L2-normalised. Batches are formed from
+//! texts of similar token counts (all texts of a call are tokenised first, then grouped by
+//! length), so little compute goes to padding; vectors come back in input order and are
+//! independent of the grouping up to float rounding (the attention mask hides padding).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -18,7 +21,7 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::Tensor;
 use sha2::{Digest, Sha256};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
 use super::EncoderError;
 
@@ -102,12 +105,8 @@ impl MiniLmParams {
                 ..TruncationParams::default()
             }))
             .map_err(|e| model_error(&tokenizer_path, e.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            pad_id: 0,
-            pad_token: "[PAD]".to_owned(),
-            ..PaddingParams::default()
-        }));
+        // Padding is done per length-sorted batch in `forward`.
+        tokenizer.with_padding(None);
         let session = Session::builder(&env)
             .map_err(|e| model_error(&model_path, e.to_string()))?
             .with_intra_threads(self.threads)
@@ -185,34 +184,40 @@ impl MiniLmEncoder {
         &self.model_id
     }
 
-    /// Unit vectors of `texts`, in order, computed `batch_size` at a time.
+    /// Unit vectors of `texts`, in order, computed `batch_size` texts per forward pass.
     ///
     /// # Errors
     /// [`EncoderError::Inference`] when tokenising or running the model fails.
     pub fn encode_batch(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(self.params.batch_size) {
-            out.extend(self.forward(chunk)?);
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EncoderError::Inference(format!("tokenising: {e}")))?;
+        // Group texts of similar length; ties keep input order (deterministic batches).
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| (encodings[i].get_ids().len(), i));
+        let mut out = vec![Vec::new(); encodings.len()];
+        for chunk in order.chunks(self.params.batch_size) {
+            let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
+            for (&i, v) in chunk.iter().zip(self.forward(&batch)?) {
+                out[i] = v;
+            }
         }
         Ok(out)
     }
 
-    fn forward(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
+    /// One forward pass over `batch`, padded (id 0, mask 0) to its longest encoding.
+    fn forward(&mut self, batch: &[&Encoding]) -> Result<Vec<Vec<f32>>, EncoderError> {
         let inference = |e: String| EncoderError::Inference(e);
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| inference(format!("tokenising: {e}")))?;
-        let rows = encodings.len();
-        let cols = encodings.first().map_or(0, |e| e.get_ids().len());
-        let mut ids = Vec::with_capacity(rows * cols);
-        let mut mask = Vec::with_capacity(rows * cols);
-        for e in &encodings {
-            ids.extend(e.get_ids().iter().map(|&v| i64::from(v)));
-            mask.extend(e.get_attention_mask().iter().map(|&v| i64::from(v)));
-        }
-        if ids.len() != rows * cols {
-            return Err(inference("tokeniser returned ragged batch".to_owned()));
+        let rows = batch.len();
+        let cols = batch.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
+        let mut ids = vec![0i64; rows * cols];
+        let mut mask = vec![0i64; rows * cols];
+        for (r, e) in batch.iter().enumerate() {
+            for (c, (&id, &m)) in e.get_ids().iter().zip(e.get_attention_mask()).enumerate() {
+                ids[r * cols + c] = i64::from(id);
+                mask[r * cols + c] = i64::from(m);
+            }
         }
         let shape = [rows as i64, cols as i64];
         let tensor = |v: Vec<i64>| {

@@ -2,6 +2,7 @@
 
 mod backfill;
 mod bench_ingest;
+mod bench_minilm;
 mod calendar;
 mod config;
 mod daemon;
@@ -91,5 +92,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             what: BenchCommand::Ingest(args),
         } => bench_ingest::run(&ctx, &args).await,
+        Command::Bench {
+            what: BenchCommand::Minilm(args),
+        } => bench_minilm::run(&args),
     }
 }
