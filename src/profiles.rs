@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{EngineConfig, Issues};
+use crate::domain::FundamentalValue;
 use crate::features::WindowSpec;
 
 /// A flag's ramp: 0 at `from`, 1 at `to` (`to < from` ramps downwards).
@@ -60,6 +61,10 @@ pub struct ProfilesConfig {
     pub news_spike: Ramp,
     /// Median daily traded value (close × volume) → `illiquid` (ramps downwards).
     pub illiquid: Ramp,
+    /// Total liabilities / total assets, as last filed → `high_leverage`.
+    pub high_leverage: Ramp,
+    /// Net income / revenue, as last filed → `loss_making` (ramps downwards).
+    pub loss_making: Ramp,
 }
 
 impl Default for ProfilesConfig {
@@ -87,6 +92,11 @@ impl Default for ProfilesConfig {
             illiquid: Ramp {
                 from: 5.0e6,
                 to: 2.0e5,
+            },
+            high_leverage: Ramp { from: 0.6, to: 0.9 },
+            loss_making: Ramp {
+                from: 0.0,
+                to: -0.2,
             },
         }
     }
@@ -148,7 +158,7 @@ impl ProfilesConfig {
         }
     }
 
-    fn ramps(&self) -> [(&'static str, Ramp); 6] {
+    fn ramps(&self) -> [(&'static str, Ramp); 8] {
         [
             ("high_volatility", self.high_volatility),
             ("deep_drawdown", self.deep_drawdown),
@@ -156,18 +166,22 @@ impl ProfilesConfig {
             ("high_beta", self.high_beta),
             ("news_spike", self.news_spike),
             ("illiquid", self.illiquid),
+            ("high_leverage", self.high_leverage),
+            ("loss_making", self.loss_making),
         ]
     }
 }
 
 /// Every flag a profile can carry, in the order of [`flag_vector`].
-pub const FLAGS: [&str; 6] = [
+pub const FLAGS: [&str; 8] = [
     "high_volatility",
     "deep_drawdown",
     "negative_momentum",
     "high_beta",
     "news_spike",
     "illiquid",
+    "high_leverage",
+    "loss_making",
 ];
 
 /// What the profile of one issuer is built from.
@@ -183,8 +197,9 @@ pub struct ProfileInputs {
     pub news_recent: u32,
     /// Articles in the last `news_baseline_sessions` session windows (incl. the recent).
     pub news_baseline: u32,
-    /// Fundamentals known on the date (by filing date), as stored.
-    pub fundamentals: serde_json::Value,
+    /// Fundamentals known on the date: the latest period of each metric among filings
+    /// dated on or before it.
+    pub fundamentals: Vec<FundamentalValue>,
 }
 
 /// A built profile.
@@ -212,6 +227,17 @@ pub fn build(config: &ProfilesConfig, inputs: &ProfileInputs) -> Profile {
     // Intensity relative to the baseline; one article over a quiet baseline is not a spike
     // of infinite size: the baseline rate is floored at one article per baseline window.
     let intensity = recent_rate / baseline_rate.max(1.0 / config.news_baseline_sessions as f64);
+    let reported = |metric: &str| {
+        inputs
+            .fundamentals
+            .iter()
+            .find(|f| f.metric == metric)
+            .map(|f| f.value)
+    };
+    let ratio = |num: &str, den: &str| match (reported(num), reported(den)) {
+        (Some(n), Some(d)) if d > 0.0 => Some(n / d),
+        _ => None,
+    };
     let inputs_of_flags = [
         (
             "high_volatility",
@@ -231,6 +257,8 @@ pub fn build(config: &ProfilesConfig, inputs: &ProfileInputs) -> Profile {
         ),
         ("news_spike", Some(intensity)),
         ("illiquid", inputs.median_traded_value),
+        ("high_leverage", ratio("total_liabilities", "total_assets")),
+        ("loss_making", ratio("net_income", "revenue")),
     ];
     let ramps: BTreeMap<&str, Ramp> = config.ramps().into_iter().collect();
     let flags: BTreeMap<String, f64> = inputs_of_flags
@@ -261,7 +289,16 @@ pub fn build(config: &ProfilesConfig, inputs: &ProfileInputs) -> Profile {
             "baseline_articles": inputs.news_baseline,
             "intensity": intensity,
         },
-        "fundamentals": inputs.fundamentals,
+        "fundamentals": inputs
+            .fundamentals
+            .iter()
+            .map(|f| {
+                (
+                    f.metric.clone(),
+                    serde_json::json!({"value": f.value, "period_end": f.period_end, "filed": f.filed}),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>(),
         "risk_flags": flags,
     });
     Profile { body, flags }
@@ -280,6 +317,17 @@ pub fn flag_vector(flags: &BTreeMap<String, f64>) -> Vec<f32> {
 mod tests {
     use super::*;
 
+    fn fundamental(metric: &str, value: f64) -> FundamentalValue {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        FundamentalValue {
+            issuer_id: crate::domain::IssuerId::new("ACME"),
+            metric: metric.into(),
+            period_end: d("2024-03-31"),
+            filed: d("2024-05-02"),
+            value,
+        }
+    }
+
     fn inputs(features: Vec<Option<f64>>) -> ProfileInputs {
         ProfileInputs {
             facts: serde_json::json!({"name": "Acme"}),
@@ -287,7 +335,12 @@ mod tests {
             median_traded_value: Some(1.0e6),
             news_recent: 4,
             news_baseline: 10,
-            fundamentals: serde_json::Value::Null,
+            fundamentals: vec![
+                fundamental("total_assets", 100.0),
+                fundamental("total_liabilities", 75.0),
+                fundamental("revenue", 50.0),
+                fundamental("net_income", -2.5),
+            ],
         }
     }
 
@@ -327,6 +380,7 @@ mod tests {
         let n = c.spec().names().len();
         let mut i = inputs(vec![None; n]);
         i.median_traded_value = None;
+        i.fundamentals.clear();
         let p = build(&c, &i);
         assert_eq!(p.flags.keys().collect::<Vec<_>>(), vec!["news_spike"]);
         assert_eq!(flag_vector(&p.flags).len(), FLAGS.len());
@@ -351,6 +405,10 @@ mod tests {
         assert!((p.flags["illiquid"] - 4.0 / 4.8).abs() < 1e-12);
         assert_eq!(p.body["facts"]["name"], "Acme");
         assert_eq!(p.body["news"]["recent_articles"], 4);
+        // Liabilities 75% of assets: half-way up 0.6..0.9; a −5% margin: a quarter of 0..−20%.
+        assert!((p.flags["high_leverage"] - 0.5).abs() < 1e-12);
+        assert!((p.flags["loss_making"] - 0.25).abs() < 1e-12);
+        assert_eq!(p.body["fundamentals"]["revenue"]["filed"], "2024-05-02");
     }
 
     #[test]

@@ -279,6 +279,14 @@ pub enum ImportCommand {
         /// The file.
         file: PathBuf,
     },
+    /// Fundamentals: symbol,period_end,filed,metric,value (known from the filing date).
+    Fundamentals {
+        /// Print the summary as JSON.
+        #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// The file.
+        file: PathBuf,
+    },
     /// News JSON lines: id,published_at,source,headline,body,symbols[].
     News {
         /// Print the summary as JSON.

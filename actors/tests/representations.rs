@@ -174,7 +174,52 @@ fn norm(v: &[f32]) -> f64 {
 #[test]
 fn encoders_and_profiles_run_after_the_daily_dag_point_in_time_and_reproducibly() {
     let env = env();
-    let out = backfill(&env, "2024-02-01", "2024-02-29");
+    // Daily data first, then fundamentals for one issuer, filed mid-February.
+    let first = pv2(
+        &env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2023-12-01",
+            "--to",
+            "2024-01-31",
+            "--dag",
+            "daily",
+        ],
+    );
+    assert!(first.contains("41 sessions"), "{first}");
+    let fundamentals = env.dir.path().join("fundamentals.csv");
+    std::fs::write(
+        &fundamentals,
+        "symbol,period_end,filed,metric,value
+\
+         AAAA,2023-12-31,2024-02-14,total_assets,1000
+\
+         AAAA,2023-12-31,2024-02-14,total_liabilities,850
+\
+         AAAA,2023-12-31,2023-12-01,revenue,5
+",
+    )
+    .unwrap();
+    let imported = pv2(
+        &env,
+        &["import", "fundamentals", fundamentals.to_str().unwrap()],
+    );
+    assert!(imported.contains("filed_before_period_end"), "{imported}");
+    let out = pv2(
+        &env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2024-02-01",
+            "--to",
+            "2024-02-29",
+        ],
+    );
     assert!(out.contains("20 sessions"), "{out}");
     let before = in_system(async {
         let h = pool(&env.historical).await;
@@ -244,6 +289,28 @@ fn encoders_and_profiles_run_after_the_daily_dag_point_in_time_and_reproducibly(
         }
         assert!(flags_seen >= 5 * profiles.len(), "most flags computable");
 
+        // Fundamentals count from their filing date, not their period end.
+        let aaaa: Vec<(String, String, String)> = rows!(
+            r,
+            "SELECT CAST(as_of_date AS TEXT), body, risk_flags FROM profiles WHERE issuer_id = 'AAAA' \
+             AND as_of_date IN ('2024-02-13', '2024-02-14') ORDER BY as_of_date",
+            (String, String, String)
+        );
+        assert_eq!(aaaa.len(), 2);
+        let body = |i: usize| serde_json::from_str::<serde_json::Value>(&aaaa[i].1).unwrap();
+        assert_eq!(
+            body(0)["fundamentals"],
+            serde_json::json!({}),
+            "not yet filed"
+        );
+        assert_eq!(body(1)["fundamentals"]["total_liabilities"]["value"], 850.0);
+        assert!(!aaaa[0].2.contains("high_leverage"));
+        assert!(
+            aaaa[1].2.contains("\"high_leverage\":0.8333"),
+            "{}",
+            aaaa[1].2
+        );
+
         // Joint: per instrument in three spaces, per market in regime_context; with all
         // branches present a joint vector has unit norm, never more.
         let joint: Vec<(String, String, Vec<u8>)> = rows!(
@@ -261,7 +328,7 @@ fn encoders_and_profiles_run_after_the_daily_dag_point_in_time_and_reproducibly(
             let expect = if space == "regime_context" {
                 4 + 384
             } else {
-                4 + 384 + 6
+                4 + 384 + 8
             };
             assert_eq!(v.len(), expect, "{space}");
             assert!(norm(&v) <= 1.0 + 1e-5, "{space}: {}", norm(&v));

@@ -2,6 +2,7 @@
 //! storage, ingestion, derived data and (later) the engines all exchange.
 
 mod clock;
+mod fundamentals;
 mod ids;
 mod market_data;
 mod messages;
@@ -9,6 +10,7 @@ mod news;
 mod reference;
 
 pub use clock::{Clock, FixedClock};
+pub use fundamentals::FundamentalValue;
 pub use ids::{ConfigId, InstrumentId, IssuerId, MarketId, RunId};
 pub use market_data::{
     DailyBar, FactorValue, InstrumentSeries, ReturnValue, VolatilityValue, date_ceiling, date_floor,

@@ -11,8 +11,8 @@ use crate::domain::{
     Clock, Instrument, InstrumentId, InstrumentSeries, InstrumentStatus, Issuer, IssuerId, MarketId,
 };
 use crate::store::{
-    HistoricalDb, IngestBatch, IngestLog, IngestReject, NewsStore, PriceStore, PriceWriteSummary,
-    ReferenceStore,
+    FundamentalsStore, HistoricalDb, IngestBatch, IngestLog, IngestReject, NewsStore, PriceStore,
+    PriceWriteSummary, ReferenceStore,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -306,6 +306,38 @@ pub async fn import_news(
     if ok > 0 {
         db.write_news(&started.batch_id, &p.articles, &p.links)
             .await?;
+    }
+    let (batch, summary) = finish(db, clock, started, ok, &p.rejects, path).await?;
+    Ok(ImportOutcome {
+        batch,
+        rejects: summary,
+        prices: None,
+        registered: Vec::new(),
+    })
+}
+
+/// Imports a fundamentals CSV (`symbol,period_end,filed,metric,value`).
+///
+/// # Errors
+/// As [`import_prices`].
+pub async fn import_fundamentals(
+    db: &HistoricalDb,
+    path: &Path,
+    clock: &dyn Clock,
+) -> Result<ImportOutcome, IngestError> {
+    let (bytes, text) = read_text(path)?;
+    let known = db.instruments(None).await?;
+    let p = super::fundamentals::parse(&text, &SymbolResolver::new(&known))
+        .map_err(bad_header(path))?;
+    let started = started_batch(
+        "fundamentals",
+        path,
+        batch_id("fundamentals", "", &bytes),
+        clock,
+    );
+    let ok = p.values.len() as u64;
+    if ok > 0 {
+        db.write_fundamentals(&started.batch_id, &p.values).await?;
     }
     let (batch, summary) = finish(db, clock, started, ok, &p.rejects, path).await?;
     Ok(ImportOutcome {

@@ -1,5 +1,5 @@
 //! Ingestion of user files: Yahoo-style OHLCV, wide adjusted-close matrices, instrument
-//! lists and news JSON lines.
+//! lists, news JSON lines and fundamentals by filing date.
 //!
 //! Parsing and validation are pure ([`yahoo`], [`wide`], [`instruments`], [`news`]): each
 //! turns file text into accepted rows plus [`Reject`]s that name the line, the column and
@@ -10,6 +10,7 @@ mod batch;
 pub mod daily;
 mod dates;
 mod error;
+pub mod fundamentals;
 mod import;
 pub mod instruments;
 pub mod news;
@@ -22,6 +23,7 @@ pub use batch::batch_id;
 pub use dates::{parse_date, parse_timestamp};
 pub use error::IngestError;
 pub use import::{
-    ImportOutcome, ImportRequest, PriceFormat, import_instruments, import_news, import_prices,
+    ImportOutcome, ImportRequest, PriceFormat, import_fundamentals, import_instruments,
+    import_news, import_prices,
 };
 pub use reject::{Reject, RejectReason, RejectSummary};

@@ -42,6 +42,8 @@ pub enum RejectReason {
     UnknownMarket,
     /// The line is not valid JSON for the format.
     BadJson,
+    /// A statement filed before the end of the period it reports.
+    FiledBeforePeriodEnd,
 }
 
 impl RejectReason {
@@ -66,6 +68,7 @@ impl RejectReason {
             Self::DuplicateKey => "duplicate_key",
             Self::UnknownMarket => "unknown_market",
             Self::BadJson => "bad_json",
+            Self::FiledBeforePeriodEnd => "filed_before_period_end",
         }
     }
 }

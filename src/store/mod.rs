@@ -2,7 +2,7 @@
 //!
 //! - [`HistoricalDb`] — reference data, daily prices, derived series, news, ingest log —
 //!   implements [`ReferenceStore`], [`PriceStore`], [`DerivedStore`], [`NewsStore`],
-//!   [`IngestLog`], [`SyntheticTruthStore`] and [`EmbeddingStore`].
+//!   [`IngestLog`], [`SyntheticTruthStore`], [`EmbeddingStore`] and [`FundamentalsStore`].
 //! - [`RuntimeDb`] — configs, runs, events, scheduler — implements [`ConfigStore`],
 //!   [`RunStore`], [`EventLog`], [`ScheduleStore`] and [`ProfileStore`].
 //!
@@ -19,6 +19,7 @@ mod derived;
 mod embeddings;
 mod error;
 mod events;
+mod fundamentals;
 mod ingest_log;
 mod migrate;
 mod news;
@@ -40,6 +41,7 @@ pub use embeddings::{
 };
 pub use error::{StoreError, redact_url};
 pub use events::{ActorEvent, EventLog};
+pub use fundamentals::FundamentalsStore;
 pub use ingest_log::{IngestBatch, IngestLog, IngestReject};
 pub use migrate::{Schema, migrate};
 pub use news::{NewsItem, NewsStore};

@@ -5,6 +5,7 @@ mod harness;
 
 mod derived;
 mod embeddings;
+mod fundamentals;
 mod ingest;
 mod news;
 mod point_in_time;

@@ -7,7 +7,8 @@ use crate::context::Context;
 use anyhow::Context as _;
 use prometheus::domain::{MarketId, RunId};
 use prometheus::ingest::{
-    ImportOutcome, ImportRequest, PriceFormat, import_instruments, import_news, import_prices,
+    ImportOutcome, ImportRequest, PriceFormat, import_fundamentals, import_instruments,
+    import_news, import_prices,
 };
 use serde_json::json;
 
@@ -50,6 +51,11 @@ pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::News { output, file } => {
             (import_news(db, file, &SystemClock).await?, *output, "news")
         }
+        ImportCommand::Fundamentals { output, file } => (
+            import_fundamentals(db, file, &SystemClock).await?,
+            *output,
+            "fundamentals",
+        ),
     };
     let derived = if outcome.prices.is_some() && ctx.app.ingest.derive_after_import {
         let run_id = RunId::new(format!("import-{}", outcome.batch.batch_id));

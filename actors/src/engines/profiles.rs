@@ -1,5 +1,6 @@
 //! The profiles service's job: a snapshot of every issuer of the market on the run's date
-//! (facts, price features of its primary instrument, liquidity, news activity, risk flags).
+//! (facts, price features of its primary instrument, liquidity, news activity, fundamentals
+//! as filed by that date, risk flags).
 
 use crate::engines::session_window::news_window;
 use crate::job_actor::{Job, JobContext, JobOutput};
@@ -8,7 +9,9 @@ use prometheus::config::VersionedConfig;
 use prometheus::domain::{DerivedUpdated, EncoderOutput};
 use prometheus::features::load::load_panel;
 use prometheus::profiles::{ProfileInputs, ProfilesConfig, build};
-use prometheus::store::{NewsStore, ProfileRecord, ProfileStore, ReferenceStore};
+use prometheus::store::{
+    FundamentalsStore, NewsStore, ProfileRecord, ProfileStore, ReferenceStore,
+};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -124,8 +127,10 @@ impl Job for ProfilesJob {
                 median_traded_value: median_traded_value(history, config.vol_window),
                 news_recent: recent.get(&issuer_id).copied().unwrap_or(0),
                 news_baseline: baseline.get(&issuer_id).copied().unwrap_or(0),
-                // No fundamentals feed exists yet; the profile says so rather than guess.
-                fundamentals: json!({"status": "none filed"}),
+                fundamentals: db
+                    .fundamentals_as_of(&prometheus::domain::IssuerId::new(&issuer_id), as_of)
+                    .await
+                    .map_err(|e| e.to_string())?,
             };
             let p = build(config, &inputs);
             rows.push(ProfileRecord {
