@@ -541,3 +541,88 @@ fn embed_text_prints_vectors_and_explains_a_missing_model() {
         "{err}"
     );
 }
+
+#[test]
+fn the_pls_projection_is_fitted_once_history_exists_and_only_from_the_past() {
+    let env = env();
+    std::fs::write(
+        env.config_dir().join("engines/joint_encoder.toml"),
+        "[spaces.assessment]\nnumeric = 1.0\ntext = 0.5\nprofile = 0.5\n\n\
+         [pls]\nspaces = [\"assessment\"]\ncomponents = 3\nhorizon = 5\nfit_dates = 6\nfit_stride = 2\nmin_fit_rows = 40\n",
+    )
+    .unwrap();
+    backfill(&env, "2024-02-01", "2024-03-06");
+    let pls_rows = || {
+        in_system(async {
+            let h = pool(&env.historical).await;
+            rows!(
+                h,
+                "SELECT CAST(as_of_date AS TEXT), entity_id, model_id, vector FROM joint_embeddings \
+                 WHERE joint_type = 'assessment:pls' ORDER BY as_of_date, entity_id",
+                (String, String, String, Vec<u8>)
+            )
+        })
+    };
+    let before = pls_rows();
+    // February's anchor (31 January) has no embedded history: no projection. March's
+    // (29 February) has February's: 4 sessions × 16 instruments, 3 components each.
+    assert!(
+        before.iter().all(|r| r.0.as_str() >= "2024-03-01"),
+        "{:?}",
+        before.first()
+    );
+    assert_eq!(before.len(), 4 * 16);
+    assert!(
+        before
+            .iter()
+            .all(|r| blob_to_vector(&r.3).unwrap().len() == 3)
+    );
+    let model = before[0].2.clone();
+    assert!(model.starts_with("pls-") && before.iter().all(|r| r.2 == model));
+    // The future cannot change it: corrupt prices after the day, forget the model and the
+    // day's vectors, re-run 1 March → the same model (fitted from data up to the anchor)
+    // and the same bytes.
+    in_system(async {
+        let h = pool(&env.historical).await;
+        let fits: Vec<(String, String)> = rows!(
+            h,
+            "SELECT encoder, CAST(fitted_as_of AS TEXT) FROM encoder_models WHERE encoder LIKE 'joint_encoder:pls:%'",
+            (String, String)
+        );
+        assert_eq!(fits.len(), 1);
+        assert_eq!(fits[0].0, "joint_encoder:pls:assessment");
+        assert!(fits[0].1.starts_with("2024-02-29"));
+        exec!(
+            h,
+            "UPDATE prices_daily SET adj_close = adj_close * 0.3 WHERE trade_date > '2024-03-01'"
+        );
+        exec!(
+            h,
+            "DELETE FROM encoder_models WHERE encoder LIKE 'joint_encoder:pls:%'"
+        );
+        exec!(
+            h,
+            "DELETE FROM joint_embeddings WHERE joint_type = 'assessment:pls'"
+        );
+    });
+    pv2(
+        &env,
+        &[
+            "run",
+            "--market",
+            "US_EQ",
+            "--date",
+            "2024-03-01",
+            "--dag",
+            "profiles",
+            "--rerun",
+        ],
+    );
+    let after = pls_rows();
+    let first_day: Vec<_> = before
+        .iter()
+        .filter(|r| r.0.starts_with("2024-03-01"))
+        .cloned()
+        .collect();
+    assert_eq!(after, first_day);
+}

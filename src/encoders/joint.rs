@@ -30,6 +30,9 @@ pub struct JointEncoderConfig {
     pub spaces: BTreeMap<String, BTreeMap<String, f64>>,
     /// Calendar days of issuer news the text branch averages (weighted by articles).
     pub text_lookback_days: u32,
+    /// Optional learned projection of some spaces (PLS on forward returns, fitted
+    /// point-in-time); absent = none.
+    pub pls: Option<super::pls::PlsConfig>,
 }
 
 impl Default for JointEncoderConfig {
@@ -59,6 +62,7 @@ impl Default for JointEncoderConfig {
                 ),
             ]),
             text_lookback_days: 30,
+            pls: None,
         }
     }
 }
@@ -72,6 +76,15 @@ impl EngineConfig for JointEncoderConfig {
             "text_lookback_days",
             || format!("{} is out of range; use 1..=366", self.text_lookback_days),
         );
+        if let Some(pls) = &self.pls {
+            let per_instrument: Vec<&str> = self
+                .spaces
+                .keys()
+                .map(String::as_str)
+                .filter(|s| *s != "regime_context")
+                .collect();
+            pls.validate(&per_instrument, issues);
+        }
         for (space, weights) in &self.spaces {
             let key = format!("spaces.{space}");
             issues.check(!SPACES.contains(&space.as_str()), &key, || {

@@ -7,12 +7,14 @@
 //! - [`news`] — the text encoder's configuration and issuer-day aggregates of articles.
 //! - [`numeric`] — window features → cross-sectional z-scores → PCA fitted point-in-time.
 //! - [`joint`] — weighted, branch-normalised joint spaces.
+//! - [`pls`] — the joint spaces' optional learned projection onto forward returns.
 
 pub mod hashing;
 pub mod joint;
 pub mod minilm;
 pub mod news;
 pub mod numeric;
+pub mod pls;
 pub mod text;
 
 pub use hashing::{HashingEncoder, HashingParams};
