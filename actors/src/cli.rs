@@ -318,6 +318,9 @@ pub struct DemoArgs {
     /// Generator seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Last sessions to run through the features and profiles DAGs (0 = none).
+    #[arg(long)]
+    pub encode_sessions: Option<usize>,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

@@ -223,8 +223,29 @@ fn check_demo(s: &Sandbox, urls: &[String; 2]) {
         .map(|r| first["regimes"][r]["share"].as_f64().unwrap())
         .sum();
     assert!((shares - 1.0).abs() < 1e-9);
+    // The last 10 sessions went through the features and profiles DAGs.
+    let reps = &first["representations"];
+    assert_eq!(reps["sessions"], 10, "{reps}");
+    assert_eq!(reps["failed_runs"], serde_json::json!([]), "{reps}");
+    assert_eq!(reps["numeric"]["instruments"], 12, "{reps}");
+    assert_eq!(reps["numeric"]["dim"], 8, "{reps}");
+    assert!(reps["profiles"]["issuers"].as_u64() == Some(12), "{reps}");
+    let spaces: Vec<&str> = reps["joint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["space"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        spaces,
+        ["regime_context", "profile_core", "stability", "assessment"]
+    );
     // Running it again changes nothing and recomputes nothing.
     let again = demo_json(s, urls);
+    assert_eq!(
+        again["representations"]["numeric"]["model_id"], reps["numeric"]["model_id"],
+        "the same model from the same data"
+    );
     assert_eq!(again["price_rows"]["unchanged"], 12 * sessions);
     assert_eq!(again["derived"]["instruments"], 0);
     assert_eq!(again["price_rows"]["stored_total"], 12 * sessions);
@@ -259,7 +280,7 @@ fn the_sample_files_import_as_the_readme_says() {
     let s = Sandbox::new();
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
     let sample = |f: &str| samples.join(f).display().to_string();
-    let cases: [(Vec<String>, u64, u64); 4] = [
+    let cases: [(Vec<String>, u64, u64); 5] = [
         (vec!["instruments".into(), sample("instruments.csv")], 4, 1),
         (
             vec![
@@ -284,6 +305,11 @@ fn the_sample_files_import_as_the_readme_says() {
             2,
         ),
         (vec!["news".into(), sample("news.jsonl")], 3, 2),
+        (
+            vec!["fundamentals".into(), sample("fundamentals.csv")],
+            9,
+            1,
+        ),
     ];
     for (args, ok, rejected) in cases {
         let mut full: Vec<&str> = vec!["import"];

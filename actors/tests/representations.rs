@@ -626,3 +626,72 @@ fn the_pls_projection_is_fitted_once_history_exists_and_only_from_the_past() {
         .collect();
     assert_eq!(after, first_day);
 }
+
+#[test]
+fn a_failed_daily_run_refuses_the_dags_that_follow_it() {
+    let env = env();
+    pv2(
+        &env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2024-01-02",
+            "--to",
+            "2024-01-03",
+            "--dag",
+            "daily",
+        ],
+    );
+    // Every derive attempt fails: the daily run of 4 January fails, so `features` (after
+    // daily) and `profiles` (after features) are refused for that date, with the reason.
+    let out = env
+        .pv2()
+        .args(["--faults", "derived:error@*"])
+        .args([
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2024-01-04",
+            "--to",
+            "2024-01-04",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "features:US_EQ:2024-01-04:POST_CLOSE: upstream run daily:US_EQ:2024-01-04 is FAILED"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("profiles:US_EQ:2024-01-04:POST_CLOSE: upstream run features:US_EQ:2024-01-04 is NOT RUN"),
+        "{stdout}"
+    );
+    in_system(async {
+        let r = pool(&env.runtime).await;
+        let acts: Vec<(String, String)> = rows!(
+            r,
+            "SELECT dag_id, outcome FROM scheduler_activations WHERE as_of_date = '2024-01-04' ORDER BY due_at, activation_id",
+            (String, String)
+        );
+        assert_eq!(
+            acts,
+            [
+                ("daily".to_owned(), "fired".to_owned()),
+                ("features".to_owned(), "refused".to_owned()),
+                ("profiles".to_owned(), "refused".to_owned()),
+            ]
+        );
+        let runs: Vec<(String,)> = rows!(
+            r,
+            "SELECT dag_id FROM dag_runs WHERE dag_id <> 'daily'",
+            (String,)
+        );
+        assert!(runs.is_empty(), "{runs:?}");
+    });
+}

@@ -141,6 +141,9 @@ pub struct DemoConfig {
     pub market: String,
     /// Last date of the synthetic history (`YYYY-MM-DD`); history runs backwards from it.
     pub end_date: String,
+    /// The last sessions of the history run through the `features` and `profiles` DAGs
+    /// (encoders, profiles, joint spaces); 0 skips them.
+    pub encode_sessions: usize,
 }
 
 impl Default for DemoConfig {
@@ -151,6 +154,7 @@ impl Default for DemoConfig {
             seed: 7,
             market: "US_EQ".into(),
             end_date: "2025-12-31".into(),
+            encode_sessions: 10,
         }
     }
 }
@@ -163,6 +167,9 @@ impl DemoConfig {
             "demo.instruments",
             || format!("{} is out of range; use 1..=100000", self.instruments),
         );
+        issues.check(self.encode_sessions > 2520, "demo.encode_sessions", || {
+            format!("{} is out of range; use 0..=2520", self.encode_sessions)
+        });
         issues.check(!(1..=60).contains(&self.years), "demo.years", || {
             format!("{} is out of range; use 1..=60", self.years)
         });

@@ -58,8 +58,9 @@ pub struct TriggerDef {
     /// Cron expression, seconds first (`sec min hour day-of-month month day-of-week [year]`).
     #[serde(default)]
     pub cron: Option<String>,
-    /// Activate after this DAG's run for the same market and date has succeeded (its
-    /// activations follow the upstream DAG's; a failed upstream run refuses this one).
+    /// Activate after this DAG's run for the same market and date has succeeded or
+    /// finished DEGRADED (its activations follow the upstream DAG's; a failed upstream run
+    /// refuses this one).
     #[serde(default)]
     pub after: Option<String>,
     /// IANA time zone of the cron expression (default UTC).

@@ -30,7 +30,7 @@ pub enum EncoderError {
     /// Model files or the ONNX Runtime library are not where the configuration says.
     #[error(
         "model files missing: {0}; run scripts/fetch-models to download them into models/, \
-         or point the text encoder's model_dir / runtime_library at them"
+         or set models_dir (engines/text_encoder.toml, or --models-dir) to where they are"
     )]
     MissingModel(String),
     /// A file is there but cannot be loaded.

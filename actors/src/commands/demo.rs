@@ -1,5 +1,6 @@
 //! `pv2 demo`: generate a synthetic market, load it into the configured databases (SQLite
-//! by default), derive its series and print a summary.
+//! by default), derive its series, run the representation DAGs over its last sessions and
+//! print a summary.
 
 use super::derive::{derive_marked, describe};
 use crate::cli::{DemoArgs, OutputFormat};
@@ -26,6 +27,9 @@ use std::time::Instant;
 /// The demo's effective settings: `[demo]` with command-line overrides, validated.
 fn settings(ctx: &Context, args: &DemoArgs) -> anyhow::Result<(DemoConfig, NaiveDate)> {
     let mut d = ctx.app.demo.clone();
+    if let Some(n) = args.encode_sessions {
+        d.encode_sessions = n;
+    }
     if let Some(n) = args.instruments {
         d.instruments = n;
     }
@@ -186,6 +190,10 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
     let derived = derive_marked(ctx, db, &RunId::new(format!("demo-{batch}"))).await?;
     let t_derive = t.elapsed();
 
+    let t = Instant::now();
+    let reps = super::demo_represent::run(ctx, &stores, &market, end, d.encode_sessions).await?;
+    let t_represent = t.elapsed();
+
     let factor_id = FactorMembership::market_factor(market.as_str());
     let factor: BTreeMap<NaiveDate, f64> = db
         .factor(&factor_id, date_floor(), end)
@@ -212,7 +220,8 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
                     "news_articles": generated.news.len(), "news_stored_total": news,
                     "regimes": regimes,
                     "derived": {"instruments": derived.instruments, "returns": derived.returns, "volatility": derived.volatility, "factor_values": derived.factor_values},
-                    "seconds": {"generate": t_generate.as_secs_f64(), "load": t_load.as_secs_f64(), "derive": t_derive.as_secs_f64(), "total": started.elapsed().as_secs_f64()},
+                    "representations": reps.json(),
+                    "seconds": {"generate": t_generate.as_secs_f64(), "load": t_load.as_secs_f64(), "derive": t_derive.as_secs_f64(), "represent": t_represent.as_secs_f64(), "total": started.elapsed().as_secs_f64()},
                 })
             );
         }
@@ -252,16 +261,18 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
                 );
             }
             println!("  derived         {}", describe(&derived));
+            reps.print();
             println!(
                 "  databases       {} · {}",
                 redact_url(&s.historical_db),
                 redact_url(&s.runtime_db)
             );
             println!(
-                "  time            generate {:.1}s, load {:.1}s, derive {:.1}s, total {:.1}s",
+                "  time            generate {:.1}s, load {:.1}s, derive {:.1}s, represent {:.1}s, total {:.1}s",
                 t_generate.as_secs_f64(),
                 t_load.as_secs_f64(),
                 t_derive.as_secs_f64(),
+                t_represent.as_secs_f64(),
                 started.elapsed().as_secs_f64()
             );
         }

@@ -7,6 +7,7 @@ mod calendar;
 mod config;
 mod daemon;
 mod demo;
+mod demo_represent;
 mod derive;
 mod embed;
 mod import;

@@ -187,7 +187,9 @@ async fn fire_due(
         }
         if let Some(up) = &d.after_run {
             let state = upstream_state(&orchestrator, &db, up).await?;
-            if state != "SUCCEEDED" {
+            // DEGRADED: a job whose failure policy lets the run go on failed; its outputs
+            // are usable, so the chain goes on too.
+            if state != "SUCCEEDED" && state != "DEGRADED" {
                 activation.outcome = "refused".into();
                 report
                     .refused
