@@ -19,6 +19,8 @@
 //! - [`features`] — point-in-time features of trailing windows of market data.
 //! - [`encoders`] — text and market-window encoders that produce the vectors the engines
 //!   compare.
+//! - [`profiles`] — issuer snapshots with risk flags in [0,1].
+//! - [`engines`] — the engines' core models (so far: synthetic scenarios).
 //! - [`synthetic_market`] — a seeded market generator with a hidden regime path, used by the
 //!   demo, the benchmarks and the engine tests.
 
@@ -31,6 +33,7 @@ pub mod dag;
 pub mod derived;
 pub mod domain;
 pub mod encoders;
+pub mod engines;
 pub mod features;
 pub mod ingest;
 pub mod profiles;
