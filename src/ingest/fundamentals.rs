@@ -5,7 +5,7 @@
 
 use super::dates::parse_date;
 use super::news::SymbolResolver;
-use super::raw_lines::csv_records;
+use super::raw_lines::{CheckedCsv, csv_with_columns};
 use super::reject::{Reject, RejectReason};
 use crate::domain::FundamentalValue;
 use std::collections::BTreeMap;
@@ -26,26 +26,11 @@ const REQUIRED: [&str; 5] = ["symbol", "period_end", "filed", "metric", "value"]
 /// # Errors
 /// A one-line reason when the header lacks a required column.
 pub fn parse(text: &str, resolver: &SymbolResolver<'_>) -> Result<ParsedFundamentals, String> {
-    let (header, records) = csv_records(text);
-    let header: Vec<String> = header
-        .ok_or_else(|| "the file is empty (expected a header row)".to_owned())?
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
-    let col = |n: &str| header.iter().position(|h| h == n);
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|n| col(n).is_none())
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "missing column(s) {}; expected {}",
-            missing.join(", "),
-            REQUIRED.join(",")
-        ));
-    }
-    let idx: BTreeMap<&str, usize> = REQUIRED.iter().map(|n| (*n, col(n).unwrap_or(0))).collect();
+    let CheckedCsv {
+        header,
+        records,
+        index: idx,
+    } = csv_with_columns(text, &REQUIRED)?;
     let mut out = ParsedFundamentals {
         values: Vec::new(),
         rejects: Vec::new(),

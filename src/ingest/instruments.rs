@@ -2,7 +2,7 @@
 //! `asset_class` and `currency` columns. Each row registers an issuer (id = symbol) and an
 //! instrument `MARKET:SYMBOL`.
 
-use super::raw_lines::csv_records;
+use super::raw_lines::{CheckedCsv, csv_with_columns};
 use super::reject::{Reject, RejectReason};
 use super::wide::is_valid_symbol;
 use crate::config::MarketsConfig;
@@ -27,26 +27,12 @@ const REQUIRED: [&str; 6] = ["symbol", "name", "sector", "industry", "country", 
 /// # Errors
 /// A one-line reason when the header lacks a required column.
 pub fn parse(text: &str, markets: &MarketsConfig) -> Result<ParsedInstruments, String> {
-    let (header, records) = csv_records(text);
-    let header: Vec<String> = header
-        .ok_or_else(|| "the file is empty (expected a header row)".to_owned())?
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
+    let CheckedCsv {
+        header,
+        records,
+        index: idx,
+    } = csv_with_columns(text, &REQUIRED)?;
     let col = |n: &str| header.iter().position(|h| h == n);
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|n| col(n).is_none())
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "missing column(s) {}; expected {}",
-            missing.join(", "),
-            REQUIRED.join(",")
-        ));
-    }
-    let idx: BTreeMap<&str, usize> = REQUIRED.iter().map(|n| (*n, col(n).unwrap_or(0))).collect();
     let (asset_col, ccy_col) = (col("asset_class"), col("currency"));
     let mut out = ParsedInstruments {
         issuers: Vec::new(),

@@ -7,6 +7,50 @@ pub(crate) struct RawRecord<'a> {
     pub raw: &'a str,
 }
 
+/// A CSV file whose header holds every required column: the lower-cased header, the data
+/// records and each required column's index.
+pub(crate) struct CheckedCsv<'a> {
+    pub header: Vec<String>,
+    pub records: Vec<RawRecord<'a>>,
+    pub index: std::collections::BTreeMap<&'static str, usize>,
+}
+
+/// [`csv_records`] with the header checked for `required` columns (case- and
+/// space-insensitive).
+///
+/// # Errors
+/// A one-line reason when the file is empty or a required column is missing.
+pub(crate) fn csv_with_columns<'a>(
+    text: &'a str,
+    required: &[&'static str],
+) -> Result<CheckedCsv<'a>, String> {
+    let (header, records) = csv_records(text);
+    let header: Vec<String> = header
+        .ok_or_else(|| "the file is empty (expected a header row)".to_owned())?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let col = |n: &str| header.iter().position(|h| h == n);
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|n| col(n).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "missing column(s) {}; expected {}",
+            missing.join(", "),
+            required.join(",")
+        ));
+    }
+    let index = required.iter().map(|n| (*n, col(n).unwrap_or(0))).collect();
+    Ok(CheckedCsv {
+        header,
+        records,
+        index,
+    })
+}
+
 /// Splits CSV `text` into the header and the data records. Quoted fields may contain
 /// commas; blank lines are skipped. A malformed record (e.g. an unterminated quote) is
 /// returned with the fields the parser could read.

@@ -308,31 +308,12 @@ impl PriceStore for HistoricalDb {
         from: NaiveDate,
         as_of: NaiveDate,
     ) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>>, StoreError> {
-        let mut out: BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>> = BTreeMap::new();
-        // Well under both backends' bind-parameter limits.
-        for chunk in instruments.chunks(2000) {
-            let sql = format!(
-                "SELECT instrument_id, trade_date, adj_close FROM prices_daily \
-                 WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \
-                 ORDER BY instrument_id, trade_date",
-                placeholders(3, chunk.len())
-            );
-            let rows: Vec<(String, NaiveDate, f64)> = on_pool!(&self.pool, p => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(from).bind(as_of);
-                for id in chunk {
-                    q = q.bind(id.as_str());
-                }
-                q.fetch_all(p)
-                    .await
-                    .map_err(StoreError::query("read adjusted closes"))?
-            });
-            for (id, date, close) in rows {
-                out.entry(InstrumentId::new(id))
-                    .or_default()
-                    .push((date, close));
-            }
-        }
-        Ok(out)
+        Ok(self
+            .closes_volumes_many(instruments, from, as_of)
+            .await?
+            .into_iter()
+            .map(|(id, rows)| (id, rows.into_iter().map(|(d, c, _)| (d, c)).collect()))
+            .collect())
     }
 
     async fn closes_volumes_many(

@@ -400,15 +400,13 @@ impl Job for JointEncoderJob {
                     format!("; {}", notes.join("; "))
                 }
             ),
-            emit: Some(EncoderOutput {
-                run_id: ctx.run.run_id.clone(),
-                engine: Self::NAME_STR.into(),
-                market: market.clone(),
-                as_of,
-                config_id: cfg.config_id.clone(),
-                model_id: None,
-                entities: rows.len(),
-            }),
+            emit: Some(super::encoder_output(
+                ctx,
+                Self::NAME_STR,
+                &cfg.config_id,
+                None,
+                rows.len(),
+            )),
         })
     }
 

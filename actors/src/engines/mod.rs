@@ -21,3 +21,22 @@ pub const ACTOR_NAMES: &[&str] = &[
     joint_encoder::JointEncoderJob::NAME_STR,
     noop::NoopJob::NAME_STR,
 ];
+
+/// The `EncoderOutput` a representation job sends downstream after persisting its rows.
+pub fn encoder_output(
+    ctx: &crate::job_actor::JobContext,
+    engine: &str,
+    config_id: &prometheus::domain::ConfigId,
+    model_id: Option<String>,
+    entities: usize,
+) -> prometheus::domain::EncoderOutput {
+    prometheus::domain::EncoderOutput {
+        run_id: ctx.run.run_id.clone(),
+        engine: engine.to_owned(),
+        market: ctx.run.market.clone(),
+        as_of: ctx.run.as_of,
+        config_id: config_id.clone(),
+        model_id,
+        entities,
+    }
+}

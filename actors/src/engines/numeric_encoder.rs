@@ -113,15 +113,13 @@ impl Job for NumericEncoderJob {
                 if fitted { ", new" } else { "" },
                 100.0 * model.explained_variance_ratio.iter().sum::<f64>()
             ),
-            emit: Some(EncoderOutput {
-                run_id: ctx.run.run_id.clone(),
-                engine: Self::NAME_STR.into(),
-                market: market.clone(),
-                as_of,
-                config_id: cfg.config_id.clone(),
-                model_id: Some(model_id),
-                entities: rows.len(),
-            }),
+            emit: Some(super::encoder_output(
+                ctx,
+                Self::NAME_STR,
+                &cfg.config_id,
+                Some(model_id),
+                rows.len(),
+            )),
         })
     }
 

@@ -161,15 +161,13 @@ impl Job for TextEncoderJob {
                 fresh.len(),
                 rows.len()
             ),
-            emit: Some(EncoderOutput {
-                run_id: ctx.run.run_id.clone(),
-                engine: Self::NAME_STR.into(),
-                market: market.clone(),
-                as_of,
-                config_id: cfg.config_id.clone(),
-                model_id: Some(model_id),
-                entities: rows.len(),
-            }),
+            emit: Some(super::encoder_output(
+                ctx,
+                Self::NAME_STR,
+                &cfg.config_id,
+                Some(model_id),
+                rows.len(),
+            )),
         })
     }
 
