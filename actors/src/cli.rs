@@ -335,6 +335,33 @@ pub enum BenchCommand {
     /// Embed synthetic news with MiniLM in batches and print sentences/s (the Python side
     /// of the comparison is `scripts/bench-minilm`, which runs both).
     Minilm(BenchMinilmArgs),
+    /// Fit the regime engine's Gaussian mixture on 30 years of synthetic market features and
+    /// print time and log-likelihood (the scikit-learn side of the comparison is
+    /// `scripts/bench-gmm`, which runs both on the same data).
+    Gmm(BenchGmmArgs),
+}
+
+/// `pv2 bench gmm` options.
+#[derive(Debug, Args)]
+pub struct BenchGmmArgs {
+    /// Years of daily market features (synthetic, 50 instruments).
+    #[arg(long, default_value_t = 30)]
+    pub years: u32,
+    /// Mixture components.
+    #[arg(long, default_value_t = 3)]
+    pub states: usize,
+    /// Restarts (scikit-learn's `n_init`).
+    #[arg(long, default_value_t = 3)]
+    pub restarts: usize,
+    /// Timed fits (the best is reported).
+    #[arg(long, default_value_t = 5)]
+    pub rounds: u32,
+    /// Also write the standardised feature matrix as CSV, for the Python side.
+    #[arg(long)]
+    pub data_out: Option<PathBuf>,
+    /// Print results as JSON.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// `pv2 bench minilm` options.

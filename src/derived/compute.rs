@@ -81,14 +81,29 @@ impl FactorMembership {
         format!("MKT:{market}")
     }
 
+    /// The id of a market's cross-sectional second moment: the mean squared one-day return
+    /// of its members that day. With the market factor it gives the cross-sectional
+    /// dispersion and the average pairwise correlation the regime engine reads, without
+    /// reading every instrument's history.
+    pub fn second_moment_factor(market: &str) -> String {
+        format!("XS2:{market}")
+    }
+
     /// The factor id of a sector within a market.
     pub fn sector_factor(market: &str, sector: &str) -> String {
         format!("SEC:{market}:{sector}")
     }
 
-    /// Every factor id any member belongs to, sorted.
+    /// Every factor id any member belongs to, with the second moment of each market
+    /// factor, sorted.
     pub fn factor_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.of.values().flatten().cloned().collect();
+        let moments: Vec<String> = ids
+            .iter()
+            .filter_map(|id| id.strip_prefix("MKT:"))
+            .map(Self::second_moment_factor)
+            .collect();
+        ids.extend(moments);
         ids.sort();
         ids.dedup();
         ids
@@ -96,7 +111,8 @@ impl FactorMembership {
 }
 
 /// Equal-weighted factor returns: for each date and factor, the mean one-day return of the
-/// member instruments that have one that day. `one_day` must be ordered by date then
+/// member instruments that have one that day, and for each market factor `MKT:m` also
+/// `XS2:m`, the members' mean squared return. `one_day` must be ordered by date then
 /// instrument, which fixes the summation order and so the exact bits of the result.
 pub fn factor_values(one_day: &[ReturnValue], membership: &FactorMembership) -> Vec<FactorValue> {
     let mut out = Vec::new();
@@ -104,19 +120,26 @@ pub fn factor_values(one_day: &[ReturnValue], membership: &FactorMembership) -> 
     while start < one_day.len() {
         let date = one_day[start].trade_date;
         let end = start + one_day[start..].partition_point(|r| r.trade_date == date);
-        let mut acc: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
+        let mut acc: BTreeMap<String, (f64, u32)> = BTreeMap::new();
         for r in &one_day[start..end] {
             let Some(factors) = membership.of.get(&r.instrument_id) else {
                 continue;
             };
             for f in factors {
-                let e = acc.entry(f.as_str()).or_insert((0.0, 0));
+                let e = acc.entry(f.clone()).or_insert((0.0, 0));
                 e.0 += r.value;
                 e.1 += 1;
+                if let Some(market) = f.strip_prefix("MKT:") {
+                    let e = acc
+                        .entry(FactorMembership::second_moment_factor(market))
+                        .or_insert((0.0, 0));
+                    e.0 += r.value * r.value;
+                    e.1 += 1;
+                }
             }
         }
         out.extend(acc.into_iter().map(|(factor_id, (sum, n))| FactorValue {
-            factor_id: factor_id.to_owned(),
+            factor_id,
             trade_date: date,
             value: sum / f64::from(n),
             members: n,
@@ -196,12 +219,15 @@ mod tests {
             },
         ];
         let f = factor_values(&rets, &membership);
-        assert_eq!(f.len(), 2);
+        assert_eq!(f.len(), 3);
         assert_eq!((f[0].factor_id.as_str(), f[0].members), ("MKT:M", 2));
         assert!((f[0].value - 0.005).abs() < 1e-15);
         assert_eq!(
             (f[1].factor_id.as_str(), f[1].value, f[1].members),
             ("SEC:M:Tech", 0.02, 1)
         );
+        assert_eq!((f[2].factor_id.as_str(), f[2].members), ("XS2:M", 2));
+        assert!((f[2].value - (0.0004 + 0.0001) / 2.0).abs() < 1e-18);
+        assert_eq!(membership.factor_ids(), ["MKT:M", "SEC:M:Tech", "XS2:M"]);
     }
 }

@@ -1,7 +1,11 @@
 //! The engines' core models: plain functions of point-in-time inputs and a config, no
 //! actors, no clock, randomness only from seeds in the config.
 //!
+//! - [`gmm`] — full-covariance Gaussian mixtures by EM (scikit-learn's algorithm).
+//! - [`regime`] — market regimes from a Gaussian mixture, filtered forward only.
 //! - [`scenarios`] — seeded synthetic return paths (historical windows, block and
 //!   regime-conditioned bootstraps, stressed tails, crisis replays).
 
+pub mod gmm;
+pub mod regime;
 pub mod scenarios;

@@ -1,6 +1,7 @@
 //! One module per `pv2` command; [`run`] dispatches.
 
 mod backfill;
+mod bench_gmm;
 mod bench_ingest;
 mod bench_minilm;
 mod calendar;
@@ -96,5 +97,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             what: BenchCommand::Minilm(args),
         } => bench_minilm::run(&args),
+        Command::Bench {
+            what: BenchCommand::Gmm(args),
+        } => bench_gmm::run(&args),
     }
 }
