@@ -80,7 +80,8 @@ pub enum ScenarioKind {
 }
 
 impl ScenarioKind {
-    fn tag(&self) -> String {
+    /// The generator's stored tag (`block_bootstrap`, `regime_bootstrap:CRISIS`, …).
+    pub fn tag(&self) -> String {
         match self {
             Self::HistoricalWindows => "historical_windows".into(),
             Self::BlockBootstrap => "block_bootstrap".into(),

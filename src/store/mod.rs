@@ -31,6 +31,7 @@ mod runs;
 mod schedule;
 mod synthetic_truth;
 mod tx;
+mod world_state;
 
 pub use bulk::BulkTuning;
 pub use configs::{ConfigChange, ConfigStore, StoredConfig};
@@ -52,6 +53,7 @@ pub use reference::ReferenceStore;
 pub use runs::{DagRunRecord, FINAL_RUN_STATES, JobRunRecord, RunRecord, RunStore};
 pub use schedule::{Activation, ScheduleStore};
 pub use synthetic_truth::SyntheticTruthStore;
+pub use world_state::{Stamp, StoredScenarioSet, TransitionRow, WorldStateStore};
 
 use crate::config::StorageConfig;
 

@@ -13,3 +13,4 @@ mod prices;
 mod reference;
 mod runtime;
 mod schedule;
+mod world_state;
