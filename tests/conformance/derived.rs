@@ -119,6 +119,15 @@ async fn derived_series_equal_a_direct_computation(db: &TestDb) {
     assert!((m.value - (r(&all[0]) + r(&all[1]) + r(&all[2])) / 3.0).abs() < 1e-15);
     let t = tech.iter().find(|f| f.trade_date == day).unwrap();
     assert!((t.value - (r(&all[0]) + r(&all[1])) / 2.0).abs() < 1e-15);
+    // The market's second moment: the members' mean squared return.
+    let xs2 = h
+        .factor("XS2:US_EQ", date_floor(), date_ceiling())
+        .await
+        .unwrap();
+    let x = xs2.iter().find(|f| f.trade_date == day).unwrap();
+    assert_eq!(x.members, 3);
+    let sq = (0..3).map(|i| r(&all[i]).powi(2)).sum::<f64>() / 3.0;
+    assert!((x.value - sq).abs() < 1e-15);
     let late = all[0].bars[25].trade_date;
     assert_eq!(
         mkt.iter().find(|f| f.trade_date == late).unwrap().members,
@@ -127,7 +136,12 @@ async fn derived_series_equal_a_direct_computation(db: &TestDb) {
     );
     assert_eq!(
         h.factor_ids().await.unwrap(),
-        ["MKT:US_EQ", "SEC:US_EQ:Energy", "SEC:US_EQ:Tech"]
+        [
+            "MKT:US_EQ",
+            "SEC:US_EQ:Energy",
+            "SEC:US_EQ:Tech",
+            "XS2:US_EQ"
+        ]
     );
     assert!(h.derive_marks().await.unwrap().is_empty());
     // Nothing changed: nothing is recomputed.
