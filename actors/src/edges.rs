@@ -5,6 +5,8 @@
 //!  files/feeds ─► Ingest ──PanelUpdated──► Derived ──DerivedUpdated──► Numeric encoder ─┐
 //!                   └──────PanelUpdated──► Text encoder ─────────────────EncoderOutput──┼─► Joint encoder
 //!                 Derived ──DerivedUpdated──► Profiles ────────────────────EncoderOutput──┘
+//!  Joint ──EncoderOutput──► Regime ──RegimeState──► Stability ──StabilityReport──►
+//!        Scenarios ──ScenarioSet──► Fragility ──FragilityReport──► (decision engines)
 //!  Orchestrator ──RunJob──► every actor ──JobDone──► Orchestrator
 //!  CLI / Kronos ──ApplyConfig──► any engine
 //! ```
@@ -62,4 +64,18 @@ pub fn wire(actors: &crate::system::EngineActors) {
     ] {
         upstream.do_send(Subscribe(actors.joint_encoder.clone().recipient()));
     }
+    // Joint ──EncoderOutput──► Regime ──RegimeState──► Stability ──StabilityReport──►
+    // Scenarios ──ScenarioSet──► Fragility
+    actors
+        .joint_encoder
+        .do_send(Subscribe(actors.regime.clone().recipient()));
+    actors
+        .regime
+        .do_send(Subscribe(actors.stability.clone().recipient()));
+    actors
+        .stability
+        .do_send(Subscribe(actors.scenarios.clone().recipient()));
+    actors
+        .scenarios
+        .do_send(Subscribe(actors.fragility.clone().recipient()));
 }

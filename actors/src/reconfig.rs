@@ -3,8 +3,10 @@
 //! the engine actors (hot reconfiguration) and `pv2 config apply` without a daemon.
 
 use crate::engines::{
-    derived::DerivedJob, ingest::IngestJob, joint_encoder::JointEncoderJob, noop::NoopJob,
-    numeric_encoder::NumericEncoderJob, profiles::ProfilesJob, text_encoder::TextEncoderJob,
+    derived::DerivedJob, fragility::FragilityJob, ingest::IngestJob,
+    joint_encoder::JointEncoderJob, noop::NoopJob, numeric_encoder::NumericEncoderJob,
+    profiles::ProfilesJob, regime::RegimeJob, scenarios::ScenariosJob, stability::StabilityJob,
+    text_encoder::TextEncoderJob,
 };
 use crate::job_actor::{Applied, Job};
 use prometheus::config::{ConfigError, EngineConfig, VersionedConfig, parse_engine_text};
@@ -94,6 +96,10 @@ pub async fn apply_offline(
         TextEncoderJob::NAME_STR => offline::<TextEncoderJob>(db, body, by, clock).await,
         ProfilesJob::NAME_STR => offline::<ProfilesJob>(db, body, by, clock).await,
         JointEncoderJob::NAME_STR => offline::<JointEncoderJob>(db, body, by, clock).await,
+        RegimeJob::NAME_STR => offline::<RegimeJob>(db, body, by, clock).await,
+        StabilityJob::NAME_STR => offline::<StabilityJob>(db, body, by, clock).await,
+        ScenariosJob::NAME_STR => offline::<ScenariosJob>(db, body, by, clock).await,
+        FragilityJob::NAME_STR => offline::<FragilityJob>(db, body, by, clock).await,
         NoopJob::NAME_STR => offline::<NoopJob>(db, body, by, clock).await,
         other => Err(format!(
             "unknown engine `{other}`; engines: {}",

@@ -4,8 +4,10 @@
 use crate::context::Context as Cli;
 use crate::edges;
 use crate::engines::{
-    derived::DerivedJob, ingest::IngestJob, joint_encoder::JointEncoderJob, noop::NoopJob,
-    numeric_encoder::NumericEncoderJob, profiles::ProfilesJob, text_encoder::TextEncoderJob,
+    derived::DerivedJob, fragility::FragilityJob, ingest::IngestJob,
+    joint_encoder::JointEncoderJob, noop::NoopJob, numeric_encoder::NumericEncoderJob,
+    profiles::ProfilesJob, regime::RegimeJob, scenarios::ScenariosJob, stability::StabilityJob,
+    text_encoder::TextEncoderJob,
 };
 use crate::faults::FaultPlan;
 use crate::job_actor::{ActorDeps, ActorStatus, Applied, Apply, Dispatch, Job, JobActor, Status};
@@ -36,6 +38,14 @@ pub struct EngineActors {
     pub profiles: Addr<JobActor<ProfilesJob>>,
     /// Joint embeddings.
     pub joint_encoder: Addr<JobActor<JointEncoderJob>>,
+    /// Market regimes.
+    pub regime: Addr<JobActor<RegimeJob>>,
+    /// Stability & soft targets.
+    pub stability: Addr<JobActor<StabilityJob>>,
+    /// Synthetic scenarios.
+    pub scenarios: Addr<JobActor<ScenariosJob>>,
+    /// Fragility alpha.
+    pub fragility: Addr<JobActor<FragilityJob>>,
     /// The no-op job (overhead measurements, drills).
     pub noop: Addr<JobActor<NoopJob>>,
 }
@@ -70,6 +80,10 @@ impl EngineActors {
             Control::of(&self.text_encoder),
             Control::of(&self.profiles),
             Control::of(&self.joint_encoder),
+            Control::of(&self.regime),
+            Control::of(&self.stability),
+            Control::of(&self.scenarios),
+            Control::of(&self.fragility),
             Control::of(&self.noop),
         ]
     }
@@ -236,6 +250,10 @@ impl Spine {
             text_encoder: start_engine::<TextEncoderJob>(&shared).await?,
             profiles: start_engine::<ProfilesJob>(&shared).await?,
             joint_encoder: start_engine::<JointEncoderJob>(&shared).await?,
+            regime: start_engine::<RegimeJob>(&shared).await?,
+            stability: start_engine::<StabilityJob>(&shared).await?,
+            scenarios: start_engine::<ScenariosJob>(&shared).await?,
+            fragility: start_engine::<FragilityJob>(&shared).await?,
             noop: start_engine::<NoopJob>(&shared).await?,
         };
         edges::wire(&actors);

@@ -142,3 +142,83 @@ pub struct ApplyConfig {
     /// Who asks (`cli`, `kronos`, …), for the audit trail.
     pub requested_by: String,
 }
+
+/// The regime engine persisted a market's regime for a date. Regime → stability.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegimeState {
+    /// The run that wrote it.
+    pub run_id: RunId,
+    /// The market.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// The regime config.
+    pub config_id: ConfigId,
+    /// The smoothed label (`CRISIS`, `RISK_OFF`, `NEUTRAL`, `CARRY`).
+    pub label: String,
+    /// Probability the label differs at the forecast horizon.
+    pub change_risk: f64,
+    /// The fitted model used.
+    pub model_id: String,
+}
+
+/// The stability engine persisted a market's stability vectors and soft-target classes.
+/// Stability → scenarios (→ fragility, which reads the rows under `config_id`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StabilityReport {
+    /// The run that wrote them.
+    pub run_id: RunId,
+    /// The market.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// The stability config the rows were written under.
+    pub config_id: ConfigId,
+    /// Instruments assessed.
+    pub instruments: usize,
+    /// Of which FRAGILE or worse.
+    pub fragile_or_worse: usize,
+}
+
+/// The scenario engine generated (and stored) a set for a market and date. Scenarios →
+/// fragility. Carries every path's cumulative return per instrument, which the fragility
+/// engine needs and the store keeps only for the first paths.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioSet {
+    /// The run that generated it.
+    pub run_id: RunId,
+    /// The market.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// The scenario config.
+    pub config_id: ConfigId,
+    /// Content id of the set.
+    pub set_id: String,
+    /// Days per path.
+    pub horizon: usize,
+    /// Instrument ids (columns of `path_returns`).
+    pub instruments: std::sync::Arc<Vec<String>>,
+    /// Cumulative return of each instrument over each path (`paths × instruments`).
+    pub path_returns: std::sync::Arc<Vec<f64>>,
+    /// The stability config whose rows the fragility engine blends with the set.
+    pub stability_config_id: ConfigId,
+}
+
+/// The fragility engine persisted a market's fragility measures. Fragility → (the
+/// decision engines, next).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FragilityReport {
+    /// The run that wrote them.
+    pub run_id: RunId,
+    /// The market.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// The fragility config.
+    pub config_id: ConfigId,
+    /// Instruments measured.
+    pub instruments: usize,
+    /// Of which SHORT_CANDIDATE or CRISIS.
+    pub short_candidates: usize,
+}

@@ -16,8 +16,8 @@ pub use market_data::{
     DailyBar, FactorValue, InstrumentSeries, ReturnValue, VolatilityValue, date_ceiling, date_floor,
 };
 pub use messages::{
-    ApplyConfig, DerivedUpdated, EncoderOutput, JobDone, JobFailure, JobReport, PanelUpdated,
-    RunJob,
+    ApplyConfig, DerivedUpdated, EncoderOutput, FragilityReport, JobDone, JobFailure, JobReport,
+    PanelUpdated, RegimeState, RunJob, ScenarioSet, StabilityReport,
 };
 pub use news::{NewsArticle, NewsLink};
 pub use reference::{Instrument, InstrumentStatus, Issuer, Market};

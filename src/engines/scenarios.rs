@@ -417,6 +417,64 @@ impl ScenarioParams {
     }
 }
 
+/// Configuration of the scenario engine (`config/engines/scenarios.toml`): which set it
+/// generates each day, from how much history, and how many paths it stores in full.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScenarioEngineConfig {
+    /// The generator, e.g. `{ kind = "block_bootstrap" }` or
+    /// `{ kind = "regime_bootstrap", regime = "CRISIS" }`.
+    pub set: ScenarioKind,
+    /// Seed, paths, horizon, block length, tail settings.
+    pub params: ScenarioParams,
+    /// Calendar days of history drawn from.
+    pub history_days: u64,
+    /// Scenario paths stored in full in `scenario_paths` (the baseline always is); the
+    /// fragility engine uses every path through the `ScenarioSet` message.
+    pub stored_paths: usize,
+}
+
+impl Default for ScenarioEngineConfig {
+    fn default() -> Self {
+        Self {
+            set: ScenarioKind::BlockBootstrap,
+            params: ScenarioParams::default(),
+            history_days: 1100,
+            stored_paths: 20,
+        }
+    }
+}
+
+impl crate::config::EngineConfig for ScenarioEngineConfig {
+    const ENGINE: &'static str = "scenarios";
+
+    fn validate(&self, issues: &mut crate::config::Issues) {
+        if let Err(ScenarioError::InvalidParams(why)) = self.params.check() {
+            issues.check(true, "params", || why.clone());
+        }
+        issues.check(
+            !(30..=40_000).contains(&self.history_days),
+            "history_days",
+            || {
+                format!(
+                    "{} is out of range; use 30..=40000 calendar days",
+                    self.history_days
+                )
+            },
+        );
+        issues.check(self.stored_paths > 10_000, "stored_paths", || {
+            format!("{} is out of range; use 0..=10000", self.stored_paths)
+        });
+        if let ScenarioKind::RegimeBootstrap { regime } = &self.set {
+            issues.check(
+                crate::engines::regime::RegimeLabel::parse(regime).is_none(),
+                "set.regime",
+                || format!("{regime:?} is not a regime; use CRISIS, RISK_OFF, NEUTRAL or CARRY"),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

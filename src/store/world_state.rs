@@ -82,6 +82,24 @@ pub trait WorldStateStore {
         market: &str,
         as_of: NaiveDate,
     ) -> Result<Option<(RegimeDay, ConfigId)>, StoreError>;
+    /// The smoothed label of every stored day in `[from, to]` (the first config by id when
+    /// several wrote a day), ascending: the labels a regime-conditioned bootstrap draws by.
+    async fn regime_labels(
+        &self,
+        market: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, String)>, StoreError>;
+    /// The profiles' risk flags of a market's issuers on a date (the first profiles config
+    /// by id when several wrote the day), by issuer.
+    async fn profile_flags(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+    ) -> Result<
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+        StoreError,
+    >;
     /// The transition counts stored with that regime.
     async fn regime_transitions(
         &self,
@@ -229,6 +247,44 @@ impl WorldStateStore for RuntimeDb {
             ))
         })
         .transpose()
+    }
+
+    async fn regime_labels(
+        &self,
+        market: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, String)>, StoreError> {
+        const SQL: &str = "SELECT as_of_date, label FROM regimes WHERE market_id = $1 \
+             AND as_of_date >= $2 AND as_of_date <= $3 ORDER BY as_of_date, config_id";
+        let mut rows: Vec<(NaiveDate, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market).bind(from).bind(to)
+            .fetch_all(p).await.map_err(StoreError::query("read regime labels"))?);
+        rows.dedup_by_key(|r| r.0);
+        Ok(rows)
+    }
+
+    async fn profile_flags(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+    ) -> Result<
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+        StoreError,
+    > {
+        const SQL: &str = "SELECT issuer_id, risk_flags FROM profiles WHERE market_id = $1 \
+             AND as_of_date = $2 ORDER BY issuer_id, config_id";
+        let rows: Vec<(String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market).bind(as_of)
+            .fetch_all(p).await.map_err(StoreError::query("read profile flags"))?);
+        let mut out = std::collections::BTreeMap::new();
+        for (issuer, flags) in rows {
+            if let std::collections::btree_map::Entry::Vacant(e) = out.entry(issuer) {
+                let parsed = parse("profile flags", e.key(), &flags)?;
+                e.insert(parsed);
+            }
+        }
+        Ok(out)
     }
 
     async fn regime_transitions(

@@ -2,13 +2,17 @@
 //! that adds an engine adds its module here and its edges in [`crate::edges`].
 
 pub mod derived;
+pub mod fragility;
 pub mod inbox;
 pub mod ingest;
 pub mod joint_encoder;
 pub mod noop;
 pub mod numeric_encoder;
 pub mod profiles;
+pub mod regime;
+pub mod scenarios;
 pub mod session_window;
+pub mod stability;
 pub mod text_encoder;
 
 /// Every actor that can run jobs, by name (DAG `actor` fields and fault specs use these).
@@ -19,6 +23,10 @@ pub const ACTOR_NAMES: &[&str] = &[
     text_encoder::TextEncoderJob::NAME_STR,
     profiles::ProfilesJob::NAME_STR,
     joint_encoder::JointEncoderJob::NAME_STR,
+    regime::RegimeJob::NAME_STR,
+    stability::StabilityJob::NAME_STR,
+    scenarios::ScenariosJob::NAME_STR,
+    fragility::FragilityJob::NAME_STR,
     noop::NoopJob::NAME_STR,
 ];
 

@@ -1,0 +1,156 @@
+//! The regime engine's job: the market's regime on the run's date, from the market factor
+//! and its second moment up to that date, with the model fitted at the date's refit anchor
+//! (stored once, content-addressed, in `encoder_models`).
+
+use crate::job_actor::{Job, JobContext, JobOutput};
+use async_trait::async_trait;
+use prometheus::config::VersionedConfig;
+use prometheus::derived::FactorMembership;
+use prometheus::domain::{EncoderOutput, RegimeState, date_floor};
+use prometheus::engines::regime::{
+    MarketFeatures, MarketSeries, RegimeConfig, RegimeError, RegimeLabel,
+};
+use prometheus::store::{
+    DerivedStore, EmbeddingStore, Stamp, StoredModel, TransitionRow, WorldStateStore,
+};
+use std::collections::BTreeMap;
+
+/// Market regimes.
+#[derive(Default)]
+pub struct RegimeJob;
+
+impl RegimeJob {
+    /// The actor name as a constant usable in arrays.
+    pub const NAME_STR: &'static str = "regime";
+}
+
+#[async_trait]
+impl Job for RegimeJob {
+    type Config = RegimeConfig;
+    type Input = EncoderOutput;
+    type Output = RegimeState;
+    const NAME: &'static str = Self::NAME_STR;
+
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        cfg: &VersionedConfig<RegimeConfig>,
+    ) -> Result<JobOutput<RegimeState>, String> {
+        let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
+        let db = &ctx.stores.historical;
+        let mkt = db
+            .factor(
+                &FactorMembership::market_factor(market.as_str()),
+                date_floor(),
+                as_of,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let xs2: BTreeMap<_, _> = db
+            .factor(
+                &FactorMembership::second_moment_factor(market.as_str()),
+                date_floor(),
+                as_of,
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|f| (f.trade_date, (f.value, f.members)))
+            .collect();
+        let mut series = MarketSeries::default();
+        for f in &mkt {
+            let (m2, n) = xs2.get(&f.trade_date).copied().unwrap_or((f64::NAN, 0));
+            series.dates.push(f.trade_date);
+            series.market.push(f.value);
+            series.second_moment.push(m2);
+            series.members.push(n);
+        }
+        let config = &cfg.config;
+        let features = MarketFeatures::compute(&series, config.cross_section_min_members);
+        let anchor = config.refit.anchor(as_of);
+        let model = match config.fit(&features, anchor) {
+            Ok(m) => m,
+            Err(RegimeError::NotEnoughData { have, need, .. }) => {
+                return Ok(JobOutput {
+                    summary: format!(
+                        "no regime yet: {have} feature days by {anchor}, the first fit needs {need}"
+                    ),
+                    emit: None,
+                });
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let body = serde_json::to_string(&model).map_err(|e| e.to_string())?;
+        db.save_encoder_model(&StoredModel {
+            model_id: model.model_id.clone(),
+            encoder: Self::NAME_STR.to_owned(),
+            config_id: cfg.config_id.clone(),
+            fitted_as_of: anchor,
+            body,
+            run_id: ctx.run.run_id.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let days = model
+            .filter(&features, as_of, as_of, config)
+            .map_err(|e| e.to_string())?;
+        let Some(day) = days.into_iter().find(|d| d.date == as_of) else {
+            return Err(format!(
+                "no market features on {as_of} for {market}: is it a session with derived factors?"
+            ));
+        };
+        let counts = model.label_transition_counts();
+        let mut transitions = Vec::new();
+        for from in RegimeLabel::ALL {
+            let row = counts[from.index()];
+            let total: u64 = row.iter().sum();
+            for to in RegimeLabel::ALL {
+                let n = row[to.index()];
+                if total > 0 && n > 0 {
+                    transitions.push(TransitionRow {
+                        from,
+                        to,
+                        transitions: n,
+                        probability: n as f64 / total as f64,
+                    });
+                }
+            }
+        }
+        let stamp = Stamp {
+            market_id: market.to_string(),
+            as_of,
+            run_id: ctx.run.run_id.clone(),
+            config_id: cfg.config_id.clone(),
+        };
+        ctx.stores
+            .runtime
+            .write_regime(&stamp, &day, &transitions)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(JobOutput {
+            summary: format!(
+                "{} (p {:.2}, {} days, change risk {:.2}) from {}",
+                day.label,
+                day.probabilities[day.label.index()],
+                day.days_in_regime,
+                day.change_risk,
+                model.model_id
+            ),
+            emit: Some(RegimeState {
+                run_id: ctx.run.run_id.clone(),
+                market: market.clone(),
+                as_of,
+                config_id: cfg.config_id.clone(),
+                label: day.label.as_str().to_owned(),
+                change_risk: day.change_risk,
+                model_id: model.model_id,
+            }),
+        })
+    }
+
+    fn receive(&self, _input: EncoderOutput) {
+        // The regime reads the market factors from the store.
+    }
+
+    fn reset(&self) {}
+}

@@ -1,0 +1,133 @@
+//! The scenario engine's job: the day's seeded scenario set from the market's returns up
+//! to the run's date, stored (header, baseline, first paths) and sent whole to the
+//! fragility engine.
+
+use crate::engines::inbox::Inbox;
+use crate::job_actor::{Job, JobContext, JobOutput};
+use async_trait::async_trait;
+use chrono::Days;
+use prometheus::config::VersionedConfig;
+use prometheus::domain::{ScenarioSet as ScenarioSetMsg, StabilityReport};
+use prometheus::engines::scenarios::{ReturnPanel, ScenarioEngineConfig, ScenarioKind};
+use prometheus::features::load::load_panel;
+use prometheus::store::{Stamp, WorldStateStore};
+use std::sync::Arc;
+
+/// Synthetic scenarios.
+#[derive(Default)]
+pub struct ScenariosJob {
+    upstream: Inbox<StabilityReport>,
+}
+
+impl ScenariosJob {
+    /// The actor name as a constant usable in arrays.
+    pub const NAME_STR: &'static str = "scenarios";
+}
+
+#[async_trait]
+impl Job for ScenariosJob {
+    type Config = ScenarioEngineConfig;
+    type Input = StabilityReport;
+    type Output = ScenarioSetMsg;
+    const NAME: &'static str = Self::NAME_STR;
+
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        cfg: &VersionedConfig<ScenarioEngineConfig>,
+    ) -> Result<JobOutput<ScenarioSetMsg>, String> {
+        let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
+        let Some(stability) = self.upstream.take(market, as_of).pop() else {
+            return Err(format!(
+                "no stability report for {market} {as_of} reached the scenario engine (lost in \
+                 a restart?); re-run the engines DAG for that date"
+            ));
+        };
+        let config = &cfg.config;
+        let (_, panel) = load_panel(&ctx.stores.historical, market, as_of, config.history_days)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Instruments that traded on the date; every date any of them traded.
+        let instruments: Vec<String> = panel
+            .instruments
+            .iter()
+            .filter(|(_, r)| r.last().map(|r| r.date) == Some(as_of))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let dates = panel.dates();
+        let n = instruments.len();
+        let mut returns = vec![0.0; dates.len() * n];
+        for (i, id) in instruments.iter().enumerate() {
+            for w in panel.instruments[id].windows(2) {
+                if let Ok(t) = dates.binary_search(&w[1].date) {
+                    returns[t * n + i] = w[1].close / w[0].close - 1.0;
+                }
+            }
+        }
+        // The first date has no return.
+        let history = ReturnPanel {
+            dates: dates.iter().skip(1).copied().collect(),
+            instruments,
+            returns: returns.get(n..).unwrap_or(&[]).to_vec(),
+        };
+        let labels = match &config.set {
+            ScenarioKind::RegimeBootstrap { .. } => ctx
+                .stores
+                .runtime
+                .regime_labels(
+                    market.as_str(),
+                    as_of
+                        .checked_sub_days(Days::new(config.history_days))
+                        .unwrap_or(as_of),
+                    as_of,
+                )
+                .await
+                .map_err(|e| e.to_string())?,
+            _ => Vec::new(),
+        };
+        let set = config
+            .params
+            .generate(&config.set, &history, &labels, as_of)
+            .map_err(|e| e.to_string())?;
+        let stamp = Stamp {
+            market_id: market.to_string(),
+            as_of,
+            run_id: ctx.run.run_id.clone(),
+            config_id: cfg.config_id.clone(),
+        };
+        ctx.stores
+            .runtime
+            .write_scenario_set(&stamp, &set, config.stored_paths)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(JobOutput {
+            summary: format!(
+                "{} {}: {} paths x {} days x {} instruments",
+                set.kind.tag(),
+                set.set_id,
+                set.paths,
+                set.horizon,
+                set.instruments.len()
+            ),
+            emit: Some(ScenarioSetMsg {
+                run_id: ctx.run.run_id.clone(),
+                market: market.clone(),
+                as_of,
+                config_id: cfg.config_id.clone(),
+                set_id: set.set_id.clone(),
+                horizon: set.horizon,
+                path_returns: Arc::new(set.path_returns()),
+                instruments: Arc::new(set.instruments),
+                stability_config_id: stability.config_id,
+            }),
+        })
+    }
+
+    fn receive(&self, input: StabilityReport) {
+        self.upstream.put(input.market.clone(), input.as_of, input);
+    }
+
+    fn reset(&self) {
+        self.upstream.clear();
+    }
+}

@@ -1,0 +1,126 @@
+//! The stability engine's job: every instrument's stability components, soft-target score
+//! and class on the run's date, under the regime stored for that date.
+
+use crate::job_actor::{Job, JobContext, JobOutput};
+use async_trait::async_trait;
+use prometheus::config::VersionedConfig;
+use prometheus::domain::{RegimeState, StabilityReport};
+use prometheus::engines::stability::{
+    RegimeContext, SoftTargetClass, StabilityConfig, assess_market,
+};
+use prometheus::features::load::load_panel;
+use prometheus::store::{Stamp, WorldStateStore};
+use std::collections::BTreeMap;
+
+/// Stability & soft targets.
+#[derive(Default)]
+pub struct StabilityJob;
+
+impl StabilityJob {
+    /// The actor name as a constant usable in arrays.
+    pub const NAME_STR: &'static str = "stability";
+}
+
+/// Profile flags that describe fundamental weakness.
+const FUNDAMENTAL_FLAGS: [&str; 2] = ["high_leverage", "loss_making"];
+
+#[async_trait]
+impl Job for StabilityJob {
+    type Config = StabilityConfig;
+    type Input = RegimeState;
+    type Output = StabilityReport;
+    const NAME: &'static str = Self::NAME_STR;
+
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        cfg: &VersionedConfig<StabilityConfig>,
+    ) -> Result<JobOutput<StabilityReport>, String> {
+        let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
+        let config = &cfg.config;
+        let history_days = (config.lookback() as u64 * 7).div_ceil(5) + 15;
+        let (instruments, panel) = load_panel(&ctx.stores.historical, market, as_of, history_days)
+            .await
+            .map_err(|e| e.to_string())?;
+        let runtime = &ctx.stores.runtime;
+        // The regime of this very date (never a later one); none before the warm-up.
+        let regime = runtime
+            .latest_regime(market.as_str(), as_of)
+            .await
+            .map_err(|e| e.to_string())?
+            .filter(|(d, _)| d.date == as_of)
+            .map(|(d, _)| RegimeContext {
+                label: d.label,
+                probabilities: d.probabilities,
+                change_risk: d.change_risk,
+            });
+        let flags = runtime
+            .profile_flags(market.as_str(), as_of)
+            .await
+            .map_err(|e| e.to_string())?;
+        let fundamentals: BTreeMap<String, f64> = instruments
+            .iter()
+            .filter_map(|i| {
+                let f = flags.get(i.issuer_id.as_str())?;
+                let known: Vec<f64> = FUNDAMENTAL_FLAGS
+                    .iter()
+                    .filter_map(|n| f.get(*n).copied())
+                    .collect();
+                (!known.is_empty()).then(|| {
+                    (
+                        i.instrument_id.as_str().to_owned(),
+                        known.iter().sum::<f64>() / known.len() as f64,
+                    )
+                })
+            })
+            .collect();
+        // Only instruments that traded on the date are assessed.
+        let traded: BTreeMap<String, Vec<_>> = panel
+            .instruments
+            .into_iter()
+            .filter(|(_, r)| r.last().map(|r| r.date) == Some(as_of))
+            .collect();
+        let rows = assess_market(
+            config,
+            &traded,
+            &panel.market,
+            &fundamentals,
+            regime.as_ref(),
+        );
+        let stamp = Stamp {
+            market_id: market.to_string(),
+            as_of,
+            run_id: ctx.run.run_id.clone(),
+            config_id: cfg.config_id.clone(),
+        };
+        runtime
+            .write_stability(&stamp, regime.map(|r| r.label), &rows)
+            .await
+            .map_err(|e| e.to_string())?;
+        let fragile = rows
+            .iter()
+            .filter(|r| r.class >= SoftTargetClass::Fragile)
+            .count();
+        Ok(JobOutput {
+            summary: format!(
+                "{} instruments, {fragile} FRAGILE or worse (regime {})",
+                rows.len(),
+                regime.map_or("unknown".to_owned(), |r| r.label.to_string())
+            ),
+            emit: Some(StabilityReport {
+                run_id: ctx.run.run_id.clone(),
+                market: market.clone(),
+                as_of,
+                config_id: cfg.config_id.clone(),
+                instruments: rows.len(),
+                fragile_or_worse: fragile,
+            }),
+        })
+    }
+
+    fn receive(&self, _input: RegimeState) {
+        // The regime is read from the store, bounded by the run's date.
+    }
+
+    fn reset(&self) {}
+}
