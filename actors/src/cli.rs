@@ -114,6 +114,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
+    /// The world-state engines' stored outputs for a market and date.
+    Show(ShowArgs),
     /// Engine configurations: show, history, apply.
     Config {
         /// What to do.
@@ -226,6 +228,42 @@ pub enum TableFormat {
     Csv,
     /// One JSON array.
     Json,
+}
+
+/// Which engine output `pv2 show` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShowWhat {
+    /// The regime, its probabilities, change risk and transition counts.
+    Regime,
+    /// Stability scores and soft-target classes (least stable first).
+    Stability,
+    /// Fragility scores, classes and short templates (most fragile first).
+    Fragility,
+    /// The scenario set: generator, size, and each instrument's baseline path return.
+    Scenarios,
+}
+
+/// `pv2 show` options.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// What to show.
+    #[arg(value_enum)]
+    pub what: ShowWhat,
+    /// Market id.
+    #[arg(long)]
+    pub market: String,
+    /// Trading date (YYYY-MM-DD).
+    #[arg(long)]
+    pub date: chrono::NaiveDate,
+    /// The engine config whose rows to show (default: the engine's active config).
+    #[arg(long)]
+    pub config_id: Option<String>,
+    /// At most this many instruments.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// `pv2 config …`

@@ -289,4 +289,80 @@ fn world_state_engines_run_in_order_point_in_time_and_reproducibly() {
             assert_eq!(a, b, "the same output from the same past");
         }
     });
+
+    // `pv2 show` prints what was stored.
+    let shown = pv2(
+        &env,
+        &["show", "regime", "--market", "US_EQ", "--date", day],
+    );
+    assert!(
+        shown.contains("US_EQ 2023-06-07:") && shown.contains("p(CRISIS"),
+        "{shown}"
+    );
+    let stab: serde_json::Value = serde_json::from_str(&pv2(
+        &env,
+        &[
+            "show",
+            "stability",
+            "--market",
+            "US_EQ",
+            "--date",
+            day,
+            "--top",
+            "5",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(stab.as_array().unwrap().len(), 5);
+    let frag = pv2(
+        &env,
+        &["show", "fragility", "--market", "US_EQ", "--date", day],
+    );
+    assert!(
+        frag.contains("instrument") && frag.lines().count() == 21,
+        "{frag}"
+    );
+    let scn = pv2(
+        &env,
+        &["show", "scenarios", "--market", "US_EQ", "--date", day],
+    );
+    assert!(
+        scn.contains("block_bootstrap: 200 paths x 10 days x 40 instruments"),
+        "{scn}"
+    );
+
+    // A hot-applied fragility config takes effect on the next run, under its own id.
+    let file = env.dir.path().join("fragility.toml");
+    std::fs::write(
+        &file,
+        "watchlist = 0.01\nshort_candidate = 0.02\ncrisis = 0.03\n",
+    )
+    .unwrap();
+    pv2(
+        &env,
+        &["config", "apply", "fragility", file.to_str().unwrap()],
+    );
+    pv2(
+        &env,
+        &[
+            "run", "--market", "US_EQ", "--date", day, "--dag", "engines", "--rerun",
+        ],
+    );
+    in_system(async {
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        let by_config: Vec<(String, i64, i64)> = rows!(
+            r,
+            "SELECT config_id, COUNT(*), SUM(CASE WHEN class = 'CRISIS' THEN 1 ELSE 0 END) FROM fragility_measures \
+             WHERE as_of_date = '2023-06-07' GROUP BY config_id ORDER BY 2",
+            (String, i64, i64)
+        );
+        assert_eq!(by_config.len(), 2, "{by_config:?}");
+        let new = by_config.iter().find(|c| c.2 == 40);
+        assert!(
+            new.is_some(),
+            "every name is CRISIS under the new cut-offs: {by_config:?}"
+        );
+    });
 }

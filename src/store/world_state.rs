@@ -143,6 +143,13 @@ pub trait WorldStateStore {
         set: &ScenarioSet,
         stored_paths: usize,
     ) -> Result<(), StoreError>;
+    /// The id of the set stored for a market, date and scenario config.
+    async fn scenario_set_id(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+        config_id: &ConfigId,
+    ) -> Result<Option<String>, StoreError>;
     /// A stored set, or `None`.
     async fn scenario_set(&self, set_id: &str) -> Result<Option<StoredScenarioSet>, StoreError>;
 }
@@ -461,6 +468,20 @@ impl WorldStateStore for RuntimeDb {
             tx.commit().await.map_err(StoreError::query("write scenario set"))?;
         });
         Ok(())
+    }
+
+    async fn scenario_set_id(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+        config_id: &ConfigId,
+    ) -> Result<Option<String>, StoreError> {
+        const SQL: &str = "SELECT set_id FROM scenario_sets WHERE market_id = $1 AND as_of_date = $2 \
+             AND config_id = $3 ORDER BY set_id LIMIT 1";
+        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market).bind(as_of).bind(config_id.as_str())
+            .fetch_optional(p).await.map_err(StoreError::query("read scenario set id"))?);
+        Ok(row.map(|r| r.0))
     }
 
     async fn scenario_set(&self, set_id: &str) -> Result<Option<StoredScenarioSet>, StoreError> {

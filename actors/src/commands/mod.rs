@@ -15,6 +15,7 @@ mod import;
 mod init;
 mod run;
 mod runs;
+mod show;
 
 use crate::cli::{BenchCommand, CalendarCommand, Cli, Command, ConfigCommand, EmbedCommand};
 use crate::context::Context;
@@ -68,6 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             what: CalendarCommand::Plan { from, to, format },
         } => calendar::plan(&ctx, from, to, format),
         Command::Runs { last, format } => runs::run(&ctx, last, format).await,
+        Command::Show(args) => show::run(&ctx, &args).await,
         Command::Config {
             what: ConfigCommand::Show { engine },
         } => config::show(&ctx, &engine).await,
