@@ -1,9 +1,11 @@
 //! The stability engine's job: every instrument's stability components, soft-target score
 //! and class on the run's date, under the regime stored for that date.
 
+use crate::engines::inbox::Inbox;
 use crate::job_actor::{Job, JobContext, JobOutput};
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
+use prometheus::domain::ConfigId;
 use prometheus::domain::{RegimeState, StabilityReport};
 use prometheus::engines::stability::{
     RegimeContext, SoftTargetClass, StabilityConfig, assess_market,
@@ -14,7 +16,9 @@ use std::collections::BTreeMap;
 
 /// Stability & soft targets.
 #[derive(Default)]
-pub struct StabilityJob;
+pub struct StabilityJob {
+    upstream: Inbox<RegimeState>,
+}
 
 impl StabilityJob {
     /// The actor name as a constant usable in arrays.
@@ -43,17 +47,27 @@ impl Job for StabilityJob {
             .await
             .map_err(|e| e.to_string())?;
         let runtime = &ctx.stores.runtime;
-        // The regime of this very date (never a later one); none before the warm-up.
-        let regime = runtime
-            .latest_regime(market.as_str(), as_of)
-            .await
-            .map_err(|e| e.to_string())?
-            .filter(|(d, _)| d.date == as_of)
-            .map(|(d, _)| RegimeContext {
-                label: d.label,
-                probabilities: d.probabilities,
-                change_risk: d.change_risk,
-            });
+        // The regime of this very date (never a later one), written under the config the
+        // regime engine's message names; without a message (after a restart), the stored
+        // one; none before the regime's warm-up.
+        let regime_config: Option<ConfigId> =
+            self.upstream.take(market, as_of).pop().map(|m| m.config_id);
+        let stored = match &regime_config {
+            Some(c) => runtime
+                .regime(market.as_str(), as_of, c)
+                .await
+                .map_err(|e| e.to_string())?,
+            None => runtime
+                .latest_regime(market.as_str(), as_of)
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|(d, _)| d),
+        };
+        let regime = stored.filter(|d| d.date == as_of).map(|d| RegimeContext {
+            label: d.label,
+            probabilities: d.probabilities,
+            change_risk: d.change_risk,
+        });
         let flags = runtime
             .profile_flags(market.as_str(), as_of)
             .await
@@ -118,9 +132,11 @@ impl Job for StabilityJob {
         })
     }
 
-    fn receive(&self, _input: RegimeState) {
-        // The regime is read from the store, bounded by the run's date.
+    fn receive(&self, input: RegimeState) {
+        self.upstream.put(input.market.clone(), input.as_of, input);
     }
 
-    fn reset(&self) {}
+    fn reset(&self) {
+        self.upstream.clear();
+    }
 }
