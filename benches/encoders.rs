@@ -8,9 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use prometheus::domain::MarketId;
 use prometheus::encoders::HashingParams;
 use prometheus::encoders::numeric::{NumericEncoderConfig, Panel, encode_date, fit_at};
-use prometheus::features::DayRow;
 use prometheus::synthetic_market::{SyntheticMarketParams, generate, weekdays};
-use std::collections::BTreeMap;
 use std::hint::black_box;
 
 /// `n` synthetic instruments over 2024–2025 as the encoder reads them, with the market
@@ -23,39 +21,7 @@ fn panel(n: usize) -> (Panel, Vec<NaiveDate>) {
     let mut p = SyntheticMarketParams::new(n, 7, MarketId::from("US_EQ"));
     p.news_rate = 0.0;
     let m = generate(&p.check().unwrap(), &sessions);
-    let mut sums: BTreeMap<NaiveDate, (f64, u32)> = BTreeMap::new();
-    let instruments = m
-        .series
-        .iter()
-        .map(|s| {
-            for w in s.bars.windows(2) {
-                let e = sums.entry(w[1].trade_date).or_default();
-                e.0 += w[1].adj_close / w[0].adj_close - 1.0;
-                e.1 += 1;
-            }
-            let rows = s
-                .bars
-                .iter()
-                .map(|b| DayRow {
-                    date: b.trade_date,
-                    close: b.adj_close,
-                    volume: b.volume,
-                })
-                .collect();
-            (s.instrument_id.as_str().to_owned(), rows)
-        })
-        .collect();
-    let market = sums
-        .into_iter()
-        .map(|(d, (s, k))| (d, s / f64::from(k)))
-        .collect();
-    (
-        Panel {
-            instruments,
-            market,
-        },
-        sessions,
-    )
+    (Panel::from_series(&m.series), sessions)
 }
 
 fn bench(c: &mut Criterion) {

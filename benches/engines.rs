@@ -5,11 +5,11 @@
 use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
 use prometheus::domain::MarketId;
+use prometheus::encoders::numeric::Panel;
 use prometheus::engines::fragility::FragilityConfig;
 use prometheus::engines::regime::{MarketFeatures, MarketSeries, RegimeConfig};
 use prometheus::engines::scenarios::{ReturnPanel, ScenarioKind, ScenarioParams};
 use prometheus::engines::stability::{StabilityConfig, assess_market};
-use prometheus::features::DayRow;
 use prometheus::synthetic_market::{SyntheticMarketParams, generate, weekdays};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -60,29 +60,10 @@ fn bench(c: &mut Criterion) {
             .unwrap(),
         &sessions_5k,
     );
-    let panel: BTreeMap<String, Vec<DayRow>> = big
-        .series
-        .iter()
-        .map(|s| {
-            let rows = s
-                .bars
-                .iter()
-                .map(|b| DayRow {
-                    date: b.trade_date,
-                    close: b.adj_close,
-                    volume: b.volume,
-                })
-                .collect();
-            (s.instrument_id.as_str().to_owned(), rows)
-        })
-        .collect();
-    let mkt = MarketSeries::from_bars(&big.series);
-    let market: Vec<(NaiveDate, f64)> = mkt
-        .dates
-        .iter()
-        .copied()
-        .zip(mkt.market.iter().copied())
-        .collect();
+    let Panel {
+        instruments: panel,
+        market,
+    } = Panel::from_series(&big.series);
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let path_returns: Vec<f64> = (0..1000 * 5000)
         .map(|_| rng.random_range(-0.4..0.3))

@@ -171,6 +171,41 @@ pub struct Panel {
 }
 
 impl Panel {
+    /// The panel of in-memory series (a generated market, benchmarks, replays): adjusted
+    /// closes and volumes, with the market factor as the mean one-day return of the
+    /// instruments that have one that day.
+    pub fn from_series(series: &[crate::domain::InstrumentSeries]) -> Self {
+        let mut sums: BTreeMap<NaiveDate, (f64, u32)> = BTreeMap::new();
+        let instruments = series
+            .iter()
+            .map(|s| {
+                for w in s.bars.windows(2) {
+                    let e = sums.entry(w[1].trade_date).or_default();
+                    e.0 += w[1].adj_close / w[0].adj_close - 1.0;
+                    e.1 += 1;
+                }
+                let rows = s
+                    .bars
+                    .iter()
+                    .map(|b| DayRow {
+                        date: b.trade_date,
+                        close: b.adj_close,
+                        volume: b.volume,
+                    })
+                    .collect();
+                (s.instrument_id.as_str().to_owned(), rows)
+            })
+            .collect();
+        let market = sums
+            .into_iter()
+            .map(|(d, (sum, k))| (d, sum / f64::from(k)))
+            .collect();
+        Self {
+            instruments,
+            market,
+        }
+    }
+
     /// Every date some instrument has, ascending.
     pub fn dates(&self) -> Vec<NaiveDate> {
         let mut d: Vec<NaiveDate> = self

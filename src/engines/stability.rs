@@ -685,29 +685,10 @@ mod tests {
             &MarketSeries::from_bars(&m.series),
         )
         .unwrap();
-        let panel: std::collections::BTreeMap<String, Vec<DayRow>> = m
-            .series
-            .iter()
-            .map(|s| {
-                let rows = s
-                    .bars
-                    .iter()
-                    .map(|b| DayRow {
-                        date: b.trade_date,
-                        close: b.adj_close,
-                        volume: b.volume,
-                    })
-                    .collect();
-                (s.instrument_id.as_str().to_owned(), rows)
-            })
-            .collect();
-        let mkt = MarketSeries::from_bars(&m.series);
-        let market: Vec<(NaiveDate, f64)> = mkt
-            .dates
-            .iter()
-            .copied()
-            .zip(mkt.market.iter().copied())
-            .collect();
+        let crate::encoders::numeric::Panel {
+            instruments: panel,
+            market,
+        } = crate::encoders::numeric::Panel::from_series(&m.series);
         let cfg = StabilityConfig::default();
         // Next-month maximum drawdown of each class, on crisis days (the engine's own label),
         // sampled every 5 sessions.
