@@ -1,6 +1,6 @@
 //! The regime engine's job: the market's regime on the run's date, from the market factor
 //! and its second moment up to that date, with the model fitted at the date's refit anchor
-//! (stored once, content-addressed, in `encoder_models`).
+//! (fitted once per anchor, stored content-addressed in `encoder_models`, then reused).
 
 use crate::job_actor::{Job, JobContext, JobOutput};
 use async_trait::async_trait;
@@ -8,7 +8,7 @@ use prometheus::config::VersionedConfig;
 use prometheus::derived::FactorMembership;
 use prometheus::domain::{EncoderOutput, RegimeState, date_floor};
 use prometheus::engines::regime::{
-    MarketFeatures, MarketSeries, RegimeConfig, RegimeError, RegimeLabel,
+    MarketFeatures, MarketSeries, RegimeConfig, RegimeError, RegimeLabel, RegimeModel,
 };
 use prometheus::store::{
     DerivedStore, EmbeddingStore, Stamp, StoredModel, TransitionRow, WorldStateStore,
@@ -68,29 +68,40 @@ impl Job for RegimeJob {
         let config = &cfg.config;
         let features = MarketFeatures::compute(&series, config.cross_section_min_members);
         let anchor = config.refit.anchor(as_of);
-        let model = match config.fit(&features, anchor) {
-            Ok(m) => m,
-            Err(RegimeError::NotEnoughData { have, need, .. }) => {
-                return Ok(JobOutput {
-                    summary: format!(
-                        "no regime yet: {have} feature days by {anchor}, the first fit needs {need}"
-                    ),
-                    emit: None,
-                });
+        // The anchor's model is fitted once and reused from the store by later sessions.
+        let stored = db
+            .encoder_model(Self::NAME_STR, &cfg.config_id, anchor)
+            .await
+            .map_err(|e| e.to_string())?;
+        let model: RegimeModel = match stored {
+            Some(m) => serde_json::from_str(&m.body)
+                .map_err(|e| RegimeError::BadModel(format!("{}: {e}", m.model_id)).to_string())?,
+            None => {
+                let model = match config.fit(&features, anchor) {
+                    Ok(m) => m,
+                    Err(RegimeError::NotEnoughData { have, need, .. }) => {
+                        return Ok(JobOutput {
+                            summary: format!(
+                                "no regime yet: {have} feature days by {anchor}, the first fit needs {need}"
+                            ),
+                            emit: None,
+                        });
+                    }
+                    Err(e) => return Err(e.to_string()),
+                };
+                db.save_encoder_model(&StoredModel {
+                    model_id: model.model_id.clone(),
+                    encoder: Self::NAME_STR.to_owned(),
+                    config_id: cfg.config_id.clone(),
+                    fitted_as_of: anchor,
+                    body: serde_json::to_string(&model).map_err(|e| e.to_string())?,
+                    run_id: ctx.run.run_id.clone(),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                model
             }
-            Err(e) => return Err(e.to_string()),
         };
-        let body = serde_json::to_string(&model).map_err(|e| e.to_string())?;
-        db.save_encoder_model(&StoredModel {
-            model_id: model.model_id.clone(),
-            encoder: Self::NAME_STR.to_owned(),
-            config_id: cfg.config_id.clone(),
-            fitted_as_of: anchor,
-            body,
-            run_id: ctx.run.run_id.clone(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
         let days = model
             .filter(&features, as_of, as_of, config)
             .map_err(|e| e.to_string())?;
