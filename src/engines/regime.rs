@@ -521,15 +521,27 @@ pub struct RegimeModel {
     pub bic: Vec<(usize, f64)>,
 }
 
-/// Standardised rows of `f[..upto]` with the given center and scale.
-fn standardise(f: &MarketFeatures, upto: usize, center: &[f64], scale: &[f64]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(upto * f.names.len());
+/// The first `upto` rows standardised by their own per-column mean and sample standard
+/// deviation (1 for a constant column): `(row-major data, center, scale)`, what the mixture
+/// is fitted on.
+pub fn standardised(f: &MarketFeatures, upto: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let d = f.names.len();
+    let mut center = vec![0.0; d];
+    let mut scale = vec![0.0; d];
+    for j in 0..d {
+        let mean = (0..upto).map(|t| f.row(t)[j]).sum::<f64>() / upto as f64;
+        let var =
+            (0..upto).map(|t| (f.row(t)[j] - mean).powi(2)).sum::<f64>() / (upto as f64 - 1.0);
+        center[j] = mean;
+        scale[j] = if var > 1e-24 { var.sqrt() } else { 1.0 };
+    }
+    let mut data = Vec::with_capacity(upto * d);
     for t in 0..upto {
         for (j, x) in f.row(t).iter().enumerate() {
-            out.push((x - center[j]) / scale[j]);
+            data.push((x - center[j]) / scale[j]);
         }
     }
-    out
+    (data, center, scale)
 }
 
 impl RegimeConfig {
@@ -549,16 +561,7 @@ impl RegimeConfig {
             });
         }
         let d = f.names.len();
-        let mut center = vec![0.0; d];
-        let mut scale = vec![0.0; d];
-        for j in 0..d {
-            let mean = (0..upto).map(|t| f.row(t)[j]).sum::<f64>() / upto as f64;
-            let var =
-                (0..upto).map(|t| (f.row(t)[j] - mean).powi(2)).sum::<f64>() / (upto as f64 - 1.0);
-            center[j] = mean;
-            scale[j] = if var > 1e-24 { var.sqrt() } else { 1.0 };
-        }
-        let data = standardise(f, upto, &center, &scale);
+        let (data, center, scale) = standardised(f, upto);
         let mut bic = Vec::new();
         let mut best: Option<(f64, Mixture)> = None;
         let mut last_err = String::new();

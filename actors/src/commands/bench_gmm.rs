@@ -7,7 +7,7 @@ use anyhow::{Context as _, anyhow};
 use chrono::NaiveDate;
 use prometheus::domain::MarketId;
 use prometheus::engines::gmm::{MixtureSettings, fit_mixture};
-use prometheus::engines::regime::{MarketFeatures, MarketSeries, RegimeConfig};
+use prometheus::engines::regime::{MarketFeatures, MarketSeries, RegimeConfig, standardised};
 use prometheus::synthetic_market::{SyntheticMarketParams, generate, weekdays};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -31,16 +31,8 @@ pub fn run(args: &BenchGmmArgs) -> anyhow::Result<()> {
     )
     .select(&cfg.mixture_features);
     let (rows, dims) = (f.dates.len(), f.names.len());
-    // Standardise as the engine does before fitting.
-    let mut data = f.values.clone();
-    for j in 0..dims {
-        let col: Vec<f64> = (0..rows).map(|t| f.row(t)[j]).collect();
-        let mean = col.iter().sum::<f64>() / rows as f64;
-        let sd = (col.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (rows as f64 - 1.0)).sqrt();
-        for t in 0..rows {
-            data[t * dims + j] = (f.row(t)[j] - mean) / sd;
-        }
-    }
+    // Standardised as the engine does before fitting.
+    let (data, _, _) = standardised(&f, rows);
     if let Some(path) = &args.data_out {
         let mut csv = f.names.join(",") + "\n";
         for row in data.chunks_exact(dims) {
