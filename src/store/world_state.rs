@@ -170,6 +170,21 @@ fn parse<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The JSON bodies `sql` selects as `(instrument_id, body)` for a market, date and config.
+async fn day_bodies<T: serde::de::DeserializeOwned>(
+    db: &RuntimeDb,
+    sql: &'static str,
+    what: &'static str,
+    market: &str,
+    as_of: NaiveDate,
+    config_id: &ConfigId,
+) -> Result<Vec<T>, StoreError> {
+    let rows: Vec<(String, String)> = on_pool!(&db.pool, p => sqlx::query_as(sql)
+        .bind(market).bind(as_of).bind(config_id.as_str())
+        .fetch_all(p).await.map_err(StoreError::query(what))?);
+    rows.iter().map(|(id, b)| parse(what, id, b)).collect()
+}
+
 /// The mean path of a set (`horizon × instruments`).
 fn baseline(set: &ScenarioSet) -> Vec<f32> {
     let n = set.instruments.len();
@@ -369,12 +384,7 @@ impl WorldStateStore for RuntimeDb {
     ) -> Result<Vec<StabilityRow>, StoreError> {
         const SQL: &str = "SELECT instrument_id, body FROM stability_vectors \
              WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3 ORDER BY instrument_id";
-        let rows: Vec<(String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(as_of).bind(config_id.as_str())
-            .fetch_all(p).await.map_err(StoreError::query("read stability"))?);
-        rows.iter()
-            .map(|(id, b)| parse("stability row", id, b))
-            .collect()
+        day_bodies(self, SQL, "stability row", market, as_of, config_id).await
     }
 
     async fn write_fragility(
@@ -412,12 +422,7 @@ impl WorldStateStore for RuntimeDb {
     ) -> Result<Vec<FragilityRow>, StoreError> {
         const SQL: &str = "SELECT instrument_id, body FROM fragility_measures \
              WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3 ORDER BY instrument_id";
-        let rows: Vec<(String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(as_of).bind(config_id.as_str())
-            .fetch_all(p).await.map_err(StoreError::query("read fragility"))?);
-        rows.iter()
-            .map(|(id, b)| parse("fragility row", id, b))
-            .collect()
+        day_bodies(self, SQL, "fragility row", market, as_of, config_id).await
     }
 
     async fn write_scenario_set(
