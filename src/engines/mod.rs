@@ -1,15 +1,20 @@
 //! The engines' core models: plain functions of point-in-time inputs and a config, no
 //! actors, no clock, randomness only from seeds in the config.
 //!
+//! - [`covariance`] — the Ledoit–Wolf shrunk covariance (scikit-learn's formulas).
 //! - [`fragility`] — fragility scores, classes and short templates from scenario losses.
 //! - [`gmm`] — full-covariance Gaussian mixtures by EM (scikit-learn's algorithm).
+//! - [`portfolio`] — target weights (clarabel QP, HRP, risk parity, equal weight), risk
+//!   reports and the hard limits that fail closed.
 //! - [`regime`] — market regimes from a Gaussian mixture, filtered forward only.
 //! - [`scenarios`] — seeded synthetic return paths (historical windows, block and
 //!   regime-conditioned bootstraps, stressed tails, crisis replays).
 //! - [`stability`] — stability components, soft-target scores, classes and forecasts.
 
+pub mod covariance;
 pub mod fragility;
 pub mod gmm;
+pub mod portfolio;
 pub mod regime;
 pub mod scenarios;
 pub mod stability;
