@@ -20,13 +20,16 @@
 //! - [`encoders`] — text and market-window encoders that produce the vectors the engines
 //!   compare.
 //! - [`profiles`] — issuer snapshots with risk flags in [0,1].
-//! - [`engines`] — the engines' core models (so far: synthetic scenarios).
+//! - [`engines`] — the engines' core models: regime, stability & soft targets, scenarios,
+//!   fragility, assessment, universe, portfolio & risk.
+//! - [`backtest`] — strategies, the simulated broker and performance metrics.
 //! - [`synthetic_market`] — a seeded market generator with a hidden regime path, used by the
 //!   demo, the benchmarks and the engine tests.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backtest;
 pub mod calendar;
 pub mod config;
 pub mod dag;

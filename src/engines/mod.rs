@@ -1,6 +1,7 @@
 //! The engines' core models: plain functions of point-in-time inputs and a config, no
 //! actors, no clock, randomness only from seeds in the config.
 //!
+//! - [`assessment`] — alpha families, point-in-time ridge weights, scores and labels.
 //! - [`covariance`] — the Ledoit–Wolf shrunk covariance (scikit-learn's formulas).
 //! - [`fragility`] — fragility scores, classes and short templates from scenario losses.
 //! - [`gmm`] — full-covariance Gaussian mixtures by EM (scikit-learn's algorithm).
@@ -10,7 +11,9 @@
 //! - [`scenarios`] — seeded synthetic return paths (historical windows, block and
 //!   regime-conditioned bootstraps, stressed tails, crisis replays).
 //! - [`stability`] — stability components, soft-target scores, classes and forecasts.
+//! - [`universe`] — hard filters with reasons, CORE/SATELLITE tiers under sector limits.
 
+pub mod assessment;
 pub mod covariance;
 pub mod fragility;
 pub mod gmm;
@@ -18,3 +21,4 @@ pub mod portfolio;
 pub mod regime;
 pub mod scenarios;
 pub mod stability;
+pub mod universe;

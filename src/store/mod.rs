@@ -4,7 +4,8 @@
 //!   implements [`ReferenceStore`], [`PriceStore`], [`DerivedStore`], [`NewsStore`],
 //!   [`IngestLog`], [`SyntheticTruthStore`], [`EmbeddingStore`] and [`FundamentalsStore`].
 //! - [`RuntimeDb`] — configs, runs, events, scheduler — implements [`ConfigStore`],
-//!   [`RunStore`], [`EventLog`], [`ScheduleStore`] and [`ProfileStore`].
+//!   [`RunStore`], [`EventLog`], [`ScheduleStore`], [`ProfileStore`], [`WorldStateStore`],
+//!   [`DecisionStore`] and [`BacktestStore`].
 //!
 //! Each database opens on SQLite (`sqlite://PATH`, the embedded default) or PostgreSQL
 //! (`postgres://…`), migrating itself to the latest schema on open. Queries are written once
@@ -13,8 +14,10 @@
 //! write is an upsert on the table's natural key, so repeating it changes nothing.
 
 pub mod admin;
+mod backtests;
 pub(crate) mod bulk;
 mod configs;
+mod decisions;
 mod derived;
 mod embeddings;
 mod error;
@@ -33,8 +36,10 @@ mod synthetic_truth;
 mod tx;
 mod world_state;
 
+pub use backtests::{BacktestRun, BacktestStore, StoredDay};
 pub use bulk::BulkTuning;
 pub use configs::{ConfigChange, ConfigStore, StoredConfig};
+pub use decisions::{AssessmentRun, DecisionStore, PastScoreRow, StoredTarget};
 pub use derived::{DerivedSlice, DerivedStore};
 pub use embeddings::{
     ArticleVector, EmbeddingStore, EntityVector, IssuerTextVector, JointVector, StoredModel,

@@ -42,6 +42,15 @@ pub trait PriceStore {
         as_of: NaiveDate,
     ) -> Result<Vec<DailyBar>, StoreError>;
 
+    /// Bars of several instruments with `from <= trade_date <= as_of`, ascending per
+    /// instrument: what the simulated broker fills and marks to market with.
+    async fn bars_many(
+        &self,
+        instruments: &[InstrumentId],
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<InstrumentId, Vec<DailyBar>>, StoreError>;
+
     /// Adjusted closes of `instrument` with `from <= trade_date <= as_of`, ascending: the
     /// two columns return computations need, read without the rest of the bar.
     async fn adj_closes(
@@ -314,6 +323,54 @@ impl PriceStore for HistoricalDb {
             .into_iter()
             .map(|(id, rows)| (id, rows.into_iter().map(|(d, c, _)| (d, c)).collect()))
             .collect())
+    }
+
+    async fn bars_many(
+        &self,
+        instruments: &[InstrumentId],
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<InstrumentId, Vec<DailyBar>>, StoreError> {
+        type Row = (
+            String,
+            NaiveDate,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            f64,
+            Option<f64>,
+        );
+        let mut out: BTreeMap<InstrumentId, Vec<DailyBar>> = BTreeMap::new();
+        for chunk in instruments.chunks(2000) {
+            let sql = format!(
+                "SELECT instrument_id, trade_date, open, high, low, close, adj_close, volume FROM prices_daily \
+                 WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \
+                 ORDER BY instrument_id, trade_date",
+                placeholders(3, chunk.len())
+            );
+            let rows: Vec<Row> = on_pool!(&self.pool, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(from).bind(as_of);
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(p).await.map_err(StoreError::query("read bars"))?
+            });
+            for (id, trade_date, open, high, low, close, adj_close, volume) in rows {
+                out.entry(InstrumentId::new(id))
+                    .or_default()
+                    .push(DailyBar {
+                        trade_date,
+                        open,
+                        high,
+                        low,
+                        close,
+                        adj_close,
+                        volume,
+                    });
+            }
+        }
+        Ok(out)
     }
 
     async fn closes_volumes_many(

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod decisions;
 mod derived;
 mod embeddings;
 mod fundamentals;

@@ -1,0 +1,228 @@
+//! Performance metrics of an equity curve, overall and by regime.
+//!
+//! Returns are daily and simple; annualisation uses 252 sessions; the risk-free rate is 0.
+//! Tracking error and information ratio compare each day's return with the benchmark's.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::engines::portfolio::risk::ANNUAL_DAYS;
+
+/// Metrics of one sample of days.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Sessions.
+    pub days: usize,
+    /// Compound return over the sample.
+    pub total_return: f64,
+    /// Compound annual growth rate.
+    pub cagr: f64,
+    /// Annualised volatility.
+    pub volatility: f64,
+    /// Annualised mean return over volatility.
+    pub sharpe: f64,
+    /// Annualised mean return over downside deviation.
+    pub sortino: f64,
+    /// Largest peak-to-trough fall of the compounded returns (positive).
+    pub max_drawdown: f64,
+    /// CAGR over max drawdown.
+    pub calmar: f64,
+    /// Share of sessions with a positive return.
+    pub hit_rate: f64,
+    /// Annualised one-way turnover: value traded / 2 / mean equity per year.
+    pub turnover: f64,
+    /// Commission and slippage as a share of mean equity, per year.
+    pub cost_drag: f64,
+    /// Annualised standard deviation of the return over the benchmark's.
+    pub tracking_error: Option<f64>,
+    /// Annualised mean active return over tracking error.
+    pub information_ratio: Option<f64>,
+    /// The benchmark's compound return over the same days.
+    pub benchmark_return: Option<f64>,
+}
+
+/// One session's inputs to the metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DayPoint {
+    /// The portfolio's return.
+    pub ret: f64,
+    /// The benchmark's return, when known.
+    pub benchmark: Option<f64>,
+    /// Equity at the close.
+    pub equity: f64,
+    /// Value traded.
+    pub traded: f64,
+    /// Costs paid.
+    pub costs: f64,
+}
+
+fn mean_sd(x: &[f64]) -> (f64, f64) {
+    if x.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let var = if x.len() > 1 {
+        x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// The metrics of `points` (in date order; a sample need not be contiguous).
+pub fn metrics(points: &[DayPoint]) -> Metrics {
+    let r: Vec<f64> = points.iter().map(|p| p.ret).collect();
+    let n = r.len();
+    let years = n as f64 / ANNUAL_DAYS;
+    let growth: f64 = r.iter().map(|x| 1.0 + x).product();
+    let (mean, sd) = mean_sd(&r);
+    let downside = if n > 0 {
+        (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n as f64).sqrt()
+    } else {
+        0.0
+    };
+    let mut peak = 1.0f64;
+    let mut level = 1.0f64;
+    let mut max_dd = 0.0f64;
+    for x in &r {
+        level *= 1.0 + x;
+        peak = peak.max(level);
+        max_dd = max_dd.max(1.0 - level / peak);
+    }
+    let cagr = if growth <= 0.0 {
+        -1.0
+    } else if years > 0.0 {
+        growth.powf(1.0 / years) - 1.0
+    } else {
+        0.0
+    };
+    let mean_equity = points.iter().map(|p| p.equity).sum::<f64>() / n.max(1) as f64;
+    let traded: f64 = points.iter().map(|p| p.traded).sum();
+    let costs: f64 = points.iter().map(|p| p.costs).sum();
+    let active: Vec<f64> = points
+        .iter()
+        .filter_map(|p| p.benchmark.map(|b| p.ret - b))
+        .collect();
+    let (tracking_error, information_ratio, benchmark_return) = if active.len() > 1 {
+        let (am, asd) = mean_sd(&active);
+        let te = asd * ANNUAL_DAYS.sqrt();
+        let bench: f64 = points
+            .iter()
+            .filter_map(|p| p.benchmark)
+            .map(|b| 1.0 + b)
+            .product();
+        (
+            Some(te),
+            Some(ratio(am * ANNUAL_DAYS, te)),
+            Some(bench - 1.0),
+        )
+    } else {
+        (None, None, None)
+    };
+    Metrics {
+        days: n,
+        total_return: growth - 1.0,
+        cagr,
+        volatility: sd * ANNUAL_DAYS.sqrt(),
+        sharpe: ratio(mean * ANNUAL_DAYS.sqrt(), sd),
+        sortino: ratio(mean * ANNUAL_DAYS.sqrt(), downside),
+        max_drawdown: max_dd,
+        calmar: ratio(cagr, max_dd),
+        hit_rate: ratio(r.iter().filter(|x| **x > 0.0).count() as f64, n as f64),
+        turnover: ratio(traded / 2.0 / mean_equity.max(f64::MIN_POSITIVE), years),
+        cost_drag: ratio(costs / mean_equity.max(f64::MIN_POSITIVE), years),
+        tracking_error,
+        information_ratio,
+        benchmark_return,
+    }
+}
+
+/// Metrics overall and for each regime label (the label in force each day).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Every session.
+    pub overall: Metrics,
+    /// Sessions by regime label (`UNKNOWN` before the first regime).
+    pub by_regime: BTreeMap<String, Metrics>,
+    /// Mean IC of the assessment's forecasts evaluated in the range, when it ran.
+    pub ic: Option<f64>,
+    /// Mean rank IC of the same.
+    pub rank_ic: Option<f64>,
+}
+
+/// The report of `points` with each day's regime label.
+pub fn report(points: &[DayPoint], regimes: &[Option<String>], ics: &[(f64, f64)]) -> Report {
+    let mut groups: BTreeMap<String, Vec<DayPoint>> = BTreeMap::new();
+    for (p, r) in points.iter().zip(regimes) {
+        groups
+            .entry(r.clone().unwrap_or_else(|| "UNKNOWN".to_owned()))
+            .or_default()
+            .push(p.clone());
+    }
+    let mean = |f: fn(&(f64, f64)) -> f64| {
+        (!ics.is_empty()).then(|| ics.iter().map(f).sum::<f64>() / ics.len() as f64)
+    };
+    Report {
+        overall: metrics(points),
+        by_regime: groups.into_iter().map(|(k, v)| (k, metrics(&v))).collect(),
+        ic: mean(|x| x.0),
+        rank_ic: mean(|x| x.1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(ret: f64, benchmark: f64) -> DayPoint {
+        DayPoint {
+            ret,
+            benchmark: Some(benchmark),
+            equity: 100.0,
+            traded: 10.0,
+            costs: 0.01,
+        }
+    }
+
+    #[test]
+    fn metrics_match_hand_computation() {
+        let pts: Vec<DayPoint> = [0.01, -0.02, 0.03, -0.01]
+            .iter()
+            .map(|r| point(*r, 0.0))
+            .collect();
+        let m = metrics(&pts);
+        let growth = 1.01 * 0.98 * 1.03 * 0.99;
+        assert!((m.total_return - (growth - 1.0)).abs() < 1e-15);
+        // Peak 1.01, trough 1.01·0.98 → drawdown 2%.
+        assert!((m.max_drawdown - 0.02).abs() < 1e-12);
+        assert_eq!(m.hit_rate, 0.5);
+        let mean: f64 = 0.0025;
+        let sd = ((0.0075f64.powi(2) + 0.0225f64.powi(2) + 0.0275f64.powi(2) + 0.0125f64.powi(2))
+            / 3.0)
+            .sqrt();
+        assert!((m.sharpe - mean / sd * 252f64.sqrt()).abs() < 1e-12);
+        let downside = ((0.02f64.powi(2) + 0.01f64.powi(2)) / 4.0).sqrt();
+        assert!((m.sortino - mean / downside * 252f64.sqrt()).abs() < 1e-12);
+        // Turnover: 40 traded / 2 / 100 over 4/252 years.
+        assert!((m.turnover - 0.2 / (4.0 / 252.0)).abs() < 1e-9);
+        assert!((m.tracking_error.unwrap() - m.volatility).abs() < 1e-12);
+        assert_eq!(m.benchmark_return, Some(0.0));
+    }
+
+    #[test]
+    fn report_splits_by_regime() {
+        let pts: Vec<DayPoint> = [0.01, -0.05, 0.02].iter().map(|r| point(*r, 0.0)).collect();
+        let regimes = [None, Some("CRISIS".to_owned()), Some("CARRY".to_owned())];
+        let r = report(&pts, &regimes, &[(0.1, 0.2), (0.3, 0.0)]);
+        assert_eq!(r.by_regime["CRISIS"].days, 1);
+        assert!((r.by_regime["CRISIS"].total_return + 0.05).abs() < 1e-15);
+        assert_eq!(r.by_regime["UNKNOWN"].days, 1);
+        assert!((r.ic.unwrap() - 0.2).abs() < 1e-15);
+        assert!((r.rank_ic.unwrap() - 0.1).abs() < 1e-15);
+    }
+}
