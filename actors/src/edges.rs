@@ -6,7 +6,9 @@
 //!                   └──────PanelUpdated──► Text encoder ─────────────────EncoderOutput──┼─► Joint encoder
 //!                 Derived ──DerivedUpdated──► Profiles ────────────────────EncoderOutput──┘
 //!  Joint ──EncoderOutput──► Regime ──RegimeState──► Stability ──StabilityReport──►
-//!        Scenarios ──ScenarioSet──► Fragility ──FragilityReport──► (decision engines)
+//!        Scenarios ──ScenarioSet──► Fragility ──FragilityReport──► Assessment
+//!        ──InstrumentScores──► Universe ──EffectiveUniverse──► Portfolio ──TargetPortfolio──►
+//!  Scenarios ──ScenarioSet──► Portfolio (scenario VaR/ES of the target)
 //!  Orchestrator ──RunJob──► every actor ──JobDone──► Orchestrator
 //!  CLI / Kronos ──ApplyConfig──► any engine
 //! ```
@@ -78,4 +80,18 @@ pub fn wire(actors: &crate::system::EngineActors) {
     actors
         .scenarios
         .do_send(Subscribe(actors.fragility.clone().recipient()));
+    // Fragility ──FragilityReport──► Assessment ──InstrumentScores──► Universe
+    // ──EffectiveUniverse──► Portfolio ◄──ScenarioSet── Scenarios
+    actors
+        .fragility
+        .do_send(Subscribe(actors.assessment.clone().recipient()));
+    actors
+        .assessment
+        .do_send(Subscribe(actors.universe.clone().recipient()));
+    actors
+        .universe
+        .do_send(Subscribe(actors.portfolio.clone().recipient()));
+    actors
+        .scenarios
+        .do_send(Subscribe(actors.portfolio.clone().recipient()));
 }

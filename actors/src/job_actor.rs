@@ -353,11 +353,17 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
     }
 }
 
-impl<J: Job> Handler<Edge<J::Input>> for JobActor<J> {
+/// An actor takes any message its input type can be made from: its own input, or one
+/// arm of an input enum when several upstream actors feed it (the portfolio engine takes
+/// the universe and the scenario set).
+impl<J: Job, T: Send + 'static> Handler<Edge<T>> for JobActor<J>
+where
+    J::Input: From<T>,
+{
     type Result = ();
 
-    fn handle(&mut self, msg: Edge<J::Input>, _ctx: &mut Context<Self>) {
-        self.job.receive(msg.0);
+    fn handle(&mut self, msg: Edge<T>, _ctx: &mut Context<Self>) {
+        self.job.receive(J::Input::from(msg.0));
     }
 }
 

@@ -3,10 +3,10 @@
 //! the engine actors (hot reconfiguration) and `pv2 config apply` without a daemon.
 
 use crate::engines::{
-    derived::DerivedJob, fragility::FragilityJob, ingest::IngestJob,
+    assessment::AssessmentJob, derived::DerivedJob, fragility::FragilityJob, ingest::IngestJob,
     joint_encoder::JointEncoderJob, noop::NoopJob, numeric_encoder::NumericEncoderJob,
-    profiles::ProfilesJob, regime::RegimeJob, scenarios::ScenariosJob, stability::StabilityJob,
-    text_encoder::TextEncoderJob,
+    portfolio::PortfolioJob, profiles::ProfilesJob, regime::RegimeJob, scenarios::ScenariosJob,
+    stability::StabilityJob, text_encoder::TextEncoderJob, universe::UniverseJob,
 };
 use crate::job_actor::{Applied, Job};
 use prometheus::config::{ConfigError, EngineConfig, VersionedConfig, parse_engine_text};
@@ -100,6 +100,9 @@ pub async fn apply_offline(
         StabilityJob::NAME_STR => offline::<StabilityJob>(db, body, by, clock).await,
         ScenariosJob::NAME_STR => offline::<ScenariosJob>(db, body, by, clock).await,
         FragilityJob::NAME_STR => offline::<FragilityJob>(db, body, by, clock).await,
+        AssessmentJob::NAME_STR => offline::<AssessmentJob>(db, body, by, clock).await,
+        UniverseJob::NAME_STR => offline::<UniverseJob>(db, body, by, clock).await,
+        PortfolioJob::NAME_STR => offline::<PortfolioJob>(db, body, by, clock).await,
         NoopJob::NAME_STR => offline::<NoopJob>(db, body, by, clock).await,
         other => Err(format!(
             "unknown engine `{other}`; engines: {}",

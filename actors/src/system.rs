@@ -4,10 +4,10 @@
 use crate::context::Context as Cli;
 use crate::edges;
 use crate::engines::{
-    derived::DerivedJob, fragility::FragilityJob, ingest::IngestJob,
+    assessment::AssessmentJob, derived::DerivedJob, fragility::FragilityJob, ingest::IngestJob,
     joint_encoder::JointEncoderJob, noop::NoopJob, numeric_encoder::NumericEncoderJob,
-    profiles::ProfilesJob, regime::RegimeJob, scenarios::ScenariosJob, stability::StabilityJob,
-    text_encoder::TextEncoderJob,
+    portfolio::PortfolioJob, profiles::ProfilesJob, regime::RegimeJob, scenarios::ScenariosJob,
+    stability::StabilityJob, text_encoder::TextEncoderJob, universe::UniverseJob,
 };
 use crate::faults::FaultPlan;
 use crate::job_actor::{ActorDeps, ActorStatus, Applied, Apply, Dispatch, Job, JobActor, Status};
@@ -46,6 +46,12 @@ pub struct EngineActors {
     pub scenarios: Addr<JobActor<ScenariosJob>>,
     /// Fragility alpha.
     pub fragility: Addr<JobActor<FragilityJob>>,
+    /// Assessment.
+    pub assessment: Addr<JobActor<AssessmentJob>>,
+    /// The investable universe.
+    pub universe: Addr<JobActor<UniverseJob>>,
+    /// Portfolio & risk.
+    pub portfolio: Addr<JobActor<PortfolioJob>>,
     /// The no-op job (overhead measurements, drills).
     pub noop: Addr<JobActor<NoopJob>>,
 }
@@ -84,6 +90,9 @@ impl EngineActors {
             Control::of(&self.stability),
             Control::of(&self.scenarios),
             Control::of(&self.fragility),
+            Control::of(&self.assessment),
+            Control::of(&self.universe),
+            Control::of(&self.portfolio),
             Control::of(&self.noop),
         ]
     }
@@ -254,6 +263,9 @@ impl Spine {
             stability: start_engine::<StabilityJob>(&shared).await?,
             scenarios: start_engine::<ScenariosJob>(&shared).await?,
             fragility: start_engine::<FragilityJob>(&shared).await?,
+            assessment: start_engine::<AssessmentJob>(&shared).await?,
+            universe: start_engine::<UniverseJob>(&shared).await?,
+            portfolio: start_engine::<PortfolioJob>(&shared).await?,
             noop: start_engine::<NoopJob>(&shared).await?,
         };
         edges::wire(&actors);

@@ -205,8 +205,7 @@ pub struct ScenarioSet {
     pub stability_config_id: ConfigId,
 }
 
-/// The fragility engine persisted a market's fragility measures. Fragility → (the
-/// decision engines, next).
+/// The fragility engine persisted a market's fragility measures. Fragility → assessment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FragilityReport {
     /// The run that wrote them.
@@ -221,4 +220,58 @@ pub struct FragilityReport {
     pub instruments: usize,
     /// Of which SHORT_CANDIDATE or CRISIS.
     pub short_candidates: usize,
+}
+
+/// The assessment engine persisted a strategy's instrument scores. Assessment → universe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstrumentScores {
+    /// The run that wrote them.
+    pub run_id: RunId,
+    /// The market.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// The assessment config.
+    pub config_id: ConfigId,
+    /// The strategy the scores belong to.
+    pub strategy_id: String,
+    /// Names scored.
+    pub scored: usize,
+}
+
+/// The universe engine persisted the day's members. Universe → portfolio.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EffectiveUniverse {
+    /// The run that wrote it.
+    pub run_id: RunId,
+    /// The market.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// The universe config.
+    pub config_id: ConfigId,
+    /// The universe.
+    pub universe_id: String,
+    /// Names the portfolio may hold (CORE and SATELLITE).
+    pub included: usize,
+}
+
+/// The portfolio engine persisted a target that passed every hard limit, with its risk
+/// report. Portfolio → (Kronos, monitor).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetPortfolio {
+    /// The run that wrote it.
+    pub run_id: RunId,
+    /// The market.
+    pub market: MarketId,
+    /// The trading date.
+    pub as_of: NaiveDate,
+    /// The portfolio config.
+    pub config_id: ConfigId,
+    /// The portfolio.
+    pub portfolio_id: String,
+    /// Names held.
+    pub names: usize,
+    /// Annualised ex-ante volatility.
+    pub ex_ante_vol: f64,
 }

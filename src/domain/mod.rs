@@ -16,8 +16,9 @@ pub use market_data::{
     DailyBar, FactorValue, InstrumentSeries, ReturnValue, VolatilityValue, date_ceiling, date_floor,
 };
 pub use messages::{
-    ApplyConfig, DerivedUpdated, EncoderOutput, FragilityReport, JobDone, JobFailure, JobReport,
-    PanelUpdated, RegimeState, RunJob, ScenarioSet, StabilityReport,
+    ApplyConfig, DerivedUpdated, EffectiveUniverse, EncoderOutput, FragilityReport,
+    InstrumentScores, JobDone, JobFailure, JobReport, PanelUpdated, RegimeState, RunJob,
+    ScenarioSet, StabilityReport, TargetPortfolio,
 };
 pub use news::{NewsArticle, NewsLink};
 pub use reference::{Instrument, InstrumentStatus, Issuer, Market};

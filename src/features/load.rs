@@ -51,3 +51,9 @@ pub async fn load_panel(
     };
     Ok((instruments, panel))
 }
+
+/// Calendar days that surely hold `sessions` trading sessions (weekends and a margin for
+/// holidays): the `history_days` to pass to [`load_panel`] for a window in sessions.
+pub fn calendar_days_for(sessions: usize) -> u64 {
+    (sessions as u64 * 7).div_ceil(5) + 15
+}

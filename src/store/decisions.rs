@@ -5,7 +5,7 @@
 
 use super::RuntimeDb;
 use super::error::StoreError;
-use super::pool::on_pool;
+use super::pool::{on_pool, placeholders};
 use super::tx::BeginWrite;
 use super::world_state::Stamp;
 use crate::domain::ConfigId;
@@ -40,6 +40,17 @@ pub struct PastScoreRow {
     pub prediction: f64,
 }
 
+/// A strategy's scores on one date.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredScores {
+    /// The forecast horizon in sessions.
+    pub horizon_days: usize,
+    /// The assessment config that wrote them.
+    pub config_id: ConfigId,
+    /// By instrument.
+    pub rows: Vec<ScoreRow>,
+}
+
 /// A stored target: its weights and risk report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredTarget {
@@ -66,22 +77,21 @@ pub trait DecisionStore {
         run: &AssessmentRun,
     ) -> Result<(), StoreError>;
     /// The strategy's scores on the date: under `config_id`, or under the first config
-    /// (by id) that scored that date.
+    /// (by id) that scored that date; `None` when there are none.
     async fn scores(
         &self,
         strategy_id: &str,
         market: &str,
         as_of: NaiveDate,
         config_id: Option<&ConfigId>,
-    ) -> Result<Vec<ScoreRow>, StoreError>;
-    /// The strategy's stored scores dated in `[from, through]` (one config per date: the
-    /// first by id), oldest first.
+    ) -> Result<Option<StoredScores>, StoreError>;
+    /// The strategy's stored scores on `dates` (one config per date: the first by id),
+    /// oldest first.
     async fn score_history(
         &self,
         strategy_id: &str,
         market: &str,
-        from: NaiveDate,
-        through: NaiveDate,
+        dates: &[NaiveDate],
     ) -> Result<Vec<PastScoreRow>, StoreError>;
     /// The strategy's assessment runs dated in `[from, through]`, oldest first.
     async fn assessment_runs(
@@ -183,10 +193,11 @@ type ScoreTuple = (
     Option<f64>,
     Option<f64>,
     Option<f64>,
+    i64,
 );
 
 fn score_row(t: ScoreTuple) -> Result<ScoreRow, StoreError> {
-    let (id, er, score, confidence, label, prediction, m, r, v, q, f) = t;
+    let (id, er, score, confidence, label, prediction, m, r, v, q, f, _) = t;
     Ok(ScoreRow {
         label: ScoreLabel::parse(&label)
             .ok_or_else(|| corrupt("instrument score", format!("{id}: label {label:?}")))?,
@@ -261,7 +272,7 @@ impl DecisionStore for RuntimeDb {
         market: &str,
         as_of: NaiveDate,
         config_id: Option<&ConfigId>,
-    ) -> Result<Vec<ScoreRow>, StoreError> {
+    ) -> Result<Option<StoredScores>, StoreError> {
         let Some(config) = day_config(
             self,
             "SELECT config_id FROM instrument_scores WHERE strategy_id = $1 AND market_id = $2 AND as_of_date = $3 ORDER BY config_id LIMIT 1",
@@ -272,23 +283,29 @@ impl DecisionStore for RuntimeDb {
         )
         .await?
         else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         const SQL: &str = "SELECT instrument_id, expected_return, score, confidence, label, prediction, \
-             momentum, reversal, low_vol, quality, fragility FROM instrument_scores \
+             momentum, reversal, low_vol, quality, fragility, horizon_days FROM instrument_scores \
              WHERE strategy_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4 ORDER BY instrument_id";
         let rows: Vec<ScoreTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
             .bind(strategy_id).bind(market).bind(as_of).bind(&config)
             .fetch_all(p).await.map_err(StoreError::query("read scores"))?);
-        rows.into_iter().map(score_row).collect()
+        let Some(horizon) = rows.first().map(|r| r.11) else {
+            return Ok(None);
+        };
+        Ok(Some(StoredScores {
+            horizon_days: usize::try_from(horizon).unwrap_or(0),
+            config_id: ConfigId::new(config),
+            rows: rows.into_iter().map(score_row).collect::<Result<_, _>>()?,
+        }))
     }
 
     async fn score_history(
         &self,
         strategy_id: &str,
         market: &str,
-        from: NaiveDate,
-        through: NaiveDate,
+        dates: &[NaiveDate],
     ) -> Result<Vec<PastScoreRow>, StoreError> {
         type Row = (
             NaiveDate,
@@ -301,12 +318,24 @@ impl DecisionStore for RuntimeDb {
             Option<f64>,
             Option<f64>,
         );
-        const SQL: &str = "SELECT as_of_date, config_id, instrument_id, prediction, momentum, reversal, low_vol, quality, fragility \
-             FROM instrument_scores WHERE strategy_id = $1 AND market_id = $2 AND as_of_date >= $3 AND as_of_date <= $4 \
-             ORDER BY as_of_date, config_id, instrument_id";
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(strategy_id).bind(market).bind(from).bind(through)
-            .fetch_all(p).await.map_err(StoreError::query("read score history"))?);
+        let mut rows: Vec<Row> = Vec::new();
+        for chunk in dates.chunks(500) {
+            let sql = format!(
+                "SELECT as_of_date, config_id, instrument_id, prediction, momentum, reversal, low_vol, quality, fragility \
+                 FROM instrument_scores WHERE strategy_id = $1 AND market_id = $2 AND as_of_date IN ({}) \
+                 ORDER BY as_of_date, config_id, instrument_id",
+                placeholders(3, chunk.len())
+            );
+            let part: Vec<Row> = on_pool!(&self.pool, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(strategy_id).bind(market);
+                for d in chunk {
+                    q = q.bind(*d);
+                }
+                q.fetch_all(p).await.map_err(StoreError::query("read score history"))?
+            });
+            rows.extend(part);
+        }
+        rows.sort_by(|a, b| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)));
         let mut first_config: BTreeMap<NaiveDate, String> = BTreeMap::new();
         let mut out = Vec::with_capacity(rows.len());
         for (d, c, id, prediction, m, r, v, q, f) in rows {

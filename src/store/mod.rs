@@ -39,7 +39,7 @@ mod world_state;
 pub use backtests::{BacktestRun, BacktestStore, StoredDay};
 pub use bulk::BulkTuning;
 pub use configs::{ConfigChange, ConfigStore, StoredConfig};
-pub use decisions::{AssessmentRun, DecisionStore, PastScoreRow, StoredTarget};
+pub use decisions::{AssessmentRun, DecisionStore, PastScoreRow, StoredScores, StoredTarget};
 pub use derived::{DerivedSlice, DerivedStore};
 pub use embeddings::{
     ArticleVector, EmbeddingStore, EntityVector, IssuerTextVector, JointVector, StoredModel,
@@ -58,7 +58,7 @@ pub use reference::ReferenceStore;
 pub use runs::{DagRunRecord, FINAL_RUN_STATES, JobRunRecord, RunRecord, RunStore};
 pub use schedule::{Activation, ScheduleStore};
 pub use synthetic_truth::SyntheticTruthStore;
-pub use world_state::{Stamp, StoredScenarioSet, TransitionRow, WorldStateStore};
+pub use world_state::{Stamp, StoredScenarioSet, TransitionRow, WorldOutput, WorldStateStore};
 
 use crate::config::StorageConfig;
 

@@ -42,6 +42,15 @@ pub struct TransitionRow {
     pub probability: f64,
 }
 
+/// The per-instrument world-state outputs a downstream engine may read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorldOutput {
+    /// `stability_vectors`.
+    Stability,
+    /// `fragility_measures`.
+    Fragility,
+}
+
 /// A stored scenario set's header and its stored paths.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredScenarioSet {
@@ -128,6 +137,15 @@ pub trait WorldStateStore {
         scenario_set_id: &str,
         rows: &[FragilityRow],
     ) -> Result<(), StoreError>;
+    /// The first config (by id) that wrote `output` rows for the market on the date: what
+    /// a downstream engine reads when no message named the config (after a restart, or in
+    /// a strategy that does not run that engine).
+    async fn first_config_on(
+        &self,
+        output: WorldOutput,
+        market: &str,
+        as_of: NaiveDate,
+    ) -> Result<Option<ConfigId>, StoreError>;
     /// The fragility rows of the market on the date, by instrument.
     async fn fragility(
         &self,
@@ -385,6 +403,26 @@ impl WorldStateStore for RuntimeDb {
         const SQL: &str = "SELECT instrument_id, body FROM stability_vectors \
              WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3 ORDER BY instrument_id";
         day_bodies(self, SQL, "stability row", market, as_of, config_id).await
+    }
+
+    async fn first_config_on(
+        &self,
+        output: WorldOutput,
+        market: &str,
+        as_of: NaiveDate,
+    ) -> Result<Option<ConfigId>, StoreError> {
+        let sql = match output {
+            WorldOutput::Stability => {
+                "SELECT config_id FROM stability_vectors WHERE market_id = $1 AND as_of_date = $2 ORDER BY config_id LIMIT 1"
+            }
+            WorldOutput::Fragility => {
+                "SELECT config_id FROM fragility_measures WHERE market_id = $1 AND as_of_date = $2 ORDER BY config_id LIMIT 1"
+            }
+        };
+        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(sql)
+            .bind(market).bind(as_of)
+            .fetch_optional(p).await.map_err(StoreError::query("read the day's config"))?);
+        Ok(row.map(|(c,)| ConfigId::new(c)))
     }
 
     async fn write_fragility(

@@ -79,8 +79,13 @@ async fn scores_round_trip_replace_and_feed_the_training_history(db: &TestDb) {
     let got = r
         .scores("core", "US_EQ", date("2024-03-01"), None)
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(got, vec![score("US_EQ:A", 0.5)]);
+    assert_eq!(got.rows, vec![score("US_EQ:A", 0.5)]);
+    assert_eq!(
+        (got.horizon_days, got.config_id.as_str()),
+        (21, "assessment-1")
+    );
     assert!(
         r.scores(
             "core",
@@ -90,7 +95,7 @@ async fn scores_round_trip_replace_and_feed_the_training_history(db: &TestDb) {
         )
         .await
         .unwrap()
-        .is_empty()
+        .is_none()
     );
     r.write_scores(
         &stamp("2024-03-04", "assessment-1"),
@@ -102,10 +107,10 @@ async fn scores_round_trip_replace_and_feed_the_training_history(db: &TestDb) {
     .await
     .unwrap();
     let hist = r
-        .score_history("core", "US_EQ", date("2024-01-01"), date("2024-03-01"))
+        .score_history("core", "US_EQ", &[date("2024-03-01"), date("2024-03-02")])
         .await
         .unwrap();
-    assert_eq!(hist.len(), 1, "bounded by its dates");
+    assert_eq!(hist.len(), 1, "only the dates asked for");
     assert_eq!(
         hist[0].families,
         [Some(1.25), None, Some(-0.5), None, Some(0.0)]

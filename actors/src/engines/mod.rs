@@ -1,6 +1,7 @@
 //! The jobs that run in [`crate::job_actor::JobActor`]s, one module per engine. Each issue
 //! that adds an engine adds its module here and its edges in [`crate::edges`].
 
+pub mod assessment;
 pub mod derived;
 pub mod fragility;
 pub mod inbox;
@@ -8,12 +9,15 @@ pub mod ingest;
 pub mod joint_encoder;
 pub mod noop;
 pub mod numeric_encoder;
+pub mod portfolio;
 pub mod profiles;
 pub mod regime;
 pub mod scenarios;
 pub mod session_window;
 pub mod stability;
 pub mod text_encoder;
+pub mod universe;
+pub mod weakness;
 
 /// Every actor that can run jobs, by name (DAG `actor` fields and fault specs use these).
 pub const ACTOR_NAMES: &[&str] = &[
@@ -27,6 +31,9 @@ pub const ACTOR_NAMES: &[&str] = &[
     stability::StabilityJob::NAME_STR,
     scenarios::ScenariosJob::NAME_STR,
     fragility::FragilityJob::NAME_STR,
+    assessment::AssessmentJob::NAME_STR,
+    universe::UniverseJob::NAME_STR,
+    portfolio::PortfolioJob::NAME_STR,
     noop::NoopJob::NAME_STR,
 ];
 

@@ -2,6 +2,7 @@
 //! and class on the run's date, under the regime stored for that date.
 
 use crate::engines::inbox::Inbox;
+use crate::engines::weakness::fundamental_weakness;
 use crate::job_actor::{Job, JobContext, JobOutput};
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
@@ -10,7 +11,7 @@ use prometheus::domain::{RegimeState, StabilityReport};
 use prometheus::engines::stability::{
     RegimeContext, SoftTargetClass, StabilityConfig, assess_market,
 };
-use prometheus::features::load::load_panel;
+use prometheus::features::load::{calendar_days_for, load_panel};
 use prometheus::store::{Stamp, WorldStateStore};
 use std::collections::BTreeMap;
 
@@ -24,9 +25,6 @@ impl StabilityJob {
     /// The actor name as a constant usable in arrays.
     pub const NAME_STR: &'static str = "stability";
 }
-
-/// Profile flags that describe fundamental weakness.
-const FUNDAMENTAL_FLAGS: [&str; 2] = ["high_leverage", "loss_making"];
 
 #[async_trait]
 impl Job for StabilityJob {
@@ -42,7 +40,7 @@ impl Job for StabilityJob {
     ) -> Result<JobOutput<StabilityReport>, String> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let config = &cfg.config;
-        let history_days = (config.lookback() as u64 * 7).div_ceil(5) + 15;
+        let history_days = calendar_days_for(config.lookback());
         let (instruments, panel) = load_panel(&ctx.stores.historical, market, as_of, history_days)
             .await
             .map_err(|e| e.to_string())?;
@@ -68,26 +66,7 @@ impl Job for StabilityJob {
             probabilities: d.probabilities,
             change_risk: d.change_risk,
         });
-        let flags = runtime
-            .profile_flags(market.as_str(), as_of)
-            .await
-            .map_err(|e| e.to_string())?;
-        let fundamentals: BTreeMap<String, f64> = instruments
-            .iter()
-            .filter_map(|i| {
-                let f = flags.get(i.issuer_id.as_str())?;
-                let known: Vec<f64> = FUNDAMENTAL_FLAGS
-                    .iter()
-                    .filter_map(|n| f.get(*n).copied())
-                    .collect();
-                (!known.is_empty()).then(|| {
-                    (
-                        i.instrument_id.as_str().to_owned(),
-                        known.iter().sum::<f64>() / known.len() as f64,
-                    )
-                })
-            })
-            .collect();
+        let fundamentals = fundamental_weakness(ctx, &instruments).await?;
         // Only instruments that traded on the date are assessed.
         let traded: BTreeMap<String, Vec<_>> = panel
             .instruments

@@ -1,0 +1,301 @@
+//! The portfolio & risk engine's job: the target weights of the day's universe and their
+//! risk report, written only when every hard limit holds. Missing or stale prices, an empty
+//! universe, an infeasible constraint set or a limit breach fail the job with the reason and
+//! write nothing (fail closed).
+
+use crate::engines::inbox::Inbox;
+use crate::job_actor::{Job, JobContext, JobOutput};
+use async_trait::async_trait;
+use chrono::{Days, NaiveDate};
+use prometheus::config::VersionedConfig;
+use prometheus::domain::{EffectiveUniverse, ScenarioSet, TargetPortfolio};
+use prometheus::engines::fragility::FragilityClass;
+use prometheus::engines::portfolio::risk::{ANNUAL_DAYS, ScenarioView};
+use prometheus::engines::portfolio::{PortfolioConfig, PortfolioInputs, PortfolioName};
+use prometheus::features::load::{calendar_days_for, load_panel};
+use prometheus::store::{DecisionStore, Stamp, WorldOutput, WorldStateStore};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What reaches the portfolio engine: the universe, and the scenario set it measures the
+/// target against.
+#[derive(Clone, Debug)]
+pub enum PortfolioInput {
+    /// From the universe engine.
+    Universe(EffectiveUniverse),
+    /// From the scenario engine.
+    Scenarios(ScenarioSet),
+}
+
+impl From<EffectiveUniverse> for PortfolioInput {
+    fn from(u: EffectiveUniverse) -> Self {
+        Self::Universe(u)
+    }
+}
+
+impl From<ScenarioSet> for PortfolioInput {
+    fn from(s: ScenarioSet) -> Self {
+        Self::Scenarios(s)
+    }
+}
+
+/// Portfolio & risk.
+#[derive(Default)]
+pub struct PortfolioJob {
+    upstream: Inbox<PortfolioInput>,
+}
+
+impl PortfolioJob {
+    /// The actor name as a constant usable in arrays.
+    pub const NAME_STR: &'static str = "portfolio";
+}
+
+/// Daily returns of `names` over the last `lookback` sessions of `dates` (`days × names`,
+/// 0 where a name has no price at either end of a day).
+fn return_window(
+    dates: &[NaiveDate],
+    closes: &[BTreeMap<NaiveDate, f64>],
+    lookback: usize,
+) -> (Vec<f64>, usize) {
+    let start = dates.len().saturating_sub(lookback + 1);
+    let window = &dates[start..];
+    let days = window.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(days * closes.len());
+    for w in window.windows(2) {
+        for c in closes {
+            out.push(match (c.get(&w[0]), c.get(&w[1])) {
+                (Some(a), Some(b)) if *a > 0.0 => b / a - 1.0,
+                _ => 0.0,
+            });
+        }
+    }
+    (out, days)
+}
+
+#[async_trait]
+impl Job for PortfolioJob {
+    type Config = PortfolioConfig;
+    type Input = PortfolioInput;
+    type Output = TargetPortfolio;
+    const NAME: &'static str = Self::NAME_STR;
+
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        cfg: &VersionedConfig<PortfolioConfig>,
+    ) -> Result<JobOutput<TargetPortfolio>, String> {
+        let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
+        let config = &cfg.config;
+        let runtime = &ctx.stores.runtime;
+        let mut universe_config = None;
+        let mut scenarios = None;
+        for input in self.upstream.take(market, as_of) {
+            match input {
+                PortfolioInput::Universe(u) => universe_config = Some(u.config_id),
+                PortfolioInput::Scenarios(s) => scenarios = Some(s),
+            }
+        }
+        let members = runtime
+            .universe(
+                &config.universe_id,
+                market.as_str(),
+                as_of,
+                universe_config.as_ref(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if members.is_empty() {
+            return Err(format!(
+                "no universe `{}` for {market} on {as_of}: the universe engine must run first; no target",
+                config.universe_id
+            ));
+        }
+        let included: Vec<_> = members.into_iter().filter(|m| m.included()).collect();
+        let expected: BTreeMap<String, f64> = runtime
+            .scores(&config.strategy_id, market.as_str(), as_of, None)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|s| {
+                let per_year = ANNUAL_DAYS / s.horizon_days.max(1) as f64;
+                s.rows
+                    .into_iter()
+                    .map(|r| (r.instrument_id, r.expected_return * per_year))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fragility_config = runtime
+            .first_config_on(WorldOutput::Fragility, market.as_str(), as_of)
+            .await
+            .map_err(|e| e.to_string())?;
+        let fragility: BTreeMap<String, (f64, bool)> = match &fragility_config {
+            Some(c) => runtime
+                .fragility(market.as_str(), as_of, c)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.instrument_id,
+                        (r.fragility_score, r.class >= FragilityClass::ShortCandidate),
+                    )
+                })
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let yesterday = as_of.checked_sub_days(Days::new(1)).unwrap_or(as_of);
+        let previous = runtime
+            .latest_target(
+                &config.portfolio_id,
+                market.as_str(),
+                &cfg.config_id,
+                yesterday,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let held: BTreeMap<&str, f64> = previous
+            .as_ref()
+            .map(|p| p.weights.iter().map(|(id, w)| (id.as_str(), *w)).collect())
+            .unwrap_or_default();
+        let (_, panel) = load_panel(
+            &ctx.stores.historical,
+            market,
+            as_of,
+            calendar_days_for(config.lookback_days + 1),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        // Fail closed on stale inputs: every eligible name must have today's price.
+        let stale: Vec<&str> = included
+            .iter()
+            .filter(|m| {
+                panel
+                    .instruments
+                    .get(&m.id)
+                    .and_then(|r| r.last())
+                    .map(|r| r.date)
+                    != Some(as_of)
+            })
+            .map(|m| m.id.as_str())
+            .collect();
+        if !stale.is_empty() {
+            return Err(format!(
+                "stale inputs: no price on {as_of} for {} eligible name(s) ({}); no target",
+                stale.len(),
+                stale.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let closes: Vec<BTreeMap<NaiveDate, f64>> = included
+            .iter()
+            .map(|m| {
+                panel.instruments[&m.id]
+                    .iter()
+                    .map(|r| (r.date, r.close))
+                    .collect()
+            })
+            .collect();
+        let (returns, days) = return_window(&panel.dates(), &closes, config.lookback_days);
+        let eligible: BTreeSet<&str> = included.iter().map(|m| m.id.as_str()).collect();
+        let forced_exits: f64 = held
+            .iter()
+            .filter(|(id, _)| !eligible.contains(*id))
+            .map(|(_, w)| w.abs())
+            .sum();
+        let names: Vec<PortfolioName> = included
+            .iter()
+            .map(|m| PortfolioName {
+                id: m.id.clone(),
+                sector: m.sector.clone(),
+                expected_return: expected.get(&m.id).copied(),
+                fragility: fragility.get(&m.id).map(|f| f.0),
+                fragile: fragility.get(&m.id).is_some_and(|f| f.1),
+                previous: held.get(m.id.as_str()).copied().unwrap_or(0.0),
+            })
+            .collect();
+        let view = scenarios.as_ref().map(|s| {
+            let column: BTreeMap<&str, usize> = s
+                .instruments
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.as_str(), i))
+                .collect();
+            ScenarioView {
+                set_id: &s.set_id,
+                horizon: s.horizon,
+                columns: names
+                    .iter()
+                    .map(|n| column.get(n.id.as_str()).copied())
+                    .collect(),
+                width: s.instruments.len(),
+                path_returns: &s.path_returns,
+            }
+        });
+        let target = config
+            .construct(&PortfolioInputs {
+                names: &names,
+                returns: &returns,
+                days,
+                has_previous: previous.is_some(),
+                forced_exits,
+                scenarios: view,
+            })
+            .map_err(|e| e.to_string())?;
+        let stamp = Stamp {
+            market_id: market.to_string(),
+            as_of,
+            run_id: ctx.run.run_id.clone(),
+            config_id: cfg.config_id.clone(),
+        };
+        runtime
+            .write_target(
+                &stamp,
+                &config.portfolio_id,
+                config.method.as_str(),
+                &target.weights,
+                &target.report,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let r = &target.report;
+        Ok(JobOutput {
+            summary: format!(
+                "{} {}: {} names, vol {:.1}%, 99% ES {} (1d) / {} (scenarios), turnover {:.1}%{}",
+                config.portfolio_id,
+                config.method.as_str(),
+                r.names,
+                100.0 * r.ex_ante_vol,
+                r.historical
+                    .map_or("n/a".to_owned(), |h| format!("{:.2}%", 100.0 * h.p99.es)),
+                r.scenario.as_ref().map_or("n/a".to_owned(), |s| format!(
+                    "{:.2}%",
+                    100.0 * s.tails.p99.es
+                )),
+                100.0 * r.turnover,
+                if target.projected {
+                    " (projected onto the limits)"
+                } else {
+                    ""
+                }
+            ),
+            emit: Some(TargetPortfolio {
+                run_id: ctx.run.run_id.clone(),
+                market: market.clone(),
+                as_of,
+                config_id: cfg.config_id.clone(),
+                portfolio_id: config.portfolio_id.clone(),
+                names: r.names,
+                ex_ante_vol: r.ex_ante_vol,
+            }),
+        })
+    }
+
+    fn receive(&self, input: PortfolioInput) {
+        let (market, as_of) = match &input {
+            PortfolioInput::Universe(u) => (u.market.clone(), u.as_of),
+            PortfolioInput::Scenarios(s) => (s.market.clone(), s.as_of),
+        };
+        self.upstream.put(market, as_of, input);
+    }
+
+    fn reset(&self) {
+        self.upstream.clear();
+    }
+}
