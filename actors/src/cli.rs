@@ -93,6 +93,9 @@ pub enum Command {
     /// market's triggered DAGs from `--from` to `--to` runs through the same actors, one
     /// after another. Resumable: run the same command again after an interruption.
     Backfill(BackfillArgs),
+    /// Backtest a strategy: the same engines driven over its rebalance dates on a simulated
+    /// clock, a simulated broker in between, metrics overall and by regime.
+    Backtest(BacktestArgs),
     /// Embed text with the hashing or MiniLM encoder and print the vectors.
     Embed {
         /// What to embed.
@@ -169,6 +172,23 @@ pub struct BackfillArgs {
     /// Only this DAG (default: every DAG triggered by the market's states).
     #[arg(long)]
     pub dag: Option<String>,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `pv2 backtest` options.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// A strategy name (`<config>/strategies/NAME.toml`) or a strategy file.
+    #[arg(long)]
+    pub strategy: String,
+    /// First date (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: chrono::NaiveDate,
+    /// Last date, inclusive.
+    #[arg(long)]
+    pub to: chrono::NaiveDate,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

@@ -12,11 +12,14 @@
 //!   [`scheduler`] (market-state and cron activations on a real or simulated clock).
 //! - [`daemon`] — the long-running process; [`monitor`] — its HTTP API and client.
 //! - [`reconfig`] — validated configuration changes; [`faults`] — fault injection.
+//! - [`backtest`] — strategies through the same actors on a simulated clock, then the
+//!   simulated broker and metrics.
 //! - [`clock`] — the system clock handed to the core; [`progress`] — progress bars.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backtest;
 pub mod cli;
 pub mod clock;
 pub mod commands;

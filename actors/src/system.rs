@@ -17,7 +17,7 @@ use crate::supervision::EventRecorder;
 use actix::prelude::*;
 use anyhow::{Context as _, anyhow};
 use prometheus::config::{ConfigSource, EngineConfig, Issues, VersionedConfig};
-use prometheus::dag::DagsConfig;
+use prometheus::dag::{DagDef, DagsConfig};
 use prometheus::domain::{ApplyConfig, Clock};
 use prometheus::store::{ConfigStore, RuntimeDb, Stores};
 use std::collections::BTreeMap;
@@ -195,6 +195,58 @@ pub fn load_dags(cli: &Cli) -> anyhow::Result<DagsConfig> {
     Ok(dags)
 }
 
+/// What a spine started for a particular purpose changes from the daemon's: a backtest runs
+/// the engines under its strategy's configs and its own DAG.
+#[derive(Clone, Debug, Default)]
+pub struct SpineOptions {
+    /// Per engine, a JSON object merged over the engine's active config; the result is
+    /// validated, stored as a version (not activated) and used by this spine only.
+    pub overrides: BTreeMap<String, serde_json::Value>,
+    /// DAGs added to those of `dags.toml`.
+    pub extra_dags: Vec<DagDef>,
+}
+
+/// Merges `overlay` into `base`: objects key by key (recursively), anything else replaced.
+pub fn merge_json(base: &mut serde_json::Value, overlay: &serde_json::Value) {
+    match (base, overlay) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                merge_json(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// `base` with `overlay` merged over it, validated.
+///
+/// # Errors
+/// An override that names an unknown key, has the wrong type or fails validation (every
+/// issue listed).
+pub fn overridden<C: EngineConfig>(
+    base: &C,
+    overlay: &serde_json::Value,
+) -> anyhow::Result<VersionedConfig<C>> {
+    let mut body = serde_json::to_value(base)?;
+    merge_json(&mut body, overlay);
+    let config: C = serde_json::from_value(body)
+        .with_context(|| format!("the strategy's [engines.{}] table", C::ENGINE))?;
+    let mut issues = Issues::new();
+    config.validate(&mut issues);
+    if !issues.is_empty() {
+        let lines: Vec<String> = issues
+            .into_pairs()
+            .into_iter()
+            .map(|(k, r)| format!("  - engines.{}.{k}: {r}", C::ENGINE))
+            .collect();
+        return Err(anyhow!("invalid engine override:\n{}", lines.join("\n")));
+    }
+    Ok(VersionedConfig {
+        config_id: config.config_id(),
+        config,
+    })
+}
+
 struct Shared<'a> {
     cli: &'a Cli,
     stores: &'a Stores,
@@ -202,11 +254,25 @@ struct Shared<'a> {
     events: &'a EventRecorder,
     faults: &'a FaultPlan,
     orchestrator: &'a Addr<Orchestrator>,
+    options: &'a SpineOptions,
 }
 
 async fn start_engine<J: Job + Default>(s: &Shared<'_>) -> anyhow::Result<Addr<JobActor<J>>> {
-    let cfg =
+    let mut cfg =
         resolve_config::<J::Config>(&s.cli.source, &s.stores.runtime, s.clock.as_ref()).await?;
+    if let Some(overlay) = s.options.overrides.get(J::NAME) {
+        cfg = overridden(&cfg.config, overlay)?;
+        s.stores
+            .runtime
+            .record_config_version(
+                J::NAME,
+                &cfg.config_id,
+                &cfg.config.canonical_body(),
+                "backtest",
+                s.clock.now(),
+            )
+            .await?;
+    }
     let deps = ActorDeps {
         stores: s.stores.clone(),
         clock: Arc::clone(s.clock),
@@ -233,7 +299,23 @@ impl Spine {
         faults: FaultPlan,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let dags = Arc::new(load_dags(cli)?);
+        Self::start_with(cli, stores, faults, clock, &SpineOptions::default()).await
+    }
+
+    /// Starts the spine with engine config overrides and extra DAGs (a backtest's).
+    ///
+    /// # Errors
+    /// Invalid DAG, engine configuration or override, storage failures.
+    pub async fn start_with(
+        cli: &Cli,
+        stores: Stores,
+        faults: FaultPlan,
+        clock: Arc<dyn Clock>,
+        options: &SpineOptions,
+    ) -> anyhow::Result<Self> {
+        let mut dags = load_dags(cli)?;
+        dags.dags.extend(options.extra_dags.iter().cloned());
+        let dags = Arc::new(dags);
         let calendars = Arc::new(
             crate::scheduler::calendars(&cli.markets)
                 .map_err(|e| anyhow!("building the market calendars from markets.toml: {e}"))?,
@@ -251,6 +333,7 @@ impl Spine {
             events: &events,
             faults: &faults,
             orchestrator: &orchestrator,
+            options,
         };
         let actors = EngineActors {
             ingest: start_engine::<IngestJob>(&shared).await?,

@@ -62,6 +62,18 @@ pub trait ConfigStore {
         at: DateTime<Utc>,
     ) -> Result<(StoredConfig, bool), StoreError>;
 
+    /// Stores `body` as a version of `engine` unless that exact config exists, without
+    /// activating it: the configs a backtest runs under, so every row it writes can be
+    /// traced to its config while the daemon's active configs stay as they are.
+    async fn record_config_version(
+        &self,
+        engine: &str,
+        config_id: &ConfigId,
+        body: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Audits a rejected attempt; the active config is untouched.
     async fn record_config_rejection(
         &self,
@@ -182,6 +194,50 @@ impl ConfigStore for RuntimeDb {
             tx.commit().await.map_err(StoreError::query("commit config activation"))?;
             Ok((stored, true))
         })
+    }
+
+    async fn record_config_version(
+        &self,
+        engine: &str,
+        config_id: &ConfigId,
+        body: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query("record config version"))?;
+            let existing: Option<ConfigTuple> = sqlx::query_as(SELECT_CONFIG_BY_ID)
+                .bind(config_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::query("read config version"))?;
+            if let Some(row) = existing {
+                if row.1 != engine {
+                    return Err(StoreError::Rejected(format!(
+                        "config {config_id} belongs to engine `{}`, not `{engine}`", row.1)));
+                }
+                return Ok(());
+            }
+            let next: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM engine_configs WHERE engine = $1")
+                .bind(engine)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query("next config version"))?;
+            sqlx::query("INSERT INTO engine_configs (config_id, engine, version, body, created_at, created_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(config_id.as_str())
+                .bind(engine)
+                .bind(next)
+                .bind(body)
+                .bind(at)
+                .bind(actor)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query("store config version"))?;
+            tx.commit().await.map_err(StoreError::query("record config version"))?;
+        });
+        Ok(())
     }
 
     async fn record_config_rejection(

@@ -1,10 +1,11 @@
 //! One module per `pv2` command; [`run`] dispatches.
 
 mod backfill;
+pub(crate) mod backtest;
 mod bench_gmm;
 mod bench_ingest;
 mod bench_minilm;
-mod calendar;
+pub(crate) mod calendar;
 mod config;
 mod daemon;
 mod demo;
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Backfill(args) => backfill::run(&ctx, &args, faults).await,
+        Command::Backtest(args) => backtest::run(&ctx, &args, faults).await,
         Command::Calendar {
             what:
                 CalendarCommand::Sessions {

@@ -1,0 +1,487 @@
+//! The time machine for strategies: the same actors, driven by a simulated clock through a
+//! strategy's rebalance dates, then the simulated broker over every session in between.
+//!
+//! A backtest is identified by the content hash of its strategy file, market, range and
+//! the engine configs it starts from (`backtest_id`). Its assessment, universe and
+//! portfolio rows are written under ids scoped to it (`strategy_id = universe_id =
+//! portfolio_id = backtest_id`), so a backtest never reads a live target as its previous
+//! one and running it again reproduces the same rows. World-state engines (regime,
+//! stability, scenarios, fragility) write their usual rows: for the same config they are
+//! the rows the daily DAG writes, by construction.
+
+use crate::context::Context;
+use crate::faults::FaultPlan;
+use crate::orchestrator::{Submit, WaitRun};
+use crate::scheduler::SimulatedClock;
+use crate::system::{Spine, SpineOptions, resolve_config};
+use anyhow::{Context as _, anyhow, bail};
+use chrono::{Days, NaiveDate};
+use prometheus::backtest::broker::{PriceBook, Simulation};
+use prometheus::backtest::metrics::{DayPoint, Report, report};
+use prometheus::backtest::strategy::StrategyConfig;
+use prometheus::calendar::ExchangeCalendar;
+use prometheus::config::{EngineConfig, Issues, canonical_json, content_hash};
+use prometheus::dag::{DagDef, JobDef, OnFailure};
+use prometheus::domain::{Clock, InstrumentId, MarketId};
+use prometheus::engines::{
+    assessment::AssessmentConfig, fragility::FragilityConfig, portfolio::PortfolioConfig,
+    regime::RegimeConfig, scenarios::ScenarioEngineConfig, stability::StabilityConfig,
+    universe::UniverseConfig,
+};
+use prometheus::store::{
+    BacktestRun, BacktestStore, DecisionStore, DerivedStore, PriceStore, RunStore,
+    StoredDay, Stores, WorldStateStore,
+};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Loads a strategy by name (`<config>/strategies/<name>.toml`) or from a file path.
+///
+/// # Errors
+/// A missing or unreadable file, unknown keys, or invalid fields (each listed).
+pub fn load_strategy(ctx: &Context, name_or_file: &str) -> anyhow::Result<StrategyConfig> {
+    let path = if name_or_file.ends_with(".toml") || name_or_file.contains('/') {
+        Path::new(name_or_file).to_path_buf()
+    } else {
+        ctx.source
+            .dir()
+            .join("strategies")
+            .join(format!("{name_or_file}.toml"))
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading strategy {}: pass a file, or a name under {}/strategies/",
+            path.display(),
+            ctx.source.dir().display()
+        )
+    })?;
+    let strategy: StrategyConfig = toml::from_str(&text)
+        .map_err(|e| anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+    let mut issues = Issues::new();
+    strategy.validate(&mut issues);
+    if !issues.is_empty() {
+        let lines: Vec<String> = issues
+            .into_pairs()
+            .into_iter()
+            .map(|(k, r)| format!("  - {}: key `{k}`: {r}", path.display()))
+            .collect();
+        bail!("invalid strategy:\n{}", lines.join("\n"));
+    }
+    Ok(strategy)
+}
+
+/// The base (active) config id of each engine the strategy runs, as JSON.
+async fn base_configs(
+    ctx: &Context,
+    stores: &Stores,
+    jobs: &[String],
+    clock: &dyn Clock,
+) -> anyhow::Result<BTreeMap<String, Value>> {
+    async fn body<C: EngineConfig>(
+        ctx: &Context,
+        stores: &Stores,
+        clock: &dyn Clock,
+    ) -> anyhow::Result<Value> {
+        let v = resolve_config::<C>(&ctx.source, &stores.runtime, clock).await?;
+        Ok(serde_json::to_value(&v.config)?)
+    }
+    let mut out = BTreeMap::new();
+    for job in jobs {
+        let v = match job.as_str() {
+            "regime" => body::<RegimeConfig>(ctx, stores, clock).await?,
+            "stability" => body::<StabilityConfig>(ctx, stores, clock).await?,
+            "scenarios" => body::<ScenarioEngineConfig>(ctx, stores, clock).await?,
+            "fragility" => body::<FragilityConfig>(ctx, stores, clock).await?,
+            "assessment" => body::<AssessmentConfig>(ctx, stores, clock).await?,
+            "universe" => body::<UniverseConfig>(ctx, stores, clock).await?,
+            "portfolio" => body::<PortfolioConfig>(ctx, stores, clock).await?,
+            other => bail!("`{other}` is not a strategy job"),
+        };
+        out.insert(job.clone(), v);
+    }
+    Ok(out)
+}
+
+/// The engine overrides of a backtest: the strategy's tables, plus the ids that scope the
+/// decision engines' rows to this backtest.
+fn overrides(strategy: &StrategyConfig, backtest_id: &str) -> anyhow::Result<BTreeMap<String, Value>> {
+    let mut out = BTreeMap::new();
+    for job in &strategy.jobs {
+        let mut v = match strategy.engines.get(job) {
+            Some(t) => serde_json::to_value(t)?,
+            None => json!({}),
+        };
+        let scoped: &[&str] = match job.as_str() {
+            "assessment" => &["strategy_id"],
+            "universe" => &["universe_id", "strategy_id"],
+            "portfolio" => &["portfolio_id", "universe_id", "strategy_id"],
+            _ => &[],
+        };
+        if let Value::Object(m) = &mut v {
+            for key in scoped {
+                m.insert((*key).to_owned(), json!(backtest_id));
+            }
+        }
+        out.insert(job.clone(), v);
+    }
+    Ok(out)
+}
+
+/// The DAG a backtest runs on each rebalance date: the strategy's jobs in a chain.
+fn strategy_dag(strategy: &StrategyConfig, dag_id: &str) -> DagDef {
+    DagDef {
+        id: dag_id.to_owned(),
+        description: format!("backtest of strategy {}", strategy.name),
+        markets: vec![strategy.market.clone()],
+        trigger: None,
+        jobs: strategy
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, job)| JobDef {
+                id: job.clone(),
+                actor: job.clone(),
+                depends_on: i
+                    .checked_sub(1)
+                    .map(|p| vec![strategy.jobs[p].clone()])
+                    .unwrap_or_default(),
+                required_state: None,
+                priority: 1,
+                max_attempts: 2,
+                backoff_ms: 50,
+                backoff_max_ms: 1_000,
+                jitter: 0.0,
+                timeout_secs: 600.0,
+                on_failure: OnFailure::StopDownstream,
+            })
+            .collect(),
+    }
+}
+
+/// What a finished backtest reports.
+#[derive(Clone, Debug)]
+pub struct BacktestOutcome {
+    /// Its header as stored.
+    pub run: BacktestRun,
+    /// Its metrics.
+    pub report: Report,
+    /// Wall-clock seconds spent driving the engines and the broker.
+    pub engine_seconds: f64,
+    /// Wall-clock seconds spent in the broker and metrics.
+    pub broker_seconds: f64,
+    /// Rebalance dates whose run failed, with the reason.
+    pub failures: Vec<(NaiveDate, String)>,
+    /// The last target (date, weights).
+    pub last_target: Option<(NaiveDate, Vec<(String, f64)>)>,
+    /// The portfolio config the targets were built under.
+    pub portfolio_config: Option<prometheus::domain::ConfigId>,
+}
+
+/// Runs `strategy` over the sessions of `[from, to]` through `spine`-free stores: starts
+/// its own spine with the strategy's configs, drives it, simulates the broker, stores and
+/// returns the outcome.
+///
+/// # Errors
+/// An invalid strategy or range, engine configuration problems, storage failures, or no
+/// rebalance date producing a target.
+pub async fn run_backtest(
+    ctx: &Context,
+    strategy: &StrategyConfig,
+    from: NaiveDate,
+    to: NaiveDate,
+    faults: FaultPlan,
+    show_progress: bool,
+) -> anyhow::Result<BacktestOutcome> {
+    let calendar: ExchangeCalendar = crate::commands::calendar::calendar_of(ctx, &strategy.market)?;
+    crate::commands::calendar::check_range(&calendar, from, to)?;
+    let sessions: Vec<NaiveDate> = calendar.sessions(from, to).iter().map(|s| s.date).collect();
+    if sessions.len() < 2 {
+        bail!("{from}..{to} holds {} session(s) of {}; a backtest needs at least 2", sessions.len(), strategy.market);
+    }
+    let stores = ctx.open_stores().await?;
+    let start = calendar
+        .session(sessions[0])
+        .map(|s| s.close)
+        .ok_or_else(|| anyhow!("no session on {}", sessions[0]))?;
+    let clock = Arc::new(SimulatedClock::new(start));
+    let dyn_clock: Arc<dyn Clock> = Arc::clone(&clock) as Arc<dyn Clock>;
+    let base = base_configs(ctx, &stores, &strategy.jobs, dyn_clock.as_ref()).await?;
+    let strategy_body = canonical_json(strategy)?;
+    let identity = canonical_json(&json!({
+        "strategy": serde_json::from_str::<Value>(&strategy_body)?,
+        "from": from,
+        "to": to,
+        "base_configs": base,
+    }))?;
+    let backtest_id = format!("bt-{}-{}", strategy.name, &content_hash(&identity)[..12]);
+    let options = SpineOptions {
+        overrides: overrides(strategy, &backtest_id)?,
+        extra_dags: vec![strategy_dag(strategy, &backtest_id)],
+    };
+    let spine = Spine::start_with(ctx, stores.clone(), faults, Arc::clone(&dyn_clock), &options).await?;
+    let statuses = spine.statuses().await;
+    let engine_configs: BTreeMap<&str, String> = statuses
+        .iter()
+        .filter(|s| strategy.jobs.iter().any(|j| j == s.name))
+        .map(|s| (s.name, s.config_id.to_string()))
+        .collect();
+    let portfolio_config = statuses
+        .iter()
+        .find(|s| s.name == "portfolio")
+        .map(|s| s.config_id.clone());
+    let rebalances = strategy.rebalance.dates(&sessions);
+    let mut header = BacktestRun {
+        backtest_id: backtest_id.clone(),
+        strategy: strategy.name.clone(),
+        market_id: strategy.market.clone(),
+        from: sessions[0],
+        to: *sessions.last().unwrap_or(&sessions[0]),
+        run_id: format!("backtest:{backtest_id}"),
+        config_id: format!("strategy-{}", &content_hash(&strategy_body)[..16]),
+        strategy_body,
+        engine_configs: serde_json::to_string(&engine_configs)?,
+        state: "RUNNING".into(),
+        rebalances: rebalances.len(),
+        failed_rebalances: 0,
+        metrics: None,
+    };
+    stores.runtime.start_backtest(&header).await?;
+    let bar = show_progress.then(|| crate::progress::bar(rebalances.len() as u64, "backtest"));
+    let t0 = Instant::now();
+    let mut failures = Vec::new();
+    for d in &rebalances {
+        if let Some(s) = calendar.session(*d) {
+            clock.advance_to(s.close);
+        }
+        let submitted = spine
+            .orchestrator
+            .send(Submit {
+                dag_id: backtest_id.clone(),
+                market: MarketId::new(&strategy.market),
+                as_of: *d,
+                trigger: "backtest".into(),
+                rerun: true,
+                run_key: None,
+            })
+            .await?
+            .map_err(|e| anyhow!(e))?;
+        if submitted.finished.is_none()
+            && let Some(rx) = spine.orchestrator.send(WaitRun(submitted.run_id.clone())).await?
+        {
+            let _ = rx.await;
+        }
+        let run = stores.runtime.dag_run(&submitted.run_id).await?;
+        if run.as_ref().map(|r| r.state.as_str()) != Some("SUCCEEDED") {
+            let why = stores
+                .runtime
+                .job_runs(&submitted.run_id)
+                .await?
+                .into_iter()
+                .filter_map(|j| j.error.map(|e| format!("{}: {e}", j.job_id)))
+                .next_back()
+                .unwrap_or_else(|| "run did not succeed".into());
+            failures.push((*d, why));
+        }
+        if let Some(b) = &bar {
+            b.set_message(d.to_string());
+            b.inc(1);
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    spine
+        .shutdown(Duration::from_secs_f64(ctx.app.daemon.drain_timeout_secs))
+        .await;
+    let engine_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let portfolio_config =
+        portfolio_config.ok_or_else(|| anyhow!("the portfolio engine did not start"))?;
+    let targets = stores
+        .runtime
+        .targets(&backtest_id, &strategy.market, &portfolio_config, header.from, header.to)
+        .await?;
+    header.failed_rebalances = failures.len();
+    if targets.is_empty() {
+        header.state = "FAILED".into();
+        stores.runtime.finish_backtest(&header, &[], &[]).await?;
+        let first = failures
+            .first()
+            .map(|(d, e)| format!(" (first failure, {d}: {e})"))
+            .unwrap_or_default();
+        bail!(
+            "backtest {backtest_id}: none of the {} rebalance dates produced a target{first}",
+            rebalances.len()
+        );
+    }
+    let by_date: BTreeMap<NaiveDate, Vec<(String, f64)>> = targets
+        .iter()
+        .map(|t| (t.as_of, t.weights.clone()))
+        .collect();
+    let book = price_book(&stores, &sessions, &by_date).await?;
+    let sim = strategy
+        .broker
+        .simulate(&book, &by_date, strategy.initial_capital);
+    let benchmark = benchmark_returns(&stores, &strategy.benchmark, &sessions).await?;
+    let regimes = regimes_in_force(&stores, &strategy.market, &sessions).await?;
+    let ics: Vec<(f64, f64)> = stores
+        .runtime
+        .assessment_runs(&backtest_id, &strategy.market, header.from, header.to)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.skill.map(|(_, s)| (s.ic, s.rank_ic)))
+        .collect();
+    let (days, rep) = assemble(&sim, &benchmark, &regimes, &ics);
+    header.state = "SUCCEEDED".into();
+    header.metrics = Some(serde_json::to_string(&rep)?);
+    stores
+        .runtime
+        .finish_backtest(&header, &days, &sim.fills)
+        .await?;
+    let broker_seconds = t1.elapsed().as_secs_f64();
+    stores.close().await;
+    Ok(BacktestOutcome {
+        run: header,
+        report: rep,
+        engine_seconds,
+        broker_seconds,
+        failures,
+        last_target: targets.last().map(|t| (t.as_of, t.weights.clone())),
+        portfolio_config: Some(portfolio_config),
+    })
+}
+
+/// The stored days and the metrics report of a simulation.
+fn assemble(
+    sim: &Simulation,
+    benchmark: &[Option<f64>],
+    regimes: &[Option<String>],
+    ics: &[(f64, f64)],
+) -> (Vec<StoredDay>, Report) {
+    let days: Vec<StoredDay> = sim
+        .days
+        .iter()
+        .zip(benchmark)
+        .zip(regimes)
+        .map(|((d, b), r)| StoredDay {
+            day: d.clone(),
+            benchmark_return: *b,
+            regime: r.clone(),
+        })
+        .collect();
+    let points: Vec<DayPoint> = days
+        .iter()
+        .map(|d| DayPoint {
+            ret: d.day.daily_return,
+            benchmark: d.benchmark_return,
+            equity: d.day.equity,
+            traded: d.day.traded_notional,
+            costs: d.day.costs,
+        })
+        .collect();
+    let rep = report(&points, regimes, ics);
+    (days, rep)
+}
+
+/// Prices of every name ever targeted, over the sessions (opens adjusted like closes).
+async fn price_book(
+    stores: &Stores,
+    sessions: &[NaiveDate],
+    targets: &BTreeMap<NaiveDate, Vec<(String, f64)>>,
+) -> anyhow::Result<PriceBook> {
+    let mut names: Vec<String> = targets
+        .values()
+        .flat_map(|w| w.iter().map(|(id, _)| id.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    let ids: Vec<InstrumentId> = names.iter().map(InstrumentId::new).collect();
+    let (first, last) = (sessions[0], sessions[sessions.len() - 1]);
+    let bars = stores.historical.bars_many(&ids, first, last).await?;
+    let index: BTreeMap<NaiveDate, usize> =
+        sessions.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    let n = names.len();
+    let mut book = PriceBook {
+        dates: sessions.to_vec(),
+        instruments: names.clone(),
+        open: vec![f64::NAN; sessions.len() * n],
+        close: vec![f64::NAN; sessions.len() * n],
+        volume: vec![f64::NAN; sessions.len() * n],
+    };
+    for (i, id) in ids.iter().enumerate() {
+        for b in bars.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+            let Some(&t) = index.get(&b.trade_date) else { continue };
+            let k = t * n + i;
+            book.close[k] = b.adj_close;
+            let factor = match b.close {
+                Some(c) if c > 0.0 => b.adj_close / c,
+                _ => 1.0,
+            };
+            book.open[k] = b.open.map_or(f64::NAN, |o| o * factor);
+            book.volume[k] = b.volume.unwrap_or(f64::NAN);
+        }
+    }
+    Ok(book)
+}
+
+/// The benchmark's return on each session: an instrument's adjusted-close return, or a
+/// factor's value (factors are one-day returns).
+async fn benchmark_returns(
+    stores: &Stores,
+    benchmark: &str,
+    sessions: &[NaiveDate],
+) -> anyhow::Result<Vec<Option<f64>>> {
+    let (first, last) = (sessions[0], sessions[sessions.len() - 1]);
+    let before = first.checked_sub_days(Days::new(10)).unwrap_or(first);
+    let closes = stores
+        .historical
+        .adj_closes(&InstrumentId::new(benchmark), before, last)
+        .await?;
+    if !closes.is_empty() {
+        let by_date: BTreeMap<NaiveDate, f64> = closes.into_iter().collect();
+        return Ok(sessions
+            .iter()
+            .map(|d| {
+                let today = by_date.get(d)?;
+                let (_, prev) = by_date.range(..*d).next_back()?;
+                (*prev > 0.0).then(|| today / prev - 1.0)
+            })
+            .collect());
+    }
+    let factor: BTreeMap<NaiveDate, f64> = stores
+        .historical
+        .factor(benchmark, first, last)
+        .await?
+        .into_iter()
+        .map(|f| (f.trade_date, f.value))
+        .collect();
+    if factor.is_empty() {
+        bail!(
+            "benchmark `{benchmark}` is neither an instrument with prices nor a factor with values in {first}..{last}"
+        );
+    }
+    Ok(sessions.iter().map(|d| factor.get(d).copied()).collect())
+}
+
+/// The regime label in force on each session: the latest stored on or before it.
+async fn regimes_in_force(
+    stores: &Stores,
+    market: &str,
+    sessions: &[NaiveDate],
+) -> anyhow::Result<Vec<Option<String>>> {
+    let (first, last) = (sessions[0], sessions[sessions.len() - 1]);
+    let since = first.checked_sub_days(Days::new(400)).unwrap_or(first);
+    let labels: BTreeMap<NaiveDate, String> = stores
+        .runtime
+        .regime_labels(market, since, last)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(sessions
+        .iter()
+        .map(|d| labels.range(..=*d).next_back().map(|(_, l)| l.clone()))
+        .collect())
+}

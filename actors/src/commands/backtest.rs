@@ -1,0 +1,118 @@
+//! `pv2 backtest --strategy NAME|FILE --from D --to D`: a strategy through the same
+//! engines over history, the simulated broker, and its metrics overall and by regime.
+
+use crate::backtest::{BacktestOutcome, load_strategy, run_backtest};
+use crate::cli::{BacktestArgs, OutputFormat};
+use crate::context::Context;
+use crate::faults::FaultPlan;
+use crate::monitor::client::find_daemon;
+use anyhow::bail;
+use prometheus::backtest::metrics::Metrics;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Runs `pv2 backtest`.
+///
+/// # Errors
+/// A running daemon, an invalid strategy or range, or a backtest without any target.
+pub async fn run(ctx: &Context, args: &BacktestArgs, faults: FaultPlan) -> anyhow::Result<()> {
+    let state_dir = PathBuf::from(&ctx.app.daemon.state_dir);
+    if let Some(d) = find_daemon(&state_dir).await {
+        bail!(
+            "a daemon is running (pid {}, {}); stop it before a backtest — two orchestrators must not share one runtime database",
+            d.pid,
+            d.listen
+        );
+    }
+    let strategy = load_strategy(ctx, &args.strategy)?;
+    let progress = std::io::stderr().is_terminal() && args.format == OutputFormat::Text;
+    let out = run_backtest(ctx, &strategy, args.from, args.to, faults, progress).await?;
+    match args.format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&as_json(&out))?),
+        OutputFormat::Text => print_text(&out),
+    }
+    Ok(())
+}
+
+/// The outcome as one JSON document.
+pub fn as_json(out: &BacktestOutcome) -> serde_json::Value {
+    let r = &out.run;
+    json!({
+        "backtest_id": r.backtest_id,
+        "strategy": r.strategy,
+        "market": r.market_id,
+        "from": r.from,
+        "to": r.to,
+        "rebalances": r.rebalances,
+        "failed_rebalances": r.failed_rebalances,
+        "failures": out.failures.iter().map(|(d, e)| json!({"date": d, "error": e})).collect::<Vec<_>>(),
+        "engine_configs": serde_json::from_str::<serde_json::Value>(&r.engine_configs).unwrap_or_default(),
+        "metrics": out.report,
+        "engine_seconds": out.engine_seconds,
+        "broker_seconds": out.broker_seconds,
+    })
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+fn opt(x: Option<f64>, f: fn(f64) -> String) -> String {
+    x.map_or("-".to_owned(), f)
+}
+
+/// One aligned row of metrics.
+pub fn metrics_row(label: &str, m: &Metrics) -> String {
+    format!(
+        "{label:<10} {:>5} {:>9} {:>8} {:>8} {:>7.2} {:>7.2} {:>8} {:>7.2} {:>9} {:>6} {:>8} {:>6}",
+        m.days,
+        pct(m.total_return),
+        pct(m.cagr),
+        pct(m.volatility),
+        m.sharpe,
+        m.sortino,
+        pct(m.max_drawdown),
+        m.calmar,
+        format!("{:.2}x", m.turnover),
+        format!("{:.1}%", 100.0 * m.hit_rate),
+        opt(m.tracking_error, pct),
+        opt(m.information_ratio, |x| format!("{x:.2}")),
+    )
+}
+
+/// The header of [`metrics_row`].
+pub const METRICS_HEADER: &str = "           days     total     CAGR      vol  Sharpe Sortino    maxDD  Calmar  turnover    hit       TE     IR";
+
+fn print_text(out: &BacktestOutcome) {
+    let r = &out.run;
+    println!(
+        "backtest {} — strategy {} on {} {}..{}: {} rebalances ({} failed), {:.1}s engines, {:.2}s broker",
+        r.backtest_id,
+        r.strategy,
+        r.market_id,
+        r.from,
+        r.to,
+        r.rebalances,
+        r.failed_rebalances,
+        out.engine_seconds,
+        out.broker_seconds
+    );
+    println!("{METRICS_HEADER}");
+    println!("{}", metrics_row("overall", &out.report.overall));
+    for (label, m) in &out.report.by_regime {
+        println!("{}", metrics_row(label, m));
+    }
+    if let Some(b) = out.report.overall.benchmark_return {
+        println!("benchmark total return {}", pct(b));
+    }
+    if let (Some(ic), Some(ric)) = (out.report.ic, out.report.rank_ic) {
+        println!("assessment forecasts: mean IC {ic:.4}, mean rank IC {ric:.4}");
+    }
+    for (d, e) in out.failures.iter().take(5) {
+        println!("  no target on {d}: {e}");
+    }
+    if out.failures.len() > 5 {
+        println!("  … and {} more", out.failures.len() - 5);
+    }
+}
