@@ -29,8 +29,8 @@ use prometheus::engines::{
     universe::UniverseConfig,
 };
 use prometheus::store::{
-    BacktestRun, BacktestStore, DecisionStore, DerivedStore, PriceStore, RunStore,
-    StoredDay, Stores, WorldStateStore,
+    BacktestRun, BacktestStore, DecisionStore, DerivedStore, PriceStore, RunStore, StoredDay,
+    Stores, WorldStateStore,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -107,7 +107,10 @@ async fn base_configs(
 
 /// The engine overrides of a backtest: the strategy's tables, plus the ids that scope the
 /// decision engines' rows to this backtest.
-fn overrides(strategy: &StrategyConfig, backtest_id: &str) -> anyhow::Result<BTreeMap<String, Value>> {
+fn overrides(
+    strategy: &StrategyConfig,
+    backtest_id: &str,
+) -> anyhow::Result<BTreeMap<String, Value>> {
     let mut out = BTreeMap::new();
     for job in &strategy.jobs {
         let mut v = match strategy.engines.get(job) {
@@ -199,7 +202,11 @@ pub async fn run_backtest(
     crate::commands::calendar::check_range(&calendar, from, to)?;
     let sessions: Vec<NaiveDate> = calendar.sessions(from, to).iter().map(|s| s.date).collect();
     if sessions.len() < 2 {
-        bail!("{from}..{to} holds {} session(s) of {}; a backtest needs at least 2", sessions.len(), strategy.market);
+        bail!(
+            "{from}..{to} holds {} session(s) of {}; a backtest needs at least 2",
+            sessions.len(),
+            strategy.market
+        );
     }
     let stores = ctx.open_stores().await?;
     let start = calendar
@@ -221,7 +228,14 @@ pub async fn run_backtest(
         overrides: overrides(strategy, &backtest_id)?,
         extra_dags: vec![strategy_dag(strategy, &backtest_id)],
     };
-    let spine = Spine::start_with(ctx, stores.clone(), faults, Arc::clone(&dyn_clock), &options).await?;
+    let spine = Spine::start_with(
+        ctx,
+        stores.clone(),
+        faults,
+        Arc::clone(&dyn_clock),
+        &options,
+    )
+    .await?;
     let statuses = spine.statuses().await;
     let engine_configs: BTreeMap<&str, String> = statuses
         .iter()
@@ -269,7 +283,10 @@ pub async fn run_backtest(
             .await?
             .map_err(|e| anyhow!(e))?;
         if submitted.finished.is_none()
-            && let Some(rx) = spine.orchestrator.send(WaitRun(submitted.run_id.clone())).await?
+            && let Some(rx) = spine
+                .orchestrator
+                .send(WaitRun(submitted.run_id.clone()))
+                .await?
         {
             let _ = rx.await;
         }
@@ -302,7 +319,13 @@ pub async fn run_backtest(
         portfolio_config.ok_or_else(|| anyhow!("the portfolio engine did not start"))?;
     let targets = stores
         .runtime
-        .targets(&backtest_id, &strategy.market, &portfolio_config, header.from, header.to)
+        .targets(
+            &backtest_id,
+            &strategy.market,
+            &portfolio_config,
+            header.from,
+            header.to,
+        )
         .await?;
     header.failed_rebalances = failures.len();
     if targets.is_empty() {
@@ -413,7 +436,9 @@ async fn price_book(
     };
     for (i, id) in ids.iter().enumerate() {
         for b in bars.get(id).map(Vec::as_slice).unwrap_or(&[]) {
-            let Some(&t) = index.get(&b.trade_date) else { continue };
+            let Some(&t) = index.get(&b.trade_date) else {
+                continue;
+            };
             let k = t * n + i;
             book.close[k] = b.adj_close;
             let factor = match b.close {

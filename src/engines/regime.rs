@@ -702,6 +702,10 @@ fn argmax(v: &[f64]) -> usize {
     best
 }
 
+/// The expected duration reported for a state that never ended in its fit window: a
+/// finite number, so that every stored day round-trips through JSON.
+pub const MAX_EXPECTED_DURATION: f64 = 1.0e6;
+
 /// The regime engine's view of one day.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegimeDay {
@@ -719,9 +723,10 @@ pub struct RegimeDay {
     pub days_in_regime: u32,
     /// Probability the smoothed label differs `change_horizon` days ahead.
     pub change_risk: f64,
-    /// Expected remaining sessions in the label from its persistence.
+    /// Expected remaining sessions in the label from its persistence (at most
+    /// [`MAX_EXPECTED_DURATION`]: a state that never ended in the fit window).
     pub expected_duration: f64,
-    /// Every market feature of the day (not only those the mixture uses).
+    /// Every known market feature of the day (not only those the mixture uses).
     pub features: std::collections::BTreeMap<String, f64>,
 }
 
@@ -887,14 +892,16 @@ impl RegimeModel {
                 days_in_regime: held,
                 change_risk: (1.0 - future).clamp(0.0, 1.0),
                 expected_duration: if stay < 1.0 {
-                    1.0 / (1.0 - stay)
+                    (1.0 / (1.0 - stay)).min(MAX_EXPECTED_DURATION)
                 } else {
-                    f64::INFINITY
+                    MAX_EXPECTED_DURATION
                 },
+                // Unknown features (NaN: no cross-section that day) are left out.
                 features: all
                     .names
                     .iter()
                     .zip(all.row(t))
+                    .filter(|(_, v)| v.is_finite())
                     .map(|(n, v)| ((*n).to_owned(), *v))
                     .collect(),
             });

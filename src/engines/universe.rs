@@ -13,6 +13,10 @@ use std::collections::BTreeMap;
 use crate::config::{EngineConfig, Issues};
 use crate::engines::stability::SoftTargetClass;
 
+/// The sector of a name whose issuer has none on record. Such names are not grouped: no
+/// sector limit or cap applies to them together (each is still capped on its own).
+pub const UNKNOWN_SECTOR: &str = "unknown";
+
 /// A member's tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -63,7 +67,8 @@ pub struct UniverseConfig {
     pub core_size: usize,
     /// SATELLITE places after them.
     pub satellite_size: usize,
-    /// Largest share of the places one sector may take.
+    /// Largest share of the places one sector may take (names of an unknown sector are
+    /// not limited together).
     pub max_sector_share: f64,
 }
 
@@ -256,7 +261,7 @@ impl UniverseConfig {
                 continue;
             }
             let held = per_sector.entry(m.sector.clone()).or_insert(0);
-            if *held >= sector_limit {
+            if m.sector != UNKNOWN_SECTOR && *held >= sector_limit {
                 m.reasons.push(format!(
                     "sector {} already holds {sector_limit} places",
                     m.sector

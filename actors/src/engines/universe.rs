@@ -6,7 +6,7 @@ use crate::job_actor::{Job, JobContext, JobOutput};
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{EffectiveUniverse, InstrumentScores};
-use prometheus::engines::universe::{Candidate, Tier, UniverseConfig};
+use prometheus::engines::universe::{Candidate, Tier, UNKNOWN_SECTOR, UniverseConfig};
 use prometheus::features::load::{calendar_days_for, load_panel};
 use prometheus::store::{DecisionStore, ReferenceStore, Stamp, WorldOutput, WorldStateStore};
 use std::collections::BTreeMap;
@@ -107,7 +107,7 @@ impl Job for UniverseJob {
                     sector: sectors
                         .get(i.issuer_id.as_str())
                         .cloned()
-                        .unwrap_or_else(|| "unknown".to_owned()),
+                        .unwrap_or_else(|| UNKNOWN_SECTOR.to_owned()),
                     history_days: rows.len(),
                     priced_today: rows.last().map(|r| r.date) == Some(as_of),
                     last_close: rows.last().map_or(f64::NAN, |r| r.close),

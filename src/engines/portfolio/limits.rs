@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::engines::portfolio::risk::RiskReport;
+use crate::engines::universe::UNKNOWN_SECTOR;
 
 /// Slack for floating-point noise in equality and cap checks.
 pub const TOLERANCE: f64 = 1e-9;
@@ -104,7 +105,7 @@ pub fn breaches(
     if gross > s.gross + TOLERANCE {
         out.push(format!("gross {gross:.6} above the limit {}", s.gross));
     }
-    for (sector, w) in &report.sectors {
+    for (sector, w) in report.sectors.iter().filter(|(s, _)| *s != UNKNOWN_SECTOR) {
         let cap = s
             .sector_caps
             .get(sector)

@@ -25,6 +25,7 @@ use thiserror::Error;
 
 use crate::config::{EngineConfig, Issues};
 use crate::engines::covariance::{CovarianceError, ShrunkCovariance, ledoit_wolf};
+use crate::engines::universe::UNKNOWN_SECTOR;
 use limits::{RiskLimits, Structure, TOLERANCE, breaches};
 use qp::{Constraints, QpError};
 use risk::{ANNUAL_DAYS, RiskInputs, RiskReport, ScenarioView};
@@ -82,7 +83,8 @@ pub struct PortfolioConfig {
     pub gross: f64,
     /// Largest |weight| of one name.
     pub max_weight: f64,
-    /// Largest |net weight| of a sector not listed in `sector_caps`.
+    /// Largest |net weight| of a sector not listed in `sector_caps` (names of an unknown
+    /// sector are not capped together).
     pub sector_cap: f64,
     /// Caps of named sectors.
     pub sector_caps: BTreeMap<String, f64>,
@@ -240,7 +242,7 @@ pub enum PortfolioError {
 pub struct PortfolioName {
     /// Instrument id.
     pub id: String,
-    /// Sector (`unknown` when not known).
+    /// Sector ([`UNKNOWN_SECTOR`] when not known).
     pub sector: String,
     /// Expected annual return, when the assessment gave one.
     pub expected_return: Option<f64>,
@@ -285,7 +287,9 @@ impl PortfolioConfig {
     fn constraints(&self, names: &[PortfolioName], has_previous: bool) -> Constraints {
         let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, n) in names.iter().enumerate() {
-            groups.entry(n.sector.as_str()).or_default().push(i);
+            if n.sector != UNKNOWN_SECTOR {
+                groups.entry(n.sector.as_str()).or_default().push(i);
+            }
         }
         Constraints {
             budget: self.budget,
