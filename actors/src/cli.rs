@@ -261,6 +261,14 @@ pub enum ShowWhat {
     Fragility,
     /// The scenario set: generator, size, and each instrument's baseline path return.
     Scenarios,
+    /// Instrument scores: expected return, score, confidence, label, alpha families.
+    Scores,
+    /// Universe members by tier, and why the others are excluded.
+    Universe,
+    /// The target portfolio's weights.
+    Portfolio,
+    /// The target portfolio's risk report.
+    Risk,
 }
 
 /// `pv2 show` options.
@@ -278,6 +286,10 @@ pub struct ShowArgs {
     /// The engine config whose rows to show (default: the engine's active config).
     #[arg(long)]
     pub config_id: Option<String>,
+    /// For scores, universe, portfolio and risk: the strategy, universe or portfolio id
+    /// (default: the active config's; a backtest's rows are under its backtest id).
+    #[arg(long)]
+    pub id: Option<String>,
     /// At most this many instruments.
     #[arg(long, default_value_t = 20)]
     pub top: usize,

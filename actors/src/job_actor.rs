@@ -11,6 +11,7 @@
 
 use crate::edges::{Edge, Subscribe};
 use crate::faults::{ActorFaults, FaultKind};
+use crate::panel_cache::PanelCache;
 use crate::reconfig::store_config;
 use crate::supervision::{EventRecorder, Lifecycle, RestartBudget, RestartDecision};
 use actix::prelude::*;
@@ -34,6 +35,37 @@ pub struct JobContext {
     pub clock: Arc<dyn Clock>,
     /// Configured markets.
     pub markets: Arc<MarketsConfig>,
+    /// The spine's in-memory price panels.
+    pub panels: Arc<PanelCache>,
+}
+
+impl JobContext {
+    /// The run's market panel from `history_days` calendar days before `as_of` up to
+    /// `as_of`, from the spine's cache.
+    ///
+    /// # Errors
+    /// Store failures, as text for the job report.
+    pub async fn panel(
+        &self,
+        as_of: chrono::NaiveDate,
+        history_days: u64,
+    ) -> Result<
+        (
+            Vec<prometheus::domain::Instrument>,
+            prometheus::encoders::numeric::Panel,
+        ),
+        String,
+    > {
+        self.panels
+            .panel(
+                &self.stores.historical,
+                &self.run.market,
+                as_of,
+                history_days,
+            )
+            .await
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// What a successful attempt produced.
@@ -144,6 +176,7 @@ pub struct JobActor<J: Job> {
     stores: Stores,
     clock: Arc<dyn Clock>,
     markets: Arc<MarketsConfig>,
+    panels: Arc<PanelCache>,
     events: EventRecorder,
     orchestrator: Recipient<Done>,
     degraded_to: Recipient<ActorDegraded>,
@@ -162,6 +195,8 @@ pub struct ActorDeps {
     pub clock: Arc<dyn Clock>,
     /// Markets.
     pub markets: Arc<MarketsConfig>,
+    /// The spine's price panels.
+    pub panels: Arc<PanelCache>,
     /// Event recorder.
     pub events: EventRecorder,
     /// Where attempt ends go.
@@ -186,6 +221,7 @@ impl<J: Job> JobActor<J> {
             stores: deps.stores,
             clock: deps.clock,
             markets: deps.markets,
+            panels: deps.panels,
             events: deps.events,
             orchestrator: deps.orchestrator,
             degraded_to: deps.degraded_to,
@@ -298,6 +334,7 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
             stores: self.stores.clone(),
             clock: Arc::clone(&self.clock),
             markets: Arc::clone(&self.markets),
+            panels: Arc::clone(&self.panels),
         };
         let span = tracing::info_span!("job", run_id = %run.run_id, job = %run.job_id, attempt = run.attempt, actor = J::NAME);
         let attempt = async move {
@@ -314,7 +351,14 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
                 }
                 None => {}
             }
-            let out = job.run(&jc, &cfg).await.map_err(JobFailure::Error)?;
+            let started = Instant::now();
+            let out = job.run(&jc, &cfg).await;
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                ok = out.is_ok(),
+                "attempt finished"
+            );
+            let out = out.map_err(JobFailure::Error)?;
             Ok((out, cfg.config_id))
         };
         let attempt =

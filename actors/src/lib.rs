@@ -11,6 +11,7 @@
 //!   [`edges`] (who sends what to whom), [`orchestrator`] (DAG runs), [`run_log`],
 //!   [`scheduler`] (market-state and cron activations on a real or simulated clock).
 //! - [`daemon`] — the long-running process; [`monitor`] — its HTTP API and client.
+//! - [`panel_cache`] — the in-memory price panels the engines read, checked before use.
 //! - [`reconfig`] — validated configuration changes; [`faults`] — fault injection.
 //! - [`backtest`] — strategies through the same actors on a simulated clock, then the
 //!   simulated broker and metrics.
@@ -31,6 +32,7 @@ pub mod faults;
 pub mod job_actor;
 pub mod monitor;
 pub mod orchestrator;
+pub mod panel_cache;
 pub mod progress;
 pub mod reconfig;
 pub mod run_log;

@@ -12,6 +12,7 @@ use crate::engines::{
 use crate::faults::FaultPlan;
 use crate::job_actor::{ActorDeps, ActorStatus, Applied, Apply, Dispatch, Job, JobActor, Status};
 use crate::orchestrator::{Calendars, Orchestrator};
+use crate::panel_cache::PanelCache;
 use crate::scheduler::{Scheduler, SchedulerOptions};
 use crate::supervision::EventRecorder;
 use actix::prelude::*;
@@ -255,6 +256,7 @@ struct Shared<'a> {
     faults: &'a FaultPlan,
     orchestrator: &'a Addr<Orchestrator>,
     options: &'a SpineOptions,
+    panels: &'a Arc<PanelCache>,
 }
 
 async fn start_engine<J: Job + Default>(s: &Shared<'_>) -> anyhow::Result<Addr<JobActor<J>>> {
@@ -277,6 +279,7 @@ async fn start_engine<J: Job + Default>(s: &Shared<'_>) -> anyhow::Result<Addr<J
         stores: s.stores.clone(),
         clock: Arc::clone(s.clock),
         markets: Arc::new(s.cli.markets.clone()),
+        panels: Arc::clone(s.panels),
         events: s.events.clone(),
         orchestrator: s.orchestrator.clone().recipient(),
         degraded_to: s.orchestrator.clone().recipient(),
@@ -334,6 +337,7 @@ impl Spine {
             faults: &faults,
             orchestrator: &orchestrator,
             options,
+            panels: &Arc::new(PanelCache::default()),
         };
         let actors = EngineActors {
             ingest: start_engine::<IngestJob>(&shared).await?,

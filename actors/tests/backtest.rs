@@ -153,12 +153,18 @@ async fn check_invariants(
             assert!(w <= sector_cap + 1e-9, "{date} sector {s}: {w}");
         }
         if let Some(prev) = previous {
-            // Turnover over the names still eligible (forced exits are not limited).
+            // Turnover over the names still eligible, within the limit plus the weight that
+            // names leaving the universe freed up.
             let eligible = |id: &String| {
                 universe
                     .get(&(date.clone(), id.clone()))
                     .is_some_and(|(t, _)| t != "EXCLUDED")
             };
+            let forced: f64 = prev
+                .iter()
+                .filter(|(id, _)| !eligible(id))
+                .map(|(_, w)| w.abs())
+                .sum();
             let mut names: Vec<&String> = weights.keys().chain(prev.keys()).collect();
             names.sort();
             names.dedup();
@@ -170,7 +176,10 @@ async fn check_invariants(
                         .abs()
                 })
                 .sum();
-            assert!(t <= turnover + 1e-9, "{date}: turnover {t}");
+            assert!(
+                t <= turnover + forced + 1e-9,
+                "{date}: turnover {t}, forced {forced}"
+            );
         }
         previous = Some(weights);
     }

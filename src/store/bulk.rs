@@ -33,11 +33,23 @@ pub(crate) trait CellSink {
     fn timestamp(&mut self, v: Option<DateTime<Utc>>);
     fn real(&mut self, v: Option<f64>);
     fn int(&mut self, v: i64);
+    fn boolean(&mut self, v: bool);
 }
 
 /// A row that can write itself into either backend's bulk format.
 pub(crate) trait BulkRow {
     fn write(&self, sink: &mut dyn CellSink);
+}
+
+/// A row given as a closure that writes its cells: the runtime stores' per-day outputs
+/// (hundreds to thousands of rows a day, each table its own shape) use it to reach the bulk
+/// path without a type per table.
+pub(crate) struct CellsRow<F: Fn(&mut dyn CellSink) + Sync>(pub F);
+
+impl<F: Fn(&mut dyn CellSink) + Sync> BulkRow for CellsRow<F> {
+    fn write(&self, sink: &mut dyn CellSink) {
+        (self.0)(sink);
+    }
 }
 
 /// Tuning of bulk writes (from `[ingest]` in `default.toml`).
@@ -132,6 +144,9 @@ impl CellSink for SqliteSink {
         self.push(v);
     }
     fn int(&mut self, v: i64) {
+        self.push(v);
+    }
+    fn boolean(&mut self, v: bool) {
         self.push(v);
     }
 }
@@ -258,6 +273,9 @@ impl CellSink for CopySink {
     }
     fn int(&mut self, v: i64) {
         self.field(&v.to_be_bytes());
+    }
+    fn boolean(&mut self, v: bool) {
+        self.field(&[u8::from(v)]);
     }
 }
 

@@ -4,6 +4,7 @@
 //! transaction, so a re-run never duplicates rows; every read is bounded by a date.
 
 use super::RuntimeDb;
+use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::{on_pool, placeholders};
 use super::tx::BeginWrite;
@@ -152,6 +153,54 @@ pub trait DecisionStore {
     ) -> Result<Option<RiskReport>, StoreError>;
 }
 
+const INSTRUMENT_SCORES: TableSpec = TableSpec {
+    name: "instrument_scores",
+    columns: &[
+        "strategy_id",
+        "instrument_id",
+        "as_of_date",
+        "horizon_days",
+        "config_id",
+        "market_id",
+        "run_id",
+        "expected_return",
+        "score",
+        "confidence",
+        "label",
+        "prediction",
+        "momentum",
+        "reversal",
+        "low_vol",
+        "quality",
+        "fragility",
+    ],
+    key: &[
+        "strategy_id",
+        "instrument_id",
+        "as_of_date",
+        "horizon_days",
+        "config_id",
+    ],
+};
+
+const UNIVERSE_MEMBERS: TableSpec = TableSpec {
+    name: "universe_members",
+    columns: &[
+        "universe_id",
+        "as_of_date",
+        "instrument_id",
+        "config_id",
+        "market_id",
+        "run_id",
+        "included",
+        "tier",
+        "score",
+        "sector",
+        "reasons",
+    ],
+    key: &["universe_id", "as_of_date", "instrument_id", "config_id"],
+};
+
 fn corrupt(what: &'static str, detail: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
         what,
@@ -237,17 +286,30 @@ impl DecisionStore for RuntimeDb {
             sqlx::query("DELETE FROM instrument_scores WHERE strategy_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
                 .bind(strategy_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
                 .execute(&mut *tx).await.map_err(StoreError::query(what))?;
-            for r in rows {
-                let [m, rv, v, q, f] = r.families;
-                sqlx::query("INSERT INTO instrument_scores (strategy_id, instrument_id, as_of_date, horizon_days, config_id, market_id, run_id, \
-                     expected_return, score, confidence, label, prediction, momentum, reversal, low_vol, quality, fragility) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)")
-                    .bind(strategy_id).bind(&r.instrument_id).bind(s.as_of).bind(to_i64(horizon_days))
-                    .bind(s.config_id.as_str()).bind(&s.market_id).bind(s.run_id.as_str())
-                    .bind(r.expected_return).bind(r.score).bind(r.confidence).bind(r.label.as_str())
-                    .bind(r.prediction).bind(m).bind(rv).bind(v).bind(q).bind(f)
-                    .execute(&mut *tx).await.map_err(StoreError::query(what))?;
-            }
+            let horizon = to_i64(horizon_days);
+            let cells: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    CellsRow(move |k: &mut dyn CellSink| {
+                        k.text(strategy_id);
+                        k.text(&r.instrument_id);
+                        k.date(s.as_of);
+                        k.int(horizon);
+                        k.text(s.config_id.as_str());
+                        k.text(&s.market_id);
+                        k.text(s.run_id.as_str());
+                        k.real(Some(r.expected_return));
+                        k.real(Some(r.score));
+                        k.real(Some(r.confidence));
+                        k.text(r.label.as_str());
+                        k.real(Some(r.prediction));
+                        for f in r.families {
+                            k.real(f);
+                        }
+                    })
+                })
+                .collect();
+            tx.write_rows(&INSTRUMENT_SCORES, &cells, WriteMode::Insert, &BulkTuning::default()).await?;
             let (fd, ic, ric, names) = match &run.skill {
                 Some((d, k)) => (Some(*d), Some(k.ic), Some(k.rank_ic), Some(to_i64(k.names))),
                 None => (None, None, None, None),
@@ -426,14 +488,26 @@ impl DecisionStore for RuntimeDb {
             sqlx::query("DELETE FROM universe_members WHERE universe_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
                 .bind(universe_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
                 .execute(&mut *tx).await.map_err(StoreError::query(what))?;
-            for (m, why) in members.iter().zip(&reasons) {
-                sqlx::query("INSERT INTO universe_members (universe_id, as_of_date, instrument_id, config_id, market_id, run_id, \
-                     included, tier, score, sector, reasons) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-                    .bind(universe_id).bind(s.as_of).bind(&m.id).bind(s.config_id.as_str()).bind(&s.market_id)
-                    .bind(s.run_id.as_str()).bind(m.included()).bind(m.tier.as_str()).bind(m.score)
-                    .bind(&m.sector).bind(why)
-                    .execute(&mut *tx).await.map_err(StoreError::query(what))?;
-            }
+            let cells: Vec<_> = members
+                .iter()
+                .zip(&reasons)
+                .map(|(m, why)| {
+                    CellsRow(move |k: &mut dyn CellSink| {
+                        k.text(universe_id);
+                        k.date(s.as_of);
+                        k.text(&m.id);
+                        k.text(s.config_id.as_str());
+                        k.text(&s.market_id);
+                        k.text(s.run_id.as_str());
+                        k.boolean(m.included());
+                        k.text(m.tier.as_str());
+                        k.real(m.score);
+                        k.text(&m.sector);
+                        k.text(why);
+                    })
+                })
+                .collect();
+            tx.write_rows(&UNIVERSE_MEMBERS, &cells, WriteMode::Insert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query(what))?;
         });
         Ok(())

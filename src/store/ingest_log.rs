@@ -55,6 +55,9 @@ pub trait IngestLog {
     async fn batch(&self, batch_id: &str) -> Result<Option<IngestBatch>, StoreError>;
     /// The rejects of a batch, by line.
     async fn rejects(&self, batch_id: &str) -> Result<Vec<IngestReject>, StoreError>;
+    /// A short text that changes whenever a batch is recorded or the market's instruments
+    /// change: what an in-memory copy of the market's prices checks before it is trusted.
+    async fn data_fingerprint(&self, market: &str) -> Result<String, StoreError>;
 }
 
 const BATCHES: TableSpec = TableSpec {
@@ -170,6 +173,20 @@ impl IngestLog for HistoricalDb {
             started_at: r.started_at,
             finished_at: r.finished_at,
         }))
+    }
+
+    async fn data_fingerprint(&self, market: &str) -> Result<String, StoreError> {
+        const BATCHES_SQL: &str = "SELECT COUNT(*), CAST(MAX(COALESCE(finished_at, started_at)) AS TEXT) FROM ingest_batches";
+        const INSTRUMENTS_SQL: &str = "SELECT COUNT(*) FROM instruments WHERE market_id = $1";
+        let (batches, last): (i64, Option<String>) = on_pool!(&self.pool, p => sqlx::query_as(BATCHES_SQL)
+            .fetch_one(p).await.map_err(StoreError::query("read the data fingerprint"))?);
+        let (instruments,): (i64,) = on_pool!(&self.pool, p => sqlx::query_as(INSTRUMENTS_SQL)
+            .bind(market)
+            .fetch_one(p).await.map_err(StoreError::query("read the data fingerprint"))?);
+        Ok(format!(
+            "{batches}|{}|{instruments}",
+            last.unwrap_or_default()
+        ))
     }
 
     async fn rejects(&self, batch_id: &str) -> Result<Vec<IngestReject>, StoreError> {

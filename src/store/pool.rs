@@ -84,6 +84,7 @@ impl Pool {
                 .busy_timeout(Duration::from_secs(60))
                 .pragma("cache_size", "-65536")
                 .pragma("temp_store", "memory")
+                .pragma("wal_autocheckpoint", "16384")
                 .row_buffer_size(8192)
                 .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             let parent = opts

@@ -3,7 +3,7 @@
 use super::HistoricalDb;
 use super::bulk::{BulkRow, BulkWriter, CellSink, TableSpec, WriteMode};
 use super::error::StoreError;
-use super::pool::{on_pool, placeholders};
+use super::pool::{Pool, on_pool, placeholders};
 use super::tx::BeginWrite;
 use crate::domain::{DailyBar, InstrumentId, InstrumentSeries};
 use async_trait::async_trait;
@@ -229,6 +229,97 @@ fn diff_series<'a>(
     dirty_from
 }
 
+/// Reads several instruments' price columns from SQLite packed one row per instrument:
+/// `date|v1|v2…;date|…` with each number printed to 20 significant digits (an exact round
+/// trip for every f64) and an empty field for NULL. The SQLite driver's cost is per row, so
+/// a year of 500 names comes back as 500 rows instead of 126,000 (about 10× faster); the
+/// values are bit-for-bit those of a row-by-row read (conformance tests check it). SQLite's
+/// printing is not exact at extreme magnitudes, so an instrument with a value beyond
+/// 1e±250 is returned in the second list, to be read row by row.
+async fn packed_sqlite(
+    pool: &sqlx::SqlitePool,
+    columns: &[&str],
+    instruments: &[InstrumentId],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(PackedSeries, Vec<InstrumentId>), StoreError> {
+    let fields: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            format!(
+                "CASE WHEN {c} IS NULL THEN '' WHEN {c} = 0 OR abs({c}) BETWEEN 1e-250 AND 1e250 \
+                 THEN printf('%!.20g', {c}) ELSE 'R' END"
+            )
+        })
+        .collect();
+    let mut out = Vec::with_capacity(instruments.len());
+    let mut by_rows = Vec::new();
+    for chunk in instruments.chunks(2000) {
+        let sql = format!(
+            "SELECT instrument_id, group_concat(trade_date || '|' || {}, ';' ORDER BY trade_date) \
+             FROM prices_daily WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \
+             GROUP BY instrument_id ORDER BY instrument_id",
+            fields.join(" || '|' || "),
+            placeholders(3, chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql))
+            .bind(from)
+            .bind(to);
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        let rows = q
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query("read packed prices"))?;
+        for (id, packed) in rows {
+            if packed.contains("|R") {
+                by_rows.push(InstrumentId::new(id));
+                continue;
+            }
+            let mut series = Vec::new();
+            for day in packed.split(';') {
+                let mut parts = day.split('|');
+                let date = parts
+                    .next()
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "packed prices",
+                        detail: format!("{id}: bad date in {day:?}"),
+                    })?;
+                let values = parts
+                    .map(|v| {
+                        if v.is_empty() {
+                            Ok(None)
+                        } else {
+                            v.parse::<f64>().map(Some).map_err(|e| StoreError::Corrupt {
+                                what: "packed prices",
+                                detail: format!("{id} {date}: {v:?}: {e}"),
+                            })
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if values.len() != columns.len() {
+                    return Err(StoreError::Corrupt {
+                        what: "packed prices",
+                        detail: format!(
+                            "{id} {date}: {} values for {} columns",
+                            values.len(),
+                            columns.len()
+                        ),
+                    });
+                }
+                series.push((date, values));
+            }
+            out.push((id, series));
+        }
+    }
+    Ok((out, by_rows))
+}
+
+/// Instruments with their `(date, values)` rows, as [`packed_sqlite`] returns them.
+type PackedSeries = Vec<(String, Vec<(NaiveDate, Vec<Option<f64>>)>)>;
+
 #[async_trait]
 impl PriceStore for HistoricalDb {
     async fn write_prices(
@@ -342,7 +433,30 @@ impl PriceStore for HistoricalDb {
             Option<f64>,
         );
         let mut out: BTreeMap<InstrumentId, Vec<DailyBar>> = BTreeMap::new();
-        for chunk in instruments.chunks(2000) {
+        let mut rest = instruments.to_vec();
+        if let Pool::Sqlite(p) = &self.pool {
+            let columns = ["open", "high", "low", "close", "adj_close", "volume"];
+            let (packed, by_rows) = packed_sqlite(p, &columns, instruments, from, as_of).await?;
+            for (id, series) in packed {
+                let bars = series
+                    .into_iter()
+                    .filter_map(|(trade_date, v)| {
+                        Some(DailyBar {
+                            trade_date,
+                            open: v[0],
+                            high: v[1],
+                            low: v[2],
+                            close: v[3],
+                            adj_close: v[4]?,
+                            volume: v[5],
+                        })
+                    })
+                    .collect();
+                out.insert(InstrumentId::new(id), bars);
+            }
+            rest = by_rows;
+        }
+        for chunk in rest.chunks(2000) {
             let sql = format!(
                 "SELECT instrument_id, trade_date, open, high, low, close, adj_close, volume FROM prices_daily \
                  WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \
@@ -381,7 +495,20 @@ impl PriceStore for HistoricalDb {
     ) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64, Option<f64>)>>, StoreError> {
         type Row = (String, NaiveDate, f64, Option<f64>);
         let mut out: BTreeMap<InstrumentId, Vec<(NaiveDate, f64, Option<f64>)>> = BTreeMap::new();
-        for chunk in instruments.chunks(2000) {
+        let mut rest = instruments.to_vec();
+        if let Pool::Sqlite(p) = &self.pool {
+            let (packed, by_rows) =
+                packed_sqlite(p, &["adj_close", "volume"], instruments, from, as_of).await?;
+            for (id, series) in packed {
+                let rows = series
+                    .into_iter()
+                    .filter_map(|(d, v)| Some((d, v[0]?, v[1])))
+                    .collect();
+                out.insert(InstrumentId::new(id), rows);
+            }
+            rest = by_rows;
+        }
+        for chunk in rest.chunks(2000) {
             let sql = format!(
                 "SELECT instrument_id, trade_date, adj_close, volume FROM prices_daily \
                  WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \

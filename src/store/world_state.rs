@@ -4,6 +4,7 @@
 //! transaction, so a re-run never duplicates rows.
 
 use super::RuntimeDb;
+use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::embeddings::{blob_to_vector, vector_to_blob};
 use super::error::StoreError;
 use super::pool::on_pool;
@@ -171,6 +172,52 @@ pub trait WorldStateStore {
     /// A stored set, or `None`.
     async fn scenario_set(&self, set_id: &str) -> Result<Option<StoredScenarioSet>, StoreError>;
 }
+
+const STABILITY_VECTORS: TableSpec = TableSpec {
+    name: "stability_vectors",
+    columns: &[
+        "instrument_id",
+        "as_of_date",
+        "config_id",
+        "market_id",
+        "stability_score",
+        "body",
+        "run_id",
+    ],
+    key: &["instrument_id", "as_of_date", "config_id"],
+};
+
+const SOFT_TARGET_CLASSES: TableSpec = TableSpec {
+    name: "soft_target_classes",
+    columns: &[
+        "instrument_id",
+        "as_of_date",
+        "config_id",
+        "market_id",
+        "soft_target_score",
+        "class",
+        "forecast_class",
+        "regime",
+        "run_id",
+    ],
+    key: &["instrument_id", "as_of_date", "config_id"],
+};
+
+const FRAGILITY_MEASURES: TableSpec = TableSpec {
+    name: "fragility_measures",
+    columns: &[
+        "instrument_id",
+        "as_of_date",
+        "config_id",
+        "market_id",
+        "scenario_set_id",
+        "fragility_score",
+        "class",
+        "body",
+        "run_id",
+    ],
+    key: &["instrument_id", "as_of_date", "config_id"],
+};
 
 fn json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v)
@@ -376,19 +423,41 @@ impl WorldStateStore for RuntimeDb {
                     .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
                     .execute(&mut *tx).await.map_err(StoreError::query("write stability"))?;
             }
-            for (r, body) in rows.iter().zip(&bodies) {
-                sqlx::query("INSERT INTO stability_vectors (instrument_id, as_of_date, config_id, market_id, stability_score, body, run_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(&r.instrument_id).bind(s.as_of).bind(s.config_id.as_str()).bind(&s.market_id)
-                    .bind(r.stability_score).bind(body).bind(s.run_id.as_str())
-                    .execute(&mut *tx).await.map_err(StoreError::query("write stability"))?;
-                sqlx::query("INSERT INTO soft_target_classes (instrument_id, as_of_date, config_id, market_id, soft_target_score, class, forecast_class, regime, run_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                    .bind(&r.instrument_id).bind(s.as_of).bind(s.config_id.as_str()).bind(&s.market_id)
-                    .bind(r.soft_target_score).bind(r.class.as_str()).bind(r.forecast_class.as_str())
-                    .bind(regime.map(RegimeLabel::as_str)).bind(s.run_id.as_str())
-                    .execute(&mut *tx).await.map_err(StoreError::query("write stability"))?;
-            }
+            let tuning = BulkTuning::default();
+            let vectors: Vec<_> = rows
+                .iter()
+                .zip(&bodies)
+                .map(|(r, body)| {
+                    CellsRow(move |k: &mut dyn CellSink| {
+                        k.text(&r.instrument_id);
+                        k.date(s.as_of);
+                        k.text(s.config_id.as_str());
+                        k.text(&s.market_id);
+                        k.real(Some(r.stability_score));
+                        k.text(body);
+                        k.text(s.run_id.as_str());
+                    })
+                })
+                .collect();
+            tx.write_rows(&STABILITY_VECTORS, &vectors, WriteMode::Insert, &tuning).await?;
+            let label = regime.map(RegimeLabel::as_str);
+            let classes: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    CellsRow(move |k: &mut dyn CellSink| {
+                        k.text(&r.instrument_id);
+                        k.date(s.as_of);
+                        k.text(s.config_id.as_str());
+                        k.text(&s.market_id);
+                        k.real(Some(r.soft_target_score));
+                        k.text(r.class.as_str());
+                        k.text(r.forecast_class.as_str());
+                        k.opt_text(label);
+                        k.text(s.run_id.as_str());
+                    })
+                })
+                .collect();
+            tx.write_rows(&SOFT_TARGET_CLASSES, &classes, WriteMode::Insert, &tuning).await?;
             tx.commit().await.map_err(StoreError::query("write stability"))?;
         });
         Ok(())
@@ -440,13 +509,24 @@ impl WorldStateStore for RuntimeDb {
             sqlx::query("DELETE FROM fragility_measures WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3")
                 .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
                 .execute(&mut *tx).await.map_err(StoreError::query("write fragility"))?;
-            for (r, body) in rows.iter().zip(&bodies) {
-                sqlx::query("INSERT INTO fragility_measures (instrument_id, as_of_date, config_id, market_id, scenario_set_id, fragility_score, class, body, run_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                    .bind(&r.instrument_id).bind(s.as_of).bind(s.config_id.as_str()).bind(&s.market_id)
-                    .bind(scenario_set_id).bind(r.fragility_score).bind(r.class.as_str()).bind(body).bind(s.run_id.as_str())
-                    .execute(&mut *tx).await.map_err(StoreError::query("write fragility"))?;
-            }
+            let cells: Vec<_> = rows
+                .iter()
+                .zip(&bodies)
+                .map(|(r, body)| {
+                    CellsRow(move |k: &mut dyn CellSink| {
+                        k.text(&r.instrument_id);
+                        k.date(s.as_of);
+                        k.text(s.config_id.as_str());
+                        k.text(&s.market_id);
+                        k.text(scenario_set_id);
+                        k.real(Some(r.fragility_score));
+                        k.text(r.class.as_str());
+                        k.text(body);
+                        k.text(s.run_id.as_str());
+                    })
+                })
+                .collect();
+            tx.write_rows(&FRAGILITY_MEASURES, &cells, WriteMode::Insert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query("write fragility"))?;
         });
         Ok(())

@@ -2,6 +2,7 @@
 
 use crate::harness::{TestDb, conformance, date, markets};
 use crate::reference::{instrument, issuer};
+use chrono::NaiveDate;
 use prometheus::domain::{DailyBar, InstrumentId, InstrumentSeries};
 use prometheus::store::{DerivedStore, PriceStore, PriceWriteSummary, ReferenceStore};
 
@@ -242,7 +243,82 @@ async fn many_instruments_read_in_one_call_equal_single_reads(db: &TestDb) {
     assert!(h.adj_closes_many(&[], from, to).await.unwrap().is_empty());
 }
 
+async fn many_instrument_reads_are_bit_exact(db: &TestDb) {
+    register(db, &["AAA", "BBB", "CCC"]).await;
+    let h = &db.historical;
+    // Values whose shortest decimal form needs 17 digits and missing fields (AAA), tiny
+    // and huge magnitudes (CCC): every read must give back the bits a row read gives.
+    let awkward = [
+        0.1 + 0.2,
+        1.0 / 3.0,
+        123.456_789_012_345_68,
+        f64::from_bits(0x3FF0_0000_0000_0001),
+        7e-5,
+        98_765.432_1,
+        f64::from_bits(0x4059_0000_0000_0003),
+        1e-7 / 3.0,
+    ];
+    let extreme = [2.225_073_858_507_201e-308, 1.797_693_134_862_315_7e305, 5.0];
+    let days = prometheus::synthetic_market::weekdays(date("2024-01-01"), date("2024-03-01"));
+    let bars = |values: &[f64]| -> Vec<DailyBar> {
+        values
+            .iter()
+            .zip(&days)
+            .enumerate()
+            .map(|(i, (v, d))| DailyBar {
+                trade_date: *d,
+                open: (i % 3 != 0).then_some(v * 0.7),
+                high: None,
+                low: Some(*v),
+                close: (i % 2 == 0).then_some(v / 3.0),
+                adj_close: *v,
+                volume: (i % 4 != 1).then_some(v * 1e3),
+            })
+            .collect()
+    };
+    let all = [
+        series("AAA", bars(&awkward)),
+        path("BBB", 8, 0.5),
+        series("CCC", bars(&extreme)),
+    ];
+    h.write_prices("b", &all).await.unwrap();
+    let ids: Vec<InstrumentId> = all.iter().map(|s| s.instrument_id.clone()).collect();
+    let (from, to) = (days[0], days[days.len() - 1]);
+    let many = h.bars_many(&ids, from, to).await.unwrap();
+    let closes = h.closes_volumes_many(&ids, from, to).await.unwrap();
+    for id in &ids {
+        let single = h.bars(id, from, to).await.unwrap();
+        assert_eq!(many[id].len(), single.len());
+        for (a, b) in many[id].iter().zip(&single) {
+            assert_eq!(a.trade_date, b.trade_date);
+            let bits = |x: Option<f64>| x.map(f64::to_bits);
+            assert_eq!(bits(a.open), bits(b.open), "{id} open");
+            assert_eq!(bits(a.high), bits(b.high), "{id} high");
+            assert_eq!(bits(a.low), bits(b.low), "{id} low");
+            assert_eq!(bits(a.close), bits(b.close), "{id} close");
+            assert_eq!(a.adj_close.to_bits(), b.adj_close.to_bits(), "{id} adj");
+            assert_eq!(bits(a.volume), bits(b.volume), "{id} volume");
+        }
+        let cv: Vec<(NaiveDate, u64, Option<u64>)> = closes[id]
+            .iter()
+            .map(|(d, c, v)| (*d, c.to_bits(), v.map(f64::to_bits)))
+            .collect();
+        let expected: Vec<(NaiveDate, u64, Option<u64>)> = single
+            .iter()
+            .map(|b| {
+                (
+                    b.trade_date,
+                    b.adj_close.to_bits(),
+                    b.volume.map(f64::to_bits),
+                )
+            })
+            .collect();
+        assert_eq!(cv, expected, "{id}");
+    }
+}
+
 conformance!(
+    many_instrument_reads_are_bit_exact,
     many_instruments_read_in_one_call_equal_single_reads,
     counts_new_changed_and_unchanged_rows,
     rows_without_volume_keep_known_fields,

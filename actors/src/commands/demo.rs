@@ -1,6 +1,8 @@
 //! `pv2 demo`: generate a synthetic market, load it into the configured databases (SQLite
-//! by default), derive its series, run the representation DAGs over its last sessions and
-//! print a summary.
+//! by default) and derive its series, run the daily DAGs (features, profiles, engines)
+//! through the actors over its last sessions, backtest `core_long_eq` through the whole
+//! engine chain against `equal_weight` over the history after a warm-up year, and print a
+//! summary.
 
 use super::derive::{derive_marked, describe};
 use crate::cli::{DemoArgs, OutputFormat};
@@ -23,6 +25,10 @@ use prometheus::synthetic_market::{
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Instant;
+
+/// Sessions of history before the demo's backtests start: the universe admits names with a
+/// year of prices.
+const WARM_UP_SESSIONS: usize = 260;
 
 /// The demo's effective settings: `[demo]` with command-line overrides, validated.
 fn settings(ctx: &Context, args: &DemoArgs) -> anyhow::Result<(DemoConfig, NaiveDate)> {
@@ -194,6 +200,12 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
     let reps = super::demo_represent::run(ctx, &stores, &market, end, d.encode_sessions).await?;
     let t_represent = t.elapsed();
 
+    // The backtests start after a year of history (the universe's minimum history).
+    let t = Instant::now();
+    let bt_from = sessions.get(WARM_UP_SESSIONS).copied().unwrap_or(start);
+    let decisions = super::demo_decide::run(ctx, &market, bt_from, end).await?;
+    let t_backtest = t.elapsed();
+
     let factor_id = FactorMembership::market_factor(market.as_str());
     let factor: BTreeMap<NaiveDate, f64> = db
         .factor(&factor_id, date_floor(), end)
@@ -221,7 +233,8 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
                     "regimes": regimes,
                     "derived": {"instruments": derived.instruments, "returns": derived.returns, "volatility": derived.volatility, "factor_values": derived.factor_values},
                     "representations": reps.json(),
-                    "seconds": {"generate": t_generate.as_secs_f64(), "load": t_load.as_secs_f64(), "derive": t_derive.as_secs_f64(), "represent": t_represent.as_secs_f64(), "total": started.elapsed().as_secs_f64()},
+                    "decisions": decisions.json(),
+                    "seconds": {"generate": t_generate.as_secs_f64(), "load": t_load.as_secs_f64(), "derive": t_derive.as_secs_f64(), "daily_dags": t_represent.as_secs_f64(), "backtests": t_backtest.as_secs_f64(), "total": started.elapsed().as_secs_f64()},
                 })
             );
         }
@@ -262,17 +275,19 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
             }
             println!("  derived         {}", describe(&derived));
             reps.print();
+            decisions.print();
             println!(
                 "  databases       {} · {}",
                 redact_url(&s.historical_db),
                 redact_url(&s.runtime_db)
             );
             println!(
-                "  time            generate {:.1}s, load {:.1}s, derive {:.1}s, represent {:.1}s, total {:.1}s",
+                "  time            generate {:.1}s, load {:.1}s, derive {:.1}s, daily DAGs {:.1}s, backtests {:.1}s, total {:.1}s",
                 t_generate.as_secs_f64(),
                 t_load.as_secs_f64(),
                 t_derive.as_secs_f64(),
                 t_represent.as_secs_f64(),
+                t_backtest.as_secs_f64(),
                 started.elapsed().as_secs_f64()
             );
         }

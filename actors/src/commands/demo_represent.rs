@@ -1,6 +1,7 @@
-//! The demo's representation step: the `features` and `profiles` DAGs over the last
+//! The demo's daily step: the `features`, `profiles` and `engines` DAGs over the last
 //! sessions of the synthetic history, through the real actors (as the scheduler would run
-//! them after each close), and a summary of what they wrote on the last session.
+//! them after each close), and a summary of the representations written on the last
+//! session (the decisions are summarised by [`super::demo_decide`]).
 
 use super::calendar::calendar_of;
 use crate::clock::SystemClock;
@@ -69,7 +70,7 @@ pub async fn run(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let spine = Spine::start(ctx, stores.clone(), FaultPlan::default(), clock).await?;
     for &date in &out.sessions {
-        for dag in ["features", "profiles"] {
+        for dag in ["features", "profiles", "engines"] {
             let submitted = spine
                 .orchestrator
                 .send(Submit {
@@ -163,7 +164,7 @@ impl Representations {
             return;
         };
         println!(
-            "  represented     {} sessions {first} … {last} (features + profiles DAGs{})",
+            "  daily DAGs      {} sessions {first} … {last} (features, profiles and engines DAGs through the actors{})",
             self.sessions.len(),
             if self.failed.is_empty() {
                 String::new()

@@ -9,6 +9,7 @@ pub(crate) mod calendar;
 mod config;
 mod daemon;
 mod demo;
+mod demo_decide;
 mod demo_represent;
 mod derive;
 mod embed;
@@ -17,6 +18,7 @@ mod init;
 mod run;
 mod runs;
 mod show;
+pub(crate) mod show_decisions;
 
 use crate::cli::{BenchCommand, CalendarCommand, Cli, Command, ConfigCommand, EmbedCommand};
 use crate::context::Context;

@@ -1,5 +1,6 @@
 //! `pv2 show regime|stability|fragility|scenarios`: what the world-state engines stored for a
-//! market and date, under the engine's active config unless another is named.
+//! market and date, under the engine's active config unless another is named. The decision
+//! engines' outputs are shown by [`super::show_decisions`].
 
 use crate::cli::{OutputFormat, ShowArgs, ShowWhat};
 use crate::context::Context;
@@ -21,6 +22,11 @@ pub async fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
         ShowWhat::Stability => "stability",
         ShowWhat::Fragility => "fragility",
         ShowWhat::Scenarios => "scenarios",
+        ShowWhat::Scores | ShowWhat::Universe | ShowWhat::Portfolio | ShowWhat::Risk => {
+            let out = super::show_decisions::run(&stores, args).await;
+            stores.close().await;
+            return out;
+        }
     };
     let config_id = match &args.config_id {
         Some(c) => ConfigId::new(c.clone()),
@@ -142,6 +148,8 @@ pub async fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        // The decision engines' outputs returned above.
+        ShowWhat::Scores | ShowWhat::Universe | ShowWhat::Portfolio | ShowWhat::Risk => {}
         ShowWhat::Scenarios => {
             let id = r
                 .scenario_set_id(market, date, &config_id)

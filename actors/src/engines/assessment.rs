@@ -11,19 +11,93 @@ use chrono::{Days, NaiveDate};
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{FragilityReport, InstrumentScores};
 use prometheus::engines::assessment::{AssessmentConfig, NameInputs, PastScore, skill};
-use prometheus::features::load::{calendar_days_for, load_panel};
-use prometheus::store::{AssessmentRun, DecisionStore, Stamp, WorldOutput, WorldStateStore};
+use prometheus::features::load::calendar_days_for;
+use prometheus::store::{
+    AssessmentRun, DecisionStore, PastScoreRow, Stamp, WorldOutput, WorldStateStore,
+};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Stored past scores read so far, by (strategy, market, date): a memo of the store (rows
+/// of a date change only when this actor re-runs that date, and it forgets the date then).
+type ScoreMemo = BTreeMap<(String, String, NaiveDate), Arc<Vec<PastScoreRow>>>;
+
+/// At most this many dates are remembered.
+const MEMO_DATES: usize = 256;
 
 /// Assessment.
 #[derive(Default)]
 pub struct AssessmentJob {
     upstream: Inbox<FragilityReport>,
+    memo: Mutex<ScoreMemo>,
 }
 
 impl AssessmentJob {
     /// The actor name as a constant usable in arrays.
     pub const NAME_STR: &'static str = "assessment";
+
+    /// The stored scores of `strategy` on `dates`, from the memo where it has them.
+    async fn past_scores(
+        &self,
+        ctx: &JobContext,
+        strategy: &str,
+        dates: &[NaiveDate],
+    ) -> Result<Vec<PastScoreRow>, String> {
+        let market = ctx.run.market.as_str();
+        let key = |d: NaiveDate| (strategy.to_owned(), market.to_owned(), d);
+        let missing: Vec<NaiveDate> = {
+            let memo = self
+                .memo
+                .lock()
+                .map_err(|_| "score memo poisoned".to_owned())?;
+            dates
+                .iter()
+                .filter(|d| !memo.contains_key(&key(**d)))
+                .copied()
+                .collect()
+        };
+        let read = if missing.is_empty() {
+            Vec::new()
+        } else {
+            ctx.stores
+                .runtime
+                .score_history(strategy, market, &missing)
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let mut memo = self
+            .memo
+            .lock()
+            .map_err(|_| "score memo poisoned".to_owned())?;
+        let mut by_date: BTreeMap<NaiveDate, Vec<PastScoreRow>> =
+            missing.iter().map(|d| (*d, Vec::new())).collect();
+        for r in read {
+            by_date.entry(r.as_of).or_default().push(r);
+        }
+        for (d, rows) in by_date {
+            memo.insert(key(d), Arc::new(rows));
+        }
+        let mut out = Vec::new();
+        for d in dates {
+            if let Some(rows) = memo.get(&key(*d)) {
+                out.extend(rows.iter().cloned());
+            }
+        }
+        while memo.len() > MEMO_DATES {
+            let Some(oldest) = memo.keys().min_by_key(|k| k.2).cloned() else {
+                break;
+            };
+            memo.remove(&oldest);
+        }
+        Ok(out)
+    }
+
+    /// Forgets a date this actor is about to rewrite.
+    fn forget(&self, strategy: &str, market: &str, as_of: NaiveDate) {
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.remove(&(strategy.to_owned(), market.to_owned(), as_of));
+        }
+    }
 }
 
 /// Past forecast dates to train on: every stored run date whose horizon has ended by the
@@ -65,14 +139,7 @@ impl Job for AssessmentJob {
         let runtime = &ctx.stores.runtime;
         let sessions =
             (config.momentum_days + 1).max(config.training_days + config.horizon_days + 1);
-        let (instruments, panel) = load_panel(
-            &ctx.stores.historical,
-            market,
-            as_of,
-            calendar_days_for(sessions),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let (instruments, panel) = ctx.panel(as_of, calendar_days_for(sessions)).await?;
         let dates = panel.dates();
         let index: BTreeMap<NaiveDate, usize> =
             dates.iter().enumerate().map(|(i, d)| (*d, i)).collect();
@@ -139,10 +206,7 @@ impl Job for AssessmentJob {
             .map_err(|e| e.to_string())?;
         let run_dates: Vec<NaiveDate> = history.iter().map(|r| r.as_of).collect();
         let chosen = training_dates(config, &run_dates, &index, last);
-        let past_rows = runtime
-            .score_history(&config.strategy_id, market.as_str(), &chosen)
-            .await
-            .map_err(|e| e.to_string())?;
+        let past_rows = self.past_scores(ctx, &config.strategy_id, &chosen).await?;
         let row_of: BTreeMap<&str, usize> = ids
             .iter()
             .enumerate()
@@ -195,6 +259,7 @@ impl Job for AssessmentJob {
             fit,
             skill: evaluated,
         };
+        self.forget(&config.strategy_id, market.as_str(), as_of);
         runtime
             .write_scores(
                 &stamp,
@@ -238,5 +303,8 @@ impl Job for AssessmentJob {
 
     fn reset(&self) {
         self.upstream.clear();
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.clear();
+        }
     }
 }

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use prometheus::config::VersionedConfig;
 use prometheus::derived::{DerivedConfig, derive_incremental};
 use prometheus::domain::{DerivedUpdated, MarketId, PanelUpdated};
+use prometheus::store::DerivedStore;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -40,9 +41,25 @@ impl Job for DerivedJob {
             .lock()
             .map_err(|_| "panel cache poisoned".to_owned())?
             .remove(&key);
+        // The first date this run rewrites, for the spine's cached panels and factors.
+        let first_mark = ctx
+            .stores
+            .historical
+            .derive_marks()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(_, d)| d)
+            .min();
         let s = derive_incremental(&ctx.stores.historical, cfg, &ctx.run.run_id, |_, _| {})
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(from) = first_mark {
+            ctx.panels
+                .written(&ctx.stores.historical, &ctx.run.market, from)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let upstream = panel.map_or_else(
             || "no PanelUpdated received (using the store's marks)".to_owned(),
             |p| {

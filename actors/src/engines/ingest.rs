@@ -127,6 +127,18 @@ impl Job for IngestJob {
             .await
             .map_err(|e| e.to_string())?,
         };
+        // The cached panel must not keep rows this run rewrote: the synthetic feed writes
+        // one session; an inbox file may hold any dates.
+        if summary.prices.inserted + summary.prices.updated > 0 {
+            let from = match cfg.config.source {
+                DailySource::Synthetic => date,
+                DailySource::Inbox => prometheus::domain::date_floor(),
+            };
+            ctx.panels
+                .written(&ctx.stores.historical, market, from)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let emit = PanelUpdated {
             run_id: ctx.run.run_id.clone(),
             market: market.clone(),

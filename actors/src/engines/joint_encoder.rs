@@ -17,7 +17,6 @@ use prometheus::encoders::joint::{Branch, JointEncoderConfig, combine, mean_vect
 use prometheus::encoders::numeric::{NumericEncoderConfig, Refit};
 use prometheus::encoders::pls::{PlsConfig, PlsProjection, fit_pls};
 use prometheus::encoders::{EncoderError, MINILM_DIM};
-use prometheus::features::load::load_panel;
 use prometheus::profiles::{FLAGS, flag_vector};
 use prometheus::store::{
     ConfigStore, EmbeddingStore, EntityVector, JointVector, ProfileStore, ReferenceStore,
@@ -248,9 +247,7 @@ impl JointEncoderJob {
             )));
         }
         let days = ((pls.horizon + pls.fit_dates * pls.fit_stride) as u64 * 7).div_ceil(5) + 20;
-        let (_, panel) = load_panel(db, &ctx.run.market, anchor, days)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (_, panel) = ctx.panel(anchor, days).await?;
         let weights = &cfg.config.spaces[space];
         let mut rows = Vec::new();
         let mut targets = Vec::new();

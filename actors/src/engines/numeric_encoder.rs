@@ -9,7 +9,6 @@ use prometheus::config::VersionedConfig;
 use prometheus::domain::{DerivedUpdated, EncoderOutput};
 use prometheus::encoders::EncoderError;
 use prometheus::encoders::numeric::{NumericEncoderConfig, PcaModel, encode_date, fit_at};
-use prometheus::features::load::load_panel;
 use prometheus::store::{EmbeddingStore, EntityVector, StoredModel};
 
 /// Numeric window embeddings.
@@ -38,9 +37,7 @@ impl Job for NumericEncoderJob {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let db = &ctx.stores.historical;
         let config = cfg.config.clone();
-        let (_, panel) = load_panel(db, market, as_of, config.history_days())
-            .await
-            .map_err(|e| e.to_string())?;
+        let (_, panel) = ctx.panel(as_of, config.history_days()).await?;
         let anchor = config.refit.anchor(as_of);
         let stored = db
             .encoder_model(Self::NAME_STR, &cfg.config_id, anchor)

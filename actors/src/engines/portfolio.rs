@@ -12,7 +12,7 @@ use prometheus::domain::{EffectiveUniverse, ScenarioSet, TargetPortfolio};
 use prometheus::engines::fragility::FragilityClass;
 use prometheus::engines::portfolio::risk::{ANNUAL_DAYS, ScenarioView};
 use prometheus::engines::portfolio::{PortfolioConfig, PortfolioInputs, PortfolioName};
-use prometheus::features::load::{calendar_days_for, load_panel};
+use prometheus::features::load::calendar_days_for;
 use prometheus::store::{DecisionStore, Stamp, WorldOutput, WorldStateStore};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -155,14 +155,9 @@ impl Job for PortfolioJob {
             .as_ref()
             .map(|p| p.weights.iter().map(|(id, w)| (id.as_str(), *w)).collect())
             .unwrap_or_default();
-        let (_, panel) = load_panel(
-            &ctx.stores.historical,
-            market,
-            as_of,
-            calendar_days_for(config.lookback_days + 1),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let (_, panel) = ctx
+            .panel(as_of, calendar_days_for(config.lookback_days + 1))
+            .await?;
         // Fail closed on stale inputs: every eligible name must have today's price.
         let stale: Vec<&str> = included
             .iter()

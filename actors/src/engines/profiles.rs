@@ -7,7 +7,7 @@ use crate::job_actor::{Job, JobContext, JobOutput};
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{DerivedUpdated, EncoderOutput};
-use prometheus::features::load::{calendar_days_for, load_panel};
+use prometheus::features::load::calendar_days_for;
 use prometheus::profiles::{ProfileInputs, ProfilesConfig, build};
 use prometheus::store::{
     FundamentalsStore, NewsStore, ProfileRecord, ProfileStore, ReferenceStore,
@@ -62,9 +62,7 @@ impl Job for ProfilesJob {
         let config = &cfg.config;
         let spec = config.spec();
         let history_days = calendar_days_for(spec.lookback());
-        let (instruments, panel) = load_panel(db, market, as_of, history_days)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (instruments, panel) = ctx.panel(as_of, history_days).await?;
         let issuers: BTreeMap<String, prometheus::domain::Issuer> = db
             .issuers()
             .await

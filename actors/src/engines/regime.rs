@@ -10,9 +10,7 @@ use prometheus::domain::{EncoderOutput, RegimeState, date_floor};
 use prometheus::engines::regime::{
     MarketFeatures, MarketSeries, RegimeConfig, RegimeError, RegimeLabel, RegimeModel,
 };
-use prometheus::store::{
-    DerivedStore, EmbeddingStore, Stamp, StoredModel, TransitionRow, WorldStateStore,
-};
+use prometheus::store::{EmbeddingStore, Stamp, StoredModel, TransitionRow, WorldStateStore};
 use std::collections::BTreeMap;
 
 /// Market regimes.
@@ -38,16 +36,22 @@ impl Job for RegimeJob {
     ) -> Result<JobOutput<RegimeState>, String> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let db = &ctx.stores.historical;
-        let mkt = db
+        let mkt = ctx
+            .panels
             .factor(
+                db,
+                market,
                 &FactorMembership::market_factor(market.as_str()),
                 date_floor(),
                 as_of,
             )
             .await
             .map_err(|e| e.to_string())?;
-        let xs2: BTreeMap<_, _> = db
+        let xs2: BTreeMap<_, _> = ctx
+            .panels
             .factor(
+                db,
+                market,
                 &FactorMembership::second_moment_factor(market.as_str()),
                 date_floor(),
                 as_of,

@@ -9,7 +9,6 @@ use chrono::Days;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{ScenarioSet as ScenarioSetMsg, StabilityReport};
 use prometheus::engines::scenarios::{ReturnPanel, ScenarioEngineConfig, ScenarioKind};
-use prometheus::features::load::load_panel;
 use prometheus::store::{Stamp, WorldStateStore};
 use std::sync::Arc;
 
@@ -44,9 +43,7 @@ impl Job for ScenariosJob {
             ));
         };
         let config = &cfg.config;
-        let (_, panel) = load_panel(&ctx.stores.historical, market, as_of, config.history_days)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (_, panel) = ctx.panel(as_of, config.history_days).await?;
         // Instruments that traded on the date; every date any of them traded.
         let instruments: Vec<String> = panel
             .instruments

@@ -11,7 +11,7 @@ use prometheus::domain::{RegimeState, StabilityReport};
 use prometheus::engines::stability::{
     RegimeContext, SoftTargetClass, StabilityConfig, assess_market,
 };
-use prometheus::features::load::{calendar_days_for, load_panel};
+use prometheus::features::load::calendar_days_for;
 use prometheus::store::{Stamp, WorldStateStore};
 use std::collections::BTreeMap;
 
@@ -41,9 +41,7 @@ impl Job for StabilityJob {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let config = &cfg.config;
         let history_days = calendar_days_for(config.lookback());
-        let (instruments, panel) = load_panel(&ctx.stores.historical, market, as_of, history_days)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (instruments, panel) = ctx.panel(as_of, history_days).await?;
         let runtime = &ctx.stores.runtime;
         // The regime of this very date (never a later one), written under the config the
         // regime engine's message names; without a message (after a restart), the stored

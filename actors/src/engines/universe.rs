@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{EffectiveUniverse, InstrumentScores};
 use prometheus::engines::universe::{Candidate, Tier, UNKNOWN_SECTOR, UniverseConfig};
-use prometheus::features::load::{calendar_days_for, load_panel};
+use prometheus::features::load::calendar_days_for;
 use prometheus::store::{DecisionStore, ReferenceStore, Stamp, WorldOutput, WorldStateStore};
 use std::collections::BTreeMap;
 
@@ -50,9 +50,7 @@ impl Job for UniverseJob {
         let runtime = &ctx.stores.runtime;
         let hist = &ctx.stores.historical;
         let window = config.min_history_days.max(config.liquidity_days);
-        let (instruments, panel) = load_panel(hist, market, as_of, calendar_days_for(window))
-            .await
-            .map_err(|e| e.to_string())?;
+        let (instruments, panel) = ctx.panel(as_of, calendar_days_for(window)).await?;
         let sectors: BTreeMap<String, String> = hist
             .issuers()
             .await

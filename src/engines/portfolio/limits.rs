@@ -58,7 +58,8 @@ pub struct Structure<'a> {
     pub sector_caps: &'a BTreeMap<String, f64>,
     /// Cap of sectors not listed.
     pub default_sector_cap: f64,
-    /// Largest turnover over the names still eligible (when a previous target exists).
+    /// Largest turnover over the names still eligible (when a previous target exists),
+    /// forced exits included.
     pub turnover_limit: Option<f64>,
     /// Whether a previous target exists.
     pub has_previous: bool,

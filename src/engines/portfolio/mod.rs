@@ -90,7 +90,8 @@ pub struct PortfolioConfig {
     pub sector_caps: BTreeMap<String, f64>,
     /// λ in the mean-variance objective (annualised units).
     pub risk_aversion: f64,
-    /// Largest `Σ|w − w₀|` over names still in the universe (none: unlimited).
+    /// Largest `Σ|w − w₀|` over names still in the universe, beyond re-investing the
+    /// weight of names that left it (none: unlimited).
     pub turnover_limit: Option<f64>,
     /// κ: objective cost per unit of turnover (mean-variance and minimum variance).
     pub turnover_penalty: f64,
@@ -284,7 +285,20 @@ pub struct Target {
 }
 
 impl PortfolioConfig {
-    fn constraints(&self, names: &[PortfolioName], has_previous: bool) -> Constraints {
+    /// The turnover allowed over the names still eligible: the limit plus the weight that
+    /// names leaving the universe free up (it must be re-invested, whatever the limit).
+    fn turnover_allowed(&self, has_previous: bool, forced_exits: f64) -> Option<f64> {
+        self.turnover_limit
+            .filter(|_| has_previous)
+            .map(|l| (l + forced_exits).min(2.0 * self.gross))
+    }
+
+    fn constraints(
+        &self,
+        names: &[PortfolioName],
+        has_previous: bool,
+        forced_exits: f64,
+    ) -> Constraints {
         let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, n) in names.iter().enumerate() {
             if n.sector != UNKNOWN_SECTOR {
@@ -306,7 +320,7 @@ impl PortfolioConfig {
                 })
                 .collect(),
             previous: has_previous.then(|| names.iter().map(|n| n.previous).collect()),
-            turnover_limit: self.turnover_limit.filter(|_| has_previous),
+            turnover_limit: self.turnover_allowed(has_previous, forced_exits),
             turnover_penalty: if has_previous {
                 self.turnover_penalty
             } else {
@@ -332,7 +346,7 @@ impl PortfolioConfig {
             });
         }
         let cov = ledoit_wolf(inp.returns, inp.days, n)?;
-        let cons = self.constraints(inp.names, inp.has_previous);
+        let cons = self.constraints(inp.names, inp.has_previous, inp.forced_exits);
         let (weights, projected) = self.weights(&cov, inp.names, &cons)?;
         let sectors: Vec<String> = inp.names.iter().map(|x| x.sector.clone()).collect();
         let fragility: Vec<Option<f64>> = inp.names.iter().map(|x| x.fragility).collect();
@@ -372,7 +386,7 @@ impl PortfolioConfig {
             },
             sector_caps: &self.sector_caps,
             default_sector_cap: self.sector_cap,
-            turnover_limit: self.turnover_limit,
+            turnover_limit: self.turnover_allowed(inp.has_previous, inp.forced_exits),
             has_previous: inp.has_previous,
         };
         let found = breaches(

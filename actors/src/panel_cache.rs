@@ -1,0 +1,248 @@
+//! The in-memory price panel every engine of a spine reads: each market's instruments and
+//! their closes and volumes, loaded from the historical database once and extended as later
+//! (or earlier) dates are asked for, then sliced point-in-time for each job.
+//!
+//! Reading a year of 500 names from SQLite costs about a second; the engines of one DAG run
+//! read it five times, a backtest hundreds of times. The cache makes those reads a slice of
+//! memory. It stays correct because it is checked before every use: the ingest job tells it
+//! which dates it rewrote ([`PanelCache::written`]), and a fingerprint of the ingest log and
+//! the instrument list catches writes by any other process (then everything is reloaded).
+//! Slices never contain a row dated after the job's `as_of`. Factor series (the regime's
+//! inputs, the panel's market return) are cached the same way; the derive job reports the
+//! first date it rewrote.
+
+use chrono::{Days, NaiveDate};
+use prometheus::domain::{FactorValue, Instrument, InstrumentId, MarketId};
+use prometheus::encoders::numeric::Panel;
+use prometheus::features::DayRow;
+use prometheus::store::{
+    DerivedStore, HistoricalDb, IngestLog, PriceStore, ReferenceStore, StoreError,
+};
+use std::collections::BTreeMap;
+use tokio::sync::Mutex;
+
+/// One market's cached rows: every instrument's rows dated in `[from, to]`.
+struct Entry {
+    fingerprint: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    instruments: Vec<Instrument>,
+    rows: BTreeMap<String, Vec<DayRow>>,
+}
+
+/// One factor's cached values dated in `[from, to]`.
+struct FactorEntry {
+    fingerprint: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    values: Vec<FactorValue>,
+}
+
+/// The cache, shared by every job of a spine.
+#[derive(Default)]
+pub struct PanelCache {
+    markets: Mutex<BTreeMap<MarketId, Entry>>,
+    factors: Mutex<BTreeMap<String, FactorEntry>>,
+}
+
+async fn load_rows(
+    db: &HistoricalDb,
+    instruments: &[Instrument],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<BTreeMap<String, Vec<DayRow>>, StoreError> {
+    let ids: Vec<InstrumentId> = instruments
+        .iter()
+        .map(|i| i.instrument_id.clone())
+        .collect();
+    Ok(db
+        .closes_volumes_many(&ids, from, to)
+        .await?
+        .into_iter()
+        .map(|(id, rows)| {
+            (
+                id.as_str().to_owned(),
+                rows.into_iter()
+                    .map(|(date, close, volume)| DayRow {
+                        date,
+                        close,
+                        volume,
+                    })
+                    .collect(),
+            )
+        })
+        .collect())
+}
+
+impl PanelCache {
+    /// The market's instruments and their rows from `history_days` calendar days before
+    /// `as_of` up to `as_of`, with the market factor over the same dates: what
+    /// [`prometheus::features::load::load_panel`] reads, from memory.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn panel(
+        &self,
+        db: &HistoricalDb,
+        market: &MarketId,
+        as_of: NaiveDate,
+        history_days: u64,
+    ) -> Result<(Vec<Instrument>, Panel), StoreError> {
+        let from = as_of
+            .checked_sub_days(Days::new(history_days))
+            .unwrap_or(as_of);
+        let fingerprint = db.data_fingerprint(market.as_str()).await?;
+        let mut markets = self.markets.lock().await;
+        if markets
+            .get(market)
+            .is_some_and(|e| e.fingerprint != fingerprint)
+        {
+            markets.remove(market);
+        }
+        let entry = match markets.entry(market.clone()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let instruments = db.instruments(Some(market)).await?;
+                let rows = load_rows(db, &instruments, from, as_of).await?;
+                v.insert(Entry {
+                    fingerprint,
+                    from,
+                    to: as_of,
+                    instruments,
+                    rows,
+                })
+            }
+        };
+        if from < entry.from {
+            let before = entry.from.pred_opt().unwrap_or(entry.from);
+            let earlier = load_rows(db, &entry.instruments, from, before).await?;
+            for (id, mut rows) in earlier {
+                let slot = entry.rows.entry(id).or_default();
+                rows.append(slot);
+                *slot = rows;
+            }
+            entry.from = from;
+        }
+        if as_of > entry.to {
+            let after = entry.to.succ_opt().unwrap_or(entry.to);
+            let later = load_rows(db, &entry.instruments, after, as_of).await?;
+            for (id, rows) in later {
+                entry.rows.entry(id).or_default().extend(rows);
+            }
+            entry.to = as_of;
+        }
+        let instruments: BTreeMap<String, Vec<DayRow>> = entry
+            .rows
+            .iter()
+            .filter_map(|(id, rows)| {
+                let a = rows.partition_point(|r| r.date < from);
+                let b = rows.partition_point(|r| r.date <= as_of);
+                (b > a).then(|| (id.clone(), rows[a..b].to_vec()))
+            })
+            .collect();
+        let listed = entry.instruments.clone();
+        drop(markets);
+        let market_returns = self
+            .factor(db, market, &format!("MKT:{market}"), from, as_of)
+            .await?
+            .into_iter()
+            .map(|f| (f.trade_date, f.value))
+            .collect();
+        Ok((
+            listed,
+            Panel {
+                instruments,
+                market: market_returns,
+            },
+        ))
+    }
+
+    /// A factor's values dated in `[from, to]` (the market's data fingerprint guards them
+    /// like the prices).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn factor(
+        &self,
+        db: &HistoricalDb,
+        market: &MarketId,
+        factor_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<FactorValue>, StoreError> {
+        let fingerprint = db.data_fingerprint(market.as_str()).await?;
+        let mut factors = self.factors.lock().await;
+        if factors
+            .get(factor_id)
+            .is_some_and(|e| e.fingerprint != fingerprint)
+        {
+            factors.remove(factor_id);
+        }
+        let entry = match factors.entry(factor_id.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => v.insert(FactorEntry {
+                fingerprint,
+                from,
+                to,
+                values: db.factor(factor_id, from, to).await?,
+            }),
+        };
+        if from < entry.from {
+            let before = entry.from.pred_opt().unwrap_or(entry.from);
+            let mut earlier = db.factor(factor_id, from, before).await?;
+            earlier.append(&mut entry.values);
+            entry.values = earlier;
+            entry.from = from;
+        }
+        if to > entry.to {
+            let after = entry.to.succ_opt().unwrap_or(entry.to);
+            entry.values.extend(db.factor(factor_id, after, to).await?);
+            entry.to = to;
+        }
+        let a = entry.values.partition_point(|f| f.trade_date < from);
+        let b = entry.values.partition_point(|f| f.trade_date <= to);
+        Ok(entry.values[a..b.max(a)].to_vec())
+    }
+
+    /// The ingest or derive job rewrote the market's prices or factors dated on or after
+    /// `from`: cached rows from that date on are dropped (they are read again when next
+    /// asked for), and the current fingerprint, which includes the job's own batch, is
+    /// accepted.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn written(
+        &self,
+        db: &HistoricalDb,
+        market: &MarketId,
+        from: NaiveDate,
+    ) -> Result<(), StoreError> {
+        let fingerprint = db.data_fingerprint(market.as_str()).await?;
+        let instruments = db.instruments(Some(market)).await?;
+        {
+            let mut factors = self.factors.lock().await;
+            factors.retain(|_, e| from > e.from);
+            for e in factors.values_mut() {
+                e.values
+                    .truncate(e.values.partition_point(|f| f.trade_date < from));
+                e.to = e.to.min(from.pred_opt().unwrap_or(from));
+                e.fingerprint.clone_from(&fingerprint);
+            }
+        }
+        let mut markets = self.markets.lock().await;
+        let Some(entry) = markets.get_mut(market) else {
+            return Ok(());
+        };
+        if from <= entry.from || instruments.len() != entry.instruments.len() {
+            markets.remove(market);
+            return Ok(());
+        }
+        for rows in entry.rows.values_mut() {
+            rows.truncate(rows.partition_point(|r| r.date < from));
+        }
+        entry.to = entry.to.min(from.pred_opt().unwrap_or(from));
+        entry.instruments = instruments;
+        entry.fingerprint = fingerprint;
+        Ok(())
+    }
+}
