@@ -12,6 +12,7 @@
 use crate::context::Context;
 use crate::faults::FaultPlan;
 use crate::orchestrator::{Submit, WaitRun};
+use crate::panel_cache::PanelCache;
 use crate::scheduler::SimulatedClock;
 use crate::system::{Spine, SpineOptions, resolve_config};
 use anyhow::{Context as _, anyhow, bail};
@@ -183,7 +184,7 @@ pub struct BacktestOutcome {
     pub portfolio_config: Option<prometheus::domain::ConfigId>,
 }
 
-/// Runs `strategy` over the sessions of `[from, to]` through `spine`-free stores: starts
+/// Runs `strategy` over the sessions of `[from, to]`: starts
 /// its own spine with the strategy's configs, drives it, simulates the broker, stores and
 /// returns the outcome.
 ///
@@ -344,7 +345,8 @@ pub async fn run_backtest(
         .iter()
         .map(|t| (t.as_of, t.weights.clone()))
         .collect();
-    let book = price_book(&stores, &sessions, &by_date).await?;
+    let market = MarketId::new(&strategy.market);
+    let book = price_book(&stores, &spine.panels, &market, &sessions, &by_date).await?;
     let sim = strategy
         .broker
         .simulate(&book, &by_date, strategy.initial_capital);
@@ -409,9 +411,12 @@ fn assemble(
     (days, rep)
 }
 
-/// Prices of every name ever targeted, over the sessions (opens adjusted like closes).
+/// Prices of every name ever targeted, over the sessions (opens adjusted like closes), from
+/// the spine's panel cache: the engines have read most of them already.
 async fn price_book(
     stores: &Stores,
+    panels: &PanelCache,
+    market: &MarketId,
     sessions: &[NaiveDate],
     targets: &BTreeMap<NaiveDate, Vec<(String, f64)>>,
 ) -> anyhow::Result<PriceBook> {
@@ -421,9 +426,8 @@ async fn price_book(
         .collect();
     names.sort();
     names.dedup();
-    let ids: Vec<InstrumentId> = names.iter().map(InstrumentId::new).collect();
     let (first, last) = (sessions[0], sessions[sessions.len() - 1]);
-    let bars = stores.historical.bars_many(&ids, first, last).await?;
+    let (_, rows) = panels.rows(&stores.historical, market, first, last).await?;
     let index: BTreeMap<NaiveDate, usize> =
         sessions.iter().enumerate().map(|(i, d)| (*d, i)).collect();
     let n = names.len();
@@ -434,19 +438,15 @@ async fn price_book(
         close: vec![f64::NAN; sessions.len() * n],
         volume: vec![f64::NAN; sessions.len() * n],
     };
-    for (i, id) in ids.iter().enumerate() {
-        for b in bars.get(id).map(Vec::as_slice).unwrap_or(&[]) {
-            let Some(&t) = index.get(&b.trade_date) else {
+    for (i, id) in names.iter().enumerate() {
+        for r in rows.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+            let Some(&t) = index.get(&r.date) else {
                 continue;
             };
             let k = t * n + i;
-            book.close[k] = b.adj_close;
-            let factor = match b.close {
-                Some(c) if c > 0.0 => b.adj_close / c,
-                _ => 1.0,
-            };
-            book.open[k] = b.open.map_or(f64::NAN, |o| o * factor);
-            book.volume[k] = b.volume.unwrap_or(f64::NAN);
+            book.close[k] = r.close;
+            book.open[k] = r.open.unwrap_or(f64::NAN);
+            book.volume[k] = r.volume.unwrap_or(f64::NAN);
         }
     }
     Ok(book)

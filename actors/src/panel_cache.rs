@@ -16,7 +16,7 @@ use prometheus::domain::{FactorValue, Instrument, InstrumentId, MarketId};
 use prometheus::encoders::numeric::Panel;
 use prometheus::features::DayRow;
 use prometheus::store::{
-    DerivedStore, HistoricalDb, IngestLog, PriceStore, ReferenceStore, StoreError,
+    DerivedStore, HistoricalDb, IngestLog, PriceStore, ReferenceStore, SessionPrice, StoreError,
 };
 use std::collections::BTreeMap;
 use tokio::sync::Mutex;
@@ -27,7 +27,7 @@ struct Entry {
     from: NaiveDate,
     to: NaiveDate,
     instruments: Vec<Instrument>,
-    rows: BTreeMap<String, Vec<DayRow>>,
+    rows: BTreeMap<String, Vec<SessionPrice>>,
 }
 
 /// One factor's cached values dated in `[from, to]`.
@@ -50,27 +50,16 @@ async fn load_rows(
     instruments: &[Instrument],
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<BTreeMap<String, Vec<DayRow>>, StoreError> {
+) -> Result<BTreeMap<String, Vec<SessionPrice>>, StoreError> {
     let ids: Vec<InstrumentId> = instruments
         .iter()
         .map(|i| i.instrument_id.clone())
         .collect();
     Ok(db
-        .closes_volumes_many(&ids, from, to)
+        .prices_many(&ids, from, to)
         .await?
         .into_iter()
-        .map(|(id, rows)| {
-            (
-                id.as_str().to_owned(),
-                rows.into_iter()
-                    .map(|(date, close, volume)| DayRow {
-                        date,
-                        close,
-                        volume,
-                    })
-                    .collect(),
-            )
-        })
+        .map(|(id, rows)| (id.as_str().to_owned(), rows))
         .collect())
 }
 
@@ -91,6 +80,49 @@ impl PanelCache {
         let from = as_of
             .checked_sub_days(Days::new(history_days))
             .unwrap_or(as_of);
+        let (listed, rows) = self.rows(db, market, from, as_of).await?;
+        let instruments = rows
+            .into_iter()
+            .map(|(id, rows)| {
+                let rows = rows
+                    .into_iter()
+                    .map(|r| DayRow {
+                        date: r.date,
+                        close: r.close,
+                        volume: r.volume,
+                    })
+                    .collect();
+                (id, rows)
+            })
+            .collect();
+        let market_returns = self
+            .factor(db, market, &format!("MKT:{market}"), from, as_of)
+            .await?
+            .into_iter()
+            .map(|f| (f.trade_date, f.value))
+            .collect();
+        Ok((
+            listed,
+            Panel {
+                instruments,
+                market: market_returns,
+            },
+        ))
+    }
+
+    /// The market's instruments and every instrument's rows dated in `[from, to]` (those
+    /// with at least one), from memory after the first read: the engines' panels and the
+    /// simulated broker's prices.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn rows(
+        &self,
+        db: &HistoricalDb,
+        market: &MarketId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(Vec<Instrument>, BTreeMap<String, Vec<SessionPrice>>), StoreError> {
         let fingerprint = db.data_fingerprint(market.as_str()).await?;
         let mut markets = self.markets.lock().await;
         if markets
@@ -103,11 +135,11 @@ impl PanelCache {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => {
                 let instruments = db.instruments(Some(market)).await?;
-                let rows = load_rows(db, &instruments, from, as_of).await?;
+                let rows = load_rows(db, &instruments, from, to).await?;
                 v.insert(Entry {
                     fingerprint,
                     from,
-                    to: as_of,
+                    to,
                     instruments,
                     rows,
                 })
@@ -123,38 +155,24 @@ impl PanelCache {
             }
             entry.from = from;
         }
-        if as_of > entry.to {
+        if to > entry.to {
             let after = entry.to.succ_opt().unwrap_or(entry.to);
-            let later = load_rows(db, &entry.instruments, after, as_of).await?;
+            let later = load_rows(db, &entry.instruments, after, to).await?;
             for (id, rows) in later {
                 entry.rows.entry(id).or_default().extend(rows);
             }
-            entry.to = as_of;
+            entry.to = to;
         }
-        let instruments: BTreeMap<String, Vec<DayRow>> = entry
+        let rows = entry
             .rows
             .iter()
             .filter_map(|(id, rows)| {
                 let a = rows.partition_point(|r| r.date < from);
-                let b = rows.partition_point(|r| r.date <= as_of);
+                let b = rows.partition_point(|r| r.date <= to);
                 (b > a).then(|| (id.clone(), rows[a..b].to_vec()))
             })
             .collect();
-        let listed = entry.instruments.clone();
-        drop(markets);
-        let market_returns = self
-            .factor(db, market, &format!("MKT:{market}"), from, as_of)
-            .await?
-            .into_iter()
-            .map(|f| (f.trade_date, f.value))
-            .collect();
-        Ok((
-            listed,
-            Panel {
-                instruments,
-                market: market_returns,
-            },
-        ))
+        Ok((entry.instruments.clone(), rows))
     }
 
     /// A factor's values dated in `[from, to]` (the market's data fingerprint guards them

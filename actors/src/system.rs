@@ -113,6 +113,8 @@ pub struct Spine {
     pub dags: Arc<DagsConfig>,
     /// The calendar of every configured market.
     pub calendars: Arc<Calendars>,
+    /// The price panels the engines read.
+    pub panels: Arc<PanelCache>,
 }
 
 /// The configuration an engine starts with: the store's active version; on first start the
@@ -327,6 +329,7 @@ impl Spine {
         if !faults.is_empty() {
             events.record("spine", "faults_armed", faults.to_string());
         }
+        let panels = Arc::new(PanelCache::default());
         let orch_ctx = actix::Context::<Orchestrator>::new();
         let orchestrator = orch_ctx.address();
         let shared = Shared {
@@ -337,7 +340,7 @@ impl Spine {
             faults: &faults,
             orchestrator: &orchestrator,
             options,
-            panels: &Arc::new(PanelCache::default()),
+            panels: &panels,
         };
         let actors = EngineActors {
             ingest: start_engine::<IngestJob>(&shared).await?,
@@ -378,6 +381,7 @@ impl Spine {
             stores,
             dags,
             calendars,
+            panels,
         })
     }
 

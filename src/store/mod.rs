@@ -52,7 +52,7 @@ pub use ingest_log::{IngestBatch, IngestLog, IngestReject};
 pub use migrate::{Schema, migrate};
 pub use news::{NewsItem, NewsStore};
 pub use pool::{Backend, Pool};
-pub use prices::{PriceStore, PriceWriteSummary};
+pub use prices::{PriceStore, PriceWriteSummary, SessionPrice};
 pub use profiles::{ProfileRecord, ProfileStore};
 pub use reference::ReferenceStore;
 pub use runs::{DagRunRecord, FINAL_RUN_STATES, JobRunRecord, RunRecord, RunStore};

@@ -70,6 +70,16 @@ pub trait PriceStore {
         as_of: NaiveDate,
     ) -> Result<BTreeMap<InstrumentId, Vec<(NaiveDate, f64)>>, StoreError>;
 
+    /// Adjusted close, volume and adjusted open (`open × adj_close / close`) of several
+    /// instruments with `from <= trade_date <= as_of`, ascending by date per instrument:
+    /// what the engines' panel cache and the simulated broker keep in memory.
+    async fn prices_many(
+        &self,
+        instruments: &[InstrumentId],
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<InstrumentId, Vec<SessionPrice>>, StoreError>;
+
     /// Adjusted closes and volumes of several instruments with `from <= trade_date <=
     /// as_of`, ascending by date per instrument: the inputs of the numeric window encoder.
     async fn closes_volumes_many(
@@ -317,6 +327,28 @@ async fn packed_sqlite(
     Ok((out, by_rows))
 }
 
+/// One session of an instrument as the engines and the broker use it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SessionPrice {
+    /// The trading date.
+    pub date: NaiveDate,
+    /// Adjusted close.
+    pub close: f64,
+    /// Volume, when known.
+    pub volume: Option<f64>,
+    /// Open adjusted like the close, when the open is known.
+    pub open: Option<f64>,
+}
+
+/// The adjusted open of a bar's raw open and close.
+fn adjusted_open(open: Option<f64>, close: Option<f64>, adj_close: f64) -> Option<f64> {
+    let factor = match close {
+        Some(c) if c > 0.0 => adj_close / c,
+        _ => 1.0,
+    };
+    open.map(|o| o * factor)
+}
+
 /// Instruments with their `(date, values)` rows, as [`packed_sqlite`] returns them.
 type PackedSeries = Vec<(String, Vec<(NaiveDate, Vec<Option<f64>>)>)>;
 
@@ -481,6 +513,70 @@ impl PriceStore for HistoricalDb {
                         close,
                         adj_close,
                         volume,
+                    });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn prices_many(
+        &self,
+        instruments: &[InstrumentId],
+        from: NaiveDate,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<InstrumentId, Vec<SessionPrice>>, StoreError> {
+        type Row = (
+            String,
+            NaiveDate,
+            f64,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+        );
+        let mut out: BTreeMap<InstrumentId, Vec<SessionPrice>> = BTreeMap::new();
+        let mut rest = instruments.to_vec();
+        if let Pool::Sqlite(p) = &self.pool {
+            let columns = ["adj_close", "volume", "open", "close"];
+            let (packed, by_rows) = packed_sqlite(p, &columns, instruments, from, as_of).await?;
+            for (id, series) in packed {
+                let rows = series
+                    .into_iter()
+                    .filter_map(|(date, v)| {
+                        let close = v[0]?;
+                        Some(SessionPrice {
+                            date,
+                            close,
+                            volume: v[1],
+                            open: adjusted_open(v[2], v[3], close),
+                        })
+                    })
+                    .collect();
+                out.insert(InstrumentId::new(id), rows);
+            }
+            rest = by_rows;
+        }
+        for chunk in rest.chunks(2000) {
+            let sql = format!(
+                "SELECT instrument_id, trade_date, adj_close, volume, open, close FROM prices_daily \
+                 WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \
+                 ORDER BY instrument_id, trade_date",
+                placeholders(3, chunk.len())
+            );
+            let rows: Vec<Row> = on_pool!(&self.pool, p => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(from).bind(as_of);
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(p).await.map_err(StoreError::query("read prices"))?
+            });
+            for (id, date, close, volume, open, raw) in rows {
+                out.entry(InstrumentId::new(id))
+                    .or_default()
+                    .push(SessionPrice {
+                        date,
+                        close,
+                        volume,
+                        open: adjusted_open(open, raw, close),
                     });
             }
         }
