@@ -69,6 +69,7 @@ fn mean_variance_solution_satisfies_its_kkt_conditions() {
         sectors: (0..SECTORS.len())
             .map(|s| ((0..n).filter(|i| sector_of(*i) == s).collect(), 0.40))
             .collect(),
+        extra_groups: Vec::new(),
         previous: None,
         turnover_limit: None,
         turnover_penalty: 0.0,
@@ -146,6 +147,7 @@ fn long_short_turnover_solution_satisfies_its_kkt_conditions() {
         max_weight: 0.3,
         gross: 1.5,
         sectors: Vec::new(),
+        extra_groups: Vec::new(),
         previous: Some(previous.clone()),
         turnover_limit: Some(1.2),
         turnover_penalty: 0.01,
@@ -279,6 +281,7 @@ fn heuristic_weights_over_a_cap_are_projected_not_renormalised() {
         max_weight: 0.4,
         gross: 1.0,
         sectors: Vec::new(),
+        extra_groups: Vec::new(),
         previous: None,
         turnover_limit: None,
         turnover_penalty: 0.0,
@@ -336,4 +339,30 @@ fn impossible_caps_and_breached_limits_fail_closed_with_reasons() {
         err,
         PortfolioError::ShortHistory { days: 30, min: 60 }
     ));
+}
+
+#[test]
+fn the_fragile_weight_limit_holds_by_construction() {
+    let (days, n) = (200, 30);
+    let r = panel(days, n, 6);
+    let mut xs = names(n);
+    for x in xs.iter_mut().step_by(2) {
+        x.fragile = true;
+    }
+    for method in [Method::EqualWeight, Method::Hrp, Method::MeanVariance] {
+        let mut cfg = PortfolioConfig {
+            method,
+            max_weight: 0.1,
+            ..PortfolioConfig::default()
+        };
+        cfg.limits.max_fragile_weight = Some(0.2);
+        let t = cfg
+            .construct(&inputs(&xs, &r, days))
+            .unwrap_or_else(|e| panic!("{}: {e}", method.as_str()));
+        assert!(
+            t.report.fragile_weight <= 0.2 + 1e-9,
+            "{}",
+            t.report.fragile_weight
+        );
+    }
 }

@@ -399,6 +399,13 @@ impl Orchestrator {
             market: run.market.clone(),
             as_of: run.as_of,
             timeout,
+            dag_actors: run
+                .state
+                .dag()
+                .jobs
+                .iter()
+                .map(|j| j.actor.clone())
+                .collect(),
         };
         if let Some(actor) = self.actors.get(&def.actor) {
             actor.do_send(Dispatch(msg));

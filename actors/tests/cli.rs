@@ -198,9 +198,9 @@ fn demo_json(s: &Sandbox, urls: &[String; 2]) -> Value {
         &[
             "demo",
             "--instruments",
-            "12",
+            "30",
             "--years",
-            "1",
+            "2",
             "--seed",
             "3",
             "--format",
@@ -213,23 +213,23 @@ fn demo_json(s: &Sandbox, urls: &[String; 2]) -> Value {
 
 fn check_demo(s: &Sandbox, urls: &[String; 2]) {
     let first = demo_json(s, urls);
-    assert_eq!(first["instruments"], 12);
+    assert_eq!(first["instruments"], 30);
     let sessions = first["sessions"].as_u64().unwrap();
-    assert!((255..=265).contains(&sessions), "{sessions}");
-    assert_eq!(first["price_rows"]["inserted"], 12 * sessions);
+    assert!((515..=525).contains(&sessions), "{sessions}");
+    assert_eq!(first["price_rows"]["inserted"], 30 * sessions);
     assert!(first["derived"]["returns"].as_u64().unwrap() > 0);
     let shares: f64 = ["calm", "stressed", "crisis"]
         .iter()
         .map(|r| first["regimes"][r]["share"].as_f64().unwrap())
         .sum();
     assert!((shares - 1.0).abs() < 1e-9);
-    // The last 10 sessions went through the features and profiles DAGs.
+    // The last 10 sessions went through the features, profiles and engines DAGs.
     let reps = &first["representations"];
     assert_eq!(reps["sessions"], 10, "{reps}");
     assert_eq!(reps["failed_runs"], serde_json::json!([]), "{reps}");
-    assert_eq!(reps["numeric"]["instruments"], 12, "{reps}");
+    assert_eq!(reps["numeric"]["instruments"], 30, "{reps}");
     assert_eq!(reps["numeric"]["dim"], 8, "{reps}");
-    assert!(reps["profiles"]["issuers"].as_u64() == Some(12), "{reps}");
+    assert!(reps["profiles"]["issuers"].as_u64() == Some(30), "{reps}");
     let spaces: Vec<&str> = reps["joint"]
         .as_array()
         .unwrap()
@@ -240,15 +240,40 @@ fn check_demo(s: &Sandbox, urls: &[String; 2]) {
         spaces,
         ["regime_context", "profile_core", "stability", "assessment"]
     );
+    // The engines DAG left a target; both strategies were backtested after the warm-up year.
+    let decisions = &first["decisions"];
+    assert!(
+        decisions["current_target"]["weights"]
+            .as_array()
+            .is_some_and(|w| !w.is_empty()),
+        "{decisions}"
+    );
+    for strategy in ["core_long_eq", "equal_weight"] {
+        let b = &decisions["backtests"][strategy];
+        assert!(b["error"].is_null(), "{strategy}: {b}");
+        assert!(
+            b["metrics"]["overall"]["days"].as_u64().unwrap() > 200,
+            "{strategy}: {b}"
+        );
+    }
+    assert!(
+        !decisions["regime_timeline"].as_array().unwrap().is_empty(),
+        "{decisions}"
+    );
     // Running it again changes nothing and recomputes nothing.
     let again = demo_json(s, urls);
+    assert_eq!(
+        again["decisions"]["backtests"]["core_long_eq"]["metrics"],
+        decisions["backtests"]["core_long_eq"]["metrics"],
+        "the same backtest from the same data"
+    );
     assert_eq!(
         again["representations"]["numeric"]["model_id"], reps["numeric"]["model_id"],
         "the same model from the same data"
     );
-    assert_eq!(again["price_rows"]["unchanged"], 12 * sessions);
+    assert_eq!(again["price_rows"]["unchanged"], 30 * sessions);
     assert_eq!(again["derived"]["instruments"], 0);
-    assert_eq!(again["price_rows"]["stored_total"], 12 * sessions);
+    assert_eq!(again["price_rows"]["stored_total"], 30 * sessions);
 }
 
 #[test]

@@ -78,6 +78,17 @@ pub struct RunJob {
     pub as_of: NaiveDate,
     /// How long the orchestrator waits before abandoning the attempt.
     pub timeout: Duration,
+    /// The actors of the run's DAG: a decision engine reads an upstream engine's output
+    /// of the date only when that engine is part of its own run, so a run never depends on
+    /// what another DAG or strategy happened to write that day.
+    pub dag_actors: Vec<String>,
+}
+
+impl RunJob {
+    /// Whether the actor `name` runs in this job's DAG.
+    pub fn runs(&self, name: &str) -> bool {
+        self.dag_actors.iter().any(|a| a == name)
+    }
 }
 
 /// Why an attempt failed.

@@ -22,8 +22,12 @@ type CurrentTarget = (NaiveDate, String, Vec<(String, f64)>, RiskReport);
 
 /// What the step did and found.
 pub struct Decisions {
-    core: BacktestOutcome,
-    equal: BacktestOutcome,
+    /// The market.
+    market: String,
+    /// The `core_long_eq` backtest, or why it produced nothing.
+    core: Result<BacktestOutcome, String>,
+    /// The `equal_weight` backtest, or why it produced nothing.
+    equal: Result<BacktestOutcome, String>,
     /// `(first, last, label)` spans of the regime in force on each rebalance date.
     timeline: Vec<(NaiveDate, NaiveDate, String)>,
     /// Share of rebalance dates on which the engine's stress (CRISIS or RISK_OFF) matches
@@ -91,8 +95,14 @@ pub async fn run(
         s.benchmark = format!("MKT:{market}");
         strategies.push(s);
     }
-    let core = run_backtest(ctx, &strategies[0], from, to, FaultPlan::default(), true).await?;
-    let equal = run_backtest(ctx, &strategies[1], from, to, FaultPlan::default(), true).await?;
+    // A market too small or too short for a strategy (fewer names than its caps allow, no
+    // year of history) is reported in the summary, not a failure of the demo.
+    let core = run_backtest(ctx, &strategies[0], from, to, FaultPlan::default(), true)
+        .await
+        .map_err(|e| format!("{e:#}"));
+    let equal = run_backtest(ctx, &strategies[1], from, to, FaultPlan::default(), true)
+        .await
+        .map_err(|e| format!("{e:#}"));
     let stores = ctx.open_stores().await?;
     let labels: BTreeMap<NaiveDate, String> = stores
         .runtime
@@ -131,6 +141,7 @@ pub async fn run(
     let current = current_target(&stores, market, to).await?;
     stores.close().await;
     Ok(Decisions {
+        market: market.to_string(),
         core,
         equal,
         timeline,
@@ -147,19 +158,16 @@ impl Decisions {
             "regime_agreement_with_hidden": self.agreement.map(|(a, n)| json!({"share": a, "dates": n})),
             "current_target": self.current.as_ref().map(|(d, id, w, r)| json!({"date": d, "portfolio_id": id, "weights": w, "risk": r})),
             "backtests": {
-                "core_long_eq": super::backtest::as_json(&self.core),
-                "equal_weight": super::backtest::as_json(&self.equal),
+                "core_long_eq": self.core.as_ref().map_or_else(|e| json!({"error": e}), super::backtest::as_json),
+                "equal_weight": self.equal.as_ref().map_or_else(|e| json!({"error": e}), super::backtest::as_json),
             },
         })
     }
 
     /// The summary lines of the text report.
     pub fn print(&self) {
-        let c = &self.core.run;
         println!(
-            "  regime timeline {} … {} (the engine's label on each rebalance date; {} spans)",
-            c.from,
-            c.to,
+            "  regime timeline the engine's label on each rebalance date ({} spans)",
             self.timeline.len()
         );
         let shown = 16;
@@ -189,27 +197,40 @@ impl Decisions {
                 top.join(", ")
             );
             print!("  risk report     ");
-            print_risk(id, c.market_id.as_str(), *d, r);
+            print_risk(id, &self.market, *d, r);
         }
-        println!(
-            "  backtests       {}..{} monthly, next-open fills, 5 bp slippage + 1 bp commission",
-            c.from, c.to
-        );
-        println!("    {METRICS_HEADER}");
-        println!("    {}", metrics_row("core", &self.core.report.overall));
-        println!("    {}", metrics_row("equal_w", &self.equal.report.overall));
-        for (label, m) in &self.core.report.by_regime {
-            println!(
-                "    {}",
-                metrics_row(&format!("core/{}", &label[..label.len().min(5)]), m)
-            );
+        match (&self.core, &self.equal) {
+            (Ok(core), Ok(equal)) => {
+                let c = &core.run;
+                println!(
+                    "  backtests       {}..{} monthly, next-open fills, 5 bp slippage + 1 bp commission",
+                    c.from, c.to
+                );
+                println!("    {METRICS_HEADER}");
+                println!("    {}", metrics_row("core", &core.report.overall));
+                println!("    {}", metrics_row("equal_w", &equal.report.overall));
+                for (label, m) in &core.report.by_regime {
+                    println!(
+                        "    {}",
+                        metrics_row(&format!("core/{}", &label[..label.len().min(5)]), m)
+                    );
+                }
+                if let (Some(ic), Some(ric)) = (core.report.ic, core.report.rank_ic) {
+                    println!("    assessment forecasts: mean IC {ic:.4}, mean rank IC {ric:.4}");
+                }
+                println!(
+                    "    core_long_eq {} ({} rebalances, {} without a target), equal_weight {}",
+                    c.backtest_id, c.rebalances, c.failed_rebalances, equal.run.backtest_id
+                );
+            }
+            (core, equal) => {
+                for (name, r) in [("core_long_eq", core), ("equal_weight", equal)] {
+                    match r {
+                        Ok(o) => println!("    {}", metrics_row(name, &o.report.overall)),
+                        Err(e) => println!("  backtest {name}: {e}"),
+                    }
+                }
+            }
         }
-        if let (Some(ic), Some(ric)) = (self.core.report.ic, self.core.report.rank_ic) {
-            println!("    assessment forecasts: mean IC {ic:.4}, mean rank IC {ric:.4}");
-        }
-        println!(
-            "    core_long_eq {} ({} rebalances, {} without a target), equal_weight {}",
-            c.backtest_id, c.rebalances, c.failed_rebalances, self.equal.run.backtest_id
-        );
     }
 }

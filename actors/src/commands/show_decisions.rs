@@ -223,7 +223,7 @@ pub fn print_risk(
         pct(r.max_weight),
         pct(r.gross),
         pct(r.turnover),
-        pct(r.forced_exits)
+        pct(r.forced_exits.abs())
     );
     println!("  ex-ante volatility {} a year", pct(r.ex_ante_vol));
     if let Some(h) = r.historical {

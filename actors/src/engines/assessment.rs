@@ -157,14 +157,15 @@ impl Job for AssessmentJob {
                 c
             })
             .collect();
-        // The fragility of this date: under the config the message names, else the first
-        // stored one (a strategy that does not run fragility, or a restart).
+        // The fragility of this date: under the config the message names, else (after a
+        // restart) the first stored one — only when fragility is part of this run's DAG.
         let fragility_config = match self.upstream.take(market, as_of).pop() {
             Some(m) => Some(m.config_id),
-            None => runtime
+            None if ctx.run.runs("fragility") => runtime
                 .first_config_on(WorldOutput::Fragility, market.as_str(), as_of)
                 .await
                 .map_err(|e| e.to_string())?,
+            None => None,
         };
         let fragility: BTreeMap<String, f64> = match &fragility_config {
             Some(c) => runtime

@@ -110,10 +110,16 @@ impl Job for PortfolioJob {
             ));
         }
         let included: Vec<_> = members.into_iter().filter(|m| m.included()).collect();
-        let expected: BTreeMap<String, f64> = runtime
-            .scores(&config.strategy_id, market.as_str(), as_of, None)
-            .await
-            .map_err(|e| e.to_string())?
+        // Upstream outputs of the date count only when their engine is part of this run.
+        let scores = if ctx.run.runs("assessment") {
+            runtime
+                .scores(&config.strategy_id, market.as_str(), as_of, None)
+                .await
+                .map_err(|e| e.to_string())?
+        } else {
+            None
+        };
+        let expected: BTreeMap<String, f64> = scores
             .map(|s| {
                 let per_year = ANNUAL_DAYS / s.horizon_days.max(1) as f64;
                 s.rows
@@ -122,10 +128,14 @@ impl Job for PortfolioJob {
                     .collect()
             })
             .unwrap_or_default();
-        let fragility_config = runtime
-            .first_config_on(WorldOutput::Fragility, market.as_str(), as_of)
-            .await
-            .map_err(|e| e.to_string())?;
+        let fragility_config = if ctx.run.runs("fragility") {
+            runtime
+                .first_config_on(WorldOutput::Fragility, market.as_str(), as_of)
+                .await
+                .map_err(|e| e.to_string())?
+        } else {
+            None
+        };
         let fragility: BTreeMap<String, (f64, bool)> = match &fragility_config {
             Some(c) => runtime
                 .fragility(market.as_str(), as_of, c)

@@ -129,7 +129,7 @@ pub fn breaches(
     let mut above = |what: &str, value: Option<f64>, limit: Option<f64>| {
         if let Some(limit) = limit {
             match value {
-                Some(v) if v <= limit => {}
+                Some(v) if v <= limit + TOLERANCE => {}
                 Some(v) => out.push(format!("{what} {v:.6} above the limit {limit}")),
                 None => out.push(format!("{what} unknown (a limit of {limit} is set)")),
             }

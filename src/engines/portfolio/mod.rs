@@ -91,7 +91,8 @@ pub struct PortfolioConfig {
     /// λ in the mean-variance objective (annualised units).
     pub risk_aversion: f64,
     /// Largest `Σ|w − w₀|` over names still in the universe, beyond re-investing the
-    /// weight of names that left it (none: unlimited).
+    /// weight of names that left it and selling fragile names down to their limit (none:
+    /// unlimited).
     pub turnover_limit: Option<f64>,
     /// κ: objective cost per unit of turnover (mean-variance and minimum variance).
     pub turnover_penalty: f64,
@@ -287,10 +288,25 @@ pub struct Target {
 impl PortfolioConfig {
     /// The turnover allowed over the names still eligible: the limit plus the weight that
     /// names leaving the universe free up (it must be re-invested, whatever the limit).
-    fn turnover_allowed(&self, has_previous: bool, forced_exits: f64) -> Option<f64> {
+    fn turnover_allowed(
+        &self,
+        names: &[PortfolioName],
+        has_previous: bool,
+        forced_exits: f64,
+    ) -> Option<f64> {
+        // Selling down fragile names to their limit is forced too: a risk limit comes
+        // before a preference for low turnover.
+        let fragile_excess = self.limits.max_fragile_weight.map_or(0.0, |cap| {
+            let held: f64 = names
+                .iter()
+                .filter(|n| n.fragile)
+                .map(|n| n.previous.abs())
+                .sum();
+            (held - cap).max(0.0)
+        });
         self.turnover_limit
             .filter(|_| has_previous)
-            .map(|l| (l + forced_exits).min(2.0 * self.gross))
+            .map(|l| (l + forced_exits + 2.0 * fragile_excess).min(2.0 * self.gross))
     }
 
     fn constraints(
@@ -319,8 +335,27 @@ impl PortfolioConfig {
                     )
                 })
                 .collect(),
+            // The fragile-weight limit is built in, so that a target respects it by
+            // construction; the hard-limit check still guards it.
+            extra_groups: self
+                .limits
+                .max_fragile_weight
+                .map(|cap| {
+                    (
+                        names
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, n)| n.fragile)
+                            .map(|(i, _)| i)
+                            .collect::<Vec<_>>(),
+                        cap,
+                    )
+                })
+                .filter(|(g, _)| !g.is_empty())
+                .into_iter()
+                .collect(),
             previous: has_previous.then(|| names.iter().map(|n| n.previous).collect()),
-            turnover_limit: self.turnover_allowed(has_previous, forced_exits),
+            turnover_limit: self.turnover_allowed(names, has_previous, forced_exits),
             turnover_penalty: if has_previous {
                 self.turnover_penalty
             } else {
@@ -386,7 +421,7 @@ impl PortfolioConfig {
             },
             sector_caps: &self.sector_caps,
             default_sector_cap: self.sector_cap,
-            turnover_limit: self.turnover_allowed(inp.has_previous, inp.forced_exits),
+            turnover_limit: self.turnover_allowed(inp.names, inp.has_previous, inp.forced_exits),
             has_previous: inp.has_previous,
         };
         let found = breaches(
@@ -455,6 +490,7 @@ pub fn feasible(w: &[f64], cons: &Constraints) -> bool {
     let sectors = cons
         .sectors
         .iter()
+        .chain(&cons.extra_groups)
         .all(|(m, cap)| m.iter().map(|&i| w[i]).sum::<f64>().abs() <= cap + TOLERANCE);
     let turnover = match (&cons.previous, cons.turnover_limit) {
         (Some(prev), Some(limit)) => {

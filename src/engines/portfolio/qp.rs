@@ -40,8 +40,10 @@ pub struct Constraints {
     pub max_weight: f64,
     /// Largest `Σ|w|` (long/short only; long-only gross equals the budget).
     pub gross: f64,
-    /// Sector groups: member indices and cap on |Σ weights|.
+    /// Sector groups: member indices and cap on |Σ weights| (disjoint).
     pub sectors: Vec<(Vec<usize>, f64)>,
+    /// Further capped groups that may overlap the sectors (the weight in fragile names).
+    pub extra_groups: Vec<(Vec<usize>, f64)>,
     /// The weights held now (same order), when turnover is limited or penalised.
     pub previous: Option<Vec<f64>>,
     /// Largest `Σ|w − w₀|`.
@@ -60,7 +62,8 @@ pub struct Rows {
     pub upper: std::ops::Range<usize>,
     /// `±w − u ≤ 0` and `Σu ≤ gross` rows (long/short only).
     pub gross: std::ops::Range<usize>,
-    /// Sector rows: `Σ w ≤ cap` per sector, then `−Σ w ≤ cap` (long/short).
+    /// Group rows: `Σ w ≤ cap` per sector then per extra group, then `−Σ w ≤ cap` for each
+    /// (long/short).
     pub sectors: std::ops::Range<usize>,
     /// `±(w − w₀) − d ≤ 0` rows, then `Σd ≤ limit` when limited.
     pub turnover: std::ops::Range<usize>,
@@ -213,7 +216,7 @@ pub fn solve(q: &[f64], c: &[f64], cons: &Constraints) -> Result<QpSolution, QpE
     // Sectors.
     let sector_start = row;
     for sign in if short { vec![1.0, -1.0] } else { vec![1.0] } {
-        for (members, cap) in &cons.sectors {
+        for (members, cap) in cons.sectors.iter().chain(&cons.extra_groups) {
             for &i in members {
                 a.push(row, i, sign);
             }
