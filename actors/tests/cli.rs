@@ -198,7 +198,7 @@ fn demo_json(s: &Sandbox, urls: &[String; 2]) -> Value {
         &[
             "demo",
             "--instruments",
-            "30",
+            "60",
             "--years",
             "2",
             "--seed",
@@ -213,10 +213,10 @@ fn demo_json(s: &Sandbox, urls: &[String; 2]) -> Value {
 
 fn check_demo(s: &Sandbox, urls: &[String; 2]) {
     let first = demo_json(s, urls);
-    assert_eq!(first["instruments"], 30);
+    assert_eq!(first["instruments"], 60);
     let sessions = first["sessions"].as_u64().unwrap();
     assert!((515..=525).contains(&sessions), "{sessions}");
-    assert_eq!(first["price_rows"]["inserted"], 30 * sessions);
+    assert_eq!(first["price_rows"]["inserted"], 60 * sessions);
     assert!(first["derived"]["returns"].as_u64().unwrap() > 0);
     let shares: f64 = ["calm", "stressed", "crisis"]
         .iter()
@@ -227,9 +227,9 @@ fn check_demo(s: &Sandbox, urls: &[String; 2]) {
     let reps = &first["representations"];
     assert_eq!(reps["sessions"], 10, "{reps}");
     assert_eq!(reps["failed_runs"], serde_json::json!([]), "{reps}");
-    assert_eq!(reps["numeric"]["instruments"], 30, "{reps}");
+    assert_eq!(reps["numeric"]["instruments"], 60, "{reps}");
     assert_eq!(reps["numeric"]["dim"], 8, "{reps}");
-    assert!(reps["profiles"]["issuers"].as_u64() == Some(30), "{reps}");
+    assert!(reps["profiles"]["issuers"].as_u64() == Some(60), "{reps}");
     let spaces: Vec<&str> = reps["joint"]
         .as_array()
         .unwrap()
@@ -271,9 +271,9 @@ fn check_demo(s: &Sandbox, urls: &[String; 2]) {
         again["representations"]["numeric"]["model_id"], reps["numeric"]["model_id"],
         "the same model from the same data"
     );
-    assert_eq!(again["price_rows"]["unchanged"], 30 * sessions);
+    assert_eq!(again["price_rows"]["unchanged"], 60 * sessions);
     assert_eq!(again["derived"]["instruments"], 0);
-    assert_eq!(again["price_rows"]["stored_total"], 30 * sessions);
+    assert_eq!(again["price_rows"]["stored_total"], 60 * sessions);
 }
 
 #[test]
