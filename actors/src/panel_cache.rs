@@ -80,7 +80,11 @@ impl PanelCache {
         let from = as_of
             .checked_sub_days(Days::new(history_days))
             .unwrap_or(as_of);
-        let (listed, rows) = self.rows(db, market, from, as_of).await?;
+        // One fingerprint read serves both the prices and the market factor.
+        let fingerprint = db.data_fingerprint(market.as_str()).await?;
+        let (listed, rows) = self
+            .rows_checked(db, &fingerprint, market, from, as_of)
+            .await?;
         let instruments = rows
             .into_iter()
             .map(|(id, rows)| {
@@ -96,7 +100,7 @@ impl PanelCache {
             })
             .collect();
         let market_returns = self
-            .factor(db, market, &format!("MKT:{market}"), from, as_of)
+            .factor_checked(db, &fingerprint, &format!("MKT:{market}"), from, as_of)
             .await?
             .into_iter()
             .map(|f| (f.trade_date, f.value))
@@ -124,6 +128,18 @@ impl PanelCache {
         to: NaiveDate,
     ) -> Result<(Vec<Instrument>, BTreeMap<String, Vec<SessionPrice>>), StoreError> {
         let fingerprint = db.data_fingerprint(market.as_str()).await?;
+        self.rows_checked(db, &fingerprint, market, from, to).await
+    }
+
+    /// [`Self::rows`] against an already read fingerprint.
+    async fn rows_checked(
+        &self,
+        db: &HistoricalDb,
+        fingerprint: &str,
+        market: &MarketId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(Vec<Instrument>, BTreeMap<String, Vec<SessionPrice>>), StoreError> {
         let mut markets = self.markets.lock().await;
         if markets
             .get(market)
@@ -137,7 +153,7 @@ impl PanelCache {
                 let instruments = db.instruments(Some(market)).await?;
                 let rows = load_rows(db, &instruments, from, to).await?;
                 v.insert(Entry {
-                    fingerprint,
+                    fingerprint: fingerprint.to_owned(),
                     from,
                     to,
                     instruments,
@@ -189,6 +205,19 @@ impl PanelCache {
         to: NaiveDate,
     ) -> Result<Vec<FactorValue>, StoreError> {
         let fingerprint = db.data_fingerprint(market.as_str()).await?;
+        self.factor_checked(db, &fingerprint, factor_id, from, to)
+            .await
+    }
+
+    /// [`Self::factor`] against an already read fingerprint.
+    async fn factor_checked(
+        &self,
+        db: &HistoricalDb,
+        fingerprint: &str,
+        factor_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<FactorValue>, StoreError> {
         let mut factors = self.factors.lock().await;
         if factors
             .get(factor_id)
@@ -199,7 +228,7 @@ impl PanelCache {
         let entry = match factors.entry(factor_id.to_owned()) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => v.insert(FactorEntry {
-                fingerprint,
+                fingerprint: fingerprint.to_owned(),
                 from,
                 to,
                 values: db.factor(factor_id, from, to).await?,

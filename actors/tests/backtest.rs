@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::pv2_ok as pv2;
+use common::rows;
 use common::{Env, in_system};
 use prometheus::store::Pool;
 use serde_json::Value;
@@ -28,32 +30,6 @@ actor = "derived"
 depends_on = ["ingest"]
 timeout_secs = 120
 "#;
-
-macro_rules! rows {
-    ($pool:expr, $sql:expr, $ty:ty) => {
-        match &$pool {
-            // Test-only SQL built from constants and ids the test made.
-            Pool::Sqlite(p) => sqlx::query_as::<_, $ty>(sqlx::AssertSqlSafe($sql.to_string()))
-                .fetch_all(p)
-                .await
-                .unwrap(),
-            Pool::Postgres(p) => sqlx::query_as::<_, $ty>(sqlx::AssertSqlSafe($sql.to_string()))
-                .fetch_all(p)
-                .await
-                .unwrap(),
-        }
-    };
-}
-
-fn pv2(env: &Env, args: &[&str]) -> String {
-    let out = env.pv2().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "pv2 {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// An environment with the repository's strategies and small scenario sets.
 fn env(ingest: &str) -> Env {

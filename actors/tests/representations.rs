@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::pv2_ok as pv2;
 use common::{Env, in_system};
 use prometheus::store::{Pool, blob_to_vector};
 use std::path::Path;
@@ -119,16 +120,6 @@ fn backfill(env: &Env, from: &str, to: &str) -> String {
         env,
         &["backfill", "--market", "US_EQ", "--from", from, "--to", to],
     )
-}
-
-fn pv2(env: &Env, args: &[&str]) -> String {
-    let out = env.pv2().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "pv2 {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 async fn pool(url: &str) -> Pool {

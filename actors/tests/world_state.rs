@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::pv2_ok as pv2;
+use common::rows;
 use common::{Env, in_system};
 use prometheus::store::Pool;
 
@@ -52,22 +54,6 @@ depends_on = ["scenarios"]
 timeout_secs = 60
 "#;
 
-macro_rules! rows {
-    ($pool:expr, $sql:expr, $ty:ty) => {
-        match &$pool {
-            // Test-only SQL built from constants and fixed dates.
-            Pool::Sqlite(p) => sqlx::query_as::<_, $ty>(sqlx::AssertSqlSafe($sql.to_string()))
-                .fetch_all(p)
-                .await
-                .unwrap(),
-            Pool::Postgres(p) => sqlx::query_as::<_, $ty>(sqlx::AssertSqlSafe($sql.to_string()))
-                .fetch_all(p)
-                .await
-                .unwrap(),
-        }
-    };
-}
-
 macro_rules! exec {
     ($pool:expr, $sql:expr) => {
         match &$pool {
@@ -79,16 +65,6 @@ macro_rules! exec {
             }
         }
     };
-}
-
-fn pv2(env: &Env, args: &[&str]) -> String {
-    let out = env.pv2().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "pv2 {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// 40 synthetic instruments from January 2022; small scenario sets.

@@ -87,22 +87,8 @@ const UPSERT_RUN: &str = "INSERT INTO backtest_runs (backtest_id, strategy, mark
 #[async_trait]
 impl BacktestStore for RuntimeDb {
     async fn start_backtest(&self, r: &BacktestRun) -> Result<(), StoreError> {
-        let what = "start backtest";
-        on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
-            for table in ["backtest_daily", "backtest_trades"] {
-                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE backtest_id = $1")))
-                    .bind(&r.backtest_id)
-                    .execute(&mut *tx).await.map_err(StoreError::query(what))?;
-            }
-            sqlx::query(UPSERT_RUN)
-                .bind(&r.backtest_id).bind(&r.strategy).bind(&r.market_id).bind(r.from).bind(r.to)
-                .bind(&r.run_id).bind(&r.config_id).bind(&r.strategy_body).bind(&r.engine_configs)
-                .bind(&r.state).bind(to_i64(r.rebalances)).bind(to_i64(r.failed_rebalances)).bind(&r.metrics)
-                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
-            tx.commit().await.map_err(StoreError::query(what))?;
-        });
-        Ok(())
+        // A backtest without days or fills yet: the same replacement as its final write.
+        self.finish_backtest(r, &[], &[]).await
     }
 
     async fn finish_backtest(

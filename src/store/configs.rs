@@ -108,6 +108,60 @@ fn to_stored(
     }
 }
 
+/// Inside a write transaction `$tx`: the stored version `$config_id` of `$engine`, inserted
+/// as the engine's next version when it does not exist yet (an id that belongs to another
+/// engine is rejected). Shared by activation and by recording a backtest's configs; a macro
+/// because each backend's transaction is its own type.
+macro_rules! stored_version {
+    ($tx:ident, $engine:expr, $config_id:expr, $body:expr, $actor:expr, $at:expr) => {{
+        let existing: Option<ConfigTuple> = sqlx::query_as(SELECT_CONFIG_BY_ID)
+            .bind($config_id.as_str())
+            .fetch_optional(&mut *$tx)
+            .await
+            .map_err(StoreError::query("read config version"))?;
+        let stored = match existing {
+            Some(row) => to_stored(row),
+            None => {
+                let next: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM engine_configs WHERE engine = $1",
+                )
+                .bind($engine)
+                .fetch_one(&mut *$tx)
+                .await
+                .map_err(StoreError::query("next config version"))?;
+                sqlx::query(
+                    "INSERT INTO engine_configs (config_id, engine, version, body, created_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind($config_id.as_str())
+                .bind($engine)
+                .bind(next)
+                .bind($body)
+                .bind($at)
+                .bind($actor)
+                .execute(&mut *$tx)
+                .await
+                .map_err(StoreError::query("store config version"))?;
+                StoredConfig {
+                    config_id: $config_id.clone(),
+                    engine: $engine.to_owned(),
+                    version: next,
+                    body: $body.to_owned(),
+                    created_at: $at,
+                    created_by: $actor.to_owned(),
+                }
+            }
+        };
+        if stored.engine != $engine {
+            return Err(StoreError::Rejected(format!(
+                "config {} belongs to engine `{}`, not `{}`",
+                $config_id, stored.engine, $engine
+            )));
+        }
+        stored
+    }};
+}
+
 const SELECT_CONFIG_BY_ID: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
      FROM engine_configs c WHERE c.config_id = $1";
 
@@ -129,45 +183,7 @@ impl ConfigStore for RuntimeDb {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(StoreError::query("read active config"))?;
-            let existing: Option<ConfigTuple> = sqlx::query_as(SELECT_CONFIG_BY_ID)
-                .bind(config_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(StoreError::query("read config version"))?;
-            let stored = match existing {
-                Some(row) => to_stored(row),
-                None => {
-                    let next: i64 = sqlx::query_scalar(
-                        "SELECT COALESCE(MAX(version), 0) + 1 FROM engine_configs WHERE engine = $1")
-                        .bind(engine)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(StoreError::query("next config version"))?;
-                    sqlx::query("INSERT INTO engine_configs (config_id, engine, version, body, created_at, created_by) \
-                                 VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind(config_id.as_str())
-                        .bind(engine)
-                        .bind(next)
-                        .bind(body)
-                        .bind(at)
-                        .bind(actor)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(StoreError::query("store config version"))?;
-                    StoredConfig {
-                        config_id: config_id.clone(),
-                        engine: engine.to_owned(),
-                        version: next,
-                        body: body.to_owned(),
-                        created_at: at,
-                        created_by: actor.to_owned(),
-                    }
-                }
-            };
-            if stored.engine != engine {
-                return Err(StoreError::Rejected(format!(
-                    "config {config_id} belongs to engine `{}`, not `{engine}`", stored.engine)));
-            }
+            let stored = stored_version!(tx, engine, config_id, body, actor, at);
             if old.as_deref() == Some(config_id.as_str()) {
                 tx.rollback().await.map_err(StoreError::query("rollback"))?;
                 return Ok((stored, false));
@@ -206,35 +222,7 @@ impl ConfigStore for RuntimeDb {
     ) -> Result<(), StoreError> {
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query("record config version"))?;
-            let existing: Option<ConfigTuple> = sqlx::query_as(SELECT_CONFIG_BY_ID)
-                .bind(config_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(StoreError::query("read config version"))?;
-            if let Some(row) = existing {
-                if row.1 != engine {
-                    return Err(StoreError::Rejected(format!(
-                        "config {config_id} belongs to engine `{}`, not `{engine}`", row.1)));
-                }
-                return Ok(());
-            }
-            let next: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM engine_configs WHERE engine = $1")
-                .bind(engine)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query("next config version"))?;
-            sqlx::query("INSERT INTO engine_configs (config_id, engine, version, body, created_at, created_by) \
-                         VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(config_id.as_str())
-                .bind(engine)
-                .bind(next)
-                .bind(body)
-                .bind(at)
-                .bind(actor)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query("store config version"))?;
+            stored_version!(tx, engine, config_id, body, actor, at);
             tx.commit().await.map_err(StoreError::query("record config version"))?;
         });
         Ok(())

@@ -282,3 +282,39 @@ pub async fn events(db: &prometheus::store::RuntimeDb) -> Vec<(String, String, S
         .map(|e| (e.actor, e.event, e.detail))
         .collect()
 }
+
+/// Runs `pv2` in `env`, asserts it succeeded (showing its stderr otherwise) and returns its
+/// standard output.
+pub fn pv2_ok(env: &Env, args: &[&str]) -> String {
+    let out = env.pv2().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "pv2 {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every row of a test query on either backend.
+#[allow(unused_macros)]
+macro_rules! rows {
+    ($pool:expr, $sql:expr, $ty:ty) => {
+        match &$pool {
+            // Test-only SQL built from constants, fixed dates and ids the test made.
+            prometheus::store::Pool::Sqlite(p) => {
+                sqlx::query_as::<_, $ty>(sqlx::AssertSqlSafe($sql.to_string()))
+                    .fetch_all(p)
+                    .await
+                    .unwrap()
+            }
+            prometheus::store::Pool::Postgres(p) => {
+                sqlx::query_as::<_, $ty>(sqlx::AssertSqlSafe($sql.to_string()))
+                    .fetch_all(p)
+                    .await
+                    .unwrap()
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use rows;
