@@ -11,7 +11,7 @@
 
 use crate::context::Context;
 use crate::faults::FaultPlan;
-use crate::orchestrator::{Submit, WaitRun};
+use crate::orchestrator::{RunSummary, Submit, WaitRun};
 use crate::panel_cache::PanelCache;
 use crate::scheduler::SimulatedClock;
 use crate::system::{Spine, SpineOptions, resolve_config};
@@ -34,10 +34,14 @@ use prometheus::store::{
     Stores, WorldStateStore,
 };
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Rebalance runs submitted ahead of the one being waited for.
+const REBALANCES_IN_FLIGHT: usize = 3;
 
 /// Loads a strategy by name (`<config>/strategies/<name>.toml`) or from a file path.
 ///
@@ -141,6 +145,9 @@ fn strategy_dag(strategy: &StrategyConfig, dag_id: &str) -> DagDef {
         description: format!("backtest of strategy {}", strategy.name),
         markets: vec![strategy.market.clone()],
         trigger: None,
+        // The engines read their upstream's rows of the same date and their own earlier
+        // rows only, so rebalance dates may overlap job by job.
+        overlap_dates: true,
         jobs: strategy
             .jobs
             .iter()
@@ -267,41 +274,58 @@ pub async fn run_backtest(
     let bar = show_progress.then(|| crate::progress::bar(rebalances.len() as u64, "backtest"));
     let t0 = Instant::now();
     let mut failures = Vec::new();
-    for d in &rebalances {
-        if let Some(s) = calendar.session(*d) {
-            clock.advance_to(s.close);
-        }
-        let submitted = spine
-            .orchestrator
-            .send(Submit {
-                dag_id: backtest_id.clone(),
-                market: MarketId::new(&strategy.market),
-                as_of: *d,
-                trigger: "backtest".into(),
-                rerun: true,
-                run_key: None,
-            })
-            .await?
-            .map_err(|e| anyhow!(e))?;
-        if submitted.finished.is_none()
-            && let Some(rx) = spine
+    // Rebalances in flight at once: the orchestrator runs each job for its dates in date
+    // order, so a later date's world-state jobs overlap an earlier date's decisions on the
+    // second core without changing a row.
+    let mut in_flight: VecDeque<(NaiveDate, String, Option<oneshot::Receiver<RunSummary>>)> =
+        VecDeque::new();
+    let mut next = rebalances.iter();
+    loop {
+        while in_flight.len() < REBALANCES_IN_FLIGHT {
+            let Some(d) = next.next() else { break };
+            if let Some(s) = calendar.session(*d) {
+                clock.advance_to(s.close);
+            }
+            let submitted = spine
                 .orchestrator
-                .send(WaitRun(submitted.run_id.clone()))
+                .send(Submit {
+                    dag_id: backtest_id.clone(),
+                    market: MarketId::new(&strategy.market),
+                    as_of: *d,
+                    trigger: "backtest".into(),
+                    rerun: true,
+                    run_key: None,
+                })
                 .await?
-        {
+                .map_err(|e| anyhow!(e))?;
+            let rx = match submitted.finished {
+                Some(_) => None,
+                None => {
+                    spine
+                        .orchestrator
+                        .send(WaitRun(submitted.run_id.clone()))
+                        .await?
+                }
+            };
+            in_flight.push_back((*d, submitted.run_id, rx));
+        }
+        let Some((d, run_id, rx)) = in_flight.pop_front() else {
+            break;
+        };
+        if let Some(rx) = rx {
             let _ = rx.await;
         }
-        let run = stores.runtime.dag_run(&submitted.run_id).await?;
+        let run = stores.runtime.dag_run(&run_id).await?;
         if run.as_ref().map(|r| r.state.as_str()) != Some("SUCCEEDED") {
             let why = stores
                 .runtime
-                .job_runs(&submitted.run_id)
+                .job_runs(&run_id)
                 .await?
                 .into_iter()
                 .filter_map(|j| j.error.map(|e| format!("{}: {e}", j.job_id)))
                 .next_back()
                 .unwrap_or_else(|| "run did not succeed".into());
-            failures.push((*d, why));
+            failures.push((d, why));
         }
         if let Some(b) = &bar {
             b.set_message(d.to_string());

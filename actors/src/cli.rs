@@ -409,6 +409,32 @@ pub enum BenchCommand {
     /// print time and log-likelihood (the scikit-learn side of the comparison is
     /// `scripts/bench-gmm`, which runs both on the same data).
     Gmm(BenchGmmArgs),
+    /// Run the daily `engines` DAG through the actors on a large synthetic market (in
+    /// scratch SQLite databases) and print seconds per run and milliseconds per job.
+    Dag(BenchDagArgs),
+}
+
+/// `pv2 bench dag` options.
+#[derive(Debug, Args)]
+pub struct BenchDagArgs {
+    /// Instruments to generate.
+    #[arg(long, default_value_t = 5000)]
+    pub instruments: usize,
+    /// Years of weekday sessions (the engines read up to three years back).
+    #[arg(long, default_value_t = 3)]
+    pub years: u32,
+    /// Runs, on the last sessions in date order (the first one is cold).
+    #[arg(long, default_value_t = 4)]
+    pub runs: usize,
+    /// Seed of the synthetic market.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Directory for the scratch databases (recreated).
+    #[arg(long, default_value = "data/bench-dag")]
+    pub dir: PathBuf,
+    /// Print results as JSON.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// `pv2 bench gmm` options.

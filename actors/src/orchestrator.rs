@@ -294,9 +294,35 @@ impl Orchestrator {
         self.pump(ctx);
     }
 
-    /// Dispatches ready jobs whose market-state gate has passed, best tier first, oldest
-    /// run first, up to the limit; wakes again when the next gate opens; then settles runs
-    /// that are over.
+    /// True while an earlier date's run of the same DAG and market holds job `j` back.
+    ///
+    /// Jobs read what was written for earlier dates (the previous target, past scores, the
+    /// marks ingest leaves for derive), so several dates of one DAG in flight (catch-up
+    /// after downtime, a backtest's rebalances) must give the rows one date at a time
+    /// would. By default a run waits until the earlier dates' runs are over; a DAG with
+    /// `overlap_dates` only keeps each job's own dates in order, so different jobs of
+    /// different dates run side by side.
+    fn earlier_date_pending(&self, run: &ActiveRun, j: usize) -> bool {
+        let dag = run.state.dag();
+        let job = &dag.jobs[j].id;
+        self.runs.values().any(|other| {
+            other.as_of < run.as_of
+                && other.market == run.market
+                && other.state.dag().id == dag.id
+                && if dag.overlap_dates {
+                    other
+                        .state
+                        .job_index(job)
+                        .is_some_and(|k| !other.state.job(k).is_final())
+                } else {
+                    other.state.status() == RunStatus::Running
+                }
+        })
+    }
+
+    /// Dispatches ready jobs whose market-state gate has passed (and whose earlier dates
+    /// are done), best tier first, oldest run first, up to the limit; wakes again when the
+    /// next gate opens; then settles runs that are over.
     fn pump(&mut self, ctx: &mut Context<Self>) {
         let now = self.clock.now();
         while self.accepting && self.running < self.max_concurrent {
@@ -307,7 +333,10 @@ impl Orchestrator {
                     r.state
                         .ready()
                         .into_iter()
-                        .find(|j| !matches!(r.gates.get(j), Some(Ok(t)) if *t > now))
+                        .find(|&j| {
+                            !matches!(r.gates.get(&j), Some(Ok(t)) if *t > now)
+                                && !self.earlier_date_pending(r, j)
+                        })
                         .map(|j| (r.state.dag().jobs[j].priority, r.seq, id.clone(), j))
                 })
                 .min();

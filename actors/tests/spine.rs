@@ -256,3 +256,68 @@ fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
         env.cleanup().await;
     });
 }
+
+/// Submits the daily DAG for every date at once (as a catch-up or a backtest does) and
+/// waits for all.
+async fn daily_all_at_once(env: &Env) -> (common::Outputs, Spine) {
+    let spine = start(env, "").await;
+    let mut waits = Vec::new();
+    for d in DATES {
+        let submit = Submit {
+            dag_id: "daily".into(),
+            market: MarketId::from("US_EQ"),
+            as_of: d.parse::<NaiveDate>().unwrap(),
+            trigger: "test".into(),
+            rerun: false,
+            run_key: None,
+        };
+        let s = spine.orchestrator.send(submit).await.unwrap().unwrap();
+        let rx = spine
+            .orchestrator
+            .send(WaitRun(s.run_id.clone()))
+            .await
+            .unwrap()
+            .expect("the run is active");
+        waits.push((d, rx));
+    }
+    for (d, rx) in waits {
+        let s = tokio::time::timeout(Duration::from_secs(120), rx)
+            .await
+            .expect("run finished in time")
+            .unwrap();
+        assert_eq!(s.state, "SUCCEEDED", "{d}: {s:?}");
+    }
+    spine.shutdown(Duration::from_secs(5)).await;
+    (outputs(spine.stores.historical.pool()).await, spine)
+}
+
+#[test]
+fn dates_in_flight_run_one_after_another_and_write_what_one_at_a_time_writes() {
+    in_system(async {
+        let (reference, overlapped) = (Env::sqlite(), Env::sqlite());
+        let (one_by_one, _) = daily_over_dates(&reference, "").await;
+        let (together, spine) = daily_all_at_once(&overlapped).await;
+        assert_eq!(together, one_by_one);
+        // Each date's run started once the earlier date's was over (with four jobs allowed
+        // at once, all three ingests would otherwise have started together, and derive
+        // would have lost the marks of the next day's ingest).
+        let rt = &spine.stores.runtime;
+        let mut spans = Vec::new();
+        for d in DATES {
+            let runs = rt.job_runs(&format!("daily:US_EQ:{d}")).await.unwrap();
+            let start = runs.iter().map(|r| r.started_at).min().expect("jobs ran");
+            let end = runs.iter().filter_map(|r| r.finished_at).max();
+            spans.push((d, start, end.expect("jobs finished")));
+        }
+        for w in spans.windows(2) {
+            assert!(
+                w[1].1 >= w[0].2,
+                "the run for {} started before the run for {} ended: {spans:?}",
+                w[1].0,
+                w[0].0
+            );
+        }
+        reference.cleanup().await;
+        overlapped.cleanup().await;
+    });
+}

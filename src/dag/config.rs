@@ -32,6 +32,15 @@ pub struct DagDef {
     /// The jobs, in any order; dependencies define the order of execution.
     #[serde(rename = "job")]
     pub jobs: Vec<JobDef>,
+    /// Whether runs of several dates (same market) may overlap. By default a run starts
+    /// only once the earlier dates' runs are over: jobs may depend on what other jobs
+    /// wrote for earlier dates (derive consumes the marks ingest leaves). With `true`,
+    /// only each job's own dates are kept in order (job J of a date waits for job J of the
+    /// earlier dates), so different jobs of different dates run side by side — right for a
+    /// chain whose jobs read only their upstream's output of the same date and their own
+    /// earlier output, like a backtest's engines.
+    #[serde(default)]
+    pub overlap_dates: bool,
 }
 
 /// How missed activations are handled after downtime.
@@ -399,6 +408,7 @@ mod tests {
     fn order_respects_dependencies() {
         let dag = DagDef {
             id: "d".into(),
+            overlap_dates: false,
             description: String::new(),
             markets: vec![],
             trigger: None,
@@ -418,6 +428,7 @@ mod tests {
             dags: vec![
                 DagDef {
                     id: "d".into(),
+                    overlap_dates: false,
                     description: String::new(),
                     markets: vec!["MOON".into()],
                     trigger: None,
@@ -425,6 +436,7 @@ mod tests {
                 },
                 DagDef {
                     id: "c".into(),
+                    overlap_dates: false,
                     description: String::new(),
                     markets: vec![],
                     trigger: Some(TriggerDef {
@@ -466,6 +478,7 @@ mod tests {
             }
             DagDef {
                 id: "t".into(),
+                overlap_dates: false,
                 description: String::new(),
                 markets: markets.iter().map(|m| (*m).to_owned()).collect(),
                 trigger: Some(trigger),
@@ -515,6 +528,7 @@ mod tests {
     fn after_triggers_follow_a_chain_to_a_market_state() {
         let dag = |id: &str, markets: &[&str], trigger: TriggerDef| DagDef {
             id: id.into(),
+            overlap_dates: false,
             description: String::new(),
             markets: markets.iter().map(|m| (*m).to_owned()).collect(),
             trigger: Some(trigger),

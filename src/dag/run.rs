@@ -377,6 +377,7 @@ mod tests {
     fn dag(jobs: Vec<JobDef>) -> Arc<DagDef> {
         Arc::new(DagDef {
             id: "d".into(),
+            overlap_dates: false,
             description: String::new(),
             markets: vec![],
             trigger: None,

@@ -156,8 +156,12 @@ pub struct ScenarioSet {
     pub horizon: usize,
     /// Instrument ids (the last axis).
     pub instruments: Vec<String>,
-    /// `values[(p * horizon + d) * n + i]`.
-    pub values: Vec<f32>,
+    /// The (scaled) returns of each distinct history day the paths draw from,
+    /// `source[k * n + i]`: paths reuse days, so a set of 1,000 paths × 21 days over 5,000
+    /// names holds a few hundred rows instead of 21,000.
+    pub source: Vec<f32>,
+    /// Each path day's row in `source` (`paths × horizon`, path-major).
+    pub rows: Vec<u32>,
     /// The history date each path day was drawn from (`paths × horizon`).
     pub source_dates: Vec<NaiveDate>,
 }
@@ -166,8 +170,15 @@ impl ScenarioSet {
     /// The returns of path `p`, day `d`.
     pub fn day(&self, p: usize, d: usize) -> &[f32] {
         let n = self.instruments.len();
-        let at = (p * self.horizon + d) * n;
-        &self.values[at..at + n]
+        let at = self.rows[p * self.horizon + d] as usize * n;
+        &self.source[at..at + n]
+    }
+
+    /// Path `p`'s returns, day-major (`horizon × instruments`): what is stored per path.
+    pub fn path_values(&self, p: usize) -> Vec<f32> {
+        (0..self.horizon)
+            .flat_map(|d| self.day(p, d).iter().copied())
+            .collect()
     }
 
     /// Each instrument's cumulative return over each path (`paths × instruments`).
@@ -363,11 +374,18 @@ impl ScenarioParams {
         days: &[usize],
         scale: f64,
     ) -> ScenarioSet {
-        let n = history.instruments.len();
-        let mut values = Vec::with_capacity(days.len() * n);
-        for &t in days {
-            values.extend(history.row(t).iter().map(|r| (r * scale) as f32));
+        // Each distinct history day once, ascending; path days point at their row.
+        let mut distinct: Vec<usize> = days.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut source = Vec::with_capacity(distinct.len() * history.instruments.len());
+        for &t in &distinct {
+            source.extend(history.row(t).iter().map(|r| (r * scale) as f32));
         }
+        let rows = days
+            .iter()
+            .map(|t| distinct.partition_point(|x| x < t) as u32)
+            .collect();
         let upto = history.dates.partition_point(|d| *d <= as_of);
         ScenarioSet {
             set_id: self.set_id(kind, as_of, history, upto),
@@ -376,7 +394,8 @@ impl ScenarioParams {
             paths,
             horizon,
             instruments: history.instruments.clone(),
-            values,
+            source,
+            rows,
             source_dates: days.iter().map(|&t| history.dates[t]).collect(),
         }
     }
@@ -552,7 +571,8 @@ mod tests {
                 _ => (50, 10),
             };
             assert_eq!((a.paths, a.horizon), (paths, horizon), "{kind:?}");
-            assert_eq!(a.values.len(), paths * horizon * 7);
+            assert_eq!(a.rows.len(), paths * horizon);
+            assert_eq!(a.path_values(paths - 1).len(), horizon * 7);
             assert_eq!(a.source_dates.len(), paths * horizon);
             assert_eq!(a.path_returns().len(), paths * 7);
             let other = ScenarioParams {
@@ -564,8 +584,8 @@ mod tests {
                     other
                         .generate(&kind, &h, &labels(200), day(150))
                         .unwrap()
-                        .values,
-                    a.values
+                        .path_values(0),
+                    a.path_values(0)
                 );
             }
         }

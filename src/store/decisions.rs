@@ -349,10 +349,14 @@ impl DecisionStore for RuntimeDb {
         };
         const SQL: &str = "SELECT instrument_id, expected_return, score, confidence, label, prediction, \
              momentum, reversal, low_vol, quality, fragility, horizon_days FROM instrument_scores \
-             WHERE strategy_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4 ORDER BY instrument_id";
-        let rows: Vec<ScoreTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+             WHERE strategy_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4";
+        // Sorted here, not by the query: with `ORDER BY instrument_id` SQLite walks the
+        // primary key (strategy, instrument, …) to skip the sort, reading every score the
+        // strategy ever stored (45 ms a day in a 20-year backtest) instead of the day's.
+        let mut rows: Vec<ScoreTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
             .bind(strategy_id).bind(market).bind(as_of).bind(&config)
             .fetch_all(p).await.map_err(StoreError::query("read scores"))?);
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
         let Some(horizon) = rows.first().map(|r| r.11) else {
             return Ok(None);
         };

@@ -3,6 +3,7 @@
 use super::RuntimeDb;
 use super::error::StoreError;
 use super::pool::on_pool;
+use super::tx::BeginWrite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -33,15 +34,20 @@ impl EventLog for RuntimeDb {
     async fn append_event(&self, e: &ActorEvent) -> Result<(), StoreError> {
         const SQL: &str =
             "INSERT INTO actor_events (at, actor, event, detail) VALUES ($1, $2, $3, $4)";
-        on_pool!(&self.pool, p => sqlx::query(SQL)
-            .bind(e.at)
-            .bind(&e.actor)
-            .bind(&e.event)
-            .bind(&e.detail)
-            .execute(p)
-            .await
-            .map(|_| ())
-            .map_err(StoreError::query("append actor event")))
+        let what = "append actor event";
+        // In a write transaction so it takes its turn with the process's other writers.
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            sqlx::query(SQL)
+                .bind(e.at)
+                .bind(&e.actor)
+                .bind(&e.event)
+                .bind(&e.detail)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(what))?;
+            tx.commit().await.map_err(StoreError::query(what))
+        })
     }
 
     async fn events(&self, actor: Option<&str>, last: u32) -> Result<Vec<ActorEvent>, StoreError> {

@@ -549,7 +549,6 @@ impl WorldStateStore for RuntimeDb {
         set: &ScenarioSet,
         stored_paths: usize,
     ) -> Result<(), StoreError> {
-        let n = set.instruments.len();
         let instruments = json("scenario instruments", &set.instruments)?;
         let mut paths: Vec<(i64, &str, String, Vec<u8>)> = vec![(
             0,
@@ -563,8 +562,12 @@ impl WorldStateStore for RuntimeDb {
                 "source dates",
                 &set.source_dates.get(at..at + set.horizon).unwrap_or(&[]),
             )?;
-            let values = &set.values[at * n..(at + set.horizon) * n];
-            paths.push((p as i64 + 1, "scenario", dates, vector_to_blob(values)));
+            paths.push((
+                p as i64 + 1,
+                "scenario",
+                dates,
+                vector_to_blob(&set.path_values(p)),
+            ));
         }
         let tag = set.kind.tag();
         on_pool!(&self.pool, p => {

@@ -136,6 +136,47 @@ async fn load(
     Ok(total)
 }
 
+/// Loads a generated market over `sessions` and records the load in the ingest log (as
+/// an import would), returning the write summary and the batch id.
+///
+/// # Errors
+/// Storage failures.
+pub(super) async fn load_recorded(
+    db: &HistoricalDb,
+    m: &SyntheticMarket,
+    market: &MarketId,
+    seed: u64,
+    sessions: &[NaiveDate],
+) -> anyhow::Result<(PriceWriteSummary, String)> {
+    let (first, last) = match (sessions.first(), sessions.last()) {
+        (Some(a), Some(b)) => (*a, *b),
+        _ => return Err(anyhow!("a synthetic market needs at least one session")),
+    };
+    let instruments = m.instruments.len();
+    let batch = batch_id(
+        "synthetic",
+        &format!("{market}/{seed}/{instruments}/{first}/{last}"),
+        b"",
+    );
+    let clock = SystemClock;
+    let began = clock.now();
+    let written = load(db, m, market, seed, &batch).await?;
+    db.record_batch(
+        &IngestBatch {
+            batch_id: batch.clone(),
+            source: "synthetic".into(),
+            file: format!("synthetic:{market}:seed={seed}:instruments={instruments}"),
+            rows_ok: written.inserted + written.updated + written.unchanged,
+            rows_rejected: 0,
+            started_at: began,
+            finished_at: Some(clock.now()),
+        },
+        &[],
+    )
+    .await?;
+    Ok((written, batch))
+}
+
 /// Runs `pv2 demo`.
 ///
 /// # Errors
@@ -165,33 +206,10 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
 
     let stores = ctx.open_stores().await?;
     let db = &stores.historical;
-    let clock = SystemClock;
-    let batch = batch_id(
-        "synthetic",
-        &format!("{market}/{}/{}/{start}/{end}", d.seed, d.instruments),
-        b"",
-    );
-    let began = clock.now();
     let t = Instant::now();
-    let written = load(db, &generated, &market, d.seed, &batch).await?;
+    let (written, batch) = load_recorded(db, &generated, &market, d.seed, &sessions).await?;
     let t_load = t.elapsed();
     let rows = written.inserted + written.updated + written.unchanged;
-    db.record_batch(
-        &IngestBatch {
-            batch_id: batch.clone(),
-            source: "synthetic".into(),
-            file: format!(
-                "synthetic:{market}:seed={}:instruments={}",
-                d.seed, d.instruments
-            ),
-            rows_ok: rows,
-            rows_rejected: 0,
-            started_at: began,
-            finished_at: Some(clock.now()),
-        },
-        &[],
-    )
-    .await?;
     let t = Instant::now();
     let derived = derive_marked(ctx, db, &RunId::new(format!("demo-{batch}"))).await?;
     let t_derive = t.elapsed();

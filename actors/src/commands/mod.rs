@@ -2,6 +2,7 @@
 
 mod backfill;
 pub(crate) mod backtest;
+mod bench_dag;
 mod bench_gmm;
 mod bench_ingest;
 mod bench_minilm;
@@ -106,5 +107,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             what: BenchCommand::Gmm(args),
         } => bench_gmm::run(&args),
+        Command::Bench {
+            what: BenchCommand::Dag(args),
+        } => bench_dag::run(&ctx, &args).await,
     }
 }

@@ -3,6 +3,7 @@
 //! strategy's own past scores whose horizon has ended, and the skill (IC, rank IC) of the
 //! latest such forecast recorded.
 
+use crate::engines::blocking::blocking;
 use crate::engines::inbox::Inbox;
 use crate::engines::weakness::fundamental_weakness;
 use crate::job_actor::{Job, JobContext, JobOutput};
@@ -197,7 +198,6 @@ impl Job for AssessmentJob {
                 config.min_history_days
             ));
         }
-        let families = config.families(&names);
         // Training data: the strategy's own stored scores on past dates.
         let last = dates.len().saturating_sub(1);
         let yesterday = as_of.checked_sub_days(Days::new(1)).unwrap_or(as_of);
@@ -224,7 +224,14 @@ impl Job for AssessmentJob {
                 })
             })
             .collect();
-        let fit = config.fit(&closes, &past);
+        let name_ids: Vec<String> = names.iter().map(|n| n.id.clone()).collect();
+        let c = config.clone();
+        let (families, fit, closes, past) = blocking("assessment", move || {
+            let families = c.families(&names);
+            let fit = c.fit(&closes, &past);
+            (families, fit, closes, past)
+        })
+        .await?;
         // The skill of the latest forecast whose horizon has ended.
         let evaluated = chosen.first().and_then(|d| {
             let i = index[d];
@@ -247,7 +254,6 @@ impl Job for AssessmentJob {
             recent.insert(*d, s.rank_ic);
         }
         let recent: Vec<f64> = recent.values().rev().take(12).copied().collect();
-        let name_ids: Vec<String> = names.iter().map(|n| n.id.clone()).collect();
         let rows = config.score(&name_ids, &families, &fit, &recent);
         let stamp = Stamp {
             market_id: market.to_string(),

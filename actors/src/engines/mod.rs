@@ -2,6 +2,7 @@
 //! that adds an engine adds its module here and its edges in [`crate::edges`].
 
 pub mod assessment;
+pub mod blocking;
 pub mod derived;
 pub mod fragility;
 pub mod inbox;

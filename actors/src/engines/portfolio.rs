@@ -3,6 +3,7 @@
 //! universe, an infeasible constraint set or a limit breach fail the job with the reason and
 //! write nothing (fail closed).
 
+use crate::engines::blocking::blocking;
 use crate::engines::inbox::Inbox;
 use crate::job_actor::{Job, JobContext, JobOutput};
 use async_trait::async_trait;
@@ -215,34 +216,38 @@ impl Job for PortfolioJob {
                 previous: held.get(m.id.as_str()).copied().unwrap_or(0.0),
             })
             .collect();
-        let view = scenarios.as_ref().map(|s| {
-            let column: BTreeMap<&str, usize> = s
-                .instruments
-                .iter()
-                .enumerate()
-                .map(|(i, id)| (id.as_str(), i))
-                .collect();
-            ScenarioView {
-                set_id: &s.set_id,
-                horizon: s.horizon,
-                columns: names
+        let has_previous = previous.is_some();
+        let c = config.clone();
+        let target = blocking("portfolio construction", move || {
+            let view = scenarios.as_ref().map(|s| {
+                let column: BTreeMap<&str, usize> = s
+                    .instruments
                     .iter()
-                    .map(|n| column.get(n.id.as_str()).copied())
-                    .collect(),
-                width: s.instruments.len(),
-                path_returns: &s.path_returns,
-            }
-        });
-        let target = config
-            .construct(&PortfolioInputs {
+                    .enumerate()
+                    .map(|(i, id)| (id.as_str(), i))
+                    .collect();
+                ScenarioView {
+                    set_id: &s.set_id,
+                    horizon: s.horizon,
+                    columns: names
+                        .iter()
+                        .map(|n| column.get(n.id.as_str()).copied())
+                        .collect(),
+                    width: s.instruments.len(),
+                    path_returns: &s.path_returns,
+                }
+            });
+            c.construct(&PortfolioInputs {
                 names: &names,
                 returns: &returns,
                 days,
-                has_previous: previous.is_some(),
+                has_previous,
                 forced_exits,
                 scenarios: view,
             })
-            .map_err(|e| e.to_string())?;
+        })
+        .await?
+        .map_err(|e| e.to_string())?;
         let stamp = Stamp {
             market_id: market.to_string(),
             as_of,

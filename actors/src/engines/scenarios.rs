@@ -2,6 +2,7 @@
 //! to the run's date, stored (header, baseline, first paths) and sent whole to the
 //! fragility engine.
 
+use crate::engines::blocking::blocking;
 use crate::engines::inbox::Inbox;
 use crate::job_actor::{Job, JobContext, JobOutput};
 use async_trait::async_trait;
@@ -82,10 +83,15 @@ impl Job for ScenariosJob {
                 .map_err(|e| e.to_string())?,
             _ => Vec::new(),
         };
-        let set = config
-            .params
-            .generate(&config.set, &history, &labels, as_of)
-            .map_err(|e| e.to_string())?;
+        let (params, kind) = (config.params.clone(), config.set.clone());
+        let (set, path_returns) = blocking("scenarios", move || {
+            params.generate(&kind, &history, &labels, as_of).map(|set| {
+                let paths = set.path_returns();
+                (set, paths)
+            })
+        })
+        .await?
+        .map_err(|e| e.to_string())?;
         let stamp = Stamp {
             market_id: market.to_string(),
             as_of,
@@ -113,7 +119,7 @@ impl Job for ScenariosJob {
                 config_id: cfg.config_id.clone(),
                 set_id: set.set_id.clone(),
                 horizon: set.horizon,
-                path_returns: Arc::new(set.path_returns()),
+                path_returns: Arc::new(path_returns),
                 instruments: Arc::new(set.instruments),
                 stability_config_id: stability.config_id,
             }),

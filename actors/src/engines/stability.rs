@@ -1,6 +1,7 @@
 //! The stability engine's job: every instrument's stability components, soft-target score
 //! and class on the run's date, under the regime stored for that date.
 
+use crate::engines::blocking::blocking;
 use crate::engines::inbox::Inbox;
 use crate::engines::weakness::fundamental_weakness;
 use crate::job_actor::{Job, JobContext, JobOutput};
@@ -71,13 +72,11 @@ impl Job for StabilityJob {
             .into_iter()
             .filter(|(_, r)| r.last().map(|r| r.date) == Some(as_of))
             .collect();
-        let rows = assess_market(
-            config,
-            &traded,
-            &panel.market,
-            &fundamentals,
-            regime.as_ref(),
-        );
+        let (c, market_returns) = (config.clone(), panel.market);
+        let rows = blocking("stability", move || {
+            assess_market(&c, &traded, &market_returns, &fundamentals, regime.as_ref())
+        })
+        .await?;
         let stamp = Stamp {
             market_id: market.to_string(),
             as_of,
