@@ -54,6 +54,11 @@ pub struct PanelCache {
     factors: Mutex<BTreeMap<String, FactorEntry>>,
 }
 
+/// Concurrent reads a load is split into: one per core of the machines this runs on. A
+/// read's cost is SQLite printing every value on its connection's thread, so two halves on
+/// two connections take half the time, and every job waiting on the cache waits less.
+const PARALLEL_READS: usize = 2;
+
 async fn load_rows(
     db: &HistoricalDb,
     instruments: &[Instrument],
@@ -64,10 +69,13 @@ async fn load_rows(
         .iter()
         .map(|i| i.instrument_id.clone())
         .collect();
-    Ok(db
-        .prices_many(&ids, from, to)
-        .await?
+    let part = ids.len().div_ceil(PARALLEL_READS).max(1);
+    let parts =
+        futures::future::try_join_all(ids.chunks(part).map(|c| db.prices_many(c, from, to)))
+            .await?;
+    Ok(parts
         .into_iter()
+        .flatten()
         .map(|(id, rows)| (id.as_str().to_owned(), rows))
         .collect())
 }

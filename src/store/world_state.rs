@@ -250,22 +250,6 @@ async fn day_bodies<T: serde::de::DeserializeOwned>(
     rows.iter().map(|(id, b)| parse(what, id, b)).collect()
 }
 
-/// The mean path of a set (`horizon × instruments`).
-fn baseline(set: &ScenarioSet) -> Vec<f32> {
-    let n = set.instruments.len();
-    let mut acc = vec![0.0f64; set.horizon * n];
-    for p in 0..set.paths {
-        for d in 0..set.horizon {
-            for (a, r) in acc[d * n..(d + 1) * n].iter_mut().zip(set.day(p, d)) {
-                *a += f64::from(*r);
-            }
-        }
-    }
-    acc.iter()
-        .map(|a| (a / set.paths.max(1) as f64) as f32)
-        .collect()
-}
-
 #[async_trait]
 impl WorldStateStore for RuntimeDb {
     async fn write_regime(
@@ -554,7 +538,7 @@ impl WorldStateStore for RuntimeDb {
             0,
             "baseline",
             "[]".to_owned(),
-            vector_to_blob(&baseline(set)),
+            vector_to_blob(&set.baseline),
         )];
         for p in 0..stored_paths.min(set.paths) {
             let at = p * set.horizon;
