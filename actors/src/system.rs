@@ -294,6 +294,42 @@ async fn start_engine<J: Job + Default>(s: &Shared<'_>) -> anyhow::Result<Addr<J
 }
 
 impl Spine {
+    /// Runs `dag` for `market` on `as_of` (a re-run if that date already ran) and waits for
+    /// it: the run id and its final state (`INTERRUPTED` if the spine stopped first). What
+    /// the demo and `pv2 bench dag` do for each session, as the scheduler would.
+    ///
+    /// # Errors
+    /// The orchestrator is gone or refuses the run (unknown DAG, not accepting).
+    pub async fn run_and_wait(
+        &self,
+        dag: &str,
+        market: &prometheus::domain::MarketId,
+        as_of: chrono::NaiveDate,
+        trigger: &str,
+    ) -> anyhow::Result<(String, String)> {
+        let submitted = self
+            .orchestrator
+            .send(crate::orchestrator::Submit {
+                dag_id: dag.into(),
+                market: market.clone(),
+                as_of,
+                trigger: trigger.into(),
+                rerun: true,
+                run_key: None,
+            })
+            .await?
+            .map_err(|e| anyhow!(e))?;
+        let state = match self
+            .orchestrator
+            .send(crate::orchestrator::WaitRun(submitted.run_id.clone()))
+            .await?
+        {
+            Some(rx) => rx.await.map_or_else(|_| "INTERRUPTED".into(), |r| r.state),
+            None => submitted.finished.unwrap_or_default(),
+        };
+        Ok((submitted.run_id, state))
+    }
+
     /// Starts the spine inside the current actix system.
     ///
     /// # Errors

@@ -9,13 +9,13 @@
 //! day (the cache holds the history and reads only the new session), which is the figure
 //! the design's target refers to.
 
+use super::bench_ingest::remove_sqlite;
 use super::demo::load_recorded;
 use super::derive::derive_marked;
 use crate::cli::{BenchDagArgs, OutputFormat};
 use crate::clock::SystemClock;
 use crate::context::Context;
 use crate::faults::FaultPlan;
-use crate::orchestrator::{Submit, WaitRun};
 use crate::system::Spine;
 use anyhow::{Context as _, anyhow, bail};
 use chrono::{Datelike, NaiveDate};
@@ -24,7 +24,6 @@ use prometheus::store::RunStore;
 use prometheus::synthetic_market::{SyntheticMarketParams, generate, weekdays};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,14 +34,6 @@ struct Timed {
     seconds: f64,
     /// Milliseconds per job (its last attempt, start to finish).
     jobs: BTreeMap<String, f64>,
-}
-
-fn remove_sqlite(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
 }
 
 /// Runs `pv2 bench dag`.
@@ -110,29 +101,12 @@ pub async fn run(ctx: &Context, args: &BenchDagArgs) -> anyhow::Result<()> {
     let mut timed = Vec::new();
     for &date in &sessions[sessions.len().saturating_sub(args.runs)..] {
         let t = Instant::now();
-        let submitted = spine
-            .orchestrator
-            .send(Submit {
-                dag_id: "engines".into(),
-                market: market.clone(),
-                as_of: date,
-                trigger: "bench".into(),
-                rerun: true,
-                run_key: None,
-            })
-            .await?
-            .map_err(|e| anyhow!(e))?;
-        let state = match spine
-            .orchestrator
-            .send(WaitRun(submitted.run_id.clone()))
-            .await?
-        {
-            Some(rx) => rx.await.map_or_else(|_| "INTERRUPTED".into(), |r| r.state),
-            None => submitted.finished.unwrap_or_default(),
-        };
+        let (run_id, state) = spine
+            .run_and_wait("engines", &market, date, "bench")
+            .await?;
         let seconds = t.elapsed().as_secs_f64();
         let mut jobs = BTreeMap::new();
-        for j in stores.runtime.job_runs(&submitted.run_id).await? {
+        for j in stores.runtime.job_runs(&run_id).await? {
             if let Some(end) = j.finished_at {
                 let ms = (end - j.started_at).num_microseconds().unwrap_or(0) as f64 / 1e3;
                 jobs.insert(j.job_id, ms);

@@ -37,7 +37,8 @@ async fn register(db: &HistoricalDb, ctx: &Context, m: &SyntheticMarket) -> anyh
     Ok(())
 }
 
-fn remove_sqlite(path: &Path) {
+/// Removes a scratch SQLite database with its WAL and shared-memory files.
+pub(super) fn remove_sqlite(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);

@@ -7,9 +7,7 @@ use super::calendar::calendar_of;
 use crate::clock::SystemClock;
 use crate::context::Context;
 use crate::faults::FaultPlan;
-use crate::orchestrator::{Submit, WaitRun};
 use crate::system::Spine;
-use anyhow::anyhow;
 use chrono::{Days, NaiveDate};
 use prometheus::domain::{Clock, ConfigId, MarketId};
 use prometheus::encoders::joint::SPACES;
@@ -71,28 +69,9 @@ pub async fn run(
     let spine = Spine::start(ctx, stores.clone(), FaultPlan::default(), clock).await?;
     for &date in &out.sessions {
         for dag in ["features", "profiles", "engines"] {
-            let submitted = spine
-                .orchestrator
-                .send(Submit {
-                    dag_id: dag.into(),
-                    market: market.clone(),
-                    as_of: date,
-                    trigger: "demo".into(),
-                    rerun: true,
-                    run_key: None,
-                })
-                .await?
-                .map_err(|e| anyhow!(e))?;
-            let state = match spine
-                .orchestrator
-                .send(WaitRun(submitted.run_id.clone()))
-                .await?
-            {
-                Some(rx) => rx.await.map_or_else(|_| "INTERRUPTED".into(), |r| r.state),
-                None => submitted.finished.unwrap_or_default(),
-            };
+            let (run_id, state) = spine.run_and_wait(dag, market, date, "demo").await?;
             if state != "SUCCEEDED" {
-                out.failed.push(format!("{} {state}", submitted.run_id));
+                out.failed.push(format!("{run_id} {state}"));
             }
         }
     }
