@@ -105,23 +105,14 @@ impl PanelCache {
             .unwrap_or(as_of);
         // One fingerprint read serves both the prices and the market factor.
         let fingerprint = db.data_fingerprint(market.as_str()).await?;
-        let (listed, rows) = self
-            .rows_checked(db, &fingerprint, market, from, as_of)
-            .await?;
-        let instruments = rows
-            .into_iter()
-            .map(|(id, rows)| {
-                let rows = rows
-                    .into_iter()
-                    .map(|r| DayRow {
-                        date: r.date,
-                        close: r.close,
-                        volume: r.volume,
-                    })
-                    .collect();
-                (id, rows)
+        // Sliced straight into the engines' row type: one copy of each row, not two.
+        let (listed, instruments) = self
+            .rows_checked(db, &fingerprint, market, from, as_of, |r| DayRow {
+                date: r.date,
+                close: r.close,
+                volume: r.volume,
             })
-            .collect();
+            .await?;
         let market_returns = self
             .factor_checked(db, &fingerprint, &format!("MKT:{market}"), from, as_of)
             .await?
@@ -151,18 +142,20 @@ impl PanelCache {
         to: NaiveDate,
     ) -> Result<(Vec<Instrument>, BTreeMap<String, Vec<SessionPrice>>), StoreError> {
         let fingerprint = db.data_fingerprint(market.as_str()).await?;
-        self.rows_checked(db, &fingerprint, market, from, to).await
+        self.rows_checked(db, &fingerprint, market, from, to, |r| *r)
+            .await
     }
 
-    /// [`Self::rows`] against an already read fingerprint.
-    async fn rows_checked(
+    /// [`Self::rows`] against an already read fingerprint, each row mapped by `row`.
+    async fn rows_checked<T>(
         &self,
         db: &HistoricalDb,
         fingerprint: &str,
         market: &MarketId,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<(Vec<Instrument>, BTreeMap<String, Vec<SessionPrice>>), StoreError> {
+        row: impl Fn(&SessionPrice) -> T,
+    ) -> Result<(Vec<Instrument>, BTreeMap<String, Vec<T>>), StoreError> {
         let mut markets = self.markets.lock().await;
         if markets
             .get(market)
@@ -210,7 +203,7 @@ impl PanelCache {
             .filter_map(|(id, rows)| {
                 let a = rows.partition_point(|r| r.date < from);
                 let b = rows.partition_point(|r| r.date <= to);
-                (b > a).then(|| (id.clone(), rows[a..b].to_vec()))
+                (b > a).then(|| (id.clone(), rows[a..b].iter().map(&row).collect()))
             })
             .collect();
         Ok((entry.instruments.clone(), rows))

@@ -207,15 +207,54 @@ impl Panel {
     }
 
     /// Every date some instrument has, ascending.
+    ///
+    /// Every job calls this on a panel of hundreds of names over years; most names trade
+    /// on the same calendar, so each one's dates are merged into the union only when they
+    /// are not already the union's (a comparison of two slices) — linear, where sorting the
+    /// pooled dates cost a tenth of a second a call.
     pub fn dates(&self) -> Vec<NaiveDate> {
-        let mut d: Vec<NaiveDate> = self
-            .instruments
-            .values()
-            .flat_map(|rows| rows.iter().map(|r| r.date))
-            .collect();
-        d.sort_unstable();
-        d.dedup();
-        d
+        let mut union: Vec<NaiveDate> = Vec::new();
+        let mut own: Vec<NaiveDate> = Vec::new();
+        for rows in self.instruments.values() {
+            own.clear();
+            own.extend(rows.iter().map(|r| r.date));
+            if own.is_empty() || own == union {
+                continue;
+            }
+            if !own.is_sorted() {
+                own.sort_unstable();
+            }
+            own.dedup();
+            union = merge_sorted(&union, &own);
+        }
+        union
+    }
+
+    /// `rows`' closes on each of `dates` (ascending), NaN on a date the rows lack: the
+    /// dense, date-aligned series the cross-sectional jobs compute returns from.
+    pub fn closes_on(rows: &[DayRow], dates: &[NaiveDate]) -> Vec<f64> {
+        let mut c = vec![f64::NAN; dates.len()];
+        for (r, t) in rows.iter().zip(Self::date_positions(rows, dates)) {
+            if let Some(t) = t {
+                c[t] = r.close;
+            }
+        }
+        c
+    }
+
+    /// The index in `dates` (ascending, as [`Self::dates`] returns) of each of `rows`'
+    /// dates, `None` for a row dated outside them: a two-pointer walk over both sorted
+    /// lists, for the jobs that align every instrument's rows on the panel's dates.
+    pub fn date_positions(rows: &[DayRow], dates: &[NaiveDate]) -> Vec<Option<usize>> {
+        let mut t = 0;
+        rows.iter()
+            .map(|r| {
+                while t < dates.len() && dates[t] < r.date {
+                    t += 1;
+                }
+                (t < dates.len() && dates[t] == r.date).then_some(t)
+            })
+            .collect()
     }
 
     /// Instruments that trade on `as_of` with a full window of history, and their
@@ -403,6 +442,32 @@ pub fn encode_date(
         .collect()
 }
 
+/// The sorted, duplicate-free union of two sorted, duplicate-free date lists.
+fn merge_sorted(a: &[NaiveDate], b: &[NaiveDate]) -> Vec<NaiveDate> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,6 +476,48 @@ mod tests {
 
     fn date(i: usize) -> NaiveDate {
         NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + Days::new(i as u64)
+    }
+
+    #[test]
+    fn dates_are_the_sorted_union_and_positions_index_into_it() {
+        let row = |d: usize| DayRow {
+            date: date(d),
+            close: 1.0,
+            volume: None,
+        };
+        let mut p = Panel::default();
+        // Two names on one calendar, one with gaps and an extra day, one listed late.
+        p.instruments
+            .insert("A".into(), [0, 1, 2, 4, 5].map(row).to_vec());
+        p.instruments
+            .insert("B".into(), [0, 1, 2, 4, 5].map(row).to_vec());
+        p.instruments
+            .insert("C".into(), [1, 3, 6].map(row).to_vec());
+        p.instruments
+            .insert("D".into(), [5, 6, 7].map(row).to_vec());
+        p.instruments.insert("E".into(), Vec::new());
+        let mut pooled: Vec<NaiveDate> = p
+            .instruments
+            .values()
+            .flat_map(|r| r.iter().map(|r| r.date))
+            .collect();
+        pooled.sort_unstable();
+        pooled.dedup();
+        let dates = p.dates();
+        assert_eq!(dates, pooled);
+        assert_eq!(dates, (0..8).map(date).collect::<Vec<_>>());
+        let c = &p.instruments["C"];
+        assert_eq!(
+            Panel::date_positions(c, &dates),
+            vec![Some(1), Some(3), Some(6)]
+        );
+        // A row outside the dates has no position; the walk goes on after it.
+        let partial = [date(1), date(4), date(7)];
+        assert_eq!(
+            Panel::date_positions(&p.instruments["A"], &partial),
+            vec![None, Some(0), None, Some(1), None]
+        );
+        assert!(Panel::default().dates().is_empty());
     }
 
     /// `n` instruments over `days` days of random walks with factor exposure and volume.

@@ -290,13 +290,14 @@ async fn packed_sqlite(
             let mut series = Vec::new();
             for day in packed.split(';') {
                 let mut parts = day.split('|');
-                let date = parts
-                    .next()
-                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                    .ok_or_else(|| StoreError::Corrupt {
-                        what: "packed prices",
-                        detail: format!("{id}: bad date in {day:?}"),
-                    })?;
+                let date =
+                    parts
+                        .next()
+                        .and_then(parse_iso_date)
+                        .ok_or_else(|| StoreError::Corrupt {
+                            what: "packed prices",
+                            detail: format!("{id}: bad date in {day:?}"),
+                        })?;
                 let values = parts
                     .map(|v| {
                         if v.is_empty() {
@@ -325,6 +326,22 @@ async fn packed_sqlite(
         }
     }
     Ok((out, by_rows))
+}
+
+/// A `YYYY-MM-DD` date as SQLite stores it. The packed reads parse one per row — hundreds
+/// of thousands a load — and chrono's format-driven parser was a tenth of their cost.
+fn parse_iso_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(num(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)
 }
 
 /// One session of an instrument as the engines and the broker use it.
@@ -669,6 +686,27 @@ mod tests {
             close: vol.map(|_| adj),
             adj_close: adj,
             volume: vol,
+        }
+    }
+
+    #[test]
+    fn iso_dates_parse_like_chrono_and_bad_ones_are_refused() {
+        for d in ["2024-01-02", "1999-12-31", "2024-02-29", "0001-01-01"] {
+            assert_eq!(
+                parse_iso_date(d),
+                NaiveDate::parse_from_str(d, "%Y-%m-%d").ok(),
+                "{d}"
+            );
+        }
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-02",
+            "2024/01/02",
+            "20a4-01-02",
+            "",
+        ] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
         }
     }
 

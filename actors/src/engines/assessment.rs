@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{Days, NaiveDate};
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{FragilityReport, InstrumentScores};
+use prometheus::encoders::numeric::Panel;
 use prometheus::engines::assessment::{AssessmentConfig, NameInputs, PastScore, skill};
 use prometheus::features::load::calendar_days_for;
 use prometheus::store::{
@@ -148,15 +149,7 @@ impl Job for AssessmentJob {
         let closes: Vec<Vec<f64>> = panel
             .instruments
             .values()
-            .map(|rows| {
-                let mut c = vec![f64::NAN; dates.len()];
-                for r in rows {
-                    if let Some(&i) = index.get(&r.date) {
-                        c[i] = r.close;
-                    }
-                }
-                c
-            })
+            .map(|rows| Panel::closes_on(rows, &dates))
             .collect();
         // The fragility of this date: under the config the message names, else (after a
         // restart) the first stored one — only when fragility is part of this run's DAG.

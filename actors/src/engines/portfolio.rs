@@ -7,9 +7,10 @@ use crate::engines::blocking::blocking;
 use crate::engines::inbox::Inbox;
 use crate::job_actor::{Job, JobContext, JobOutput};
 use async_trait::async_trait;
-use chrono::{Days, NaiveDate};
+use chrono::Days;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{EffectiveUniverse, ScenarioSet, TargetPortfolio};
+use prometheus::encoders::numeric::Panel;
 use prometheus::engines::fragility::FragilityClass;
 use prometheus::engines::portfolio::risk::{ANNUAL_DAYS, ScenarioView};
 use prometheus::engines::portfolio::{PortfolioConfig, PortfolioInputs, PortfolioName};
@@ -50,22 +51,20 @@ impl PortfolioJob {
     pub const NAME_STR: &'static str = "portfolio";
 }
 
-/// Daily returns of `names` over the last `lookback` sessions of `dates` (`days × names`,
-/// 0 where a name has no price at either end of a day).
-fn return_window(
-    dates: &[NaiveDate],
-    closes: &[BTreeMap<NaiveDate, f64>],
-    lookback: usize,
-) -> (Vec<f64>, usize) {
-    let start = dates.len().saturating_sub(lookback + 1);
-    let window = &dates[start..];
-    let days = window.len().saturating_sub(1);
+/// Daily returns of the names over the last `lookback` of `dates` sessions (`days × names`,
+/// 0 where a name has no price at either end of a day), from each name's closes on every
+/// session (NaN where it has none).
+fn return_window(closes: &[Vec<f64>], dates: usize, lookback: usize) -> (Vec<f64>, usize) {
+    let start = dates.saturating_sub(lookback + 1);
+    let days = (dates - start).saturating_sub(1);
     let mut out = Vec::with_capacity(days * closes.len());
-    for w in window.windows(2) {
+    for t in start + 1..dates {
         for c in closes {
-            out.push(match (c.get(&w[0]), c.get(&w[1])) {
-                (Some(a), Some(b)) if *a > 0.0 => b / a - 1.0,
-                _ => 0.0,
+            let (a, b) = (c[t - 1], c[t]);
+            out.push(if a > 0.0 && !b.is_nan() {
+                b / a - 1.0
+            } else {
+                0.0
             });
         }
     }
@@ -189,16 +188,12 @@ impl Job for PortfolioJob {
                 stale.iter().take(5).copied().collect::<Vec<_>>().join(", ")
             ));
         }
-        let closes: Vec<BTreeMap<NaiveDate, f64>> = included
+        let dates = panel.dates();
+        let closes: Vec<Vec<f64>> = included
             .iter()
-            .map(|m| {
-                panel.instruments[&m.id]
-                    .iter()
-                    .map(|r| (r.date, r.close))
-                    .collect()
-            })
+            .map(|m| Panel::closes_on(&panel.instruments[&m.id], &dates))
             .collect();
-        let (returns, days) = return_window(&panel.dates(), &closes, config.lookback_days);
+        let (returns, days) = return_window(&closes, dates.len(), config.lookback_days);
         let eligible: BTreeSet<&str> = included.iter().map(|m| m.id.as_str()).collect();
         let forced_exits: f64 = held
             .iter()

@@ -6,9 +6,10 @@ use crate::engines::blocking::blocking;
 use crate::engines::inbox::Inbox;
 use crate::job_actor::{Job, JobContext, JobOutput};
 use async_trait::async_trait;
-use chrono::Days;
+use chrono::{Days, NaiveDate};
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{ScenarioSet as ScenarioSetMsg, StabilityReport};
+use prometheus::encoders::numeric::Panel;
 use prometheus::engines::scenarios::{ReturnPanel, ScenarioEngineConfig, ScenarioKind};
 use prometheus::store::{Stamp, WorldStateStore};
 use std::sync::Arc;
@@ -22,6 +23,36 @@ pub struct ScenariosJob {
 impl ScenariosJob {
     /// The actor name as a constant usable in arrays.
     pub const NAME_STR: &'static str = "scenarios";
+}
+
+/// The one-day returns the scenarios draw from: the instruments that traded on `as_of`, on
+/// every date any instrument of the panel traded (a name's return sits on the later day of
+/// each pair of its consecutive rows; 0 where it has none).
+fn return_history(panel: &Panel, as_of: NaiveDate) -> ReturnPanel {
+    let instruments: Vec<&String> = panel
+        .instruments
+        .iter()
+        .filter(|(_, r)| r.last().map(|r| r.date) == Some(as_of))
+        .map(|(id, _)| id)
+        .collect();
+    let dates = panel.dates();
+    let n = instruments.len();
+    let mut returns = vec![0.0; dates.len() * n];
+    for (i, id) in instruments.iter().enumerate() {
+        let rows = &panel.instruments[*id];
+        let at = Panel::date_positions(rows, &dates);
+        for (w, t) in rows.windows(2).zip(at.iter().skip(1)) {
+            if let Some(t) = t {
+                returns[t * n + i] = w[1].close / w[0].close - 1.0;
+            }
+        }
+    }
+    // The first date has no return.
+    ReturnPanel {
+        dates: dates.iter().skip(1).copied().collect(),
+        instruments: instruments.into_iter().cloned().collect(),
+        returns: returns.get(n..).unwrap_or(&[]).to_vec(),
+    }
 }
 
 #[async_trait]
@@ -45,29 +76,6 @@ impl Job for ScenariosJob {
         };
         let config = &cfg.config;
         let (_, panel) = ctx.panel(as_of, config.history_days).await?;
-        // Instruments that traded on the date; every date any of them traded.
-        let instruments: Vec<String> = panel
-            .instruments
-            .iter()
-            .filter(|(_, r)| r.last().map(|r| r.date) == Some(as_of))
-            .map(|(id, _)| id.clone())
-            .collect();
-        let dates = panel.dates();
-        let n = instruments.len();
-        let mut returns = vec![0.0; dates.len() * n];
-        for (i, id) in instruments.iter().enumerate() {
-            for w in panel.instruments[id].windows(2) {
-                if let Ok(t) = dates.binary_search(&w[1].date) {
-                    returns[t * n + i] = w[1].close / w[0].close - 1.0;
-                }
-            }
-        }
-        // The first date has no return.
-        let history = ReturnPanel {
-            dates: dates.iter().skip(1).copied().collect(),
-            instruments,
-            returns: returns.get(n..).unwrap_or(&[]).to_vec(),
-        };
         let labels = match &config.set {
             ScenarioKind::RegimeBootstrap { .. } => ctx
                 .stores
@@ -85,6 +93,7 @@ impl Job for ScenariosJob {
         };
         let (params, kind) = (config.params.clone(), config.set.clone());
         let (set, path_returns) = blocking("scenarios", move || {
+            let history = return_history(&panel, as_of);
             params.generate(&kind, &history, &labels, as_of).map(|set| {
                 let paths = set.path_returns();
                 (set, paths)
