@@ -41,8 +41,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Rebalance runs submitted ahead of the one being waited for: enough that each of the
-/// seven engines usually has a date to work on (measured: 3 → 64–72 s, 6 → 58–62 s for the
-/// 20-year benchmark).
+/// seven engines usually has a date to work on. Measured on the 20-year benchmark: 3 dates
+/// gave 64–72 s and 6 gave 58–62 s while the engines' work on the actors' thread bounded
+/// it; once that was cut, 3, 6, 10 and 16 all gave 23–24 s (the SQLite write gate bounds
+/// it), and 6 keeps the headroom.
 const REBALANCES_IN_FLIGHT: usize = 6;
 
 /// Loads a strategy by name (`<config>/strategies/<name>.toml`) or from a file path.

@@ -325,3 +325,23 @@ conformance!(
     marks_remember_the_earliest_changed_date,
     lookback_start_counts_observations,
 );
+
+/// The bundled SQLite is compiled without memory statistics (`LIBSQLITE3_FLAGS` in
+/// `.cargo/config.toml`): with them, every allocation of every connection's thread takes one
+/// process-wide mutex, which a backtest's profile showed in 13% of their time.
+#[tokio::test]
+async fn sqlite_is_built_without_memory_statistics() {
+    let db = TestDb::sqlite().await;
+    let prometheus::store::Pool::Sqlite(p) = db.historical.pool() else {
+        panic!("TestDb::sqlite opened another backend");
+    };
+    let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+        .fetch_all(p)
+        .await
+        .unwrap();
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "compile options: {options:?}"
+    );
+    db.cleanup().await;
+}
