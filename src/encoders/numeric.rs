@@ -211,7 +211,8 @@ impl Panel {
     /// Every job calls this on a panel of hundreds of names over years; most names trade
     /// on the same calendar, so each one's dates are merged into the union only when they
     /// are not already the union's (a comparison of two slices) — linear, where sorting the
-    /// pooled dates cost a tenth of a second a call.
+    /// pooled dates (380,000 for 500 names × three years) was among the heaviest work on
+    /// the actors' thread in a backtest's profile.
     pub fn dates(&self) -> Vec<NaiveDate> {
         let mut union: Vec<NaiveDate> = Vec::new();
         let mut own: Vec<NaiveDate> = Vec::new();
