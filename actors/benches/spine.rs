@@ -9,11 +9,11 @@ use chrono::{Days, NaiveDate};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prometheus::domain::{Clock, MarketId, PanelUpdated, RunId};
 use prometheus_actors::clock::SystemClock;
-use prometheus_actors::edges::Edge;
-use prometheus_actors::faults::FaultPlan;
-use prometheus_actors::job_actor::Status;
 use prometheus_actors::orchestrator::{Submit, WaitRun};
-use prometheus_actors::system::Spine;
+use prometheus_actors::spine::edge::Edge;
+use prometheus_actors::spine::faults::FaultPlan;
+use prometheus_actors::spine::job_actor::Status;
+use prometheus_actors::spine::system::Spine;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,7 +156,7 @@ fn bench(c: &mut Criterion) {
                         .await
                         .unwrap()
                         .unwrap();
-                    assert_eq!(rx.await.unwrap().state, "SUCCEEDED");
+                    assert_eq!(rx.await.unwrap().state.as_str(), "SUCCEEDED");
                 }
                 t.elapsed()
             })

@@ -10,11 +10,12 @@
 //! the rows the daily DAG writes, by construction.
 
 use crate::context::Context;
-use crate::faults::FaultPlan;
 use crate::orchestrator::{RunSummary, Submit, WaitRun};
 use crate::panel_cache::PanelCache;
 use crate::scheduler::SimulatedClock;
-use crate::system::{Spine, SpineOptions, resolve_config};
+use crate::spine::engine_config::resolve_config;
+use crate::spine::faults::FaultPlan;
+use crate::spine::system::{Spine, SpineOptions};
 use anyhow::{Context as _, anyhow, bail};
 use chrono::{Days, NaiveDate};
 use prometheus::backtest::broker::{PriceBook, Simulation};
@@ -170,6 +171,7 @@ fn strategy_dag(strategy: &StrategyConfig, dag_id: &str) -> DagDef {
                 backoff_max_ms: 1_000,
                 jitter: 0.0,
                 timeout_secs: 600.0,
+                outage_tolerance_secs: 600.0,
                 on_failure: OnFailure::StopDownstream,
             })
             .collect(),

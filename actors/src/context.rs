@@ -26,7 +26,7 @@ impl Context {
     /// Any configuration problem, naming file or variable, key and reason.
     pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
         let source = ConfigSource::new(&global.config, std::env::vars())?;
-        source.check_engine_overrides(crate::engines::ACTOR_NAMES)?;
+        source.check_engine_overrides(crate::spine::ACTOR_NAMES)?;
         let mut app = source.load_app()?;
         if let Some(url) = &global.historical_db {
             app.storage.historical_db.clone_from(url);

@@ -3,15 +3,15 @@
 
 use crate::clock::SystemClock;
 use crate::context::Context as Cli;
-use crate::faults::FaultPlan;
 use crate::monitor::client::{DaemonInfo, info_path};
 use crate::monitor::{http, token};
 use crate::orchestrator::Resume;
 use crate::scheduler::{SchedulerClock, SchedulerOptions};
-use crate::system::Spine;
+use crate::spine::faults::FaultPlan;
+use crate::spine::system::Spine;
 use anyhow::Context as _;
 use chrono::Utc;
-use prometheus::domain::Clock;
+use prometheus::domain::{Clock, EventKind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +70,7 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
         .map_err(|e| anyhow::anyhow!(e))?;
     spine.events.record(
         "daemon",
-        "started",
+        EventKind::Started,
         format!(
             "pid {}, listening on {listen}, resumed {} runs",
             info.pid,
@@ -97,12 +97,12 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
     } else {
         spine
             .events
-            .record("scheduler", "disabled", "daemon.scheduler = false");
+            .record("scheduler", EventKind::Disabled, "daemon.scheduler = false");
         None
     };
     let signal = shutdown_signal().await;
     eprintln!("pv2 daemon: {signal} received, draining");
-    spine.events.record("daemon", "stopping", signal);
+    spine.events.record("daemon", EventKind::Stopping, signal);
     if let Some(s) = scheduler {
         s.do_send(crate::scheduler::Stop);
     }

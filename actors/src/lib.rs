@@ -6,13 +6,13 @@
 //!
 //! - [`cli`] — the command-line grammar; [`commands`] — one module per `pv2` command.
 //! - [`context`] — configuration + stores for one command.
-//! - [`system`] — starts the spine: [`supervision`] (restart budgets, events),
-//!   [`job_actor`] (the supervised actor every engine runs in), [`engines`] (the jobs),
-//!   [`edges`] (who sends what to whom), [`orchestrator`] (DAG runs), [`run_log`],
-//!   [`scheduler`] (market-state and cron activations on a real or simulated clock).
+//! - [`spine`] — the supervised actors: the registry (the one list of actors), the job
+//!   actor, supervision, dataflow edges, configuration at start and while running, fault
+//!   injection, and starting/stopping it all; [`engines`] — the jobs the actors run.
+//! - [`orchestrator`] — DAG runs: dispatch, retry policy, the durable run record.
+//! - [`scheduler`] — market-state and cron activations on a real or simulated clock.
 //! - [`daemon`] — the long-running process; [`monitor`] — its HTTP API and client.
 //! - [`panel_cache`] — the in-memory price panels the engines read, checked before use.
-//! - [`reconfig`] — validated configuration changes; [`faults`] — fault injection.
 //! - [`backtest`] — strategies through the same actors on a simulated clock, then the
 //!   simulated broker and metrics.
 //! - [`clock`] — the system clock handed to the core; [`progress`] — progress bars.
@@ -26,16 +26,10 @@ pub mod clock;
 pub mod commands;
 pub mod context;
 pub mod daemon;
-pub mod edges;
 pub mod engines;
-pub mod faults;
-pub mod job_actor;
 pub mod monitor;
 pub mod orchestrator;
 pub mod panel_cache;
 pub mod progress;
-pub mod reconfig;
-pub mod run_log;
 pub mod scheduler;
-pub mod supervision;
-pub mod system;
+pub mod spine;

@@ -89,7 +89,7 @@ async fn wait_attempt(db: &RuntimeDb, run_id: &str, job: &str, state: &str) {
             .await
             .unwrap()
             .iter()
-            .any(|j| j.job_id == job && j.state == state)
+            .any(|j| j.job_id == job && j.state.as_str() == state)
         {
             return;
         }
@@ -108,7 +108,7 @@ async fn wait_run_state(db: &RuntimeDb, run_id: &str, state: &str) {
             .dag_run(run_id)
             .await
             .unwrap()
-            .is_some_and(|r| r.state == state)
+            .is_some_and(|r| r.state.as_str() == state)
         {
             return;
         }
@@ -339,7 +339,7 @@ async fn sigkill_mid_run_then_restart_completes_without_duplicates() {
         .await
         .unwrap()
         .into_iter()
-        .map(|j| (j.job_id, j.attempt, j.state))
+        .map(|j| (j.job_id, j.attempt, j.state.to_string()))
         .collect();
     assert_eq!(
         attempts,
@@ -397,7 +397,7 @@ async fn sigterm_drains_and_exits_zero_leaving_nothing_running() {
         .await
         .unwrap()
         .into_iter()
-        .map(|j| j.state)
+        .map(|j| j.state.to_string())
         .collect();
     assert!(!states.iter().any(|s| s == "RUNNING"), "{states:?}");
     assert!(states.iter().any(|s| s == "INTERRUPTED"), "{states:?}");
@@ -495,7 +495,7 @@ async fn the_daemon_scheduler_fires_cron_dags_on_the_real_clock_and_skips_missed
         );
         // Fired runs either finished or were interrupted by the stop and resumed.
         let run = db.dag_run(run_id).await.unwrap().unwrap();
-        assert_ne!(run.state, "FAILED", "{run:?}");
+        assert_ne!(run.state.as_str(), "FAILED", "{run:?}");
         // The as-of date is the date in Tokyo.
         assert_eq!(
             a.as_of_date,

@@ -9,12 +9,12 @@ use chrono_tz::Tz;
 use common::{Env, events, in_system};
 use prometheus::domain::{Clock, MarketId};
 use prometheus::store::{RunStore, ScheduleStore};
-use prometheus_actors::faults::FaultPlan;
 use prometheus_actors::orchestrator::{Submit, WaitRun, Wake};
 use prometheus_actors::scheduler::{
     SchedulerClock, SchedulerOptions, SchedulerReport, SimulatedClock, WhenFinished,
 };
-use prometheus_actors::system::Spine;
+use prometheus_actors::spine::faults::FaultPlan;
+use prometheus_actors::spine::system::Spine;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ fn day(s: &str) -> NaiveDate {
 async fn spine_on(env: &Env, clock: &Arc<SimulatedClock>) -> Spine {
     let ctx = env.context();
     let stores = ctx.open_stores().await.unwrap();
-    let faults = FaultPlan::parse("", prometheus_actors::engines::ACTOR_NAMES).unwrap();
+    let faults = FaultPlan::parse("", prometheus_actors::spine::ACTOR_NAMES).unwrap();
     let clock: Arc<dyn Clock> = Arc::clone(clock) as Arc<dyn Clock>;
     Spine::start(&ctx, stores, faults, clock).await.unwrap()
 }
@@ -248,7 +248,7 @@ async fn month_across_dst_with_a_restart(env: &Env) {
             let run_id = format!("{}:{}:{}", a.dag_id, a.market_id, a.as_of_date);
             assert_eq!(a.run_id.as_deref(), Some(run_id.as_str()));
             let run = stores.runtime.dag_run(&run_id).await.unwrap().unwrap();
-            assert_eq!(run.state, "SUCCEEDED", "{run_id}");
+            assert_eq!(run.state.as_str(), "SUCCEEDED", "{run_id}");
         }
         assert_eq!(
             stores.runtime.watermark("sim").await.unwrap(),
@@ -423,7 +423,7 @@ timeout_secs = 30
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(summary.state, "SUCCEEDED");
+        assert_eq!(summary.state.as_str(), "SUCCEEDED");
         let attempts = spine.stores.runtime.job_runs(&s.run_id).await.unwrap();
         assert_eq!(attempts.len(), 1);
         assert_eq!(attempts[0].started_at, utc("2024-03-11T20:00:00Z"));
@@ -461,7 +461,7 @@ async fn succeeded_runs(env: &Env) -> Vec<String> {
         .await
         .unwrap()
         .into_iter()
-        .filter(|r| r.state == "SUCCEEDED")
+        .filter(|r| r.state.as_str() == "SUCCEEDED")
         .map(|r| r.run_id)
         .collect();
     stores.close().await;
@@ -652,7 +652,7 @@ actor = "noop"
 "#;
     let env = Env::with(None, dags, "");
     let ctx = env.context();
-    let dags = prometheus_actors::system::load_dags(&ctx).unwrap();
+    let dags = prometheus_actors::spine::system::load_dags(&ctx).unwrap();
     let calendars = prometheus_actors::scheduler::calendars(&ctx.markets).unwrap();
     let bindings = prometheus_actors::scheduler::bindings(&dags, &calendars, None, None).unwrap();
     let plan = prometheus_actors::scheduler::plan(

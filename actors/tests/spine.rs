@@ -8,16 +8,16 @@ use common::{DATES, Env, attempts, events, in_system, outputs};
 use prometheus::domain::{Clock, MarketId};
 use prometheus::store::RunStore;
 use prometheus_actors::clock::SystemClock;
-use prometheus_actors::faults::FaultPlan;
 use prometheus_actors::orchestrator::{RunSummary, Submit, WaitRun};
-use prometheus_actors::system::Spine;
+use prometheus_actors::spine::faults::FaultPlan;
+use prometheus_actors::spine::system::Spine;
 use std::sync::Arc;
 use std::time::Duration;
 
 async fn start(env: &Env, faults: &str) -> Spine {
     let ctx = env.context();
     let stores = ctx.open_stores().await.unwrap();
-    let faults = FaultPlan::parse(faults, prometheus_actors::engines::ACTOR_NAMES).unwrap();
+    let faults = FaultPlan::parse(faults, prometheus_actors::spine::ACTOR_NAMES).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Spine::start(&ctx, stores, faults, clock).await.unwrap()
 }
@@ -49,7 +49,7 @@ async fn daily_over_dates(env: &Env, faults: &str) -> (common::Outputs, Spine) {
     let spine = start(env, faults).await;
     for d in DATES {
         let s = run(&spine, "daily", d).await;
-        assert_eq!(s.state, "SUCCEEDED", "{d}: {s:?}");
+        assert_eq!(s.state.as_str(), "SUCCEEDED", "{d}: {s:?}");
     }
     spine.shutdown(Duration::from_secs(5)).await;
     (outputs(spine.stores.historical.pool()).await, spine)
@@ -59,7 +59,10 @@ async fn panic_is_restarted_and_retried(reference: Env, faulty: Env) {
     let (clean, _) = daily_over_dates(&reference, "").await;
     assert!(!clean.prices.is_empty() && !clean.returns.is_empty() && !clean.factors.is_empty());
     assert!(clean.marks.is_empty());
-    let (with_faults, spine) = daily_over_dates(&faulty, "derived:panic@1,ingest:panic@2").await;
+    // A panic inside derive's computation (after its writes: derive computes inside the
+    // store's paths) and one on ingest's actor thread: the same supervised event.
+    let (with_faults, spine) =
+        daily_over_dates(&faulty, "derived:panic@1,ingest:actor-panic@2").await;
     assert_eq!(
         with_faults, clean,
         "every output table equals the fault-free run's"
@@ -73,7 +76,7 @@ async fn panic_is_restarted_and_retried(reference: Env, faulty: Env) {
             .3
             .as_deref()
             .unwrap()
-            .contains("panicked: injected fault derived:panic@1"),
+            .contains("injected fault derived:panic@1 inside the computation"),
         "{first:?}"
     );
     assert_eq!((first[1].1, first[1].2.as_str()), (2, "SUCCEEDED"));
@@ -125,18 +128,18 @@ fn repeated_panics_escalate_and_other_actors_keep_serving() {
         );
         let spine = start(&env, "derived:panic@*").await;
         let first = run(&spine, "daily", DATES[0]).await;
-        assert_eq!(first.state, "FAILED");
-        let derive = first.jobs.iter().find(|j| j.0 == "derive").unwrap();
-        assert_eq!(derive.2, "FAILED");
+        assert_eq!(first.state.as_str(), "FAILED");
+        let derive = first.jobs.iter().find(|j| j.job_id == "derive").unwrap();
+        assert_eq!(derive.status, "FAILED");
         assert!(
-            derive.3.as_deref().unwrap().contains("DEGRADED"),
+            derive.error.as_deref().unwrap().contains("DEGRADED"),
             "{derive:?}"
         );
         // The next run: ingest (a healthy actor) still works; derive fails at once, clearly.
         let second = run(&spine, "daily", DATES[1]).await;
-        assert_eq!(second.state, "FAILED");
-        let ingest = second.jobs.iter().find(|j| j.0 == "ingest").unwrap();
-        assert_eq!((ingest.1, ingest.2.as_str()), (1, "SUCCEEDED"));
+        assert_eq!(second.state.as_str(), "FAILED");
+        let ingest = second.jobs.iter().find(|j| j.job_id == "ingest").unwrap();
+        assert_eq!((ingest.attempts, ingest.status), (1, "SUCCEEDED"));
         let rt = &spine.stores.runtime;
         let second_attempts = attempts(rt, &format!("daily:US_EQ:{}", DATES[1])).await;
         let d = second_attempts.iter().find(|a| a.0 == "derive").unwrap();
@@ -147,7 +150,11 @@ fn repeated_panics_escalate_and_other_actors_keep_serving() {
         );
         assert!(d.3.as_deref().unwrap().contains("is DEGRADED"));
         let drill = run(&spine, "drill", DATES[1]).await;
-        assert_eq!(drill.state, "SUCCEEDED", "other actors are unaffected");
+        assert_eq!(
+            drill.state.as_str(),
+            "SUCCEEDED",
+            "other actors are unaffected"
+        );
         spine.shutdown(Duration::from_secs(5)).await;
         let ev = events(rt).await;
         let of = |e: &str| {
@@ -175,7 +182,7 @@ fn a_hanging_job_times_out_is_retried_and_its_late_result_is_ignored() {
         let env = Env::with(None, &common::dags(1.0, 30.0, 3), "");
         let spine = start(&env, "ingest:hang@1").await;
         let s = run(&spine, "daily", DATES[0]).await;
-        assert_eq!(s.state, "SUCCEEDED");
+        assert_eq!(s.state.as_str(), "SUCCEEDED");
         let rt = &spine.stores.runtime;
         let a = attempts(rt, &format!("daily:US_EQ:{}", DATES[0])).await;
         let ingest: Vec<_> = a
@@ -187,7 +194,7 @@ fn a_hanging_job_times_out_is_retried_and_its_late_result_is_ignored() {
         // The hung attempt finishes (2 × timeout + 0.5 s) after the retry; its result is ignored.
         tokio::time::sleep(Duration::from_millis(2_000)).await;
         for d in &DATES[1..] {
-            assert_eq!(run(&spine, "daily", d).await.state, "SUCCEEDED");
+            assert_eq!(run(&spine, "daily", d).await.state.as_str(), "SUCCEEDED");
         }
         spine.shutdown(Duration::from_secs(5)).await;
         let ev = events(rt).await;
@@ -202,7 +209,7 @@ fn a_hanging_job_times_out_is_retried_and_its_late_result_is_ignored() {
                 .any(|(a, e, _)| a == "orchestrator" && e == "job_timed_out")
         );
         let runs = rt.dag_runs(10).await.unwrap();
-        assert!(runs.iter().all(|r| r.state == "SUCCEEDED"));
+        assert!(runs.iter().all(|r| r.state.as_str() == "SUCCEEDED"));
         assert_eq!(
             outputs(spine.stores.historical.pool()).await,
             clean,
@@ -218,7 +225,10 @@ fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
     in_system(async {
         let env = Env::sqlite();
         let spine = start(&env, "").await;
-        assert_eq!(run(&spine, "drill", DATES[0]).await.state, "SUCCEEDED");
+        assert_eq!(
+            run(&spine, "drill", DATES[0]).await.state.as_str(),
+            "SUCCEEDED"
+        );
         let again = Submit {
             dag_id: "drill".into(),
             market: MarketId::from("US_EQ"),
@@ -228,7 +238,7 @@ fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
             run_key: None,
         };
         let s = spine.orchestrator.send(again).await.unwrap().unwrap();
-        assert_eq!(s.finished.as_deref(), Some("SUCCEEDED"));
+        assert_eq!(s.finished.map(|f| f.as_str()), Some("SUCCEEDED"));
         let rerun = Submit {
             dag_id: "drill".into(),
             market: MarketId::from("US_EQ"),
@@ -285,7 +295,7 @@ async fn daily_all_at_once(env: &Env) -> (common::Outputs, Spine) {
             .await
             .expect("run finished in time")
             .unwrap();
-        assert_eq!(s.state, "SUCCEEDED", "{d}: {s:?}");
+        assert_eq!(s.state.as_str(), "SUCCEEDED", "{d}: {s:?}");
     }
     spine.shutdown(Duration::from_secs(5)).await;
     (outputs(spine.stores.historical.pool()).await, spine)

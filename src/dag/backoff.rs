@@ -34,6 +34,7 @@ mod tests {
             backoff_max_ms: 1000,
             jitter,
             timeout_secs: 1.0,
+            outage_tolerance_secs: 1.0,
             on_failure: OnFailure::Skip,
         }
     }

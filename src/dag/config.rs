@@ -125,6 +125,11 @@ pub struct JobDef {
     /// An attempt running longer than this is abandoned and retried.
     #[serde(default = "default_timeout")]
     pub timeout_secs: f64,
+    /// How long (in backoff, summed) the job keeps retrying while the database cannot be
+    /// reached; such failures do not spend `max_attempts`, so a restarted database server
+    /// is waited out instead of failing the run.
+    #[serde(default = "default_outage_tolerance")]
+    pub outage_tolerance_secs: f64,
     /// What a final failure does downstream.
     #[serde(default = "default_on_failure")]
     pub on_failure: OnFailure,
@@ -146,6 +151,9 @@ fn default_jitter() -> f64 {
     0.2
 }
 fn default_timeout() -> f64 {
+    600.0
+}
+fn default_outage_tolerance() -> f64 {
     600.0
 }
 fn default_on_failure() -> OnFailure {
@@ -343,6 +351,16 @@ impl DagDef {
                 &format!("{k}.timeout_secs"),
                 || format!("{} is out of range; use (0, 86400]", j.timeout_secs),
             );
+            issues.check(
+                !(j.outage_tolerance_secs >= 0.0 && j.outage_tolerance_secs <= 86_400.0),
+                &format!("{k}.outage_tolerance_secs"),
+                || {
+                    format!(
+                        "{} is out of range; use [0, 86400]",
+                        j.outage_tolerance_secs
+                    )
+                },
+            );
         }
         if self.topological_order().is_none() {
             issues.push(format!("{key}.job"), "dependencies form a cycle");
@@ -394,6 +412,7 @@ mod tests {
             backoff_max_ms: 100,
             jitter: 0.1,
             timeout_secs: 5.0,
+            outage_tolerance_secs: 60.0,
             on_failure: OnFailure::StopDownstream,
         }
     }

@@ -7,6 +7,7 @@ mod backoff;
 mod config;
 mod run;
 
+pub use crate::domain::{AttemptState, ErrorClass, RunStatus};
 pub use backoff::backoff_delay;
 pub use config::{CatchUp, DagDef, DagsConfig, JobDef, OnFailure, TriggerDef};
-pub use run::{Action, AttemptOutcome, JobStatus, RunState, RunStatus};
+pub use run::{Action, AttemptOutcome, JobStatus, RunState, StoredAttempt};

@@ -2,6 +2,8 @@
 
 use super::backoff::backoff_delay;
 use super::config::{DagDef, OnFailure};
+use crate::domain::{AttemptState, ConfigId, ErrorClass, RunStatus};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,8 @@ pub enum JobStatus {
     Succeeded {
         /// The successful attempt.
         attempt: u32,
+        /// The config it ran with (what later jobs of the run read its rows by).
+        config_id: Option<ConfigId>,
     },
     /// Failed for good.
     Failed {
@@ -59,44 +63,22 @@ impl JobStatus {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttemptOutcome {
     /// Outputs persisted, job done.
-    Succeeded,
-    /// The job reported an error (or panicked). Not retryable when the actor is degraded.
+    Succeeded {
+        /// The config the attempt ran with.
+        config_id: Option<ConfigId>,
+    },
+    /// The job reported an error (or panicked, or its actor is degraded).
     Failed {
         /// The error.
         error: String,
-        /// Whether another attempt can help.
-        retryable: bool,
+        /// Whether another attempt can help, and under which budget.
+        class: ErrorClass,
     },
     /// The attempt exceeded the job's timeout and was abandoned.
     TimedOut,
     /// The process stopped while the attempt ran (drain timeout, crash); it does not count
     /// against `max_attempts`.
     Interrupted,
-}
-
-/// The overall state of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunStatus {
-    /// Jobs are pending or running.
-    Running,
-    /// Every job succeeded.
-    Succeeded,
-    /// Finished, but some job failed with `skip` or `degraded`.
-    Degraded,
-    /// A job failed with `stop_downstream`.
-    Failed,
-}
-
-impl RunStatus {
-    /// Upper-case name as stored in `dag_runs.state`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "RUNNING",
-            Self::Succeeded => "SUCCEEDED",
-            Self::Degraded => "DEGRADED",
-            Self::Failed => "FAILED",
-        }
-    }
 }
 
 /// What the orchestrator must do after an attempt ends.
@@ -116,6 +98,22 @@ pub enum Action {
     },
 }
 
+/// One attempt as the durable record holds it: what [`RunState::resume`] rebuilds a run
+/// from after a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAttempt {
+    /// The job's id within the DAG.
+    pub job_id: String,
+    /// The attempt number.
+    pub attempt: u32,
+    /// How it stands.
+    pub state: AttemptState,
+    /// Why it failed, when it did.
+    pub class: Option<ErrorClass>,
+    /// The config a successful attempt ran with.
+    pub config_id: Option<ConfigId>,
+}
+
 /// The live state of one run of one DAG.
 #[derive(Clone, Debug)]
 pub struct RunState {
@@ -125,8 +123,13 @@ pub struct RunState {
     jobs: Vec<JobStatus>,
     /// Last attempt number handed out per job.
     attempts: Vec<u32>,
-    /// Attempts that failed or timed out (interruptions do not count).
+    /// Attempts that failed transiently or timed out (interruptions, outages and
+    /// permanent failures do not count against `max_attempts`).
     failures: Vec<u32>,
+    /// Attempts that failed because the database could not be reached.
+    outages: Vec<u32>,
+    /// The backoff already spent waiting out outages, per job.
+    outage_waited: Vec<Duration>,
 }
 
 impl RunState {
@@ -141,38 +144,64 @@ impl RunState {
             jobs: vec![JobStatus::Pending; n],
             attempts: vec![0; n],
             failures: vec![0; n],
+            outages: vec![0; n],
+            outage_waited: vec![Duration::ZERO; n],
         }
     }
 
-    /// A run rebuilt from its persisted attempts `(job id, attempt, state)` after a restart.
-    /// Succeeded jobs stay done; an attempt left `RUNNING` was interrupted and is returned
-    /// so it can be recorded as such; failed attempts count against the retry budget.
+    /// A run rebuilt from its persisted attempts after a restart. Succeeded jobs stay done
+    /// (with the config they ran with); an attempt left `RUNNING` was interrupted and is
+    /// returned so it can be recorded as such; failures count against the budget of their
+    /// class, exactly as they did before the restart.
     pub fn resume(
         run_id: impl Into<String>,
         dag: Arc<DagDef>,
-        attempts: &[(String, u32, String)],
+        attempts: &[StoredAttempt],
     ) -> (Self, Vec<(usize, u32)>) {
         let mut run = Self::new(run_id, dag);
         let mut interrupted = Vec::new();
-        for (job_id, attempt, state) in attempts {
-            let Some(j) = run.job_index(job_id) else {
+        let mut permanent: BTreeMap<usize, String> = BTreeMap::new();
+        for a in attempts {
+            let Some(j) = run.job_index(&a.job_id) else {
                 continue;
             };
-            run.attempts[j] = run.attempts[j].max(*attempt);
-            match state.as_str() {
-                "SUCCEEDED" => run.jobs[j] = JobStatus::Succeeded { attempt: *attempt },
-                "FAILED" | "TIMED_OUT" => run.failures[j] += 1,
-                "RUNNING" => interrupted.push((j, *attempt)),
-                _ => {}
+            run.attempts[j] = run.attempts[j].max(a.attempt);
+            match (a.state, a.class) {
+                (AttemptState::Succeeded, _) => {
+                    run.jobs[j] = JobStatus::Succeeded {
+                        attempt: a.attempt,
+                        config_id: a.config_id.clone(),
+                    };
+                }
+                (AttemptState::Failed, Some(ErrorClass::Permanent)) => {
+                    permanent.insert(j, format!("attempt {} failed permanently", a.attempt));
+                }
+                (AttemptState::Failed, Some(ErrorClass::Unavailable)) => {
+                    let delay = run.outage_delay(j);
+                    run.outage_waited[j] += delay;
+                    run.outages[j] += 1;
+                }
+                (AttemptState::Failed | AttemptState::TimedOut, _) => run.failures[j] += 1,
+                (AttemptState::Running, _) => interrupted.push((j, a.attempt)),
+                (AttemptState::Interrupted, _) => {}
             }
         }
         // A job whose budget was spent before the restart fails again without running.
         for j in 0..run.jobs.len() {
-            if run.jobs[j] == JobStatus::Pending && run.failures[j] >= run.dag.jobs[j].max_attempts
-            {
+            if run.jobs[j] != JobStatus::Pending {
+                continue;
+            }
+            if let Some(why) = permanent.remove(&j) {
+                run.finish_failed(j, why);
+            } else if run.failures[j] >= run.dag.jobs[j].max_attempts {
                 run.finish_failed(
                     j,
                     format!("{} attempts failed before the restart", run.failures[j]),
+                );
+            } else if run.outage_budget_spent(j) {
+                run.finish_failed(
+                    j,
+                    "the database was unreachable for longer than its outage tolerance before the restart".into(),
                 );
             }
         }
@@ -237,47 +266,102 @@ impl RunState {
         }
     }
 
-    /// Applies the end of attempt `attempt` of job `j`.
+    /// The backoff before the next attempt after the job's next outage failure.
+    fn outage_delay(&self, j: usize) -> Duration {
+        backoff_delay(&self.dag.jobs[j], &self.run_id, self.outages[j] + 2)
+    }
+
+    /// Counts a transient failure of attempt `attempt`; the backoff before the next attempt
+    /// while `max_attempts` allows one.
+    fn spend_attempt(&mut self, j: usize, attempt: u32) -> Option<Duration> {
+        self.failures[j] += 1;
+        let def = &self.dag.jobs[j];
+        (self.failures[j] < def.max_attempts).then(|| backoff_delay(def, &self.run_id, attempt + 1))
+    }
+
+    /// Whether waiting out outages has used the job's whole tolerance.
+    fn outage_budget_spent(&self, j: usize) -> bool {
+        self.outage_waited[j].as_secs_f64() > self.dag.jobs[j].outage_tolerance_secs
+    }
+
+    /// Applies the end of attempt `attempt` of job `j`: success; a retry after a backoff
+    /// when the failure's class and budget allow one (transient failures and timeouts spend
+    /// `max_attempts`, outages spend `outage_tolerance_secs` of backoff, interruptions spend
+    /// nothing); otherwise the job fails for good with the reason.
     pub fn complete(&mut self, j: usize, attempt: u32, outcome: AttemptOutcome) -> Action {
         if self.jobs[j] != (JobStatus::Running { attempt }) {
             return Action::IgnoreStale;
         }
-        let (error, retryable) = match outcome {
-            AttemptOutcome::Succeeded => {
-                self.jobs[j] = JobStatus::Succeeded { attempt };
-                return Action::Settled;
-            }
-            AttemptOutcome::Interrupted => {
-                self.jobs[j] = JobStatus::RetryWait {
-                    next_attempt: attempt + 1,
-                };
-                return Action::Retry {
-                    attempt: attempt + 1,
-                    delay: Duration::ZERO,
-                };
-            }
-            AttemptOutcome::TimedOut => (
-                format!(
-                    "attempt {attempt} exceeded the timeout of {}s",
-                    self.dag.jobs[j].timeout_secs
-                ),
-                true,
-            ),
-            AttemptOutcome::Failed { error, retryable } => (error, retryable),
-        };
-        self.failures[j] += 1;
-        let def = &self.dag.jobs[j];
-        if retryable && self.failures[j] < def.max_attempts {
-            self.jobs[j] = JobStatus::RetryWait {
+        let retry = |run: &mut Self, delay: Duration| {
+            run.jobs[j] = JobStatus::RetryWait {
                 next_attempt: attempt + 1,
             };
-            return Action::Retry {
+            Action::Retry {
                 attempt: attempt + 1,
-                delay: backoff_delay(def, &self.run_id, attempt + 1),
-            };
-        }
+                delay,
+            }
+        };
+        let error = match outcome {
+            AttemptOutcome::Succeeded { config_id } => {
+                self.jobs[j] = JobStatus::Succeeded { attempt, config_id };
+                return Action::Settled;
+            }
+            AttemptOutcome::Interrupted => return retry(self, Duration::ZERO),
+            AttemptOutcome::Failed {
+                error,
+                class: ErrorClass::Permanent,
+            } => error,
+            AttemptOutcome::Failed {
+                error,
+                class: ErrorClass::Unavailable,
+            } => {
+                let delay = self.outage_delay(j);
+                self.outages[j] += 1;
+                self.outage_waited[j] += delay;
+                if !self.outage_budget_spent(j) {
+                    return retry(self, delay);
+                }
+                format!(
+                    "{error} (still unreachable after {:.0}s of retries; outage_tolerance_secs = {})",
+                    self.outage_waited[j].as_secs_f64(),
+                    self.dag.jobs[j].outage_tolerance_secs
+                )
+            }
+            AttemptOutcome::TimedOut => {
+                let error = format!(
+                    "attempt {attempt} exceeded the timeout of {}s",
+                    self.dag.jobs[j].timeout_secs
+                );
+                match self.spend_attempt(j, attempt) {
+                    Some(delay) => return retry(self, delay),
+                    None => error,
+                }
+            }
+            AttemptOutcome::Failed {
+                error,
+                class: ErrorClass::Transient,
+            } => match self.spend_attempt(j, attempt) {
+                Some(delay) => return retry(self, delay),
+                None => error,
+            },
+        };
         self.finish_failed(j, error);
         Action::Settled
+    }
+
+    /// The config every job of the run that has succeeded ran with, by actor name: what
+    /// later jobs of the run read their upstream rows by.
+    pub fn upstream_configs(&self) -> BTreeMap<String, ConfigId> {
+        self.jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(j, s)| match s {
+                JobStatus::Succeeded {
+                    config_id: Some(c), ..
+                } => Some((self.dag.jobs[j].actor.clone(), c.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Fails every job of `actor` that has not finished (its actor is degraded), without
@@ -370,6 +454,7 @@ mod tests {
             backoff_max_ms: 1000,
             jitter: 0.0,
             timeout_secs: 1.0,
+            outage_tolerance_secs: 1.0,
             on_failure,
         }
     }
@@ -388,7 +473,26 @@ mod tests {
     fn failed(msg: &str) -> AttemptOutcome {
         AttemptOutcome::Failed {
             error: msg.into(),
-            retryable: true,
+            class: ErrorClass::Transient,
+        }
+    }
+
+    fn ok() -> AttemptOutcome {
+        AttemptOutcome::Succeeded { config_id: None }
+    }
+
+    fn stored(
+        job: &str,
+        attempt: u32,
+        state: AttemptState,
+        class: Option<ErrorClass>,
+    ) -> StoredAttempt {
+        StoredAttempt {
+            job_id: job.into(),
+            attempt,
+            state,
+            class,
+            config_id: None,
         }
     }
 
@@ -404,10 +508,10 @@ mod tests {
         assert_eq!(r.ready(), [1]);
         let a = r.start(1);
         assert!(r.ready().is_empty());
-        assert_eq!(r.complete(1, a, AttemptOutcome::Succeeded), Action::Settled);
+        assert_eq!(r.complete(1, a, ok()), Action::Settled);
         assert_eq!(r.ready(), [0]);
         let b = r.start(0);
-        r.complete(0, b, AttemptOutcome::Succeeded);
+        r.complete(0, b, ok());
         assert_eq!(r.status(), RunStatus::Succeeded);
     }
 
@@ -460,18 +564,15 @@ mod tests {
             Action::Retry { attempt: 2, .. }
         ));
         assert_eq!(
-            r.complete(0, a1, AttemptOutcome::Succeeded),
+            r.complete(0, a1, ok()),
             Action::IgnoreStale,
             "the late result of attempt 1"
         );
         r.retry_due(0);
         let a2 = r.start(0);
+        assert_eq!(r.complete(0, a2, ok()), Action::Settled);
         assert_eq!(
-            r.complete(0, a2, AttemptOutcome::Succeeded),
-            Action::Settled
-        );
-        assert_eq!(
-            r.complete(0, a2, AttemptOutcome::Succeeded),
+            r.complete(0, a2, ok()),
             Action::IgnoreStale,
             "duplicates too"
         );
@@ -497,12 +598,12 @@ mod tests {
             g,
             AttemptOutcome::Failed {
                 error: "bad".into(),
-                retryable: false,
+                class: ErrorClass::Permanent,
             },
         );
         assert_eq!(r.ready(), [2]);
         let t = r.start(2);
-        r.complete(2, t, AttemptOutcome::Succeeded);
+        r.complete(2, t, ok());
         assert_eq!(r.status(), RunStatus::Degraded);
     }
 
@@ -532,21 +633,27 @@ mod tests {
             "r",
             d,
             &[
-                ("a".into(), 1, "SUCCEEDED".into()),
-                ("b".into(), 1, "FAILED".into()),
-                ("b".into(), 2, "RUNNING".into()),
+                stored("a", 1, AttemptState::Succeeded, None),
+                stored("b", 1, AttemptState::Failed, Some(ErrorClass::Transient)),
+                stored("b", 2, AttemptState::Running, None),
             ],
         );
         assert_eq!(interrupted, [(1, 2)]);
-        assert_eq!(r.job(0), &JobStatus::Succeeded { attempt: 1 });
+        assert_eq!(
+            r.job(0),
+            &JobStatus::Succeeded {
+                attempt: 1,
+                config_id: None
+            }
+        );
         assert_eq!(r.ready(), [1]);
         assert_eq!(r.start(1), 3, "attempt numbers continue");
         let (r2, _) = RunState::resume(
             "r",
             r.dag.clone(),
             &[
-                ("a".into(), 1, "FAILED".into()),
-                ("a".into(), 2, "FAILED".into()),
+                stored("a", 1, AttemptState::Failed, Some(ErrorClass::Transient)),
+                stored("a", 2, AttemptState::Failed, Some(ErrorClass::Transient)),
             ],
         );
         assert_eq!(
@@ -577,5 +684,126 @@ mod tests {
             Action::Settled,
             "max_attempts = 1 failure"
         );
+    }
+
+    #[test]
+    fn a_permanent_failure_is_not_retried_and_blocks_downstream() {
+        let mut r = RunState::new(
+            "r",
+            dag(vec![
+                job("a", "x", &[], OnFailure::StopDownstream, 5, 1),
+                job("b", "y", &["a"], OnFailure::StopDownstream, 5, 1),
+            ]),
+        );
+        let a1 = r.start(0);
+        let outcome = AttemptOutcome::Failed {
+            error: "the portfolio constraints cannot all hold".into(),
+            class: ErrorClass::Permanent,
+        };
+        assert_eq!(r.complete(0, a1, outcome), Action::Settled);
+        assert!(
+            matches!(r.job(0), JobStatus::Failed { error } if error.contains("cannot all hold"))
+        );
+        assert!(matches!(r.job(1), JobStatus::Blocked { .. }));
+        assert_eq!(r.status(), RunStatus::Failed);
+        let (r2, _) = RunState::resume(
+            "r",
+            r.dag.clone(),
+            &[stored(
+                "a",
+                1,
+                AttemptState::Failed,
+                Some(ErrorClass::Permanent),
+            )],
+        );
+        assert_eq!(
+            r2.status(),
+            RunStatus::Failed,
+            "not retried after a restart either"
+        );
+    }
+
+    #[test]
+    fn outages_are_waited_out_within_their_tolerance_without_spending_attempts() {
+        // backoff 100 ms doubling to 1 s; tolerance 1 s of backoff: 0.1 + 0.2 + 0.4 = 0.7
+        // s waited after three outages, the fourth (0.8 s more) exceeds it.
+        let mut r = RunState::new(
+            "r",
+            dag(vec![job("a", "x", &[], OnFailure::StopDownstream, 1, 1)]),
+        );
+        let down = || AttemptOutcome::Failed {
+            error: "database unreachable".into(),
+            class: ErrorClass::Unavailable,
+        };
+        let mut delays = Vec::new();
+        loop {
+            let a = r.start(0);
+            match r.complete(0, a, down()) {
+                Action::Retry { delay, .. } => delays.push(delay.as_millis()),
+                Action::Settled => break,
+                Action::IgnoreStale => unreachable!(),
+            }
+            r.retry_due(0);
+        }
+        assert_eq!(delays, [100, 200, 400], "max_attempts = 1 did not stop it");
+        assert!(
+            matches!(r.job(0), JobStatus::Failed { error } if error.contains("outage_tolerance_secs"))
+        );
+        // The same history after a restart has the same budget left.
+        let mut r = RunState::new(
+            "r",
+            dag(vec![job("a", "x", &[], OnFailure::StopDownstream, 1, 1)]),
+        );
+        let a = r.start(0);
+        r.complete(0, a, down());
+        let (mut resumed, _) = RunState::resume(
+            "r",
+            r.dag.clone(),
+            &[stored(
+                "a",
+                1,
+                AttemptState::Failed,
+                Some(ErrorClass::Unavailable),
+            )],
+        );
+        let a = resumed.start(0);
+        assert_eq!(
+            resumed.complete(0, a, down()),
+            Action::Retry {
+                attempt: 3,
+                delay: Duration::from_millis(200)
+            }
+        );
+        r.retry_due(0);
+        let a = r.start(0);
+        assert_eq!(r.complete(0, a, ok()), Action::Settled);
+    }
+
+    #[test]
+    fn later_jobs_see_the_configs_their_upstream_succeeded_with() {
+        let mut r = RunState::new(
+            "r",
+            dag(vec![
+                job("a", "regime", &[], OnFailure::StopDownstream, 1, 1),
+                job("b", "stability", &["a"], OnFailure::StopDownstream, 1, 1),
+            ]),
+        );
+        let a = r.start(0);
+        let c = ConfigId::new("cfg-regime");
+        r.complete(
+            0,
+            a,
+            AttemptOutcome::Succeeded {
+                config_id: Some(c.clone()),
+            },
+        );
+        assert_eq!(
+            r.upstream_configs(),
+            BTreeMap::from([("regime".to_owned(), c.clone())])
+        );
+        let mut attempt = stored("a", 1, AttemptState::Succeeded, None);
+        attempt.config_id = Some(c.clone());
+        let (resumed, _) = RunState::resume("r", r.dag.clone(), &[attempt]);
+        assert_eq!(resumed.upstream_configs(), r.upstream_configs(), "durable");
     }
 }

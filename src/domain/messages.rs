@@ -2,9 +2,10 @@
 //! and the actors. Plain data: the actor shell wraps them for its mailboxes, the core never
 //! depends on the actor framework.
 
-use super::{ConfigId, InstrumentId, MarketId, RunId};
+use super::{ConfigId, ErrorClass, InstrumentId, MarketId, RunId};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Prices (and news) for a market and date were persisted. Ingest → derived data
@@ -82,6 +83,11 @@ pub struct RunJob {
     /// of the date only when that engine is part of its own run, so a run never depends on
     /// what another DAG or strategy happened to write that day.
     pub dag_actors: Vec<String>,
+    /// The config each actor of this run that has already succeeded ran with, by actor
+    /// name. Rebuilt from the durable run record after a restart, so a job finds the rows
+    /// its upstream wrote under exactly the config the clean run would use: this, not a
+    /// message that a restart can lose, is what a job reads its inputs by.
+    pub upstream: BTreeMap<String, ConfigId>,
 }
 
 impl RunJob {
@@ -89,31 +95,50 @@ impl RunJob {
     pub fn runs(&self, name: &str) -> bool {
         self.dag_actors.iter().any(|a| a == name)
     }
+
+    /// The config the actor `name` succeeded with earlier in this run, if it did.
+    pub fn upstream_config(&self, name: &str) -> Option<&ConfigId> {
+        self.upstream.get(name)
+    }
 }
 
 /// Why an attempt failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobFailure {
-    /// The job returned an error.
-    Error(String),
-    /// The job panicked; the actor is being restarted.
+    /// The job returned an error of a class.
+    Error {
+        /// Whether a retry can help.
+        class: ErrorClass,
+        /// What went wrong.
+        message: String,
+    },
+    /// The job panicked (on the actor's thread or in a computation); the actor is being
+    /// restarted with its caches reset. Transient.
     Panicked(String),
-    /// The actor is degraded (restart limit exceeded) and refuses work.
+    /// The actor restarted while this attempt was in flight, so the attempt was dropped.
+    /// Transient.
+    Abandoned(String),
+    /// The actor is degraded (restart limit exceeded) and refuses work. Permanent until an
+    /// operator resets it.
     Degraded(String),
 }
 
 impl JobFailure {
-    /// Whether another attempt can succeed.
-    pub fn retryable(&self) -> bool {
-        !matches!(self, Self::Degraded(_))
+    /// The class that decides whether another attempt is made.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Error { class, .. } => *class,
+            Self::Panicked(_) | Self::Abandoned(_) => ErrorClass::Transient,
+            Self::Degraded(_) => ErrorClass::Permanent,
+        }
     }
 
     /// A one-line description.
     pub fn message(&self) -> String {
         match self {
-            Self::Error(e) => e.clone(),
+            Self::Error { message, .. } => message.clone(),
             Self::Panicked(e) => format!("panicked: {e}"),
-            Self::Degraded(e) => e.clone(),
+            Self::Abandoned(e) | Self::Degraded(e) => e.clone(),
         }
     }
 }
@@ -192,8 +217,9 @@ pub struct StabilityReport {
 }
 
 /// The scenario engine generated (and stored) a set for a market and date. Scenarios →
-/// fragility. Carries every path's cumulative return per instrument, which the fragility
-/// engine needs and the store keeps only for the first paths.
+/// fragility, portfolio. Carries every path's cumulative return per instrument for speed;
+/// the store keeps only the first paths, and a receiver that lost the message rebuilds the
+/// whole set from its config, date and the stored history (checked against `set_id`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioSet {
     /// The run that generated it.
@@ -212,8 +238,6 @@ pub struct ScenarioSet {
     pub instruments: std::sync::Arc<Vec<String>>,
     /// Cumulative return of each instrument over each path (`paths × instruments`).
     pub path_returns: std::sync::Arc<Vec<f64>>,
-    /// The stability config whose rows the fragility engine blends with the set.
-    pub stability_config_id: ConfigId,
 }
 
 /// The fragility engine persisted a market's fragility measures. Fragility → assessment.

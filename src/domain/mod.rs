@@ -1,5 +1,7 @@
-//! The domain model at the bottom of the crate: identifiers and the market-data types that
-//! storage, ingestion, derived data and (later) the engines all exchange.
+//! The domain model at the bottom of the crate: identifiers, the market-data types that
+//! storage, ingestion, derived data and the engines exchange, the typed messages of the
+//! dataflow edges, and the vocabulary of supervision (run and attempt states, error
+//! classes, actor events).
 
 mod clock;
 mod fundamentals;
@@ -8,6 +10,7 @@ mod market_data;
 mod messages;
 mod news;
 mod reference;
+mod supervision;
 
 pub use clock::{Clock, FixedClock};
 pub use fundamentals::FundamentalValue;
@@ -22,3 +25,4 @@ pub use messages::{
 };
 pub use news::{NewsArticle, NewsLink};
 pub use reference::{Instrument, InstrumentStatus, Issuer, Market};
+pub use supervision::{AttemptState, ErrorClass, EventKind, RunStatus};

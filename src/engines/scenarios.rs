@@ -394,13 +394,13 @@ impl ScenarioParams {
                 }
                 let days: Vec<usize> = (a..b).collect();
                 let horizon = days.len();
-                return Ok(self.assemble(kind, history, as_of, 1, horizon, &days, 1.0));
+                return Ok(self.assemble(kind, (history, regimes), as_of, 1, horizon, &days, 1.0));
             }
         };
         days_of_paths.truncate(paths * self.horizon);
         Ok(self.assemble(
             kind,
-            history,
+            (history, regimes),
             as_of,
             paths,
             self.horizon,
@@ -413,7 +413,7 @@ impl ScenarioParams {
     fn assemble(
         &self,
         kind: &ScenarioKind,
-        history: &ReturnPanel,
+        (history, regimes): (&ReturnPanel, &[(NaiveDate, String)]),
         as_of: NaiveDate,
         paths: usize,
         horizon: usize,
@@ -434,7 +434,7 @@ impl ScenarioParams {
             .collect();
         let upto = history.dates.partition_point(|d| *d <= as_of);
         let mut set = ScenarioSet {
-            set_id: self.set_id(kind, as_of, history, upto),
+            set_id: self.set_id(kind, as_of, history, upto, regimes),
             kind: kind.clone(),
             as_of,
             paths,
@@ -457,13 +457,16 @@ impl ScenarioParams {
         ])
     }
 
-    /// `scn-<16 hex>` over the generator, date, parameters and the history drawn from.
+    /// `scn-<16 hex>` over the generator, date, parameters and everything drawn from: the
+    /// history, and for the regime bootstrap the regime labels. Two sets with one id are
+    /// the same paths, so a set rebuilt from the store is checked against its stored id.
     fn set_id(
         &self,
         kind: &ScenarioKind,
         as_of: NaiveDate,
         history: &ReturnPanel,
         upto: usize,
+        regimes: &[(NaiveDate, String)],
     ) -> String {
         let mut h = Sha256::new();
         h.update(format!("{}|{as_of}|{:?}|", kind.tag(), self).as_bytes());
@@ -475,6 +478,11 @@ impl ScenarioParams {
             h.update(history.dates[t].to_string().as_bytes());
             for r in history.row(t) {
                 h.update(r.to_le_bytes());
+            }
+        }
+        if matches!(kind, ScenarioKind::RegimeBootstrap { .. }) {
+            for (d, label) in regimes.iter().filter(|(d, _)| *d <= as_of) {
+                h.update(format!("{d}={label};").as_bytes());
             }
         }
         let hex: String = h.finalize()[..8]

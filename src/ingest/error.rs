@@ -1,5 +1,6 @@
 //! File-level ingestion failures (row-level problems are [`super::Reject`]s instead).
 
+use crate::domain::ErrorClass;
 use crate::store::StoreError;
 use std::path::PathBuf;
 
@@ -64,4 +65,22 @@ pub enum IngestError {
     /// Writing to the database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl IngestError {
+    /// Whether a retry can help: a database failure keeps its own class, an unreadable
+    /// file may be readable a moment later (a copy still in progress), and a file whose
+    /// content is wrong stays wrong until someone fixes it.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Store(e) => e.class(),
+            Self::Unreadable { .. } => ErrorClass::Transient,
+            Self::NotText { .. }
+            | Self::BadHeader { .. }
+            | Self::Empty { .. }
+            | Self::WhollyInvalid { .. }
+            | Self::UnknownMarket { .. }
+            | Self::BadArgument(_) => ErrorClass::Permanent,
+        }
+    }
 }

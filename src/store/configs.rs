@@ -85,6 +85,9 @@ pub trait ConfigStore {
 
     /// The engine's active configuration, if one was ever activated.
     async fn active_config(&self, engine: &str) -> Result<Option<StoredConfig>, StoreError>;
+    /// One stored version by its id (active or not): what reproduces an output written
+    /// under it.
+    async fn config(&self, config_id: &ConfigId) -> Result<Option<StoredConfig>, StoreError>;
 
     /// Every stored version of the engine's config, oldest first.
     async fn config_versions(&self, engine: &str) -> Result<Vec<StoredConfig>, StoreError>;
@@ -256,6 +259,17 @@ impl ConfigStore for RuntimeDb {
             .fetch_optional(p)
             .await
             .map_err(StoreError::query("read active config"))?);
+        Ok(row.map(to_stored))
+    }
+
+    async fn config(&self, config_id: &ConfigId) -> Result<Option<StoredConfig>, StoreError> {
+        const SQL: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
+             FROM engine_configs c WHERE c.config_id = $1";
+        let row: Option<ConfigTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(config_id.as_str())
+            .fetch_optional(p)
+            .await
+            .map_err(StoreError::query("read config"))?);
         Ok(row.map(to_stored))
     }
 

@@ -4,6 +4,7 @@ use super::RuntimeDb;
 use super::error::StoreError;
 use super::pool::on_pool;
 use super::tx::BeginWrite;
+use crate::domain::EventKind;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -14,8 +15,8 @@ pub struct ActorEvent {
     pub at: DateTime<Utc>,
     /// The actor's name.
     pub actor: String,
-    /// `started`, `restarted`, `escalated`, `reconfigured`, `stopped`, …
-    pub event: String,
+    /// What happened.
+    pub event: EventKind,
     /// Free text (reason, config id, attempt…).
     pub detail: String,
 }
@@ -41,7 +42,7 @@ impl EventLog for RuntimeDb {
             sqlx::query(SQL)
                 .bind(e.at)
                 .bind(&e.actor)
-                .bind(&e.event)
+                .bind(e.event.as_str())
                 .bind(&e.detail)
                 .execute(&mut *tx)
                 .await
@@ -60,14 +61,18 @@ impl EventLog for RuntimeDb {
             .fetch_all(p)
             .await
             .map_err(StoreError::query("read actor events"))?);
-        Ok(rows
-            .into_iter()
-            .map(|(at, actor, event, detail)| ActorEvent {
-                at,
-                actor,
-                event,
-                detail,
+        rows.into_iter()
+            .map(|(at, actor, event, detail)| {
+                Ok(ActorEvent {
+                    at,
+                    actor,
+                    event: EventKind::parse(&event).ok_or_else(|| StoreError::Corrupt {
+                        what: "actor_events.event",
+                        detail: format!("unknown event `{event}`"),
+                    })?,
+                    detail,
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -45,7 +45,7 @@ pub use embeddings::{
     ArticleVector, EmbeddingStore, EntityVector, IssuerTextVector, JointVector, StoredModel,
     blob_to_vector, vector_to_blob,
 };
-pub use error::{StoreError, redact_url};
+pub use error::{StoreError, driver_error_class, redact_url};
 pub use events::{ActorEvent, EventLog};
 pub use fundamentals::FundamentalsStore;
 pub use ingest_log::{IngestBatch, IngestLog, IngestReject};
@@ -55,7 +55,7 @@ pub use pool::{Backend, Pool};
 pub use prices::{PriceStore, PriceWriteSummary, SessionPrice};
 pub use profiles::{ProfileRecord, ProfileStore};
 pub use reference::ReferenceStore;
-pub use runs::{DagRunRecord, FINAL_RUN_STATES, JobRunRecord, RunRecord, RunStore};
+pub use runs::{DagRunRecord, JobRunRecord, RunRecord, RunStore};
 pub use schedule::{Activation, ScheduleStore};
 pub use synthetic_truth::SyntheticTruthStore;
 pub use world_state::{Stamp, StoredScenarioSet, TransitionRow, WorldOutput, WorldStateStore};

@@ -4,6 +4,7 @@ use super::RuntimeDb;
 use super::error::StoreError;
 use super::pool::on_pool;
 use super::tx::BeginWrite;
+use crate::domain::{AttemptState, ConfigId, ErrorClass, RunStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -18,8 +19,8 @@ pub struct DagRunRecord {
     pub market_id: Option<String>,
     /// Trading date the run is for.
     pub as_of_date: Option<NaiveDate>,
-    /// `PENDING`, `RUNNING`, `SUCCEEDED`, `FAILED`, …
-    pub state: String,
+    /// Where the run stands.
+    pub state: RunStatus,
     /// What activated it (`schedule`, `cli`, `backfill`, `resume`…).
     pub trigger: String,
     /// When it was created.
@@ -39,8 +40,12 @@ pub struct JobRunRecord {
     pub job_id: String,
     /// 1-based attempt number.
     pub attempt: u32,
-    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `SKIPPED`, `BLOCKED`, …
-    pub state: String,
+    /// The actor that ran it.
+    pub actor: String,
+    /// How it stands.
+    pub state: AttemptState,
+    /// Why it failed, when it did: whether it was retried.
+    pub error_class: Option<ErrorClass>,
     /// The engine config the attempt ran with.
     pub config_id: Option<String>,
     /// When the attempt started.
@@ -77,6 +82,15 @@ pub trait RunStore {
     async fn unfinished_dag_runs(&self) -> Result<Vec<DagRunRecord>, StoreError>;
     /// Every attempt of every job of a run, by job then attempt.
     async fn job_runs(&self, run_id: &str) -> Result<Vec<JobRunRecord>, StoreError>;
+    /// The config the latest successful attempt of `actor` for `market` on `as_of` ran
+    /// with, in any run: how a job finds the rows an upstream actor of another DAG's run
+    /// wrote (the joint encoder reads the encoders of the `features` run).
+    async fn succeeded_config(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+        actor: &str,
+    ) -> Result<Option<ConfigId>, StoreError>;
 }
 
 type DagTuple = (
@@ -93,33 +107,43 @@ type DagTuple = (
 
 fn to_dag(
     (run_id, dag_id, market_id, as_of_date, state, trigger, created_at, finished_at, error): DagTuple,
-) -> DagRunRecord {
-    DagRunRecord {
+) -> Result<DagRunRecord, StoreError> {
+    Ok(DagRunRecord {
+        state: stored_state(&state, "dag_runs.state", RunStatus::parse)?,
         run_id,
         dag_id,
         market_id,
         as_of_date,
-        state,
         trigger,
         created_at,
         finished_at,
         error,
-    }
+    })
+}
+
+/// A stored enum value, or a `Corrupt` error naming the column.
+fn stored_state<T>(
+    text: &str,
+    what: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| StoreError::Corrupt {
+        what,
+        detail: format!("unknown value `{text}`"),
+    })
 }
 
 const DAG_COLUMNS: &str =
     "run_id, dag_id, market_id, as_of_date, state, trigger, created_at, finished_at, error";
 
-/// States after which a run is never touched again.
-pub const FINAL_RUN_STATES: [&str; 3] = ["SUCCEEDED", "FAILED", "CANCELLED"];
-
 const UPSERT_DAG_RUN: &str = "INSERT INTO dag_runs (run_id, dag_id, market_id, as_of_date, state, trigger, created_at, finished_at, error) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id) DO UPDATE SET \
      state = excluded.state, finished_at = excluded.finished_at, error = excluded.error";
 
-const UPSERT_JOB_RUN: &str = "INSERT INTO job_runs (run_id, job_id, attempt, state, config_id, started_at, finished_at, error) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id, job_id, attempt) DO UPDATE SET \
-     state = excluded.state, config_id = excluded.config_id, finished_at = excluded.finished_at, error = excluded.error";
+const UPSERT_JOB_RUN: &str = "INSERT INTO job_runs (run_id, job_id, attempt, state, config_id, started_at, finished_at, error, error_class, actor) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (run_id, job_id, attempt) DO UPDATE SET \
+     state = excluded.state, config_id = excluded.config_id, finished_at = excluded.finished_at, \
+     error = excluded.error, error_class = excluded.error_class, actor = excluded.actor";
 
 /// Binds a DAG run's columns, in `UPSERT_DAG_RUN` order, on either backend.
 macro_rules! bind_dag_run {
@@ -128,7 +152,7 @@ macro_rules! bind_dag_run {
             .bind(&$run.dag_id)
             .bind(&$run.market_id)
             .bind($run.as_of_date)
-            .bind(&$run.state)
+            .bind($run.state.as_str())
             .bind(&$run.trigger)
             .bind($run.created_at)
             .bind($run.finished_at)
@@ -142,11 +166,13 @@ macro_rules! bind_job_run {
         $q.bind(&$job.run_id)
             .bind(&$job.job_id)
             .bind(i64::from($job.attempt))
-            .bind(&$job.state)
+            .bind($job.state.as_str())
             .bind(&$job.config_id)
             .bind($job.started_at)
             .bind($job.finished_at)
             .bind(&$job.error)
+            .bind($job.error_class.map(|c| c.as_str()))
+            .bind(&$job.actor)
     };
 }
 
@@ -196,7 +222,7 @@ impl RunStore for RuntimeDb {
             .fetch_all(p)
             .await
             .map_err(StoreError::query("read dag runs"))?);
-        Ok(rows.into_iter().map(to_dag).collect())
+        rows.into_iter().map(to_dag).collect()
     }
 
     async fn dag_run(&self, run_id: &str) -> Result<Option<DagRunRecord>, StoreError> {
@@ -206,24 +232,24 @@ impl RunStore for RuntimeDb {
             .fetch_optional(p)
             .await
             .map_err(StoreError::query("read dag run"))?);
-        Ok(row.map(to_dag))
+        row.map(to_dag).transpose()
     }
 
     async fn unfinished_dag_runs(&self) -> Result<Vec<DagRunRecord>, StoreError> {
         let sql = format!(
-            "SELECT {DAG_COLUMNS} FROM dag_runs WHERE state NOT IN ('{}') ORDER BY created_at, run_id",
-            FINAL_RUN_STATES.join("', '")
+            "SELECT {DAG_COLUMNS} FROM dag_runs WHERE state = '{}' ORDER BY created_at, run_id",
+            RunStatus::Running.as_str()
         );
         let rows: Vec<DagTuple> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .fetch_all(p)
             .await
             .map_err(StoreError::query("read unfinished dag runs"))?);
-        Ok(rows.into_iter().map(to_dag).collect())
+        rows.into_iter().map(to_dag).collect()
     }
 
     async fn job_runs(&self, run_id: &str) -> Result<Vec<JobRunRecord>, StoreError> {
-        const SQL: &str = "SELECT run_id, job_id, attempt, state, config_id, started_at, finished_at, error \
-             FROM job_runs WHERE run_id = $1 ORDER BY job_id, attempt";
+        const SQL: &str = "SELECT run_id, job_id, attempt, state, config_id, started_at, finished_at, error, \
+             error_class, actor FROM job_runs WHERE run_id = $1 ORDER BY job_id, attempt";
         type Row = (
             String,
             String,
@@ -233,6 +259,8 @@ impl RunStore for RuntimeDb {
             DateTime<Utc>,
             Option<DateTime<Utc>>,
             Option<String>,
+            Option<String>,
+            Option<String>,
         );
         let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
             .bind(run_id)
@@ -241,7 +269,18 @@ impl RunStore for RuntimeDb {
             .map_err(StoreError::query("read job runs"))?);
         rows.into_iter()
             .map(
-                |(run_id, job_id, attempt, state, config_id, started_at, finished_at, error)| {
+                |(
+                    run_id,
+                    job_id,
+                    attempt,
+                    state,
+                    config_id,
+                    started_at,
+                    finished_at,
+                    error,
+                    class,
+                    actor,
+                )| {
                     Ok(JobRunRecord {
                         run_id,
                         job_id,
@@ -249,7 +288,11 @@ impl RunStore for RuntimeDb {
                             what: "job_runs.attempt",
                             detail: attempt.to_string(),
                         })?,
-                        state,
+                        actor: actor.unwrap_or_default(),
+                        state: stored_state(&state, "job_runs.state", AttemptState::parse)?,
+                        error_class: class
+                            .map(|c| stored_state(&c, "job_runs.error_class", ErrorClass::parse))
+                            .transpose()?,
                         config_id,
                         started_at,
                         finished_at,
@@ -258,5 +301,25 @@ impl RunStore for RuntimeDb {
                 },
             )
             .collect()
+    }
+
+    async fn succeeded_config(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+        actor: &str,
+    ) -> Result<Option<ConfigId>, StoreError> {
+        const SQL: &str = "SELECT j.config_id FROM job_runs j JOIN dag_runs d ON d.run_id = j.run_id \
+             WHERE d.market_id = $1 AND d.as_of_date = $2 AND j.actor = $3 AND j.state = $4 \
+             AND j.config_id IS NOT NULL ORDER BY j.finished_at DESC, j.run_id DESC LIMIT 1";
+        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market)
+            .bind(as_of)
+            .bind(actor)
+            .bind(AttemptState::Succeeded.as_str())
+            .fetch_optional(p)
+            .await
+            .map_err(StoreError::query("read an upstream actor's config"))?);
+        Ok(row.map(|(c,)| ConfigId::new(c)))
     }
 }

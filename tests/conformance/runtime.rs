@@ -2,7 +2,7 @@
 
 use crate::harness::{TestDb, conformance, date};
 use chrono::{DateTime, TimeDelta, Utc};
-use prometheus::domain::ConfigId;
+use prometheus::domain::{AttemptState, ConfigId, ErrorClass, EventKind, RunStatus};
 use prometheus::store::{
     ActorEvent, ConfigStore, DagRunRecord, EventLog, JobRunRecord, RunRecord, RunStore,
 };
@@ -51,6 +51,17 @@ async fn config_versions_activation_and_audit(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(v2.version, 2);
+    let by_id = r
+        .config(&ConfigId::from("derived-aaa"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (by_id.version, by_id.body.as_str()),
+        (1, "{\"a\":1}"),
+        "inactive versions stay readable"
+    );
+    assert!(r.config(&ConfigId::from("nope")).await.unwrap().is_none());
     r.record_config_rejection("derived", "cli", "key `a`: must be positive", t(3))
         .await
         .unwrap();
@@ -117,7 +128,7 @@ async fn runs_and_attempts_are_upserted(db: &TestDb) {
         dag_id: "daily".into(),
         market_id: Some("US_EQ".into()),
         as_of_date: Some(date("2024-01-02")),
-        state: "RUNNING".into(),
+        state: RunStatus::Running,
         trigger: "cli".into(),
         created_at: t(0),
         finished_at: None,
@@ -128,20 +139,25 @@ async fn runs_and_attempts_are_upserted(db: &TestDb) {
         run_id: run.run_id.clone(),
         job_id: "ingest".into(),
         attempt: 1,
-        state: "RUNNING".into(),
+        actor: "ingest".into(),
+        state: AttemptState::Running,
+        error_class: None,
         config_id: None,
         started_at: t(1),
         finished_at: None,
         error: None,
     };
     r.upsert_job_run(&job).await.unwrap();
-    job.state = "FAILED".into();
+    job.state = AttemptState::Failed;
+    job.error_class = Some(ErrorClass::Transient);
     job.error = Some("boom".into());
     job.finished_at = Some(t(2));
     r.upsert_job_run(&job).await.unwrap();
     let retry = JobRunRecord {
         attempt: 2,
-        state: "SUCCEEDED".into(),
+        state: AttemptState::Succeeded,
+        error_class: None,
+        config_id: Some("ingest-1".into()),
         error: None,
         started_at: t(3),
         finished_at: Some(t(4)),
@@ -149,13 +165,26 @@ async fn runs_and_attempts_are_upserted(db: &TestDb) {
     };
     r.upsert_job_run(&retry).await.unwrap();
     assert_eq!(r.unfinished_dag_runs().await.unwrap().len(), 1);
-    run.state = "SUCCEEDED".into();
+    run.state = RunStatus::Succeeded;
     run.finished_at = Some(t(5));
     r.upsert_dag_run(&run).await.unwrap();
     assert!(r.unfinished_dag_runs().await.unwrap().is_empty());
     assert_eq!(r.dag_run(&run.run_id).await.unwrap().unwrap(), run);
     let jobs = r.job_runs(&run.run_id).await.unwrap();
     assert_eq!(jobs, [job, retry]);
+    // An upstream actor's config is found by market, date and actor, in any run.
+    assert_eq!(
+        r.succeeded_config("US_EQ", date("2024-01-02"), "ingest")
+            .await
+            .unwrap(),
+        Some(ConfigId::new("ingest-1"))
+    );
+    assert_eq!(
+        r.succeeded_config("US_EQ", date("2024-01-03"), "ingest")
+            .await
+            .unwrap(),
+        None
+    );
     let later = DagRunRecord {
         run_id: "daily:US_EQ:2024-01-03".into(),
         created_at: t(10),
@@ -174,7 +203,7 @@ async fn batched_run_records_apply_in_order(db: &TestDb) {
         dag_id: "drill".into(),
         market_id: None,
         as_of_date: None,
-        state: "RUNNING".into(),
+        state: RunStatus::Running,
         trigger: "test".into(),
         created_at: t(0),
         finished_at: None,
@@ -184,20 +213,22 @@ async fn batched_run_records_apply_in_order(db: &TestDb) {
         run_id: run.run_id.clone(),
         job_id: "first".into(),
         attempt: 1,
-        state: "RUNNING".into(),
+        actor: "ingest".into(),
+        state: AttemptState::Running,
+        error_class: None,
         config_id: None,
         started_at: t(1),
         finished_at: None,
         error: None,
     };
     let done = JobRunRecord {
-        state: "SUCCEEDED".into(),
+        state: AttemptState::Succeeded,
         config_id: Some("noop-1".into()),
         finished_at: Some(t(2)),
         ..job.clone()
     };
     let finished = DagRunRecord {
-        state: "SUCCEEDED".into(),
+        state: RunStatus::Succeeded,
         finished_at: Some(t(3)),
         ..run.clone()
     };
@@ -220,10 +251,10 @@ async fn batched_run_records_apply_in_order(db: &TestDb) {
 async fn events_are_appended_in_order(db: &TestDb) {
     let r = &db.runtime;
     for (i, (actor, event)) in [
-        ("regime", "started"),
-        ("stability", "started"),
-        ("regime", "restarted"),
-        ("regime", "escalated"),
+        ("regime", EventKind::Started),
+        ("stability", EventKind::Started),
+        ("regime", EventKind::Restarted),
+        ("regime", EventKind::Escalated),
     ]
     .iter()
     .enumerate()
@@ -231,7 +262,7 @@ async fn events_are_appended_in_order(db: &TestDb) {
         let e = ActorEvent {
             at: t(0) + TimeDelta::seconds(i as i64),
             actor: (*actor).into(),
-            event: (*event).into(),
+            event: *event,
             detail: format!("#{i}"),
         };
         r.append_event(&e).await.unwrap();

@@ -5,13 +5,13 @@
 
 use crate::cli::{BackfillArgs, OutputFormat};
 use crate::context::Context;
-use crate::faults::FaultPlan;
 use crate::monitor::client::find_daemon;
 use crate::scheduler::{
     ActivationObserver, SchedulerClock, SchedulerOptions, SchedulerReport, SimulatedClock,
     WhenFinished, start_of_day,
 };
-use crate::system::Spine;
+use crate::spine::faults::FaultPlan;
+use crate::spine::system::Spine;
 use anyhow::{anyhow, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use prometheus::domain::Clock;
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: &BackfillArgs, faults: FaultPlan) -> anyho
     }
     let calendar = super::calendar::calendar_of(ctx, &args.market)?;
     super::calendar::check_range(&calendar, args.from, args.to)?;
-    let dags = crate::system::load_dags(ctx)?;
+    let dags = crate::spine::system::load_dags(ctx)?;
     let calendars = crate::scheduler::calendars(&ctx.markets).map_err(anyhow::Error::msg)?;
     let bound =
         crate::scheduler::bindings(&dags, &calendars, Some(&args.market), args.dag.as_deref())

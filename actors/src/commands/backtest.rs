@@ -4,8 +4,8 @@
 use crate::backtest::{BacktestOutcome, load_strategy, run_backtest};
 use crate::cli::{BacktestArgs, OutputFormat};
 use crate::context::Context;
-use crate::faults::FaultPlan;
 use crate::monitor::client::find_daemon;
+use crate::spine::faults::FaultPlan;
 use anyhow::bail;
 use prometheus::backtest::metrics::Metrics;
 use serde_json::json;

@@ -15,11 +15,11 @@ use super::derive::derive_marked;
 use crate::cli::{BenchDagArgs, OutputFormat};
 use crate::clock::SystemClock;
 use crate::context::Context;
-use crate::faults::FaultPlan;
-use crate::system::Spine;
+use crate::spine::faults::FaultPlan;
+use crate::spine::system::Spine;
 use anyhow::{Context as _, anyhow, bail};
 use chrono::{Datelike, NaiveDate};
-use prometheus::domain::{Clock, MarketId, RunId};
+use prometheus::domain::{Clock, MarketId, RunId, RunStatus};
 use prometheus::store::RunStore;
 use prometheus::synthetic_market::{SyntheticMarketParams, generate, weekdays};
 use serde_json::json;
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 /// One timed DAG run.
 struct Timed {
     date: NaiveDate,
-    state: String,
+    state: RunStatus,
     seconds: f64,
     /// Milliseconds per job (its last attempt, start to finish).
     jobs: BTreeMap<String, f64>,
@@ -136,7 +136,7 @@ pub async fn run(ctx: &Context, args: &BenchDagArgs) -> anyhow::Result<()> {
                 "prepare_seconds": prepare,
                 "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
                 "runs": timed.iter().enumerate().map(|(i, r)| json!({
-                    "date": r.date.to_string(), "state": r.state, "cold": i == 0,
+                    "date": r.date.to_string(), "state": r.state.as_str(), "cold": i == 0,
                     "seconds": r.seconds, "job_ms": r.jobs,
                 })).collect::<Vec<_>>(),
                 "warm_mean_seconds": warm_mean, "warm_max_seconds": warm_max,
@@ -189,7 +189,7 @@ pub async fn run(ctx: &Context, args: &BenchDagArgs) -> anyhow::Result<()> {
             }
         }
     }
-    if let Some(bad) = timed.iter().find(|r| r.state != "SUCCEEDED") {
+    if let Some(bad) = timed.iter().find(|r| r.state != RunStatus::Succeeded) {
         bail!("the engines DAG for {} ended {}", bad.date, bad.state);
     }
     Ok(())

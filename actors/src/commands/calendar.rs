@@ -242,7 +242,7 @@ pub fn plan(
     if to <= from {
         bail!("--to {} is not after --from {}", utc(to), utc(from));
     }
-    let dags = crate::system::load_dags(ctx)?;
+    let dags = crate::spine::system::load_dags(ctx)?;
     let calendars = crate::scheduler::calendars(&ctx.markets).map_err(anyhow::Error::msg)?;
     let bindings =
         crate::scheduler::bindings(&dags, &calendars, None, None).map_err(anyhow::Error::msg)?;

@@ -4,19 +4,19 @@ use crate::clock::SystemClock;
 use crate::context::Context;
 use crate::monitor::client::{find_daemon, request};
 use crate::monitor::token::client_token;
-use crate::reconfig::apply_offline;
+use crate::spine::registry::apply_offline;
 use anyhow::{Context as _, anyhow, bail};
 use prometheus::store::ConfigStore;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn known(engine: &str) -> anyhow::Result<()> {
-    if crate::engines::ACTOR_NAMES.contains(&engine) {
+    if crate::spine::ACTOR_NAMES.contains(&engine) {
         Ok(())
     } else {
         bail!(
             "unknown engine `{engine}`; engines: {}",
-            crate::engines::ACTOR_NAMES.join(", ")
+            crate::spine::ACTOR_NAMES.join(", ")
         )
     }
 }

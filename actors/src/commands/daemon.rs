@@ -1,7 +1,7 @@
 //! `pv2 daemon`.
 
 use crate::context::Context;
-use crate::faults::FaultPlan;
+use crate::spine::faults::FaultPlan;
 
 /// Runs the daemon until SIGTERM/SIGINT.
 ///

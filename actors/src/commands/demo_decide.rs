@@ -8,7 +8,7 @@ use super::backtest::{METRICS_HEADER, metrics_row};
 use super::show_decisions::print_risk;
 use crate::backtest::{BacktestOutcome, load_strategy, run_backtest};
 use crate::context::Context;
-use crate::faults::FaultPlan;
+use crate::spine::faults::FaultPlan;
 use chrono::NaiveDate;
 use prometheus::domain::MarketId;
 use prometheus::engines::portfolio::PortfolioConfig;

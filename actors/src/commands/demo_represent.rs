@@ -6,10 +6,10 @@
 use super::calendar::calendar_of;
 use crate::clock::SystemClock;
 use crate::context::Context;
-use crate::faults::FaultPlan;
-use crate::system::Spine;
+use crate::spine::faults::FaultPlan;
+use crate::spine::system::Spine;
 use chrono::{Days, NaiveDate};
-use prometheus::domain::{Clock, ConfigId, MarketId};
+use prometheus::domain::{Clock, ConfigId, MarketId, RunStatus};
 use prometheus::encoders::joint::SPACES;
 use prometheus::store::{ConfigStore, EmbeddingStore, ProfileStore, Stores};
 use serde_json::json;
@@ -70,7 +70,7 @@ pub async fn run(
     for &date in &out.sessions {
         for dag in ["features", "profiles", "engines"] {
             let (run_id, state) = spine.run_and_wait(dag, market, date, "demo").await?;
-            if state != "SUCCEEDED" {
+            if state != RunStatus::Succeeded {
                 out.failed.push(format!("{run_id} {state}"));
             }
         }

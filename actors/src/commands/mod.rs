@@ -23,7 +23,7 @@ pub(crate) mod show_decisions;
 
 use crate::cli::{BenchCommand, CalendarCommand, Cli, Command, ConfigCommand, EmbedCommand};
 use crate::context::Context;
-use crate::faults::FaultPlan;
+use crate::spine::faults::FaultPlan;
 
 /// Runs the parsed command line.
 ///
@@ -33,7 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Context::load(&cli.global)?;
     let faults = FaultPlan::parse(
         cli.global.faults.as_deref().unwrap_or(""),
-        crate::engines::ACTOR_NAMES,
+        crate::spine::ACTOR_NAMES,
     )
     .map_err(anyhow::Error::msg)?;
     match cli.command {

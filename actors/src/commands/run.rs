@@ -3,14 +3,14 @@
 
 use crate::clock::SystemClock;
 use crate::context::Context;
-use crate::faults::FaultPlan;
 use crate::monitor::client::{find_daemon, request};
 use crate::monitor::token::client_token;
 use crate::orchestrator::{Submit, WaitRun};
-use crate::system::Spine;
+use crate::spine::faults::FaultPlan;
+use crate::spine::system::Spine;
 use anyhow::{anyhow, bail};
 use chrono::NaiveDate;
-use prometheus::domain::{Clock, MarketId};
+use prometheus::domain::{Clock, MarketId, RunStatus};
 use prometheus::store::RunStore;
 use serde_json::json;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ pub struct RunArgs {
 }
 
 /// Prints a run's jobs and attempts from the store.
-pub(crate) async fn print_run(ctx: &Context, run_id: &str) -> anyhow::Result<String> {
+pub(crate) async fn print_run(ctx: &Context, run_id: &str) -> anyhow::Result<RunStatus> {
     let stores = ctx.open_stores().await?;
     let run = stores
         .runtime
@@ -144,7 +144,7 @@ pub async fn run(ctx: &Context, args: RunArgs, faults: FaultPlan) -> anyhow::Res
         submitted.run_id
     };
     let state = print_run(ctx, &run_id).await?;
-    if state == "FAILED" {
+    if state == RunStatus::Failed {
         bail!("run {run_id} failed");
     }
     Ok(())

@@ -3,10 +3,9 @@
 //! strategy's own past scores whose horizon has ended, and the skill (IC, rank IC) of the
 //! latest such forecast recorded.
 
-use crate::engines::blocking::blocking;
-use crate::engines::inbox::Inbox;
 use crate::engines::weakness::fundamental_weakness;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use chrono::{Days, NaiveDate};
 use prometheus::config::VersionedConfig;
@@ -14,9 +13,7 @@ use prometheus::domain::{FragilityReport, InstrumentScores};
 use prometheus::encoders::numeric::Panel;
 use prometheus::engines::assessment::{AssessmentConfig, NameInputs, PastScore, skill};
 use prometheus::features::load::calendar_days_for;
-use prometheus::store::{
-    AssessmentRun, DecisionStore, PastScoreRow, Stamp, WorldOutput, WorldStateStore,
-};
+use prometheus::store::{AssessmentRun, DecisionStore, PastScoreRow, Stamp, WorldStateStore};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +27,6 @@ const MEMO_DATES: usize = 256;
 /// Assessment.
 #[derive(Default)]
 pub struct AssessmentJob {
-    upstream: Inbox<FragilityReport>,
     memo: Mutex<ScoreMemo>,
 }
 
@@ -44,14 +40,14 @@ impl AssessmentJob {
         ctx: &JobContext,
         strategy: &str,
         dates: &[NaiveDate],
-    ) -> Result<Vec<PastScoreRow>, String> {
+    ) -> Result<Vec<PastScoreRow>, JobError> {
         let market = ctx.run.market.as_str();
         let key = |d: NaiveDate| (strategy.to_owned(), market.to_owned(), d);
         let missing: Vec<NaiveDate> = {
             let memo = self
                 .memo
                 .lock()
-                .map_err(|_| "score memo poisoned".to_owned())?;
+                .map_err(|_| JobError::transient("score memo poisoned"))?;
             dates
                 .iter()
                 .filter(|d| !memo.contains_key(&key(**d)))
@@ -64,13 +60,12 @@ impl AssessmentJob {
             ctx.stores
                 .runtime
                 .score_history(strategy, market, &missing)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
         };
         let mut memo = self
             .memo
             .lock()
-            .map_err(|_| "score memo poisoned".to_owned())?;
+            .map_err(|_| JobError::transient("score memo poisoned"))?;
         let mut by_date: BTreeMap<NaiveDate, Vec<PastScoreRow>> =
             missing.iter().map(|d| (*d, Vec::new())).collect();
         for r in read {
@@ -135,7 +130,7 @@ impl Job for AssessmentJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<AssessmentConfig>,
-    ) -> Result<JobOutput<InstrumentScores>, String> {
+    ) -> Result<JobOutput<InstrumentScores>, JobError> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let config = &cfg.config;
         let runtime = &ctx.stores.runtime;
@@ -151,21 +146,18 @@ impl Job for AssessmentJob {
             .values()
             .map(|rows| Panel::closes_on(rows, &dates))
             .collect();
-        // The fragility of this date: under the config the message names, else (after a
-        // restart) the first stored one — only when fragility is part of this run's DAG.
-        let fragility_config = match self.upstream.take(market, as_of).pop() {
-            Some(m) => Some(m.config_id),
-            None if ctx.run.runs("fragility") => runtime
-                .first_config_on(WorldOutput::Fragility, market.as_str(), as_of)
-                .await
-                .map_err(|e| e.to_string())?,
-            None => None,
+        // The fragility of this date, under the config this run's fragility job wrote it
+        // with (the durable run record says which) — only when fragility is part of this
+        // run's DAG.
+        let fragility_config = if ctx.run.runs("fragility") {
+            ctx.upstream_config("fragility").await?
+        } else {
+            None
         };
         let fragility: BTreeMap<String, f64> = match &fragility_config {
             Some(c) => runtime
                 .fragility(market.as_str(), as_of, c)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .into_iter()
                 .map(|r| (r.instrument_id, r.fragility_score))
                 .collect(),
@@ -186,18 +178,17 @@ impl Job for AssessmentJob {
             })
             .collect();
         if names.is_empty() {
-            return Err(format!(
+            return Err(JobError::permanent(format!(
                 "no name of {market} traded on {as_of} with {} sessions of history; nothing to assess",
                 config.min_history_days
-            ));
+            )));
         }
         // Training data: the strategy's own stored scores on past dates.
         let last = dates.len().saturating_sub(1);
         let yesterday = as_of.checked_sub_days(Days::new(1)).unwrap_or(as_of);
         let history = runtime
             .assessment_runs(&config.strategy_id, market.as_str(), dates[0], yesterday)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let run_dates: Vec<NaiveDate> = history.iter().map(|r| r.as_of).collect();
         let chosen = training_dates(config, &run_dates, &index, last);
         let past_rows = self.past_scores(ctx, &config.strategy_id, &chosen).await?;
@@ -219,12 +210,13 @@ impl Job for AssessmentJob {
             .collect();
         let name_ids: Vec<String> = names.iter().map(|n| n.id.clone()).collect();
         let c = config.clone();
-        let (families, fit, closes, past) = blocking("assessment", move || {
-            let families = c.families(&names);
-            let fit = c.fit(&closes, &past);
-            (families, fit, closes, past)
-        })
-        .await?;
+        let (families, fit, closes, past) = ctx
+            .compute("assessment", move || {
+                let families = c.families(&names);
+                let fit = c.fit(&closes, &past);
+                (families, fit, closes, past)
+            })
+            .await?;
         // The skill of the latest forecast whose horizon has ended.
         let evaluated = chosen.first().and_then(|d| {
             let i = index[d];
@@ -268,8 +260,7 @@ impl Job for AssessmentJob {
                 &rows,
                 &run,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let buys = rows.iter().filter(|r| r.score >= config.mild).count();
         let sells = rows.iter().filter(|r| r.score <= -config.mild).count();
         Ok(JobOutput {
@@ -297,12 +288,11 @@ impl Job for AssessmentJob {
         })
     }
 
-    fn receive(&self, input: FragilityReport) {
-        self.upstream.put(input.market.clone(), input.as_of, input);
+    fn receive(&self, _input: FragilityReport) {
+        // A claim check: the run record names the fragility config the rows are read by.
     }
 
     fn reset(&self) {
-        self.upstream.clear();
         if let Ok(mut memo) = self.memo.lock() {
             memo.clear();
         }

@@ -2,7 +2,8 @@
 //! that changed, from the ingest actor's `PanelUpdated` when it arrived, from the store's
 //! derive marks in any case (after a restart the message is gone; the marks are not).
 
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use prometheus::config::VersionedConfig;
@@ -34,31 +35,27 @@ impl Job for DerivedJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<DerivedConfig>,
-    ) -> Result<JobOutput<DerivedUpdated>, String> {
+    ) -> Result<JobOutput<DerivedUpdated>, JobError> {
         let key = (ctx.run.market.clone(), ctx.run.as_of);
         let panel = self
             .panels
             .lock()
-            .map_err(|_| "panel cache poisoned".to_owned())?
+            .map_err(|_| JobError::transient("panel cache poisoned"))?
             .remove(&key);
         // The first date this run rewrites, for the spine's cached panels and factors.
         let first_mark = ctx
             .stores
             .historical
             .derive_marks()
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .map(|(_, d)| d)
             .min();
-        let s = derive_incremental(&ctx.stores.historical, cfg, &ctx.run.run_id, |_, _| {})
-            .await
-            .map_err(|e| e.to_string())?;
+        let s = derive_incremental(&ctx.stores.historical, cfg, &ctx.run.run_id, |_, _| {}).await?;
         if let Some(from) = first_mark {
             ctx.panels
                 .written(&ctx.stores.historical, &ctx.run.market, from)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         let upstream = panel.map_or_else(
             || "no PanelUpdated received (using the store's marks)".to_owned(),

@@ -1,9 +1,13 @@
 //! The fragility engine's job: each instrument's expected shortfall across the day's
 //! scenario set blended with its soft-target score into a fragility score, class and short
-//! template.
+//! template. The set comes from the scenario engine's message, or — when a restart lost it
+//! — is rebuilt from the store ([`super::scenario_set`]); the stability rows are those of the
+//! config this run's stability job used.
 
 use crate::engines::inbox::Inbox;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::engines::scenario_set;
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{FragilityReport, ScenarioSet};
@@ -33,43 +37,55 @@ impl Job for FragilityJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<FragilityConfig>,
-    ) -> Result<JobOutput<FragilityReport>, String> {
+    ) -> Result<JobOutput<FragilityReport>, JobError> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
-        let Some(set) = self.upstream.take(market, as_of).pop() else {
-            return Err(format!(
-                "no scenario set for {market} {as_of} reached the fragility engine (lost in a \
-                 restart?); re-run the engines DAG for that date"
-            ));
-        };
+        let set = scenario_set::of_run(ctx, &self.upstream)
+            .await?
+            .ok_or_else(|| {
+                JobError::permanent(format!(
+                    "the fragility job of {} needs a scenarios job in its DAG",
+                    ctx.run.run_id
+                ))
+            })?;
         let config = &cfg.config;
         let runtime = &ctx.stores.runtime;
+        let stability_config = ctx.upstream_config("stability").await?.ok_or_else(|| {
+            JobError::permanent(format!(
+                "no successful stability job for {market} {as_of} is recorded; nothing to blend the scenario losses with"
+            ))
+        })?;
         let stability = runtime
-            .stability(market.as_str(), as_of, &set.stability_config_id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let es: BTreeMap<&str, f64> = set
-            .instruments
-            .iter()
-            .map(String::as_str)
-            .zip(config.expected_shortfalls(&set.path_returns, set.instruments.len()))
-            .collect();
-        let rows: Vec<_> = stability
-            .iter()
-            .filter_map(|s| {
-                let e = es.get(s.instrument_id.as_str())?;
-                Some(config.assess(s, *e, set.horizon))
+            .stability(market.as_str(), as_of, &stability_config)
+            .await?;
+        let (c, paths, instruments, horizon) = (
+            config.clone(),
+            std::sync::Arc::clone(&set.path_returns),
+            std::sync::Arc::clone(&set.instruments),
+            set.horizon,
+        );
+        let rows: Vec<_> = ctx
+            .compute("fragility", move || {
+                let es: BTreeMap<&str, f64> = instruments
+                    .iter()
+                    .map(String::as_str)
+                    .zip(c.expected_shortfalls(&paths, instruments.len()))
+                    .collect();
+                stability
+                    .iter()
+                    .filter_map(|s| {
+                        let e = es.get(s.instrument_id.as_str())?;
+                        Some(c.assess(s, *e, horizon))
+                    })
+                    .collect()
             })
-            .collect();
+            .await?;
         let stamp = Stamp {
             market_id: market.to_string(),
             as_of,
             run_id: ctx.run.run_id.clone(),
             config_id: cfg.config_id.clone(),
         };
-        runtime
-            .write_fragility(&stamp, &set.set_id, &rows)
-            .await
-            .map_err(|e| e.to_string())?;
+        runtime.write_fragility(&stamp, &set.set_id, &rows).await?;
         let count = |c: FragilityClass| rows.iter().filter(|r| r.class == c).count();
         let shorts = count(FragilityClass::ShortCandidate) + count(FragilityClass::Crisis);
         Ok(JobOutput {
@@ -93,7 +109,7 @@ impl Job for FragilityJob {
     }
 
     fn receive(&self, input: ScenarioSet) {
-        self.upstream.put(input.market.clone(), input.as_of, input);
+        self.upstream.put(input.run_id.clone(), input);
     }
 
     fn reset(&self) {

@@ -1,8 +1,9 @@
 //! The ingest actor's job: bring in one market's data for one date (synthetic feed or inbox
 //! files), then tell downstream actors which panel changed.
 
-use crate::edges::NoInput;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::edge::NoInput;
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::PanelUpdated;
@@ -26,11 +27,14 @@ impl IngestJob {
     /// The actor name as a constant usable in arrays.
     pub const NAME_STR: &'static str = "ingest";
 
-    fn take_feed(&self, cfg: &VersionedConfig<DailyIngestConfig>) -> Result<SyntheticFeed, String> {
+    fn take_feed(
+        &self,
+        cfg: &VersionedConfig<DailyIngestConfig>,
+    ) -> Result<SyntheticFeed, JobError> {
         let cached = self
             .feed
             .lock()
-            .map_err(|_| "feed cache poisoned".to_owned())?
+            .map_err(|_| JobError::transient("feed cache poisoned"))?
             .take();
         if let Some((id, feed)) = cached.filter(|(id, _)| *id == cfg.config_id) {
             let _ = id;
@@ -40,14 +44,14 @@ impl IngestJob {
         let start = cfg
             .config
             .history_start()
-            .ok_or("synthetic.history_start is not a date")?;
+            .ok_or_else(|| JobError::permanent("synthetic.history_start is not a date"))?;
         let params = SyntheticMarketParams::new(
             s.instruments,
             s.seed,
             prometheus::domain::MarketId::new(&s.market),
         )
         .check()
-        .map_err(|e| e.to_string())?;
+        .map_err(JobError::permanent)?;
         Ok(SyntheticFeed::new(params, start))
     }
 
@@ -82,7 +86,7 @@ impl Job for IngestJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<DailyIngestConfig>,
-    ) -> Result<JobOutput<PanelUpdated>, String> {
+    ) -> Result<JobOutput<PanelUpdated>, JobError> {
         let (market, date) = (&ctx.run.market, ctx.run.as_of);
         let summary = match cfg.config.source {
             DailySource::Synthetic => {
@@ -93,12 +97,12 @@ impl Job for IngestJob {
                     });
                 }
                 let mut feed = self.take_feed(cfg)?;
-                let (feed, day) = tokio::task::spawn_blocking(move || {
-                    let day = feed.day(date);
-                    (feed, day)
-                })
-                .await
-                .map_err(|e| format!("synthetic feed task: {e}"))?;
+                let (feed, day) = ctx
+                    .compute("synthetic feed", move || {
+                        let day = feed.day(date);
+                        (feed, day)
+                    })
+                    .await?;
                 self.keep_feed(cfg, feed);
                 let Some(day) = day else {
                     return Ok(JobOutput {
@@ -114,18 +118,18 @@ impl Job for IngestJob {
                     seed,
                     ctx.clock.as_ref(),
                 )
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
             }
-            DailySource::Inbox => import_inbox(
-                &ctx.stores.historical,
-                Path::new(&cfg.config.inbox_dir),
-                market,
-                &ctx.markets,
-                ctx.clock.as_ref(),
-            )
-            .await
-            .map_err(|e| e.to_string())?,
+            DailySource::Inbox => {
+                import_inbox(
+                    &ctx.stores.historical,
+                    Path::new(&cfg.config.inbox_dir),
+                    market,
+                    &ctx.markets,
+                    ctx.clock.as_ref(),
+                )
+                .await?
+            }
         };
         // The cached panel must not keep rows this run rewrote: the synthetic feed writes
         // one session; an inbox file may hold any dates.
@@ -136,8 +140,7 @@ impl Job for IngestJob {
             };
             ctx.panels
                 .written(&ctx.stores.historical, market, from)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         let emit = PanelUpdated {
             run_id: ctx.run.run_id.clone(),

@@ -2,13 +2,14 @@
 //! numeric embedding, its issuer's recent news vector and its issuer's profile flags into
 //! the configured joint spaces, and the market's mean vectors into `regime_context`.
 //!
-//! It reads what the upstream encoders wrote under their configs: the configs named by the
-//! upstream messages when they arrived, else the engines' active configs in the store.
+//! It reads what the upstream encoders wrote under their configs: the configs the durable
+//! run record says their jobs succeeded with (never a message a restart can lose), else —
+//! for a date that never ran through the orchestrator — the engines' active configs.
 //! Spaces listed under `[pls]` also get a `<space>:pls` version: the space projected by a
 //! PLS fitted point-in-time on realised forward returns (see `prometheus::encoders::pls`).
 
-use crate::engines::inbox::Inbox;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use chrono::{Days, NaiveDate};
 use prometheus::config::VersionedConfig;
@@ -26,41 +27,27 @@ use std::collections::BTreeMap;
 
 /// Joint embeddings.
 #[derive(Default)]
-pub struct JointEncoderJob {
-    upstream: Inbox<EncoderOutput>,
-}
+pub struct JointEncoderJob;
 
 impl JointEncoderJob {
     /// The actor name as a constant usable in arrays.
     pub const NAME_STR: &'static str = "joint_encoder";
 }
 
-/// The config an upstream engine wrote under: from its message, else the active one.
+/// The config an upstream engine wrote its rows of the date under, with its body: the
+/// one the durable run record says its job succeeded with (this run's profiles job, the
+/// `features` run's encoders), else — the date never ran through the orchestrator — the
+/// engine's active one.
 async fn upstream_config(
     ctx: &JobContext,
-    messages: &[EncoderOutput],
     engine: &str,
-) -> Result<Option<(ConfigId, String)>, String> {
-    if let Some(m) = messages.iter().rev().find(|m| m.engine == engine) {
-        let body = ctx
-            .stores
-            .runtime
-            .config_versions(engine)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|c| c.config_id == m.config_id)
-            .map(|c| c.body)
-            .unwrap_or_default();
-        return Ok(Some((m.config_id.clone(), body)));
-    }
-    Ok(ctx
-        .stores
-        .runtime
-        .active_config(engine)
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|c| (c.config_id, c.body)))
+) -> Result<Option<(ConfigId, String)>, JobError> {
+    let runtime = &ctx.stores.runtime;
+    let stored = match ctx.upstream_config(engine).await? {
+        Some(id) => runtime.config(&id).await?,
+        None => runtime.active_config(engine).await?,
+    };
+    Ok(stored.map(|c| (c.config_id, c.body)))
 }
 
 /// The upstream configs a run reads under, and the numeric width.
@@ -79,8 +66,8 @@ struct DayInputs {
     profiles: BTreeMap<String, Vec<f32>>,
 }
 
-async fn upstream(ctx: &JobContext, messages: &[EncoderOutput]) -> Result<Upstream, String> {
-    let numeric = upstream_config(ctx, messages, "numeric_encoder").await?;
+async fn upstream(ctx: &JobContext) -> Result<Upstream, JobError> {
+    let numeric = upstream_config(ctx, "numeric_encoder").await?;
     let numeric_dim = numeric
         .as_ref()
         .and_then(|(_, body)| serde_json::from_str::<NumericEncoderConfig>(body).ok())
@@ -88,12 +75,10 @@ async fn upstream(ctx: &JobContext, messages: &[EncoderOutput]) -> Result<Upstre
     Ok(Upstream {
         numeric: numeric.map(|(id, _)| id),
         numeric_dim,
-        text: upstream_config(ctx, messages, "text_encoder")
+        text: upstream_config(ctx, "text_encoder")
             .await?
             .map(|(id, _)| id),
-        profiles: upstream_config(ctx, messages, "profiles")
-            .await?
-            .map(|(id, _)| id),
+        profiles: upstream_config(ctx, "profiles").await?.map(|(id, _)| id),
     })
 }
 
@@ -104,13 +89,10 @@ async fn load_day(
     up: &Upstream,
     cfg: &JointEncoderConfig,
     date: NaiveDate,
-) -> Result<DayInputs, String> {
+) -> Result<DayInputs, JobError> {
     let db = &ctx.stores.historical;
     let numeric = match &up.numeric {
-        Some(id) => db
-            .numeric_embeddings(date, id)
-            .await
-            .map_err(|e| e.to_string())?,
+        Some(id) => db.numeric_embeddings(date, id).await?,
         None => Vec::new(),
     };
     let mut sums: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -119,11 +101,7 @@ async fn load_day(
         let from = date
             .checked_sub_days(Days::new(u64::from(cfg.text_lookback_days)))
             .unwrap_or(date);
-        for r in db
-            .issuer_text(id, from, date)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        for r in db.issuer_text(id, from, date).await? {
             text_model.clone_from(&r.vector.model_id);
             let e = sums
                 .entry(r.vector.entity_id.clone())
@@ -145,8 +123,7 @@ async fn load_day(
             .stores
             .runtime
             .profiles(ctx.run.market.as_str(), date, id)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .map(|p| (p.issuer_id, flag_vector(&p.risk_flags)))
             .collect(),
@@ -232,17 +209,13 @@ impl JointEncoderJob {
         up: &Upstream,
         space: &str,
         issuer_of: &BTreeMap<String, String>,
-    ) -> Result<Result<(PlsProjection, bool), String>, String> {
+    ) -> Result<Result<(PlsProjection, bool), String>, JobError> {
         let db = &ctx.stores.historical;
         let anchor = Refit::Monthly.anchor(ctx.run.as_of);
         let encoder = format!("{}:pls:{space}", Self::NAME_STR);
-        if let Some(m) = db
-            .encoder_model(&encoder, &cfg.config_id, anchor)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        if let Some(m) = db.encoder_model(&encoder, &cfg.config_id, anchor).await? {
             return Ok(Ok((
-                PlsProjection::from_json(&m.body).map_err(|e| e.to_string())?,
+                PlsProjection::from_json(&m.body).map_err(JobError::permanent)?,
                 false,
             )));
         }
@@ -270,11 +243,11 @@ impl JointEncoderJob {
             }
         }
         let (components, min_rows) = (pls.components, pls.min_fit_rows);
-        let fit = tokio::task::spawn_blocking(move || {
-            fit_pls(&rows, &targets, components, min_rows, anchor)
-        })
-        .await
-        .map_err(|e| format!("PLS fit panicked: {e}"))?;
+        let fit = ctx
+            .compute("PLS fit", move || {
+                fit_pls(&rows, &targets, components, min_rows, anchor)
+            })
+            .await?;
         match fit {
             Ok(p) => {
                 db.save_encoder_model(&StoredModel {
@@ -285,14 +258,13 @@ impl JointEncoderJob {
                     body: p.to_json(),
                     run_id: ctx.run.run_id.clone(),
                 })
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
                 Ok(Ok((p, true)))
             }
             Err(EncoderError::NotEnoughData(why)) => {
                 Ok(Err(format!("{space}:pls not fitted at {anchor}: {why}")))
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(JobError::permanent(e)),
         }
     }
 }
@@ -308,16 +280,14 @@ impl Job for JointEncoderJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<JointEncoderConfig>,
-    ) -> Result<JobOutput<EncoderOutput>, String> {
+    ) -> Result<JobOutput<EncoderOutput>, JobError> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let db = &ctx.stores.historical;
-        let messages = self.upstream.take(market, as_of);
-        let up = upstream(ctx, &messages).await?;
+        let up = upstream(ctx).await?;
         let day = load_day(ctx, &up, &cfg.config, as_of).await?;
         let issuer_of: BTreeMap<String, String> = db
             .instruments(Some(market))
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .map(|i| {
                 (
@@ -382,7 +352,7 @@ impl Job for JointEncoderJob {
             }
             rows.extend(vectors.into_iter().map(|(e, v)| row(space, &model, e, v)));
         }
-        db.write_joint(&rows).await.map_err(|e| e.to_string())?;
+        db.write_joint(&rows).await?;
         Ok(JobOutput {
             summary: format!(
                 "{} joint vectors in {} spaces from {} numeric, {} issuer news, {} profiles{}",
@@ -407,11 +377,9 @@ impl Job for JointEncoderJob {
         })
     }
 
-    fn receive(&self, input: EncoderOutput) {
-        self.upstream.put(input.market.clone(), input.as_of, input);
+    fn receive(&self, _input: EncoderOutput) {
+        // A claim check: the run record names the upstream configs the rows are read by.
     }
 
-    fn reset(&self) {
-        self.upstream.clear();
-    }
+    fn reset(&self) {}
 }

@@ -1,8 +1,8 @@
-//! The jobs that run in [`crate::job_actor::JobActor`]s, one module per engine. Each issue
-//! that adds an engine adds its module here and its edges in [`crate::edges`].
+//! The jobs that run in [`crate::spine::job_actor::JobActor`]s, one module per engine. An
+//! engine is added here, in the registry ([`crate::spine::registry`]) and, when it has
+//! edges, in [`crate::spine::dataflow`].
 
 pub mod assessment;
-pub mod blocking;
 pub mod derived;
 pub mod fragility;
 pub mod inbox;
@@ -13,6 +13,7 @@ pub mod numeric_encoder;
 pub mod portfolio;
 pub mod profiles;
 pub mod regime;
+pub mod scenario_set;
 pub mod scenarios;
 pub mod session_window;
 pub mod stability;
@@ -20,27 +21,9 @@ pub mod text_encoder;
 pub mod universe;
 pub mod weakness;
 
-/// Every actor that can run jobs, by name (DAG `actor` fields and fault specs use these).
-pub const ACTOR_NAMES: &[&str] = &[
-    ingest::IngestJob::NAME_STR,
-    derived::DerivedJob::NAME_STR,
-    numeric_encoder::NumericEncoderJob::NAME_STR,
-    text_encoder::TextEncoderJob::NAME_STR,
-    profiles::ProfilesJob::NAME_STR,
-    joint_encoder::JointEncoderJob::NAME_STR,
-    regime::RegimeJob::NAME_STR,
-    stability::StabilityJob::NAME_STR,
-    scenarios::ScenariosJob::NAME_STR,
-    fragility::FragilityJob::NAME_STR,
-    assessment::AssessmentJob::NAME_STR,
-    universe::UniverseJob::NAME_STR,
-    portfolio::PortfolioJob::NAME_STR,
-    noop::NoopJob::NAME_STR,
-];
-
 /// The `EncoderOutput` a representation job sends downstream after persisting its rows.
 pub fn encoder_output(
-    ctx: &crate::job_actor::JobContext,
+    ctx: &crate::spine::job_actor::JobContext,
     engine: &str,
     config_id: &prometheus::domain::ConfigId,
     model_id: Option<String>,

@@ -1,8 +1,9 @@
 //! A job that does nothing but (optionally) wait: it measures the orchestrator's own
 //! overhead and serves fire drills (faults, timeouts, shutdown) without touching data.
 
-use crate::edges::{NoInput, NoOutput};
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::edge::{NoInput, NoOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use prometheus::config::{EngineConfig, Issues, VersionedConfig};
 use serde::{Deserialize, Serialize};
@@ -44,12 +45,14 @@ impl Job for NoopJob {
 
     async fn run(
         &self,
-        _ctx: &JobContext,
+        ctx: &JobContext,
         cfg: &VersionedConfig<NoopConfig>,
-    ) -> Result<JobOutput<NoOutput>, String> {
+    ) -> Result<JobOutput<NoOutput>, JobError> {
         if cfg.config.work_ms > 0 {
             tokio::time::sleep(Duration::from_millis(cfg.config.work_ms)).await;
         }
+        // Its computation is empty, but it is one: a drill's `noop:panic` fires in it.
+        ctx.compute("noop", || ()).await?;
         Ok(JobOutput {
             summary: format!("waited {} ms", cfg.config.work_ms),
             emit: None,

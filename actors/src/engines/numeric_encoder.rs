@@ -2,8 +2,8 @@
 //! the PCA of the date's refit anchor, fitting (and storing) that model the first time it
 //! is needed.
 
-use crate::engines::inbox::Inbox;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{DerivedUpdated, EncoderOutput};
@@ -13,9 +13,7 @@ use prometheus::store::{EmbeddingStore, EntityVector, StoredModel};
 
 /// Numeric window embeddings.
 #[derive(Default)]
-pub struct NumericEncoderJob {
-    upstream: Inbox<DerivedUpdated>,
-}
+pub struct NumericEncoderJob;
 
 impl NumericEncoderJob {
     /// The actor name as a constant usable in arrays.
@@ -33,26 +31,25 @@ impl Job for NumericEncoderJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<NumericEncoderConfig>,
-    ) -> Result<JobOutput<EncoderOutput>, String> {
-        let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
+    ) -> Result<JobOutput<EncoderOutput>, JobError> {
+        let as_of = ctx.run.as_of;
         let db = &ctx.stores.historical;
         let config = cfg.config.clone();
         let (_, panel) = ctx.panel(as_of, config.history_days()).await?;
         let anchor = config.refit.anchor(as_of);
         let stored = db
             .encoder_model(Self::NAME_STR, &cfg.config_id, anchor)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let (model, fitted) = match stored {
             Some(m) => (
-                PcaModel::from_json(&m.body).map_err(|e| e.to_string())?,
+                PcaModel::from_json(&m.body).map_err(JobError::permanent)?,
                 false,
             ),
             None => {
                 let (c, p) = (config.clone(), panel.clone());
-                let fit = tokio::task::spawn_blocking(move || fit_at(&c, &p, anchor))
-                    .await
-                    .map_err(|e| format!("PCA fit panicked: {e}"))?;
+                let fit = ctx
+                    .compute("PCA fit", move || fit_at(&c, &p, anchor))
+                    .await?;
                 match fit {
                     Ok(m) => (m, true),
                     Err(EncoderError::NotEnoughData(why)) => {
@@ -62,7 +59,7 @@ impl Job for NumericEncoderJob {
                             emit: None,
                         });
                     }
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(JobError::permanent(e)),
                 }
             }
         };
@@ -76,13 +73,14 @@ impl Job for NumericEncoderJob {
                 body: model.to_json(),
                 run_id: ctx.run.run_id.clone(),
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         }
         let (c, m) = (config.clone(), model.clone());
-        let vectors = tokio::task::spawn_blocking(move || encode_date(&c, &panel, &m, as_of))
-            .await
-            .map_err(|e| format!("encoding panicked: {e}"))?;
+        let vectors = ctx
+            .compute("numeric encoding", move || {
+                encode_date(&c, &panel, &m, as_of)
+            })
+            .await?;
         let rows: Vec<EntityVector> = vectors
             .into_iter()
             .map(|(entity_id, vector)| EntityVector {
@@ -94,17 +92,10 @@ impl Job for NumericEncoderJob {
                 config_id: cfg.config_id.clone(),
             })
             .collect();
-        db.write_numeric_embeddings(&rows)
-            .await
-            .map_err(|e| e.to_string())?;
-        let upstream = if self.upstream.take(market, as_of).is_empty() {
-            "store"
-        } else {
-            "DerivedUpdated"
-        };
+        db.write_numeric_embeddings(&rows).await?;
         Ok(JobOutput {
             summary: format!(
-                "{} instruments embedded ({} dims) with {model_id} (fitted at {anchor}{}; {:.0}% variance); inputs from {upstream}",
+                "{} instruments embedded ({} dims) with {model_id} (fitted at {anchor}{}; {:.0}% variance)",
                 rows.len(),
                 config.dim,
                 if fitted { ", new" } else { "" },
@@ -120,11 +111,9 @@ impl Job for NumericEncoderJob {
         })
     }
 
-    fn receive(&self, input: DerivedUpdated) {
-        self.upstream.put(input.market.clone(), input.as_of, input);
+    fn receive(&self, _input: DerivedUpdated) {
+        // The derived series are read from the store.
     }
 
-    fn reset(&self) {
-        self.upstream.clear();
-    }
+    fn reset(&self) {}
 }

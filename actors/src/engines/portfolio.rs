@@ -1,11 +1,15 @@
 //! The portfolio & risk engine's job: the target weights of the day's universe and their
 //! risk report, written only when every hard limit holds. Missing or stale prices, an empty
 //! universe, an infeasible constraint set or a limit breach fail the job with the reason and
-//! write nothing (fail closed).
+//! write nothing (fail closed). When the run has a scenario job, the report's scenario
+//! block is required: the set comes from the message or is rebuilt from the store, and a
+//! set that cannot be rebuilt fails the job — a report is never written with a block
+//! missing.
 
-use crate::engines::blocking::blocking;
 use crate::engines::inbox::Inbox;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::engines::scenario_set;
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use chrono::Days;
 use prometheus::config::VersionedConfig;
@@ -15,7 +19,7 @@ use prometheus::engines::fragility::FragilityClass;
 use prometheus::engines::portfolio::risk::{ANNUAL_DAYS, ScenarioView};
 use prometheus::engines::portfolio::{PortfolioConfig, PortfolioInputs, PortfolioName};
 use prometheus::features::load::calendar_days_for;
-use prometheus::store::{DecisionStore, Stamp, WorldOutput, WorldStateStore};
+use prometheus::store::{DecisionStore, Stamp, WorldStateStore};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What reaches the portfolio engine: the universe, and the scenario set it measures the
@@ -43,7 +47,7 @@ impl From<ScenarioSet> for PortfolioInput {
 /// Portfolio & risk.
 #[derive(Default)]
 pub struct PortfolioJob {
-    upstream: Inbox<PortfolioInput>,
+    scenarios: Inbox<ScenarioSet>,
 }
 
 impl PortfolioJob {
@@ -82,18 +86,14 @@ impl Job for PortfolioJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<PortfolioConfig>,
-    ) -> Result<JobOutput<TargetPortfolio>, String> {
+    ) -> Result<JobOutput<TargetPortfolio>, JobError> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let config = &cfg.config;
         let runtime = &ctx.stores.runtime;
-        let mut universe_config = None;
-        let mut scenarios = None;
-        for input in self.upstream.take(market, as_of) {
-            match input {
-                PortfolioInput::Universe(u) => universe_config = Some(u.config_id),
-                PortfolioInput::Scenarios(s) => scenarios = Some(s),
-            }
-        }
+        // Every upstream output is read under the config the run record says its job used;
+        // the scenario set is the one received for this run, or rebuilt from the store.
+        let universe_config = ctx.upstream_config("universe").await?;
+        let scenarios = scenario_set::of_run(ctx, &self.scenarios).await?;
         let members = runtime
             .universe(
                 &config.universe_id,
@@ -101,21 +101,25 @@ impl Job for PortfolioJob {
                 as_of,
                 universe_config.as_ref(),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if members.is_empty() {
-            return Err(format!(
+            return Err(JobError::permanent(format!(
                 "no universe `{}` for {market} on {as_of}: the universe engine must run first; no target",
                 config.universe_id
-            ));
+            )));
         }
         let included: Vec<_> = members.into_iter().filter(|m| m.included()).collect();
         // Upstream outputs of the date count only when their engine is part of this run.
         let scores = if ctx.run.runs("assessment") {
+            let scores_config = ctx.upstream_config("assessment").await?;
             runtime
-                .scores(&config.strategy_id, market.as_str(), as_of, None)
-                .await
-                .map_err(|e| e.to_string())?
+                .scores(
+                    &config.strategy_id,
+                    market.as_str(),
+                    as_of,
+                    scores_config.as_ref(),
+                )
+                .await?
         } else {
             None
         };
@@ -129,18 +133,14 @@ impl Job for PortfolioJob {
             })
             .unwrap_or_default();
         let fragility_config = if ctx.run.runs("fragility") {
-            runtime
-                .first_config_on(WorldOutput::Fragility, market.as_str(), as_of)
-                .await
-                .map_err(|e| e.to_string())?
+            ctx.upstream_config("fragility").await?
         } else {
             None
         };
         let fragility: BTreeMap<String, (f64, bool)> = match &fragility_config {
             Some(c) => runtime
                 .fragility(market.as_str(), as_of, c)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .into_iter()
                 .map(|r| {
                     (
@@ -159,8 +159,7 @@ impl Job for PortfolioJob {
                 &cfg.config_id,
                 yesterday,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let held: BTreeMap<&str, f64> = previous
             .as_ref()
             .map(|p| p.weights.iter().map(|(id, w)| (id.as_str(), *w)).collect())
@@ -182,11 +181,11 @@ impl Job for PortfolioJob {
             .map(|m| m.id.as_str())
             .collect();
         if !stale.is_empty() {
-            return Err(format!(
+            return Err(JobError::permanent(format!(
                 "stale inputs: no price on {as_of} for {} eligible name(s) ({}); no target",
                 stale.len(),
                 stale.iter().take(5).copied().collect::<Vec<_>>().join(", ")
-            ));
+            )));
         }
         let dates = panel.dates();
         let closes: Vec<Vec<f64>> = included
@@ -212,37 +211,45 @@ impl Job for PortfolioJob {
             })
             .collect();
         let has_previous = previous.is_some();
+        let scenario_required = scenarios.is_some();
         let c = config.clone();
-        let target = blocking("portfolio construction", move || {
-            let view = scenarios.as_ref().map(|s| {
-                let column: BTreeMap<&str, usize> = s
-                    .instruments
-                    .iter()
-                    .enumerate()
-                    .map(|(i, id)| (id.as_str(), i))
-                    .collect();
-                ScenarioView {
-                    set_id: &s.set_id,
-                    horizon: s.horizon,
-                    columns: names
+        let target = ctx
+            .compute("portfolio construction", move || {
+                let view = scenarios.as_ref().map(|s| {
+                    let column: BTreeMap<&str, usize> = s
+                        .instruments
                         .iter()
-                        .map(|n| column.get(n.id.as_str()).copied())
-                        .collect(),
-                    width: s.instruments.len(),
-                    path_returns: &s.path_returns,
-                }
-            });
-            c.construct(&PortfolioInputs {
-                names: &names,
-                returns: &returns,
-                days,
-                has_previous,
-                forced_exits,
-                scenarios: view,
+                        .enumerate()
+                        .map(|(i, id)| (id.as_str(), i))
+                        .collect();
+                    ScenarioView {
+                        set_id: &s.set_id,
+                        horizon: s.horizon,
+                        columns: names
+                            .iter()
+                            .map(|n| column.get(n.id.as_str()).copied())
+                            .collect(),
+                        width: s.instruments.len(),
+                        path_returns: &s.path_returns,
+                    }
+                });
+                c.construct(&PortfolioInputs {
+                    names: &names,
+                    returns: &returns,
+                    days,
+                    has_previous,
+                    forced_exits,
+                    scenarios: view,
+                })
             })
-        })
-        .await?
-        .map_err(|e| e.to_string())?;
+            .await?
+            .map_err(JobError::permanent)?;
+        if scenario_required && target.report.scenario.is_none() {
+            return Err(JobError::permanent(format!(
+                "the scenario set of {} has no path to measure the target against; the risk report would miss its scenario block, so no target is written",
+                ctx.run.run_id
+            )));
+        }
         let stamp = Stamp {
             market_id: market.to_string(),
             as_of,
@@ -257,8 +264,7 @@ impl Job for PortfolioJob {
                 &target.weights,
                 &target.report,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let r = &target.report;
         Ok(JobOutput {
             summary: format!(
@@ -293,14 +299,13 @@ impl Job for PortfolioJob {
     }
 
     fn receive(&self, input: PortfolioInput) {
-        let (market, as_of) = match &input {
-            PortfolioInput::Universe(u) => (u.market.clone(), u.as_of),
-            PortfolioInput::Scenarios(s) => (s.market.clone(), s.as_of),
-        };
-        self.upstream.put(market, as_of, input);
+        // The universe is read by the run record's config; the set is kept for speed.
+        if let PortfolioInput::Scenarios(s) = input {
+            self.scenarios.put(s.run_id.clone(), s);
+        }
     }
 
     fn reset(&self) {
-        self.upstream.clear();
+        self.scenarios.clear();
     }
 }

@@ -3,7 +3,8 @@
 //! as filed by that date, risk flags).
 
 use crate::engines::session_window::news_window;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{DerivedUpdated, EncoderOutput};
@@ -56,7 +57,7 @@ impl Job for ProfilesJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<ProfilesConfig>,
-    ) -> Result<JobOutput<EncoderOutput>, String> {
+    ) -> Result<JobOutput<EncoderOutput>, JobError> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let db = &ctx.stores.historical;
         let config = &cfg.config;
@@ -65,8 +66,7 @@ impl Job for ProfilesJob {
         let (instruments, panel) = ctx.panel(as_of, history_days).await?;
         let issuers: BTreeMap<String, prometheus::domain::Issuer> = db
             .issuers()
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .map(|i| (i.issuer_id.as_str().to_owned(), i))
             .collect();
@@ -76,8 +76,7 @@ impl Job for ProfilesJob {
         let mut baseline: BTreeMap<String, u32> = BTreeMap::new();
         for n in db
             .news(None, baseline_after, until)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .iter()
             .filter(|n| n.article.published_at > baseline_after)
         {
@@ -127,8 +126,7 @@ impl Job for ProfilesJob {
                 news_baseline: baseline.get(&issuer_id).copied().unwrap_or(0),
                 fundamentals: db
                     .fundamentals_as_of(&prometheus::domain::IssuerId::new(&issuer_id), as_of)
-                    .await
-                    .map_err(|e| e.to_string())?,
+                    .await?,
             };
             let p = build(config, &inputs);
             rows.push(ProfileRecord {
@@ -141,11 +139,7 @@ impl Job for ProfilesJob {
                 config_id: cfg.config_id.clone(),
             });
         }
-        ctx.stores
-            .runtime
-            .write_profiles(&rows)
-            .await
-            .map_err(|e| e.to_string())?;
+        ctx.stores.runtime.write_profiles(&rows).await?;
         let flagged = rows
             .iter()
             .filter(|r| r.risk_flags.values().any(|f| *f >= 0.5))

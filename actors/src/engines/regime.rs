@@ -2,7 +2,8 @@
 //! and its second moment up to that date, with the model fitted at the date's refit anchor
 //! (fitted once per anchor, stored content-addressed in `encoder_models`, then reused).
 
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::derived::FactorMembership;
@@ -22,6 +23,24 @@ impl RegimeJob {
     pub const NAME_STR: &'static str = "regime";
 }
 
+/// What the regime computation of one date found.
+enum RegimeFit {
+    /// Too little history for the anchor's first fit.
+    NotYet {
+        /// Feature days by the anchor.
+        have: usize,
+        /// Feature days the fit needs.
+        need: usize,
+    },
+    /// The date's filtered regime under the anchor's model.
+    Labelled {
+        /// The anchor's model (fitted now or read from the store).
+        model: Box<RegimeModel>,
+        /// The filtered days (the run's date among them).
+        days: Vec<prometheus::engines::regime::RegimeDay>,
+    },
+}
+
 #[async_trait]
 impl Job for RegimeJob {
     type Config = RegimeConfig;
@@ -33,7 +52,7 @@ impl Job for RegimeJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<RegimeConfig>,
-    ) -> Result<JobOutput<RegimeState>, String> {
+    ) -> Result<JobOutput<RegimeState>, JobError> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let db = &ctx.stores.historical;
         let mkt = ctx
@@ -45,8 +64,7 @@ impl Job for RegimeJob {
                 date_floor(),
                 as_of,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let xs2: BTreeMap<_, _> = ctx
             .panels
             .factor(
@@ -56,8 +74,7 @@ impl Job for RegimeJob {
                 date_floor(),
                 as_of,
             )
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .map(|f| (f.trade_date, (f.value, f.members)))
             .collect();
@@ -70,49 +87,67 @@ impl Job for RegimeJob {
             series.members.push(n);
         }
         let config = &cfg.config;
-        let features = MarketFeatures::compute(&series, config.cross_section_min_members);
         let anchor = config.refit.anchor(as_of);
         // The anchor's model is fitted once and reused from the store by later sessions.
         let stored = db
             .encoder_model(Self::NAME_STR, &cfg.config_id, anchor)
-            .await
-            .map_err(|e| e.to_string())?;
-        let model: RegimeModel = match stored {
-            Some(m) => serde_json::from_str(&m.body)
-                .map_err(|e| RegimeError::BadModel(format!("{}: {e}", m.model_id)).to_string())?,
-            None => {
-                let model = match config.fit(&features, anchor) {
-                    Ok(m) => m,
-                    Err(RegimeError::NotEnoughData { have, need, .. }) => {
-                        return Ok(JobOutput {
-                            summary: format!(
-                                "no regime yet: {have} feature days by {anchor}, the first fit needs {need}"
-                            ),
-                            emit: None,
-                        });
-                    }
-                    Err(e) => return Err(e.to_string()),
-                };
-                db.save_encoder_model(&StoredModel {
-                    model_id: model.model_id.clone(),
-                    encoder: Self::NAME_STR.to_owned(),
-                    config_id: cfg.config_id.clone(),
-                    fitted_as_of: anchor,
-                    body: serde_json::to_string(&model).map_err(|e| e.to_string())?,
-                    run_id: ctx.run.run_id.clone(),
+            .await?;
+        let stored: Option<RegimeModel> = stored
+            .map(|m| {
+                serde_json::from_str(&m.body).map_err(|e| {
+                    JobError::permanent(RegimeError::BadModel(format!("{}: {e}", m.model_id)))
                 })
-                .await
-                .map_err(|e| e.to_string())?;
-                model
+            })
+            .transpose()?;
+        let fitted_here = stored.is_none();
+        let c = config.clone();
+        let outcome = ctx
+            .compute("regime", move || -> Result<RegimeFit, RegimeError> {
+                let features = MarketFeatures::compute(&series, c.cross_section_min_members);
+                let model = match stored {
+                    Some(m) => m,
+                    None => match c.fit(&features, anchor) {
+                        Ok(m) => m,
+                        Err(RegimeError::NotEnoughData { have, need, .. }) => {
+                            return Ok(RegimeFit::NotYet { have, need });
+                        }
+                        Err(e) => return Err(e),
+                    },
+                };
+                let days = model.filter(&features, as_of, as_of, &c)?;
+                Ok(RegimeFit::Labelled {
+                    model: Box::new(model),
+                    days,
+                })
+            })
+            .await?
+            .map_err(JobError::permanent)?;
+        let (model, days) = match outcome {
+            RegimeFit::NotYet { have, need } => {
+                return Ok(JobOutput {
+                    summary: format!(
+                        "no regime yet: {have} feature days by {anchor}, the first fit needs {need}"
+                    ),
+                    emit: None,
+                });
             }
+            RegimeFit::Labelled { model, days } => (*model, days),
         };
-        let days = model
-            .filter(&features, as_of, as_of, config)
-            .map_err(|e| e.to_string())?;
+        if fitted_here {
+            db.save_encoder_model(&StoredModel {
+                model_id: model.model_id.clone(),
+                encoder: Self::NAME_STR.to_owned(),
+                config_id: cfg.config_id.clone(),
+                fitted_as_of: anchor,
+                body: serde_json::to_string(&model).map_err(JobError::permanent)?,
+                run_id: ctx.run.run_id.clone(),
+            })
+            .await?;
+        }
         let Some(day) = days.into_iter().find(|d| d.date == as_of) else {
-            return Err(format!(
+            return Err(JobError::permanent(format!(
                 "no market features on {as_of} for {market}: is it a session with derived factors?"
-            ));
+            )));
         };
         let counts = model.label_transition_counts();
         let mut transitions = Vec::new();
@@ -140,8 +175,7 @@ impl Job for RegimeJob {
         ctx.stores
             .runtime
             .write_regime(&stamp, &day, &transitions)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(JobOutput {
             summary: format!(
                 "{} (p {:.2}, {} days, change risk {:.2}) from {}",

@@ -2,7 +2,8 @@
 //! previous session's close, up to this session's close. Articles published overnight
 //! belong to the next session, never to the one before (no look-ahead).
 
-use crate::job_actor::JobContext;
+use crate::spine::job_actor::JobContext;
+use crate::spine::job_error::JobError;
 use chrono::{DateTime, Utc};
 
 /// `(after, until]`: from the close `sessions` sessions before the run's date to the close
@@ -10,18 +11,19 @@ use chrono::{DateTime, Utc};
 pub fn news_window(
     ctx: &JobContext,
     sessions: usize,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+) -> Result<(DateTime<Utc>, DateTime<Utc>), JobError> {
     let market = ctx.run.market.as_str();
     let calendar = ctx
         .markets
         .markets
         .iter()
         .find(|m| m.id == market)
-        .ok_or_else(|| format!("market {market} is not in markets.toml"))?
-        .calendar()?;
-    let session = calendar
-        .session(ctx.run.as_of)
-        .ok_or_else(|| format!("{} is not a {market} session", ctx.run.as_of))?;
+        .ok_or_else(|| JobError::permanent(format!("market {market} is not in markets.toml")))?
+        .calendar()
+        .map_err(JobError::permanent)?;
+    let session = calendar.session(ctx.run.as_of).ok_or_else(|| {
+        JobError::permanent(format!("{} is not a {market} session", ctx.run.as_of))
+    })?;
     let after = calendar
         .previous_session(ctx.run.as_of, sessions.max(1))
         .map_or_else(

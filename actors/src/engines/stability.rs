@@ -1,10 +1,9 @@
 //! The stability engine's job: every instrument's stability components, soft-target score
 //! and class on the run's date, under the regime stored for that date.
 
-use crate::engines::blocking::blocking;
-use crate::engines::inbox::Inbox;
 use crate::engines::weakness::fundamental_weakness;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::ConfigId;
@@ -18,9 +17,7 @@ use std::collections::BTreeMap;
 
 /// Stability & soft targets.
 #[derive(Default)]
-pub struct StabilityJob {
-    upstream: Inbox<RegimeState>,
-}
+pub struct StabilityJob;
 
 impl StabilityJob {
     /// The actor name as a constant usable in arrays.
@@ -38,26 +35,25 @@ impl Job for StabilityJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<StabilityConfig>,
-    ) -> Result<JobOutput<StabilityReport>, String> {
+    ) -> Result<JobOutput<StabilityReport>, JobError> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let config = &cfg.config;
         let history_days = calendar_days_for(config.lookback());
         let (instruments, panel) = ctx.panel(as_of, history_days).await?;
         let runtime = &ctx.stores.runtime;
-        // The regime of this very date (never a later one), written under the config the
-        // regime engine's message names; without a message (after a restart), the stored
-        // one; none before the regime's warm-up.
-        let regime_config: Option<ConfigId> =
-            self.upstream.take(market, as_of).pop().map(|m| m.config_id);
+        // The regime of this very date (never a later one), written under the config this
+        // run's regime job used (the run record says which); without a regime job in the
+        // run, the stored one; none before the regime's warm-up.
+        let regime_config: Option<ConfigId> = if ctx.run.runs("regime") {
+            ctx.upstream_config("regime").await?
+        } else {
+            None
+        };
         let stored = match &regime_config {
-            Some(c) => runtime
-                .regime(market.as_str(), as_of, c)
-                .await
-                .map_err(|e| e.to_string())?,
+            Some(c) => runtime.regime(market.as_str(), as_of, c).await?,
             None => runtime
                 .latest_regime(market.as_str(), as_of)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .map(|(d, _)| d),
         };
         let regime = stored.filter(|d| d.date == as_of).map(|d| RegimeContext {
@@ -73,10 +69,11 @@ impl Job for StabilityJob {
             .filter(|(_, r)| r.last().map(|r| r.date) == Some(as_of))
             .collect();
         let (c, market_returns) = (config.clone(), panel.market);
-        let rows = blocking("stability", move || {
-            assess_market(&c, &traded, &market_returns, &fundamentals, regime.as_ref())
-        })
-        .await?;
+        let rows = ctx
+            .compute("stability", move || {
+                assess_market(&c, &traded, &market_returns, &fundamentals, regime.as_ref())
+            })
+            .await?;
         let stamp = Stamp {
             market_id: market.to_string(),
             as_of,
@@ -85,8 +82,7 @@ impl Job for StabilityJob {
         };
         runtime
             .write_stability(&stamp, regime.map(|r| r.label), &rows)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let fragile = rows
             .iter()
             .filter(|r| r.class >= SoftTargetClass::Fragile)
@@ -108,11 +104,9 @@ impl Job for StabilityJob {
         })
     }
 
-    fn receive(&self, input: RegimeState) {
-        self.upstream.put(input.market.clone(), input.as_of, input);
+    fn receive(&self, _input: RegimeState) {
+        // A claim check: the run record names the regime config the day is read by.
     }
 
-    fn reset(&self) {
-        self.upstream.clear();
-    }
+    fn reset(&self) {}
 }

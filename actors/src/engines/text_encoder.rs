@@ -3,7 +3,8 @@
 //! loaded once per config (MiniLM takes a moment) and reloaded when the config changes.
 
 use crate::engines::session_window::news_window;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{ConfigId, EncoderOutput, PanelUpdated};
@@ -27,17 +28,16 @@ impl TextEncoderJob {
     pub const NAME_STR: &'static str = "text_encoder";
 
     /// The cached encoder for `cfg`, loading it when absent or loaded for another config.
-    fn checkout(&self, cfg: &VersionedConfig<TextEncoderConfig>) -> Result<TextEncoder, String> {
+    fn checkout(&self, cfg: &VersionedConfig<TextEncoderConfig>) -> Result<TextEncoder, JobError> {
         let cached = self
             .encoder
             .lock()
-            .map_err(|_| "encoder cache poisoned".to_owned())?
+            .map_err(|_| JobError::transient("encoder cache poisoned"))?
             .take();
         match cached {
             Some((id, enc)) if id == cfg.config_id => Ok(enc),
-            _ => {
-                TextEncoder::load(cfg.config.model, cfg.config.minilm()).map_err(|e| e.to_string())
-            }
+            _ => TextEncoder::load(cfg.config.model, cfg.config.minilm())
+                .map_err(JobError::permanent),
         }
     }
 
@@ -59,21 +59,19 @@ impl Job for TextEncoderJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<TextEncoderConfig>,
-    ) -> Result<JobOutput<EncoderOutput>, String> {
+    ) -> Result<JobOutput<EncoderOutput>, JobError> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let db = &ctx.stores.historical;
         let (after, until) = news_window(ctx, 1)?;
         let issuers: BTreeSet<String> = db
             .instruments(Some(market))
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .map(|i| i.issuer_id.as_str().to_owned())
             .collect();
         let news: Vec<_> = db
             .news(None, after, until)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .filter(|n| n.article.published_at > after)
             .filter(|n| n.issuers.iter().any(|i| issuers.contains(i.as_str())))
@@ -81,10 +79,7 @@ impl Job for TextEncoderJob {
         let mut encoder = self.checkout(cfg)?;
         let model_id = encoder.model_id();
         let ids: Vec<String> = news.iter().map(|n| n.article.article_id.clone()).collect();
-        let mut vectors = db
-            .article_vectors(&model_id, &ids)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut vectors = db.article_vectors(&model_id, &ids).await?;
         let todo: Vec<(String, String)> = news
             .iter()
             .filter(|n| !vectors.contains_key(&n.article.article_id))
@@ -97,15 +92,15 @@ impl Job for TextEncoderJob {
             })
             .collect();
         let texts: Vec<String> = todo.iter().map(|(_, t)| t.clone()).collect();
-        let (encoder, encoded) = tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let out = encoder.encode_batch(&refs);
-            (encoder, out)
-        })
-        .await
-        .map_err(|e| format!("text encoder panicked: {e}"))?;
+        let (encoder, encoded) = ctx
+            .compute("text encoding", move || {
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let out = encoder.encode_batch(&refs);
+                (encoder, out)
+            })
+            .await?;
         self.checkin(cfg.config_id.clone(), encoder);
-        let encoded = encoded.map_err(|e| e.to_string())?;
+        let encoded = encoded.map_err(JobError::permanent)?;
         let fresh: Vec<ArticleVector> = todo
             .into_iter()
             .zip(encoded)
@@ -117,9 +112,7 @@ impl Job for TextEncoderJob {
                 config_id: cfg.config_id.clone(),
             })
             .collect();
-        db.write_article_vectors(&fresh)
-            .await
-            .map_err(|e| e.to_string())?;
+        db.write_article_vectors(&fresh).await?;
         for a in &fresh {
             vectors.insert(a.article_id.clone(), a.vector.clone());
         }
@@ -147,9 +140,7 @@ impl Job for TextEncoderJob {
                 },
             })
             .collect();
-        db.write_issuer_text(&rows)
-            .await
-            .map_err(|e| e.to_string())?;
+        db.write_issuer_text(&rows).await?;
         let model_name = match cfg.config.model {
             TextModel::Hashing => "hashing",
             TextModel::Minilm => "minilm",

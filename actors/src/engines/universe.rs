@@ -1,8 +1,8 @@
 //! The universe engine's job: every instrument of the market filtered, ranked by its
 //! assessment score and tiered on the run's date, with a reason for each exclusion.
 
-use crate::engines::inbox::Inbox;
-use crate::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_actor::{Job, JobContext, JobOutput};
+use crate::spine::job_error::JobError;
 use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{EffectiveUniverse, InstrumentScores};
@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 
 /// The investable universe.
 #[derive(Default)]
-pub struct UniverseJob {
-    upstream: Inbox<InstrumentScores>,
-}
+pub struct UniverseJob;
 
 impl UniverseJob {
     /// The actor name as a constant usable in arrays.
@@ -44,7 +42,7 @@ impl Job for UniverseJob {
         &self,
         ctx: &JobContext,
         cfg: &VersionedConfig<UniverseConfig>,
-    ) -> Result<JobOutput<EffectiveUniverse>, String> {
+    ) -> Result<JobOutput<EffectiveUniverse>, JobError> {
         let (market, as_of) = (&ctx.run.market, ctx.run.as_of);
         let config = &cfg.config;
         let runtime = &ctx.stores.runtime;
@@ -53,12 +51,16 @@ impl Job for UniverseJob {
         let (instruments, panel) = ctx.panel(as_of, calendar_days_for(window)).await?;
         let sectors: BTreeMap<String, String> = hist
             .issuers()
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .filter_map(|i| Some((i.issuer_id.as_str().to_owned(), i.sector?)))
             .collect();
-        let scores_config = self.upstream.take(market, as_of).pop().map(|m| m.config_id);
+        // Upstream rows are read under the configs this run's jobs used (the run record).
+        let scores_config = if ctx.run.runs("assessment") {
+            ctx.upstream_config("assessment").await?
+        } else {
+            None
+        };
         let scores: BTreeMap<String, f64> = runtime
             .scores(
                 &config.strategy_id,
@@ -66,8 +68,7 @@ impl Job for UniverseJob {
                 as_of,
                 scores_config.as_ref(),
             )
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .map(|s| {
                 s.rows
                     .into_iter()
@@ -75,15 +76,17 @@ impl Job for UniverseJob {
                     .collect()
             })
             .unwrap_or_default();
-        let stability_config = runtime
-            .first_config_on(WorldOutput::Stability, market.as_str(), as_of)
-            .await
-            .map_err(|e| e.to_string())?;
+        let stability_config = if ctx.run.runs("stability") {
+            ctx.upstream_config("stability").await?
+        } else {
+            runtime
+                .first_config_on(WorldOutput::Stability, market.as_str(), as_of)
+                .await?
+        };
         let soft: BTreeMap<String, _> = match &stability_config {
             Some(c) => runtime
                 .stability(market.as_str(), as_of, c)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .into_iter()
                 .map(|r| (r.instrument_id, (r.class, r.soft_target_score)))
                 .collect(),
@@ -115,7 +118,10 @@ impl Job for UniverseJob {
                 }
             })
             .collect();
-        let members = config.select(&candidates);
+        let c = config.clone();
+        let members = ctx
+            .compute("universe", move || c.select(&candidates))
+            .await?;
         let stamp = Stamp {
             market_id: market.to_string(),
             as_of,
@@ -124,8 +130,7 @@ impl Job for UniverseJob {
         };
         runtime
             .write_universe(&stamp, &config.universe_id, &members)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let count = |t: Tier| members.iter().filter(|m| m.tier == t).count();
         let (core, satellite) = (count(Tier::Core), count(Tier::Satellite));
         Ok(JobOutput {
@@ -150,11 +155,9 @@ impl Job for UniverseJob {
         })
     }
 
-    fn receive(&self, input: InstrumentScores) {
-        self.upstream.put(input.market.clone(), input.as_of, input);
+    fn receive(&self, _input: InstrumentScores) {
+        // A claim check: the run record names the assessment config the scores are read by.
     }
 
-    fn reset(&self) {
-        self.upstream.clear();
-    }
+    fn reset(&self) {}
 }

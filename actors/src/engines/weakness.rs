@@ -1,7 +1,8 @@
 //! Fundamental weakness per instrument on a date, from its issuer's profile flags: the
 //! stability engine's fundamental component and the assessment's quality family.
 
-use crate::job_actor::JobContext;
+use crate::spine::job_actor::JobContext;
+use crate::spine::job_error::JobError;
 use prometheus::domain::Instrument;
 use prometheus::store::WorldStateStore;
 use std::collections::BTreeMap;
@@ -17,13 +18,12 @@ const FUNDAMENTAL_FLAGS: [&str; 2] = ["high_leverage", "loss_making"];
 pub async fn fundamental_weakness(
     ctx: &JobContext,
     instruments: &[Instrument],
-) -> Result<BTreeMap<String, f64>, String> {
+) -> Result<BTreeMap<String, f64>, JobError> {
     let flags = ctx
         .stores
         .runtime
         .profile_flags(ctx.run.market.as_str(), ctx.run.as_of)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(instruments
         .iter()
         .filter_map(|i| {

@@ -3,12 +3,12 @@
 
 use super::token::tokens_match;
 use crate::orchestrator::{Snapshot, Submit, WaitRun};
-use crate::system::Spine;
+use crate::spine::system::Spine;
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::NaiveDate;
-use prometheus::domain::{ApplyConfig, MarketId};
+use prometheus::domain::{ApplyConfig, MarketId, RunStatus};
 use prometheus::store::RunStore;
 use serde::Deserialize;
 use serde_json::json;
@@ -85,7 +85,7 @@ async fn list_runs(state: web::Data<ApiState>, q: web::Query<RunsQuery>) -> Http
     match state.spine.stores.runtime.dag_runs(q.last.unwrap_or(20)).await {
         Ok(runs) => HttpResponse::Ok().json(
             runs.iter()
-                .map(|r| json!({"run_id": r.run_id, "dag": r.dag_id, "market": r.market_id, "as_of": r.as_of_date, "state": r.state, "error": r.error}))
+                .map(|r| json!({"run_id": r.run_id, "dag": r.dag_id, "market": r.market_id, "as_of": r.as_of_date, "state": r.state.as_str(), "error": r.error}))
                 .collect::<Vec<_>>(),
         ),
         Err(e) => HttpResponse::InternalServerError().json(json!({"error": e.to_string()})),
@@ -136,9 +136,11 @@ async fn submit_run(req: HttpRequest, state: web::Data<ApiState>, body: String) 
             .await
         && let Ok(summary) = rx.await
     {
-        return HttpResponse::Ok().json(json!({"run_id": summary.run_id, "state": summary.state}));
+        return HttpResponse::Ok()
+            .json(json!({"run_id": summary.run_id, "state": summary.state.as_str()}));
     }
-    HttpResponse::Ok().json(json!({"run_id": submitted.run_id, "state": submitted.finished.unwrap_or_else(|| "RUNNING".into())}))
+    let state = submitted.finished.unwrap_or(RunStatus::Running);
+    HttpResponse::Ok().json(json!({"run_id": submitted.run_id, "state": state.as_str()}))
 }
 
 async fn apply_config(

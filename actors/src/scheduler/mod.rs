@@ -6,23 +6,31 @@
 //! restart never fires one twice; activations missed while the daemon was down are handled
 //! by each DAG's catch-up policy.
 //!
-//! [`plan`] computes what is due (pure); [`clock`] holds the clocks; this module is the actor.
+//! The actor never waits on its own mailbox: a tick's work runs beside it, and an `after`
+//! activation that must wait for the run it follows (in the daemon, where runs are not
+//! awaited) is handed to a waiter of its own, so a stop, and other markets' activations,
+//! go on while a chain runs. The watermark stays below any activation still waiting, so a
+//! restart plans it again.
+//!
+//! [`plan`] computes what is due (pure); [`clock`] holds the clocks; [`fire`] submits and
+//! records activations; this module is the actor.
 
 mod clock;
+mod fire;
 mod plan;
 
 pub use clock::{SchedulerClock, SimulatedClock};
 pub use plan::{Binding, PlannedActivation, bindings, calendars, plan, start_of_day};
 
-use crate::orchestrator::{Orchestrator, Submit, WaitRun, Wake};
-use crate::supervision::EventRecorder;
+use crate::orchestrator::{Orchestrator, Wake};
+use crate::spine::supervision::EventRecorder;
 use actix::prelude::*;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use fire::Firing;
 use prometheus::dag::CatchUp;
-use prometheus::domain::MarketId;
-use prometheus::store::RunStore;
-use prometheus::store::{Activation, RuntimeDb, ScheduleStore};
-use std::collections::BTreeMap;
+use prometheus::domain::{EventKind, MarketId};
+use prometheus::store::{RuntimeDb, ScheduleStore};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -67,20 +75,43 @@ pub struct SchedulerReport {
     pub failed_runs: Vec<String>,
     /// Activations the orchestrator refused (with the reason).
     pub refused: Vec<String>,
+    /// Activations that hit an error and are retried by a later tick.
+    pub errors: usize,
+}
+
+impl SchedulerReport {
+    /// Adds `other`'s counts and lists to this report.
+    pub fn merge(&mut self, other: SchedulerReport) {
+        self.fired += other.fired;
+        self.skipped += other.skipped;
+        self.already_recorded += other.already_recorded;
+        self.resumed += other.resumed;
+        self.errors += other.errors;
+        self.failed_runs.extend(other.failed_runs);
+        self.refused.extend(other.refused);
+    }
 }
 
 /// The scheduler actor.
 pub struct Scheduler {
     bindings: Arc<Vec<Binding>>,
-    orchestrator: Addr<Orchestrator>,
-    db: RuntimeDb,
-    events: EventRecorder,
-    opts: SchedulerOptions,
+    firing: Firing,
     watermark: Option<DateTime<Utc>>,
+    /// Everything due up to here was planned by an earlier tick (handled, or waiting).
+    planned_through: Option<DateTime<Utc>>,
     started_at: Option<DateTime<Utc>>,
     report: SchedulerReport,
+    /// Past `until` (or stopped): waiting for in-flight work before reporting.
+    ending: bool,
     finished: bool,
     waiters: Vec<oneshot::Sender<SchedulerReport>>,
+    /// The tick whose work is in flight.
+    ticking: Option<SpawnHandle>,
+    /// A tick was asked for while one was in flight.
+    tick_again: bool,
+    /// Chains of `after` activations waiting for the runs they follow, by the id of their
+    /// first activation: its due instant and every activation id of the chain.
+    chains: BTreeMap<String, (DateTime<Utc>, Vec<String>)>,
 }
 
 /// Internal: evaluate what is due now.
@@ -108,34 +139,63 @@ impl Scheduler {
     ) -> Self {
         Self {
             bindings: Arc::new(bindings),
-            orchestrator,
-            db,
-            events,
-            opts,
+            firing: Firing {
+                orchestrator,
+                db,
+                events,
+                opts,
+            },
             watermark: None,
+            planned_through: None,
             started_at: None,
             report: SchedulerReport::default(),
+            ending: false,
             finished: false,
             waiters: Vec::new(),
+            ticking: None,
+            tick_again: false,
+            chains: BTreeMap::new(),
         }
     }
 }
 
-/// The work of one tick, done outside the actor: fire what is due in `(from, now]`.
-#[allow(clippy::too_many_arguments)]
-async fn fire_due(
-    bindings: Arc<Vec<Binding>>,
-    orchestrator: Addr<Orchestrator>,
-    db: RuntimeDb,
-    events: EventRecorder,
-    opts: SchedulerOptions,
+/// `after` activations of one market and instant, in firing order, each with whether it
+/// was already recorded.
+type Chain = Vec<(PlannedActivation, bool)>;
+
+/// What one tick did, and the chains it leaves to waiters.
+struct TickOutcome {
+    report: SchedulerReport,
+    /// The instant it planned through.
+    now: DateTime<Utc>,
+    /// The watermark it stored: `now`, or just before the earliest chain still waiting.
+    watermark: DateTime<Utc>,
+    /// `after` chains to fire beside the scheduler: (activation, already recorded).
+    chains: Vec<Chain>,
+}
+
+/// What a tick knows of the actor's state.
+struct TickInput {
     from: DateTime<Utc>,
     now: DateTime<Utc>,
     missed_before: Option<DateTime<Utc>>,
-) -> Result<SchedulerReport, String> {
-    let mut due = plan(&bindings, from, now);
+    planned_through: Option<DateTime<Utc>>,
+    waiting: BTreeSet<String>,
+    /// The due instant of the earliest chain already waiting.
+    held: Option<DateTime<Utc>>,
+}
+
+/// The work of one tick, done outside the actor: handle what is due in `(from, now]`.
+/// `after` activations wait for the runs they follow inline when runs are awaited
+/// (backfills: one date after another), else they are returned as chains for waiters.
+async fn fire_due(
+    bindings: Arc<Vec<Binding>>,
+    firing: Firing,
+    input: TickInput,
+) -> Result<TickOutcome, String> {
+    let mut due = plan(&bindings, input.from, input.now);
     // Catch-up: of the activations missed while down, keep what each DAG's policy allows.
-    if let Some(cutoff) = missed_before {
+    if let Some(cutoff) = input.missed_before {
         let mut latest: BTreeMap<(usize, MarketId), DateTime<Utc>> = BTreeMap::new();
         for d in due.iter().filter(|d| d.at < cutoff) {
             latest.insert((d.binding, d.market.clone()), d.at);
@@ -153,158 +213,72 @@ async fn fire_due(
         }
     }
     let mut report = SchedulerReport::default();
+    let mut chains: BTreeMap<(MarketId, DateTime<Utc>), Chain> = BTreeMap::new();
+    let opts = &firing.opts;
     for d in due {
-        let recorded = db
+        if input.waiting.contains(&d.activation_id) {
+            continue;
+        }
+        let seen = input.planned_through.is_some_and(|t| d.at <= t);
+        let recorded = firing
+            .db
             .activation_exists(&d.activation_id)
             .await
             .map_err(|e| e.to_string())?;
         if recorded && !opts.resubmit_recorded {
-            report.already_recorded += 1;
+            if !seen {
+                report.already_recorded += 1;
+            }
             continue;
         }
-        let mut activation = Activation {
-            activation_id: d.activation_id.clone(),
-            scheduler_id: opts.scheduler_id.clone(),
-            dag_id: d.dag_id.clone(),
-            market_id: d.market.to_string(),
-            as_of_date: d.as_of,
-            trigger: d.trigger.clone(),
-            due_at: d.at,
-            fired_at: opts.clock.now(),
-            outcome: "fired".into(),
-            run_id: None,
-        };
         if d.skip {
-            activation.outcome = "skipped".into();
-            if db
-                .record_activation(&activation)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                report.skipped += 1;
-            }
+            report.merge(firing.skip(&d).await?);
             continue;
         }
-        if let Some(up) = &d.after_run {
-            let state = upstream_state(&orchestrator, &db, up).await?;
-            // DEGRADED: a job whose failure policy lets the run go on failed; its outputs
-            // are usable, so the chain goes on too.
-            if state != "SUCCEEDED" && state != "DEGRADED" {
-                activation.outcome = "refused".into();
-                report
-                    .refused
-                    .push(format!("{}: upstream run {up} is {state}", d.activation_id));
-                if !recorded {
-                    db.record_activation(&activation)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                continue;
-            }
+        if d.after_run.is_some() && !opts.wait_for_runs {
+            chains
+                .entry((d.market.clone(), d.at))
+                .or_default()
+                .push((d, recorded));
+            continue;
         }
-        let submit = Submit {
-            dag_id: d.dag_id.clone(),
-            market: d.market.clone(),
-            as_of: d.as_of,
-            trigger: "schedule".into(),
-            rerun: false,
-            run_key: d.run_key.clone(),
-        };
-        match orchestrator.send(submit).await.map_err(|e| e.to_string())? {
-            Ok(s) => {
-                activation.run_id = Some(s.run_id.clone());
-                let (count, event) = match (recorded, &s.finished) {
-                    (false, _) => (&mut report.fired, "activated"),
-                    (true, None) => (&mut report.resumed, "resumed"),
-                    (true, Some(_)) => (&mut report.already_recorded, ""),
-                };
-                *count += 1;
-                if !event.is_empty() {
-                    events.record(
-                        "scheduler",
-                        event,
-                        format!("{} -> {}", d.activation_id, s.run_id),
-                    );
-                }
-                if opts.wait_for_runs {
-                    let state = match (
-                        &s.finished,
-                        orchestrator
-                            .send(WaitRun(s.run_id.clone()))
-                            .await
-                            .map_err(|e| e.to_string())?,
-                    ) {
-                        (Some(state), _) => state.clone(),
-                        (None, Some(rx)) => rx
-                            .await
-                            .map(|r| r.state)
-                            .unwrap_or_else(|_| "INTERRUPTED".into()),
-                        (None, None) => "UNKNOWN".into(),
-                    };
-                    if state != "SUCCEEDED" {
-                        report.failed_runs.push(format!("{} {state}", s.run_id));
-                    }
-                }
-            }
-            Err(reason) => {
-                activation.outcome = "refused".into();
-                report
-                    .refused
-                    .push(format!("{}: {reason}", d.activation_id));
-            }
-        }
-        if let Some(observe) = &opts.on_activation {
-            observe(&d);
-        }
-        // Recorded after the submit: a crash in between re-fires the activation on restart,
-        // which finds the same deterministic run id and resumes it instead of duplicating.
-        if !recorded {
-            db.record_activation(&activation)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        report.merge(firing.fire(&d, recorded).await?);
     }
-    db.set_watermark(&opts.scheduler_id, now)
+    // Not past a chain still waiting, so a restart plans it again.
+    let watermark = chains
+        .keys()
+        .map(|(_, at)| *at)
+        .chain(input.held)
+        .map(|at| at - TimeDelta::nanoseconds(1))
+        .fold(input.now, DateTime::min);
+    firing
+        .db
+        .set_watermark(&opts.scheduler_id, watermark)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(report)
-}
-
-/// The final state of `run_id`, waiting for it when it is still running; `NOT RUN` when
-/// there is no such run.
-async fn upstream_state(
-    orchestrator: &Addr<Orchestrator>,
-    db: &RuntimeDb,
-    run_id: &str,
-) -> Result<String, String> {
-    if let Some(rx) = orchestrator
-        .send(WaitRun(run_id.to_owned()))
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        return Ok(rx.await.map_or_else(|_| "INTERRUPTED".into(), |r| r.state));
-    }
-    Ok(db
-        .dag_run(run_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .map_or_else(|| "NOT RUN".into(), |r| r.state))
+    Ok(TickOutcome {
+        report,
+        now: input.now,
+        watermark,
+        chains: chains.into_values().collect(),
+    })
 }
 
 impl Actor for Scheduler {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let mode = match self.opts.clock {
+        let opts = &self.firing.opts;
+        let mode = match opts.clock {
             SchedulerClock::Real(_) => "real clock",
             SchedulerClock::Simulated(_) => "simulated clock",
         };
-        self.events.record(
+        self.firing.events.record(
             "scheduler",
-            "started",
+            EventKind::Started,
             format!(
                 "{} ({mode}), {} bindings",
-                self.opts.scheduler_id,
+                opts.scheduler_id,
                 self.bindings.len()
             ),
         );
@@ -313,49 +287,70 @@ impl Actor for Scheduler {
 }
 
 impl Scheduler {
-    fn finish(&mut self) {
+    /// Reports to everyone waiting for the end, once nothing is in flight.
+    fn try_finish(&mut self) {
+        if !self.ending || self.finished || self.ticking.is_some() || !self.chains.is_empty() {
+            return;
+        }
         self.finished = true;
         for w in self.waiters.drain(..) {
             let _ = w.send(self.report.clone());
         }
     }
 
-    fn merge(&mut self, r: SchedulerReport) {
-        self.report.fired += r.fired;
-        self.report.skipped += r.skipped;
-        self.report.already_recorded += r.already_recorded;
-        self.report.resumed += r.resumed;
-        self.report.failed_runs.extend(r.failed_runs);
-        for refused in r.refused {
-            self.events
-                .record("scheduler", "activation_refused", refused.clone());
-            self.report.refused.push(refused);
+    /// Hands a chain of `after` activations to a waiter of its own.
+    fn spawn_chain(&mut self, ctx: &mut Context<Self>, chain: Chain) {
+        let Some((first, _)) = chain.first() else {
+            return;
+        };
+        let key = first.activation_id.clone();
+        let ids = chain.iter().map(|(d, _)| d.activation_id.clone()).collect();
+        for (d, _) in &chain {
+            self.firing.events.record(
+                "scheduler",
+                EventKind::ActivationWaiting,
+                format!(
+                    "{} waits for {}",
+                    d.activation_id,
+                    d.after_run.as_deref().unwrap_or("-")
+                ),
+            );
         }
+        self.chains.insert(key.clone(), (first.at, ids));
+        let firing = self.firing.clone();
+        let work = async move { firing.fire_chain(&chain).await };
+        ctx.spawn(work.into_actor(self).map(move |report, act, _ctx| {
+            act.chains.remove(&key);
+            act.report.merge(report);
+            act.try_finish();
+        }));
     }
 
     /// Plans the next tick after handling everything due up to `now`: at the next
-    /// activation, or at `until` (so the watermark reaches the end of the range), then stops.
+    /// activation, or at `until` (so the watermark reaches the end of the range), then ends.
     fn schedule_next(&mut self, ctx: &mut Context<Self>, now: DateTime<Utc>) {
-        let until = self.opts.until;
+        let until = self.firing.opts.until;
         if until.is_some_and(|u| now >= u) {
-            self.finish();
+            self.ending = true;
+            self.try_finish();
             return;
         }
         let next = self.bindings.iter().filter_map(|b| b.next_after(now)).min();
         let target = match (next, until) {
             (None, None) => {
-                self.finish();
+                self.ending = true;
+                self.try_finish();
                 return;
             }
             (Some(t), Some(u)) => t.min(u),
             (None, Some(u)) => u,
             (Some(t), None) => t,
         };
-        match &self.opts.clock {
+        match &self.firing.opts.clock {
             SchedulerClock::Simulated(c) => {
                 c.advance_to(target);
                 // Jobs waiting for a market state re-check against the moved clock.
-                self.orchestrator.do_send(Wake);
+                self.firing.orchestrator.do_send(Wake);
                 ctx.notify(Tick);
             }
             SchedulerClock::Real(_) => {
@@ -374,25 +369,31 @@ impl Handler<Tick> for Scheduler {
     type Result = ();
 
     fn handle(&mut self, _msg: Tick, ctx: &mut Context<Self>) {
-        if self.finished {
+        if self.finished || self.ending {
             return;
         }
-        let now = self.opts.clock.now();
-        let db = self.db.clone();
-        let id = self.opts.scheduler_id.clone();
-        let start = self.opts.start;
-        let known = self.watermark;
+        if self.ticking.is_some() {
+            self.tick_again = true;
+            return;
+        }
+        let now = self.firing.opts.clock.now();
         let first = self.started_at.is_none();
         if first {
             self.started_at = Some(now);
         }
-        let catch_up = self.opts.catch_up;
-        let (bindings, orchestrator, opts, events) = (
-            Arc::clone(&self.bindings),
-            self.orchestrator.clone(),
-            self.opts.clone(),
-            self.events.clone(),
-        );
+        let db = self.firing.db.clone();
+        let id = self.firing.opts.scheduler_id.clone();
+        let start = self.firing.opts.start;
+        let known = self.watermark;
+        let catch_up = self.firing.opts.catch_up;
+        let planned_through = self.planned_through;
+        let waiting: BTreeSet<String> = self
+            .chains
+            .values()
+            .flat_map(|(_, ids)| ids.iter().cloned())
+            .collect();
+        let held = self.chains.values().map(|(at, _)| *at).min();
+        let (bindings, firing) = (Arc::clone(&self.bindings), self.firing.clone());
         let work = async move {
             let from = match known {
                 Some(w) => w,
@@ -403,37 +404,48 @@ impl Handler<Tick> for Scheduler {
                     .or(start)
                     .unwrap_or(now),
             };
-            // On the first tick, everything due before now was missed while it was down.
-            let missed_before = (first && catch_up).then_some(now);
-            let report = fire_due(
-                bindings,
-                orchestrator,
-                db,
-                events,
-                opts,
+            let input = TickInput {
                 from,
-                now.max(from),
-                missed_before,
-            )
-            .await?;
-            Ok::<_, String>((report, now.max(from)))
+                now: now.max(from),
+                // On the first tick, everything due before now was missed while it was
+                // down.
+                missed_before: (first && catch_up).then_some(now),
+                planned_through,
+                waiting,
+                held,
+            };
+            fire_due(bindings, firing, input).await
         };
-        ctx.wait(work.into_actor(self).map(|res, act, ctx| match res {
-            Ok((report, now)) => {
-                act.merge(report);
-                act.watermark = Some(now);
-                act.schedule_next(ctx, now);
+        let handle = ctx.spawn(work.into_actor(self).map(|res, act, ctx| {
+            act.ticking = None;
+            match res {
+                Ok(outcome) => {
+                    act.report.merge(outcome.report);
+                    for chain in outcome.chains {
+                        act.spawn_chain(ctx, chain);
+                    }
+                    act.planned_through = Some(outcome.now);
+                    act.watermark = Some(outcome.watermark);
+                    if std::mem::take(&mut act.tick_again) {
+                        ctx.notify(Tick);
+                    } else {
+                        act.schedule_next(ctx, outcome.now);
+                    }
+                }
+                Err(e) => {
+                    act.firing.events.record("scheduler", EventKind::Error, e);
+                    ctx.notify_later(Tick, Duration::from_secs(5));
+                }
             }
-            Err(e) => {
-                act.events.record("scheduler", "error", e);
-                ctx.notify_later(Tick, Duration::from_secs(5));
-            }
+            act.try_finish();
         }));
+        self.ticking = Some(handle);
     }
 }
 
-/// Stops the scheduler (daemon shutdown): nothing more is activated; what was fired stays
-/// recorded, and the watermark says where a restart picks up.
+/// Stops the scheduler (daemon shutdown): nothing more is activated, at once — even while a
+/// tick or a chain is in flight; what was fired stays recorded, and the watermark says
+/// where a restart picks up (chains still waiting are planned again then).
 pub struct Stop;
 
 impl Message for Stop {
@@ -444,9 +456,15 @@ impl Handler<Stop> for Scheduler {
     type Result = ();
 
     fn handle(&mut self, _msg: Stop, ctx: &mut Context<Self>) {
-        self.events
-            .record("scheduler", "stopped", self.opts.scheduler_id.clone());
-        self.finish();
+        self.firing.events.record(
+            "scheduler",
+            EventKind::Stopped,
+            self.firing.opts.scheduler_id.clone(),
+        );
+        self.ticking = None;
+        self.chains.clear();
+        self.ending = true;
+        self.try_finish();
         ctx.stop();
     }
 }

@@ -268,7 +268,7 @@ pub async fn attempts(
         .await
         .unwrap()
         .into_iter()
-        .map(|j| (j.job_id, j.attempt, j.state, j.error))
+        .map(|j| (j.job_id, j.attempt, j.state.to_string(), j.error))
         .collect()
 }
 
@@ -279,7 +279,7 @@ pub async fn events(db: &prometheus::store::RuntimeDb) -> Vec<(String, String, S
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.actor, e.event, e.detail))
+        .map(|e| (e.actor, e.event.to_string(), e.detail))
         .collect()
 }
 

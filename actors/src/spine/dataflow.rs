@@ -13,36 +13,14 @@
 //!  CLI / Kronos ──ApplyConfig──► any engine
 //! ```
 //!
-//! Domain message types live in the core (`prometheus::domain`) and know nothing of actix;
-//! here they travel wrapped in [`Edge`].
+//! Edges are a fast path, not the record: every message is a claim check for rows already
+//! stored, so a job whose message was lost in a restart reads the same inputs from the store.
 
-use actix::{Message, Recipient};
-
-/// A typed domain message travelling along a dataflow edge.
-#[derive(Clone, Debug)]
-pub struct Edge<T>(pub T);
-
-impl<T: Send + 'static> Message for Edge<T> {
-    type Result = ();
-}
-
-/// Adds a downstream recipient of an actor's `T` messages.
-pub struct Subscribe<T: Send + 'static>(pub Recipient<Edge<T>>);
-
-impl<T: Send + 'static> Message for Subscribe<T> {
-    type Result = ();
-}
-
-/// The edge type of an actor with no upstream edge: no value of it exists.
-#[derive(Clone, Copy, Debug)]
-pub enum NoInput {}
-
-/// The edge type of an actor with no downstream edge yet.
-#[derive(Clone, Copy, Debug)]
-pub enum NoOutput {}
+use super::edge::Subscribe;
+use super::registry::EngineActors;
 
 /// Wires the spine's dataflow edges between started actors.
-pub fn wire(actors: &crate::system::EngineActors) {
+pub fn wire(actors: &EngineActors) {
     // Ingest ──PanelUpdated──► Derived
     actors
         .ingest

@@ -1,19 +1,60 @@
 //! Fault injection, a real feature for tests and drills: `PV2_FAULTS` / `--faults` with
-//! comma-separated specs `ACTOR:KIND@WHEN` — KIND is `panic`, `error` or `hang` (the job
-//! outlives its timeout, then finishes); WHEN is `N` (the actor's N-th job since the process
-//! started, restarts included) or `*` (every job). Example: `derived:panic@1,ingest:hang@2`.
+//! comma-separated specs `ACTOR:KIND@WHEN`. WHEN is `N` (the actor's N-th job since the
+//! process started, restarts included) or `*` (every job). KIND is one of:
+//!
+//! - `panic` — a panic inside the job's computation, on tokio's blocking pool (the job's
+//!   first `JobContext::compute`; a job that finishes without one panics there once its
+//!   outputs are written);
+//! - `actor-panic` — a panic on the actor's own thread before the job starts;
+//! - `error` — a transient error before the job starts (retried);
+//! - `permanent` — a permanent error before the job starts (not retried: the run fails);
+//! - `hang` — the job sleeps past its timeout, then does its work (its late result is
+//!   ignored).
+//!
+//! Example: `stability:panic@1,ingest:hang@2`.
 
 use std::fmt;
 
 /// What an injected fault does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FaultKind {
-    /// The job panics (the actor is restarted by its supervisor).
+    /// A panic inside the job's computation on the blocking pool.
     Panic,
-    /// The job returns an error.
+    /// A panic on the actor's thread before the job starts.
+    ActorPanic,
+    /// A transient error before the job starts.
     Error,
+    /// A permanent error before the job starts.
+    Permanent,
     /// The job sleeps past its timeout, then does its work (its late result is ignored).
     Hang,
+}
+
+impl FaultKind {
+    /// Every kind, as the drill's matrix lists them.
+    pub const ALL: [Self; 5] = [
+        Self::Panic,
+        Self::ActorPanic,
+        Self::Error,
+        Self::Permanent,
+        Self::Hang,
+    ];
+
+    /// The spec spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Panic => "panic",
+            Self::ActorPanic => "actor-panic",
+            Self::Error => "error",
+            Self::Permanent => "permanent",
+            Self::Hang => "hang",
+        }
+    }
+
+    /// The kind spelled `text`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
 }
 
 /// Which jobs a fault hits.
@@ -38,11 +79,7 @@ pub struct Fault {
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.kind {
-            FaultKind::Panic => "panic",
-            FaultKind::Error => "error",
-            FaultKind::Hang => "hang",
-        };
+        let kind = self.kind.as_str();
         match self.when {
             FaultWhen::Nth(n) => write!(f, "{}:{kind}@{n}", self.actor),
             FaultWhen::Every => write!(f, "{}:{kind}@*", self.actor),
@@ -63,7 +100,9 @@ impl FaultPlan {
         let mut faults = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let bad = |why: &str| {
-                format!("fault spec `{item}`: {why} (expected ACTOR:panic|error|hang@N|*)")
+                format!(
+                    "fault spec `{item}`: {why} (expected ACTOR:KIND@N or ACTOR:KIND@*, KIND one of panic, actor-panic, error, permanent, hang)"
+                )
             };
             let (actor, rest) = item.split_once(':').ok_or_else(|| bad("missing `:`"))?;
             let (kind, when) = rest.split_once('@').ok_or_else(|| bad("missing `@`"))?;
@@ -73,11 +112,8 @@ impl FaultPlan {
                     actors.join(", ")
                 )));
             }
-            let kind = match kind {
-                "panic" => FaultKind::Panic,
-                "error" => FaultKind::Error,
-                "hang" => FaultKind::Hang,
-                _ => return Err(bad(&format!("unknown kind `{kind}`"))),
+            let Some(kind) = FaultKind::parse(kind) else {
+                return Err(bad(&format!("unknown kind `{kind}`")));
             };
             let when = match when {
                 "*" => FaultWhen::Every,
@@ -109,6 +145,15 @@ impl FaultPlan {
     /// True when no fault is planned.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// One fault: `kind` on `actor`'s `n`-th job.
+    pub fn single(actor: &str, kind: FaultKind, n: u64) -> Self {
+        Self(vec![Fault {
+            actor: actor.to_owned(),
+            kind,
+            when: FaultWhen::Nth(n),
+        }])
     }
 }
 
@@ -143,13 +188,13 @@ mod tests {
     #[test]
     fn specs_parse_and_select_jobs() {
         let plan = FaultPlan::parse(
-            "derived:panic@1, ingest:error@2,derived:hang@*",
+            "derived:panic@1, ingest:error@2,derived:hang@*,ingest:actor-panic@5,ingest:permanent@6",
             &["ingest", "derived"],
         )
         .unwrap();
         assert_eq!(
             plan.to_string(),
-            "derived:panic@1,ingest:error@2,derived:hang@*"
+            "derived:panic@1,ingest:error@2,derived:hang@*,ingest:actor-panic@5,ingest:permanent@6"
         );
         let d = plan.for_actor("derived");
         assert_eq!(d.on_job(1), Some(FaultKind::Panic));
@@ -158,6 +203,10 @@ mod tests {
         assert_eq!(
             (i.on_job(1), i.on_job(2), i.on_job(3)),
             (None, Some(FaultKind::Error), None)
+        );
+        assert_eq!(
+            (i.on_job(5), i.on_job(6)),
+            (Some(FaultKind::ActorPanic), Some(FaultKind::Permanent))
         );
         assert!(FaultPlan::parse("", &[]).unwrap().is_empty());
     }

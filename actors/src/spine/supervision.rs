@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use prometheus::config::RestartPolicy;
-use prometheus::domain::Clock;
+use prometheus::domain::{Clock, EventKind};
 use prometheus::store::{ActorEvent, EventLog, RuntimeDb};
 use std::collections::VecDeque;
 use std::fmt;
@@ -20,21 +20,28 @@ pub enum Lifecycle {
     Running,
     /// Restarting after a failure (waiting for its backoff).
     Restarting,
-    /// Past its restart limit: refuses jobs until the daemon restarts.
+    /// Past its restart limit: refuses jobs until an operator resets it.
     Degraded,
     /// Stopped for good (shutdown).
     Stopped,
 }
 
-impl fmt::Display for Lifecycle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Lifecycle {
+    /// The upper-case name operators see.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::Starting => "STARTING",
             Self::Running => "RUNNING",
             Self::Restarting => "RESTARTING",
             Self::Degraded => "DEGRADED",
             Self::Stopped => "STOPPED",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -91,6 +98,11 @@ impl RestartBudget {
     pub fn recent(&self) -> usize {
         self.recent.len()
     }
+
+    /// Forgets every restart (an operator reset a DEGRADED actor).
+    pub fn clear(&mut self) {
+        self.recent.clear();
+    }
 }
 
 enum EventCommand {
@@ -99,7 +111,9 @@ enum EventCommand {
 }
 
 /// Records actor events in order: a tracing event at once, an `actor_events` row by a
-/// single background writer (so rows keep the order the events happened in).
+/// single background writer (so rows keep the order the events happened in). A write the
+/// database refuses (it is down, or busy) is retried with backoff until it succeeds: an
+/// outage delays the record, it never loses an event.
 #[derive(Clone)]
 pub struct EventRecorder {
     tx: mpsc::UnboundedSender<EventCommand>,
@@ -120,8 +134,11 @@ impl EventRecorder {
             while let Some(cmd) = rx.recv().await {
                 match cmd {
                     EventCommand::Record(e) => {
-                        if let Err(err) = db.append_event(&e).await {
-                            tracing::error!(actor = %e.actor, event = %e.event, error = %err, "cannot record actor event");
+                        let mut wait = Duration::from_millis(50);
+                        while let Err(err) = db.append_event(&e).await {
+                            tracing::error!(actor = %e.actor, event = %e.event, error = %err, retry_ms = wait.as_millis() as u64, "cannot record actor event; retrying");
+                            tokio::time::sleep(wait).await;
+                            wait = (wait * 2).min(Duration::from_secs(5));
                         }
                     }
                     EventCommand::Flush(done) => {
@@ -134,17 +151,20 @@ impl EventRecorder {
     }
 
     /// Records `event` of `actor` with a detail text.
-    pub fn record(&self, actor: &str, event: &str, detail: impl Into<String>) {
+    pub fn record(&self, actor: &str, event: EventKind, detail: impl Into<String>) {
         let detail = detail.into();
-        match event {
-            "escalated" | "alert" => tracing::error!(actor, event, %detail, "actor event"),
-            "restarted" | "panicked" => tracing::warn!(actor, event, %detail, "actor event"),
-            _ => tracing::info!(actor, event, %detail, "actor event"),
+        let name = event.as_str();
+        if event.is_alarm() {
+            tracing::error!(actor, event = name, %detail, "actor event");
+        } else if event.is_warning() {
+            tracing::warn!(actor, event = name, %detail, "actor event");
+        } else {
+            tracing::info!(actor, event = name, %detail, "actor event");
         }
         let e = ActorEvent {
             at: self.now(),
             actor: actor.to_owned(),
-            event: event.to_owned(),
+            event,
             detail,
         };
         let _ = self.tx.send(EventCommand::Record(e));

@@ -1,0 +1,236 @@
+//! The orchestrator's durable record: DAG runs and job attempts written in the order the
+//! orchestrator decided them, by one background writer that groups whatever is queued into
+//! one transaction — deciding never waits for the database, the record never goes back in
+//! time, and a burst of decisions costs one commit. A batch the database refuses (an
+//! outage, a busy file) is retried with backoff until it is written: the record may lag,
+//! it never loses an entry, and flush waiters wait for it.
+
+use super::dispatch::attempt_record;
+use super::{JobSummary, Orchestrator, RunSummary};
+use actix::prelude::*;
+use prometheus::dag::JobStatus;
+use prometheus::domain::{AttemptState, EventKind, RunStatus};
+use prometheus::store::{DagRunRecord, JobRunRecord, RunRecord, RunStore, RuntimeDb};
+use tokio::sync::{mpsc, oneshot};
+
+enum Entry {
+    Run(DagRunRecord),
+    Job(JobRunRecord),
+    Flush(oneshot::Sender<()>),
+}
+
+/// A handle to the ordered writer.
+#[derive(Clone, Debug)]
+pub struct RunLog {
+    tx: mpsc::UnboundedSender<Entry>,
+}
+
+impl RunLog {
+    /// Starts the writer on the current runtime.
+    pub fn start(db: RuntimeDb) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Entry>();
+        tokio::spawn(async move {
+            let mut batch: Vec<RunRecord> = Vec::new();
+            let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+            while let Some(first) = rx.recv().await {
+                // Everything already queued goes into the same transaction.
+                let mut next = Some(first);
+                while let Some(entry) = next.take().or_else(|| rx.try_recv().ok()) {
+                    match entry {
+                        Entry::Run(r) => batch.push(RunRecord::Run(r)),
+                        Entry::Job(j) => batch.push(RunRecord::Job(j)),
+                        Entry::Flush(done) => flushes.push(done),
+                    }
+                    if batch.len() >= 512 {
+                        break;
+                    }
+                }
+                if !batch.is_empty() {
+                    let mut wait = std::time::Duration::from_millis(50);
+                    while let Err(e) = db.record_runs(&batch).await {
+                        tracing::error!(records = batch.len(), error = %e, retry_ms = wait.as_millis() as u64, "cannot record run state; retrying");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                    }
+                    batch.clear();
+                }
+                for done in flushes.drain(..) {
+                    let _ = done.send(());
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Queues a DAG run upsert.
+    pub fn run(&self, r: DagRunRecord) {
+        let _ = self.tx.send(Entry::Run(r));
+    }
+
+    /// Queues a job attempt upsert.
+    pub fn job(&self, j: JobRunRecord) {
+        let _ = self.tx.send(Entry::Job(j));
+    }
+
+    /// Resolves when everything queued before it is written.
+    pub fn flushed(&self) -> oneshot::Receiver<()> {
+        let (done, wait) = oneshot::channel();
+        let _ = self.tx.send(Entry::Flush(done));
+        wait
+    }
+}
+
+/// How many finished runs [`super::WaitRun`] still answers for.
+const REMEMBERED_RUNS: usize = 1024;
+
+fn status_name(s: &JobStatus) -> &'static str {
+    match s {
+        JobStatus::Pending => "PENDING",
+        JobStatus::Running { .. } => "RUNNING",
+        JobStatus::RetryWait { .. } => "RETRY_WAIT",
+        JobStatus::Succeeded { .. } => "SUCCEEDED",
+        JobStatus::Failed { .. } => "FAILED",
+        JobStatus::Skipped { .. } => "SKIPPED",
+        JobStatus::Blocked { .. } => "BLOCKED",
+    }
+}
+
+impl Orchestrator {
+    /// Persists and reports every run that reached a final state.
+    pub(super) fn finish_runs(&mut self) {
+        let finished: Vec<String> = self
+            .runs
+            .iter()
+            .filter(|(_, r)| r.state.status() != RunStatus::Running)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for run_id in finished {
+            let Some(run) = self.runs.remove(&run_id) else {
+                continue;
+            };
+            let status = run.state.status();
+            let jobs: Vec<JobSummary> = run
+                .state
+                .dag()
+                .jobs
+                .iter()
+                .enumerate()
+                .map(|(j, def)| {
+                    let s = run.state.job(j);
+                    let error = match s {
+                        JobStatus::Failed { error } | JobStatus::Skipped { error } => {
+                            Some(error.clone())
+                        }
+                        JobStatus::Blocked { reason } => Some(reason.clone()),
+                        _ => None,
+                    };
+                    let attempts = match s {
+                        JobStatus::Succeeded { attempt, .. } => *attempt,
+                        _ => 0,
+                    };
+                    JobSummary {
+                        job_id: def.id.clone(),
+                        attempts,
+                        status: status_name(s),
+                        error,
+                    }
+                })
+                .collect();
+            let error = jobs
+                .iter()
+                .find_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.job_id)));
+            let record = DagRunRecord {
+                state: status,
+                finished_at: Some(self.clock.now()),
+                error,
+                ..run.record
+            };
+            self.log.run(record);
+            self.events.record(
+                "orchestrator",
+                EventKind::RunFinished,
+                format!("{run_id} {status}"),
+            );
+            let summary = RunSummary {
+                run_id: run_id.clone(),
+                state: status,
+                jobs,
+            };
+            self.remember(summary.clone());
+            let waiters = self.waiters.remove(&run_id).unwrap_or_default();
+            let flushed = self.log.flushed();
+            tokio::spawn(async move {
+                let _ = flushed.await;
+                for w in waiters {
+                    let _ = w.send(summary.clone());
+                }
+            });
+        }
+        self.check_drained();
+    }
+
+    /// Keeps a finished run's summary for waiters that ask late.
+    fn remember(&mut self, summary: RunSummary) {
+        self.next_seq += 1;
+        self.finished
+            .insert(summary.run_id.clone(), (self.next_seq, summary));
+        if self.finished.len() > REMEMBERED_RUNS
+            && let Some(oldest) = self
+                .finished
+                .iter()
+                .min_by_key(|(_, (seq, _))| *seq)
+                .map(|(id, _)| id.clone())
+        {
+            self.finished.remove(&oldest);
+        }
+    }
+
+    /// Answers drain waiters once nothing runs and the record is written.
+    pub(super) fn check_drained(&mut self) {
+        if !self.accepting && self.running == 0 && !self.drained.is_empty() {
+            let flushed = self.log.flushed();
+            let events = self.events.clone();
+            let waiters = std::mem::take(&mut self.drained);
+            tokio::spawn(async move {
+                let _ = flushed.await;
+                events.flush().await;
+                for w in waiters {
+                    let _ = w.send(());
+                }
+            });
+        }
+    }
+
+    /// Records every running attempt as interrupted (drain timeout).
+    pub(super) fn interrupt_all(&mut self, ctx: &mut Context<Self>) {
+        let now = self.clock.now();
+        let mut records = Vec::new();
+        for (run_id, run) in &mut self.runs {
+            for (j, (attempt, started, timer)) in std::mem::take(&mut run.running) {
+                ctx.cancel_future(timer);
+                let def = &run.state.dag().jobs[j];
+                let mut r = attempt_record(
+                    run_id,
+                    &def.id,
+                    &def.actor,
+                    attempt,
+                    AttemptState::Interrupted,
+                    started,
+                );
+                r.finished_at = Some(now);
+                r.error = Some("shutdown drain timed out; resumed at next start".into());
+                records.push(r);
+            }
+        }
+        for r in records {
+            self.events.record(
+                "orchestrator",
+                EventKind::JobInterrupted,
+                format!("{} {} attempt {}", r.run_id, r.job_id, r.attempt),
+            );
+            self.log.job(r);
+        }
+        self.running = 0;
+        self.check_drained();
+    }
+}

@@ -1,0 +1,210 @@
+//! Firing activations: submitting a due activation's run to the orchestrator (after the run
+//! it follows, for `after` triggers), recording it, and reporting what happened. Plain
+//! async work outside the actor, so the scheduler's mailbox is never blocked by it.
+
+use super::plan::PlannedActivation;
+use super::{SchedulerOptions, SchedulerReport};
+use crate::orchestrator::{Orchestrator, Submit, WaitRun};
+use crate::spine::supervision::EventRecorder;
+use actix::Addr;
+use prometheus::domain::{EventKind, RunStatus};
+use prometheus::store::{Activation, RunStore, RuntimeDb, ScheduleStore};
+use std::fmt;
+
+/// Everything firing needs.
+#[derive(Clone)]
+pub(super) struct Firing {
+    pub orchestrator: Addr<Orchestrator>,
+    pub db: RuntimeDb,
+    pub events: EventRecorder,
+    pub opts: SchedulerOptions,
+}
+
+/// How the run an `after` activation follows ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Upstream {
+    /// It reached a final state.
+    Ended(RunStatus),
+    /// There is no such run (its own activation was refused or skipped).
+    NotRun,
+    /// The orchestrator stopped before it finished (it resumes at the next start).
+    Interrupted,
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ended(s) => write!(f, "{s}"),
+            Self::NotRun => f.write_str("NOT RUN"),
+            Self::Interrupted => f.write_str("INTERRUPTED"),
+        }
+    }
+}
+
+impl Firing {
+    fn activation(&self, d: &PlannedActivation, outcome: &str) -> Activation {
+        Activation {
+            activation_id: d.activation_id.clone(),
+            scheduler_id: self.opts.scheduler_id.clone(),
+            dag_id: d.dag_id.clone(),
+            market_id: d.market.to_string(),
+            as_of_date: d.as_of,
+            trigger: d.trigger.clone(),
+            due_at: d.at,
+            fired_at: self.opts.clock.now(),
+            outcome: outcome.into(),
+            run_id: None,
+        }
+    }
+
+    /// Records an activation the catch-up policy skips.
+    pub async fn skip(&self, d: &PlannedActivation) -> Result<SchedulerReport, String> {
+        let mut report = SchedulerReport::default();
+        if self
+            .db
+            .record_activation(&self.activation(d, "skipped"))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            report.skipped += 1;
+        }
+        Ok(report)
+    }
+
+    /// The final state of `run_id`, waiting for it when it is still running.
+    async fn upstream_state(&self, run_id: &str) -> Result<Upstream, String> {
+        if let Some(rx) = self
+            .orchestrator
+            .send(WaitRun(run_id.to_owned()))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(rx
+                .await
+                .map_or(Upstream::Interrupted, |r| Upstream::Ended(r.state)));
+        }
+        Ok(self
+            .db
+            .dag_run(run_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_or(Upstream::NotRun, |r| Upstream::Ended(r.state)))
+    }
+
+    /// Fires one due activation: waits for the run it follows (an `after` trigger; a run
+    /// that did not end usable refuses it), submits its run, waits for that run when the
+    /// options say so, and records the activation — after the submit, so a crash in
+    /// between re-fires it on restart, which finds the same deterministic run id and
+    /// resumes it instead of duplicating it.
+    pub async fn fire(
+        &self,
+        d: &PlannedActivation,
+        recorded: bool,
+    ) -> Result<SchedulerReport, String> {
+        let mut report = SchedulerReport::default();
+        let mut activation = self.activation(d, "fired");
+        if let Some(up) = &d.after_run {
+            let state = self.upstream_state(up).await?;
+            if !matches!(state, Upstream::Ended(s) if s.is_usable()) {
+                activation.outcome = "refused".into();
+                let why = format!("{}: upstream run {up} is {state}", d.activation_id);
+                self.events
+                    .record("scheduler", EventKind::ActivationRefused, why.clone());
+                report.refused.push(why);
+                if !recorded {
+                    self.db
+                        .record_activation(&activation)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                return Ok(report);
+            }
+        }
+        let submit = Submit {
+            dag_id: d.dag_id.clone(),
+            market: d.market.clone(),
+            as_of: d.as_of,
+            trigger: "schedule".into(),
+            rerun: false,
+            run_key: d.run_key.clone(),
+        };
+        match self
+            .orchestrator
+            .send(submit)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Ok(s) => {
+                activation.run_id = Some(s.run_id.clone());
+                match (recorded, s.finished) {
+                    (false, _) => {
+                        report.fired += 1;
+                        self.events.record(
+                            "scheduler",
+                            EventKind::Activated,
+                            format!("{} -> {}", d.activation_id, s.run_id),
+                        );
+                    }
+                    (true, None) => {
+                        report.resumed += 1;
+                        self.events.record(
+                            "scheduler",
+                            EventKind::ActivationResumed,
+                            format!("{} -> {}", d.activation_id, s.run_id),
+                        );
+                    }
+                    (true, Some(_)) => report.already_recorded += 1,
+                }
+                if self.opts.wait_for_runs {
+                    let state = match s.finished {
+                        Some(state) => Upstream::Ended(state),
+                        None => self.upstream_state(&s.run_id).await?,
+                    };
+                    if state != Upstream::Ended(RunStatus::Succeeded) {
+                        report.failed_runs.push(format!("{} {state}", s.run_id));
+                    }
+                }
+            }
+            Err(reason) => {
+                activation.outcome = "refused".into();
+                let why = format!("{}: {reason}", d.activation_id);
+                self.events
+                    .record("scheduler", EventKind::ActivationRefused, why.clone());
+                report.refused.push(why);
+            }
+        }
+        if let Some(observe) = &self.opts.on_activation {
+            observe(d);
+        }
+        if !recorded {
+            self.db
+                .record_activation(&activation)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(report)
+    }
+
+    /// Fires a chain of `after` activations of one market and instant in order (each waits
+    /// for the run before it): what a waiter does while the scheduler goes on.
+    pub async fn fire_chain(&self, chain: &[(PlannedActivation, bool)]) -> SchedulerReport {
+        let mut report = SchedulerReport::default();
+        for (d, recorded) in chain {
+            match self.fire(d, *recorded).await {
+                Ok(r) => report.merge(r),
+                Err(e) => {
+                    // Not recorded: the activation is planned again from the held
+                    // watermark and fired by a later tick.
+                    self.events.record(
+                        "scheduler",
+                        EventKind::Error,
+                        format!("{}: {e}; retried by the next tick", d.activation_id),
+                    );
+                    report.errors += 1;
+                    break;
+                }
+            }
+        }
+        report
+    }
+}

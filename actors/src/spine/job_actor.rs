@@ -1,0 +1,655 @@
+//! The supervised actor every job-running engine lives in.
+//!
+//! One generic actor, [`JobActor<J>`], gives every [`Job`] the same behaviour: jobs arrive
+//! as [`Dispatch`] from the orchestrator and end with a [`Done`] report after their outputs
+//! are persisted. Every panic is the same supervised event, wherever it happens — on the
+//! actor's thread (caught here; actix does not) or inside a computation on tokio's
+//! blocking pool ([`JobContext::compute`]): the attempt is reported as panicked, the
+//! actor's other in-flight attempts are failed at once (transient, so they are retried
+//! rather than left to a timeout), and the actor restarts with its caches reset and a
+//! backoff. Past its restart budget it escalates to DEGRADED and refuses work with the
+//! reason until an operator resets it ([`ResetActor`]). `ApplyConfig` swaps the
+//! configuration between jobs after validating it; injected faults fire on the configured
+//! job numbers. Every start, restart, escalation, reset and reconfiguration is recorded.
+
+use super::edge::{Edge, Subscribe};
+use super::faults::{ActorFaults, FaultKind};
+use super::job_error::{JobError, panic_text};
+use super::reconfig::store_config;
+use super::supervision::{EventRecorder, Lifecycle, RestartBudget, RestartDecision};
+use crate::panel_cache::PanelCache;
+use actix::prelude::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use prometheus::config::{EngineConfig, MarketsConfig, RestartPolicy, VersionedConfig};
+use prometheus::domain::{
+    ApplyConfig, Clock, ConfigId, EventKind, JobDone, JobFailure, JobReport, RunJob,
+};
+use prometheus::store::{RunStore, Stores};
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Everything a job attempt may use besides its own state.
+#[derive(Clone)]
+pub struct JobContext {
+    /// The attempt.
+    pub run: RunJob,
+    /// Both databases.
+    pub stores: Stores,
+    /// The clock (for batch timestamps; never for decisions).
+    pub clock: Arc<dyn Clock>,
+    /// Configured markets.
+    pub markets: Arc<MarketsConfig>,
+    /// The spine's in-memory price panels.
+    pub panels: Arc<PanelCache>,
+    /// An injected panic (its spec) waiting for the attempt's first computation.
+    compute_fault: Arc<Mutex<Option<String>>>,
+}
+
+impl JobContext {
+    /// A context for one attempt of `run`.
+    pub fn new(
+        run: RunJob,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        markets: Arc<MarketsConfig>,
+        panels: Arc<PanelCache>,
+    ) -> Self {
+        Self {
+            run,
+            stores,
+            clock,
+            markets,
+            panels,
+            compute_fault: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The run's market panel from `history_days` calendar days before `as_of` up to
+    /// `as_of`, from the spine's cache.
+    ///
+    /// # Errors
+    /// Store failures, with their class.
+    pub async fn panel(
+        &self,
+        as_of: chrono::NaiveDate,
+        history_days: u64,
+    ) -> Result<
+        (
+            Vec<prometheus::domain::Instrument>,
+            prometheus::encoders::numeric::Panel,
+        ),
+        JobError,
+    > {
+        Ok(self
+            .panels
+            .panel(
+                &self.stores.historical,
+                &self.run.market,
+                as_of,
+                history_days,
+            )
+            .await?)
+    }
+
+    /// Runs `f`, a CPU-bound computation, on tokio's blocking pool, so the actors' shared
+    /// event-loop thread stays free and several dates in flight compute on both cores. A
+    /// panic inside `f` comes back as [`JobError::Panicked`] — the supervised event a panic
+    /// on the actor's thread is — never as an ordinary error. An injected `panic` fault
+    /// fires here, inside the computation.
+    ///
+    /// # Errors
+    /// `f` panicked, or the pool cancelled it (the runtime is shutting down).
+    pub async fn compute<T, F>(&self, what: &str, f: F) -> Result<T, JobError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let fault = self.compute_fault.lock().ok().and_then(|mut f| f.take());
+        let task = tokio::task::spawn_blocking(move || {
+            if let Some(spec) = fault {
+                panic!("injected fault {spec} inside the computation");
+            }
+            f()
+        });
+        match task.await {
+            Ok(v) => Ok(v),
+            Err(e) if e.is_panic() => Err(JobError::Panicked(format!(
+                "{what}: {}",
+                panic_text(e.into_panic().as_ref())
+            ))),
+            Err(e) => Err(JobError::transient(format!("{what} was cancelled: {e}"))),
+        }
+    }
+
+    /// The config the actor `name` wrote its rows of this date under: the one it succeeded
+    /// with earlier in this run, else (an actor of another DAG's run, such as the encoders
+    /// of the `features` run the joint encoder reads) its latest success for this market
+    /// and date in the durable run record. Never a message, which a restart can lose.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn upstream_config(&self, name: &str) -> Result<Option<ConfigId>, JobError> {
+        if let Some(c) = self.run.upstream_config(name) {
+            return Ok(Some(c.clone()));
+        }
+        Ok(self
+            .stores
+            .runtime
+            .succeeded_config(self.run.market.as_str(), self.run.as_of, name)
+            .await?)
+    }
+}
+
+/// What a successful attempt produced.
+pub struct JobOutput<O> {
+    /// One line for `job_runs` and logs.
+    pub summary: String,
+    /// The message for downstream actors, if any.
+    pub emit: Option<O>,
+}
+
+/// A unit of work an actor runs for (market, date): the engine-specific part of an actor.
+#[async_trait]
+pub trait Job: Send + Sync + 'static {
+    /// The engine's configuration.
+    type Config: EngineConfig;
+    /// What arrives on its upstream edge ([`super::edge::NoInput`] when nothing does).
+    type Input: Clone + Send + 'static;
+    /// What it sends downstream ([`super::edge::NoOutput`] when nothing).
+    type Output: Clone + Send + 'static;
+    /// The actor's name: fault specs, events, DAG `actor` fields and config files use it.
+    const NAME: &'static str;
+
+    /// Runs one attempt. Outputs must be persisted before it returns `Ok`, and written
+    /// with upserts on natural keys so a repeated attempt changes nothing. Everything it
+    /// reads must be durable (or recomputable from durable inputs): an upstream message is
+    /// a shortcut, never the only copy.
+    ///
+    /// # Errors
+    /// Why the attempt failed, with the class that decides whether it is retried.
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        cfg: &VersionedConfig<Self::Config>,
+    ) -> Result<JobOutput<Self::Output>, JobError>;
+
+    /// Keeps an upstream message for the job of its run.
+    fn receive(&self, input: Self::Input);
+
+    /// Drops caches after a restart (they may be what failed).
+    fn reset(&self);
+}
+
+/// One attempt to run, from the orchestrator.
+pub struct Dispatch(pub RunJob);
+
+impl Message for Dispatch {
+    type Result = ();
+}
+
+/// The end of an attempt, to the orchestrator.
+pub struct Done(pub JobDone);
+
+impl Message for Done {
+    type Result = ();
+}
+
+/// An actor passed its restart limit.
+pub struct ActorDegraded {
+    /// Its name.
+    pub actor: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Message for ActorDegraded {
+    type Result = ();
+}
+
+/// A configuration change request.
+pub struct Apply(pub ApplyConfig);
+
+/// An accepted configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The engine.
+    pub engine: String,
+    /// Its new config id.
+    pub config_id: ConfigId,
+    /// Whether anything changed (re-applying the active config is a no-op).
+    pub changed: bool,
+}
+
+impl Message for Apply {
+    type Result = Result<Applied, String>;
+}
+
+/// An operator brings a DEGRADED actor back into service without restarting the process:
+/// its restart budget starts afresh and its caches are dropped.
+pub struct ResetActor {
+    /// Who asked, for the event record.
+    pub requested_by: String,
+}
+
+/// What a reset did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResetOutcome {
+    /// The state before the reset.
+    pub was: Lifecycle,
+    /// Whether it changed anything (only a DEGRADED actor is reset).
+    pub changed: bool,
+}
+
+impl Message for ResetActor {
+    type Result = ResetOutcome;
+}
+
+/// The actor's externally visible state.
+pub struct Status;
+
+/// What [`Status`] returns.
+#[derive(Clone, Debug)]
+pub struct ActorStatus {
+    /// Actor name.
+    pub name: &'static str,
+    /// Life-cycle state.
+    pub lifecycle: Lifecycle,
+    /// Active config id.
+    pub config_id: ConfigId,
+    /// Jobs received since start.
+    pub jobs: u64,
+    /// Attempts running right now.
+    pub in_flight: usize,
+    /// Restarts since the process started.
+    pub restarts: u64,
+    /// Restarts in the current window (what escalation counts).
+    pub recent_restarts: usize,
+    /// The last failure: when, and why.
+    pub last_error: Option<(DateTime<Utc>, String)>,
+}
+
+impl Message for Status {
+    type Result = ActorStatus;
+}
+
+/// Identifies one attempt among an actor's in-flight attempts.
+type AttemptKey = (String, String, u32);
+
+/// The supervised actor around a [`Job`].
+pub struct JobActor<J: Job> {
+    job: Arc<J>,
+    config: VersionedConfig<J::Config>,
+    stores: Stores,
+    clock: Arc<dyn Clock>,
+    markets: Arc<MarketsConfig>,
+    panels: Arc<PanelCache>,
+    events: EventRecorder,
+    orchestrator: Recipient<Done>,
+    degraded_to: Recipient<ActorDegraded>,
+    subscribers: Vec<Recipient<Edge<J::Output>>>,
+    faults: ActorFaults,
+    budget: RestartBudget,
+    lifecycle: Lifecycle,
+    jobs_received: u64,
+    restarts: u64,
+    last_error: Option<(DateTime<Utc>, String)>,
+    /// Attempts out right now: a restart fails them at once.
+    in_flight: BTreeMap<AttemptKey, RunJob>,
+}
+
+/// Everything [`JobActor::new`] needs besides the job.
+pub struct ActorDeps {
+    /// Databases.
+    pub stores: Stores,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Markets.
+    pub markets: Arc<MarketsConfig>,
+    /// The spine's price panels.
+    pub panels: Arc<PanelCache>,
+    /// Event recorder.
+    pub events: EventRecorder,
+    /// Where attempt ends go.
+    pub orchestrator: Recipient<Done>,
+    /// Where escalations go.
+    pub degraded_to: Recipient<ActorDegraded>,
+    /// Restart policy.
+    pub policy: RestartPolicy,
+}
+
+fn key(run: &RunJob) -> AttemptKey {
+    (run.run_id.to_string(), run.job_id.clone(), run.attempt)
+}
+
+impl<J: Job> JobActor<J> {
+    /// An actor for `job` starting with `config`.
+    pub fn new(
+        job: J,
+        config: VersionedConfig<J::Config>,
+        faults: ActorFaults,
+        deps: ActorDeps,
+    ) -> Self {
+        Self {
+            job: Arc::new(job),
+            config,
+            stores: deps.stores,
+            clock: deps.clock,
+            markets: deps.markets,
+            panels: deps.panels,
+            events: deps.events,
+            orchestrator: deps.orchestrator,
+            degraded_to: deps.degraded_to,
+            subscribers: Vec::new(),
+            faults,
+            budget: RestartBudget::new(deps.policy),
+            lifecycle: Lifecycle::Starting,
+            jobs_received: 0,
+            restarts: 0,
+            last_error: None,
+            in_flight: BTreeMap::new(),
+        }
+    }
+
+    fn report(&mut self, run: &RunJob, outcome: Result<JobReport, JobFailure>) {
+        if let Err(f) = &outcome {
+            self.last_error = Some((self.clock.now(), f.message()));
+        }
+        self.orchestrator.do_send(Done(JobDone {
+            run_id: run.run_id.clone(),
+            job_id: run.job_id.clone(),
+            attempt: run.attempt,
+            actor: J::NAME.to_owned(),
+            outcome,
+        }));
+    }
+
+    /// The one supervision path of a panic, wherever it happened: report it, fail every
+    /// other in-flight attempt at once (they are retried, not left to their timeouts),
+    /// and stop — the supervisor restarts the actor with its caches reset.
+    fn panicked(&mut self, ctx: &mut Context<Self>, run: &RunJob, text: String) {
+        self.events.record(
+            J::NAME,
+            EventKind::Panicked,
+            format!(
+                "{} {} attempt {}: {text}",
+                run.run_id, run.job_id, run.attempt
+            ),
+        );
+        self.report(run, Err(JobFailure::Panicked(text)));
+        for (_, other) in std::mem::take(&mut self.in_flight) {
+            let why = format!(
+                "actor `{}` restarted after a panic in {} attempt {} while this attempt ran; abandoned and retried",
+                J::NAME,
+                run.job_id,
+                run.attempt
+            );
+            self.events.record(
+                J::NAME,
+                EventKind::AttemptAbandoned,
+                format!(
+                    "{} {} attempt {}",
+                    other.run_id, other.job_id, other.attempt
+                ),
+            );
+            self.report(&other, Err(JobFailure::Abandoned(why)));
+        }
+        ctx.stop();
+    }
+}
+
+impl<J: Job> Actor for JobActor<J> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Context<Self>) {
+        if self.lifecycle == Lifecycle::Starting {
+            self.events.record(
+                J::NAME,
+                EventKind::Started,
+                format!("config {}", self.config.config_id),
+            );
+        }
+        if self.lifecycle != Lifecycle::Degraded {
+            self.lifecycle = Lifecycle::Running;
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        if self.lifecycle == Lifecycle::Running {
+            self.lifecycle = Lifecycle::Stopped;
+        }
+    }
+}
+
+impl<J: Job> Supervised for JobActor<J> {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        self.job.reset();
+        self.restarts += 1;
+        match self.budget.on_failure(Instant::now()) {
+            RestartDecision::Restart(delay) => {
+                self.lifecycle = Lifecycle::Restarting;
+                self.events.record(
+                    J::NAME,
+                    EventKind::Restarted,
+                    format!(
+                        "restart {} in the window, after {} ms",
+                        self.budget.recent(),
+                        delay.as_millis()
+                    ),
+                );
+                ctx.wait(tokio::time::sleep(delay).into_actor(self));
+            }
+            RestartDecision::Escalate => {
+                self.lifecycle = Lifecycle::Degraded;
+                let reason = format!("actor `{}` is DEGRADED: restart limit exceeded", J::NAME);
+                self.events
+                    .record(J::NAME, EventKind::Escalated, reason.clone());
+                self.events.record(
+                    J::NAME,
+                    EventKind::Alert,
+                    format!(
+                        "{reason}; its jobs fail until an operator resets it (`pv2 actors reset {}`)",
+                        J::NAME
+                    ),
+                );
+                self.degraded_to.do_send(ActorDegraded {
+                    actor: J::NAME.to_owned(),
+                    reason,
+                });
+            }
+        }
+    }
+}
+
+impl<J: Job> Handler<Dispatch> for JobActor<J> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Dispatch, ctx: &mut Context<Self>) {
+        let run = msg.0;
+        if self.lifecycle == Lifecycle::Degraded {
+            let reason = format!(
+                "actor `{}` is DEGRADED (restart limit exceeded); job not run; `pv2 actors reset {}` brings it back",
+                J::NAME,
+                J::NAME
+            );
+            self.report(&run, Err(JobFailure::Degraded(reason)));
+            return;
+        }
+        self.jobs_received += 1;
+        let nth = self.jobs_received;
+        let fault = self.faults.on_job(nth);
+        let job = Arc::clone(&self.job);
+        let cfg = self.config.clone();
+        let jc = JobContext::new(
+            run.clone(),
+            self.stores.clone(),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.markets),
+            Arc::clone(&self.panels),
+        );
+        self.in_flight.insert(key(&run), run.clone());
+        let span = tracing::info_span!("job", run_id = %run.run_id, job = %run.job_id, attempt = run.attempt, actor = J::NAME);
+        let attempt = async move {
+            let injected = |kind: &str| format!("injected fault {}:{kind}@{nth}", J::NAME);
+            match fault {
+                Some(FaultKind::ActorPanic) => panic!("{}", injected("actor-panic")),
+                Some(FaultKind::Error) => return Err(JobError::transient(injected("error"))),
+                Some(FaultKind::Permanent) => {
+                    return Err(JobError::permanent(injected("permanent")));
+                }
+                Some(FaultKind::Hang) => {
+                    tokio::time::sleep(jc.run.timeout * 2 + Duration::from_millis(500)).await;
+                }
+                Some(FaultKind::Panic) => {
+                    if let Ok(mut f) = jc.compute_fault.lock() {
+                        *f = Some(format!("{}:panic@{nth}", J::NAME));
+                    }
+                }
+                None => {}
+            }
+            let started = Instant::now();
+            let out = job.run(&jc, &cfg).await;
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                ok = out.is_ok(),
+                "attempt finished"
+            );
+            let out = out?;
+            // A job that never computed on the pool meets its injected panic after its
+            // writes: still inside the attempt, still the supervised path.
+            if jc.compute_fault.lock().is_ok_and(|f| f.is_some()) {
+                jc.compute("after the job's writes", || ()).await?;
+            }
+            Ok((out, cfg.config_id))
+        };
+        let attempt =
+            tracing::Instrument::instrument(AssertUnwindSafe(attempt).catch_unwind(), span);
+        ctx.spawn(attempt.into_actor(self).map(move |res, act, ctx| {
+            act.in_flight.remove(&key(&run));
+            match res {
+                Ok(Ok((out, config_id))) => {
+                    if let Some(msg) = out.emit {
+                        for s in &act.subscribers {
+                            s.do_send(Edge(msg.clone()));
+                        }
+                    }
+                    act.report(
+                        &run,
+                        Ok(JobReport {
+                            config_id,
+                            summary: out.summary,
+                        }),
+                    );
+                }
+                Ok(Err(JobError::Panicked(text))) => act.panicked(ctx, &run, text),
+                Ok(Err(e)) => act.report(&run, Err(e.into_failure())),
+                Err(payload) => {
+                    let text = panic_text(payload.as_ref());
+                    act.panicked(ctx, &run, text);
+                }
+            }
+        }));
+    }
+}
+
+/// An actor takes any message its input type can be made from: its own input, or one
+/// arm of an input enum when several upstream actors feed it (the portfolio engine takes
+/// the universe and the scenario set).
+impl<J: Job, T: Send + 'static> Handler<Edge<T>> for JobActor<J>
+where
+    J::Input: From<T>,
+{
+    type Result = ();
+
+    fn handle(&mut self, msg: Edge<T>, _ctx: &mut Context<Self>) {
+        self.job.receive(J::Input::from(msg.0));
+    }
+}
+
+impl<J: Job> Handler<Subscribe<J::Output>> for JobActor<J> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe<J::Output>, _ctx: &mut Context<Self>) {
+        self.subscribers.push(msg.0);
+    }
+}
+
+impl<J: Job> Handler<Status> for JobActor<J> {
+    type Result = MessageResult<Status>;
+
+    fn handle(&mut self, _msg: Status, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(ActorStatus {
+            name: J::NAME,
+            lifecycle: self.lifecycle,
+            config_id: self.config.config_id.clone(),
+            jobs: self.jobs_received,
+            in_flight: self.in_flight.len(),
+            restarts: self.restarts,
+            recent_restarts: self.budget.recent(),
+            last_error: self.last_error.clone(),
+        })
+    }
+}
+
+impl<J: Job> Handler<ResetActor> for JobActor<J> {
+    type Result = MessageResult<ResetActor>;
+
+    fn handle(&mut self, msg: ResetActor, _ctx: &mut Context<Self>) -> Self::Result {
+        let was = self.lifecycle;
+        if was != Lifecycle::Degraded {
+            return MessageResult(ResetOutcome {
+                was,
+                changed: false,
+            });
+        }
+        self.job.reset();
+        self.budget.clear();
+        self.lifecycle = Lifecycle::Running;
+        self.events.record(
+            J::NAME,
+            EventKind::Reset,
+            format!("DEGRADED -> RUNNING, requested by {}", msg.requested_by),
+        );
+        MessageResult(ResetOutcome { was, changed: true })
+    }
+}
+
+impl<J: Job> Handler<Apply> for JobActor<J> {
+    type Result = ResponseActFuture<Self, Result<Applied, String>>;
+
+    fn handle(&mut self, msg: Apply, _ctx: &mut Context<Self>) -> Self::Result {
+        let req = msg.0;
+        let runtime = self.stores.runtime.clone();
+        let clock = Arc::clone(&self.clock);
+        let fut = async move {
+            store_config::<J::Config>(&runtime, &req.body, &req.requested_by, clock.as_ref()).await
+        };
+        Box::pin(fut.into_actor(self).map(|res, act, _ctx| {
+            let (cfg, changed) = match res {
+                Ok(v) => v,
+                Err(e) => {
+                    act.events
+                        .record(J::NAME, EventKind::ReconfigRejected, e.clone());
+                    return Err(e);
+                }
+            };
+            let config_id = cfg.config_id.clone();
+            if changed {
+                act.events.record(
+                    J::NAME,
+                    EventKind::Reconfigured,
+                    format!("{} -> {config_id}", act.config.config_id),
+                );
+            }
+            act.config = cfg;
+            Ok(Applied {
+                engine: J::NAME.to_owned(),
+                config_id,
+                changed,
+            })
+        }))
+    }
+}

@@ -1,0 +1,58 @@
+//! Applying a configuration: validate, then store as a new immutable version and activate
+//! it atomically with an audit row — or audit the rejection and change nothing. Shared by
+//! the engine actors (hot reconfiguration) and `pv2 config apply` without a daemon
+//! ([`super::registry::apply_offline`]).
+
+use prometheus::config::{ConfigError, EngineConfig, VersionedConfig, parse_engine_text};
+use prometheus::domain::Clock;
+use prometheus::store::{ConfigStore, RuntimeDb};
+
+fn rejection_text(e: &ConfigError) -> String {
+    match e {
+        ConfigError::Invalid(issues) => issues
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// Validates `body` (TOML) as `C` and activates it, or records why it was rejected.
+/// Returns the config and whether it changed anything.
+///
+/// # Errors
+/// `rejected: …` with every validation issue, or a storage failure.
+pub async fn store_config<C: EngineConfig>(
+    db: &RuntimeDb,
+    body: &str,
+    requested_by: &str,
+    clock: &dyn Clock,
+) -> Result<(VersionedConfig<C>, bool), String> {
+    let now = clock.now();
+    let origin = format!("config for `{}` from {requested_by}", C::ENGINE);
+    match parse_engine_text::<C>(&origin, body) {
+        Err(e) => {
+            let reason = rejection_text(&e);
+            db.record_config_rejection(C::ENGINE, requested_by, &reason, now)
+                .await
+                .map_err(|e| format!("cannot audit the rejection: {e}"))?;
+            Err(format!("rejected: {reason}"))
+        }
+        Ok(cfg) => {
+            let canonical = cfg.config.canonical_body();
+            let (_, changed) = db
+                .activate_config(
+                    C::ENGINE,
+                    &cfg.config_id,
+                    &canonical,
+                    requested_by,
+                    "applied",
+                    now,
+                )
+                .await
+                .map_err(|e| format!("cannot store the config: {e}"))?;
+            Ok((cfg, changed))
+        }
+    }
+}
