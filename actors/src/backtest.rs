@@ -241,6 +241,8 @@ pub async fn run_backtest(
     let options = SpineOptions {
         overrides: overrides(strategy, &backtest_id)?,
         extra_dags: vec![strategy_dag(strategy, &backtest_id)],
+        dags: None,
+        override_origin: None,
     };
     let spine = Spine::start_with(
         ctx,

@@ -30,7 +30,8 @@ pub struct GlobalArgs {
     /// Log format on stderr (level from PV2_LOG, default `warn`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Fault injection for tests and drills: `ACTOR:panic|error|hang@N|*`, comma-separated.
+    /// Fault injection for tests and drills: `ACTOR:KIND@N|*` (KIND: panic, actor-panic,
+    /// error, permanent, hang), comma-separated; `pv2 drill chaos` also takes `all`.
     #[arg(long, global = true, env = "PV2_FAULTS", value_name = "SPEC")]
     pub faults: Option<String>,
 }
@@ -119,6 +120,22 @@ pub enum Command {
     },
     /// The world-state engines' stored outputs for a market and date.
     Show(ShowArgs),
+    /// Supervision state of the running daemon's actors (state, restarts, config, last
+    /// error); `reset NAME` brings a DEGRADED actor back without restarting the daemon.
+    Actors {
+        /// What to do (default: list).
+        #[command(subcommand)]
+        what: Option<ActorsCommand>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text, global = true)]
+        format: OutputFormat,
+    },
+    /// Fire drills of supervision on scratch copies of the databases.
+    Drill {
+        /// Which drill.
+        #[command(subcommand)]
+        what: DrillCommand,
+    },
     /// Engine configurations: show, history, apply.
     Config {
         /// What to do.
@@ -293,6 +310,44 @@ pub struct ShowArgs {
     /// At most this many instruments.
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `pv2 actors …`
+#[derive(Debug, Subcommand)]
+pub enum ActorsCommand {
+    /// Bring a DEGRADED actor back into service (its restart budget starts afresh, its
+    /// caches are dropped); recorded with who asked.
+    Reset {
+        /// Actor name.
+        name: String,
+    },
+}
+
+/// `pv2 drill …`
+#[derive(Debug, Subcommand)]
+pub enum DrillCommand {
+    /// Run the day's DAG chain of a market on scratch copies of the databases, once clean
+    /// and once per fault, and print whether every output table came out identical. The
+    /// global `--faults` names the faults: `all` (the default: every actor of the chain ×
+    /// panic, error, hang on its first job) or specs `ACTOR:KIND@N`, each drilled alone.
+    Chaos(ChaosArgs),
+}
+
+/// Arguments of `pv2 drill chaos`.
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    /// The market.
+    #[arg(long)]
+    pub market: String,
+    /// The session whose chain is drilled (YYYY-MM-DD).
+    #[arg(long)]
+    pub date: chrono::NaiveDate,
+    /// Where the scratch copies go (default: a temporary directory beside the databases).
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

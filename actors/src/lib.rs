@@ -12,6 +12,8 @@
 //! - [`orchestrator`] — DAG runs: dispatch, retry policy, the durable run record.
 //! - [`scheduler`] — market-state and cron activations on a real or simulated clock.
 //! - [`daemon`] — the long-running process; [`monitor`] — its HTTP API and client.
+//! - [`drill`] — the chaos drill: the day's chain with every fault, compared with a clean
+//!   run on scratch copies of the databases.
 //! - [`panel_cache`] — the in-memory price panels the engines read, checked before use.
 //! - [`backtest`] — strategies through the same actors on a simulated clock, then the
 //!   simulated broker and metrics.
@@ -26,6 +28,7 @@ pub mod clock;
 pub mod commands;
 pub mod context;
 pub mod daemon;
+pub mod drill;
 pub mod engines;
 pub mod monitor;
 pub mod orchestrator;

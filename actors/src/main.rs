@@ -18,9 +18,37 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Panics become one log line: in the actors they are supervised events (the actor restarts,
+/// the attempt is retried), and a fire drill injects dozens of them; the backtrace is kept
+/// for `PV2_LOG=debug`.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-text panic payload".to_owned());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned();
+        tracing::error!(%location, %thread, "panic: {message}");
+        tracing::debug!(
+            backtrace = %std::backtrace::Backtrace::force_capture(),
+            "panic backtrace"
+        );
+    }));
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.log_format);
+    log_panics();
     // actix needs a System; it runs on a multi-threaded tokio runtime so blocking work and
     // database drivers get threads of their own.
     let system = actix::System::with_tokio_rt(|| {

@@ -265,6 +265,11 @@ async fn hot_reconfiguration_of_a_running_daemon() {
         hist.contains("bootstrap") && hist.contains("activated"),
         "{hist}"
     );
+    // Changes over HTTP are recorded with who asked, not a constant.
+    assert!(
+        hist.contains("by cli:") && hist.contains("via http from 127.0.0.1"),
+        "{hist}"
+    );
     let o = pv2(&env, &["config", "show", "derived"]);
     let shown = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
@@ -523,5 +528,86 @@ async fn a_daemon_with_the_scheduler_off_fires_nothing() {
     assert!(status.success());
     assert!(activations(&db).await.is_empty());
     assert!(db.dag_runs(10).await.unwrap().is_empty());
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_a_degraded_actor_and_resets_it_without_a_restart() {
+    let env = Env::with(
+        None,
+        &common::dags(30.0, 30.0, 3),
+        "[supervision.actor.derived]\nmax_restarts = 2\nwindow_secs = 600\nbackoff_ms = 10\nbackoff_max_ms = 20\n",
+    );
+    // Three panics: two restarts, then DEGRADED.
+    let mut daemon = spawn_daemon(
+        &env,
+        Some("derived:panic@1,derived:panic@2,derived:panic@3"),
+    );
+    wait_healthy(&env, &mut daemon).await;
+    let o = pv2(&env, &["run", "--market", "US_EQ", "--date", DATES[0]]);
+    assert!(!o.status.success(), "the run fails with its actor DEGRADED");
+    let o = pv2(&env, &["actors", "--format", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let actors: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let derived = actors
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["actor"] == "derived")
+        .unwrap()
+        .clone();
+    assert_eq!(derived["state"], "DEGRADED", "{derived}");
+    assert_eq!(derived["restarts"], 3, "{derived}");
+    assert!(
+        derived["last_error"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("panicked")),
+        "{derived}"
+    );
+    let text = String::from_utf8_lossy(&pv2(&env, &["actors"]).stdout).into_owned();
+    assert!(
+        text.contains("derived") && text.contains("DEGRADED"),
+        "{text}"
+    );
+    // The control token is required.
+    let r = request(
+        &env.listen,
+        "POST",
+        "/actors/derived/reset",
+        Some("wrong"),
+        "",
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 401);
+    let o = pv2(&env, &["actors", "reset", "derived"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success() && out.contains("DEGRADED -> RUNNING") && out.contains("cli:"),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = pv2(&env, &["actors", "reset", "nonesuch"]);
+    assert!(!o.status.success());
+    // Back in service: the next date's run succeeds, in the same process.
+    let o = pv2(&env, &["run", "--market", "US_EQ", "--date", DATES[1]]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let (status, _) = stop(&mut daemon, "TERM");
+    assert!(status.success());
+    let ev = common::events(&runtime(&env).await).await;
+    assert!(
+        ev.iter().any(|(a, e, d)| a == "derived"
+            && e == "reset"
+            && d.contains("requested by cli:")
+            && d.contains("via http")),
+        "{ev:?}"
+    );
+    // Without a daemon, `pv2 actors` shows each actor's last recorded event.
+    let text = String::from_utf8_lossy(&pv2(&env, &["actors"]).stdout).into_owned();
+    assert!(
+        text.contains("no daemon is running") && text.contains("derived"),
+        "{text}"
+    );
     env.cleanup().await;
 }

@@ -676,3 +676,105 @@ actor = "noop"
         "Tokyo before London before New York at the same instant"
     );
 }
+
+/// A chain (`follow` after `close`) on EU_EQ whose root run takes two seconds, and a
+/// `close` run on US_EQ later the same day.
+const CHAIN_DAGS: &str = r#"
+[[dag]]
+id = "close"
+markets = ["US_EQ", "EU_EQ"]
+[dag.trigger]
+on = "POST_CLOSE"
+catch_up = "all"
+[[dag.job]]
+id = "mark"
+actor = "noop"
+timeout_secs = 30
+
+[[dag]]
+id = "follow"
+markets = ["EU_EQ"]
+[dag.trigger]
+after = "close"
+catch_up = "all"
+[[dag.job]]
+id = "mark"
+actor = "noop"
+timeout_secs = 30
+"#;
+
+#[test]
+fn the_scheduler_stops_at_once_and_other_markets_go_on_while_a_chain_waits() {
+    in_system(async {
+        let env = Env::with(None, CHAIN_DAGS, "");
+        std::fs::write(
+            env.config_dir().join("engines/noop.toml"),
+            "work_ms = 2000\n",
+        )
+        .unwrap();
+        let start = utc("2024-03-05T00:00:00Z");
+        let until = utc("2024-03-05T23:00:00Z");
+        let clock = Arc::new(SimulatedClock::new(start));
+        let spine = spine_on(&env, &clock).await;
+        // As in the daemon: runs are not awaited, chains wait beside the scheduler.
+        let opts = SchedulerOptions {
+            wait_for_runs: false,
+            ..options(&clock, start, until, false)
+        };
+        let scheduler = spine.start_scheduler(opts.clone(), None, None).unwrap();
+        let rt = &spine.stores.runtime;
+        let recorded = |id: &'static str| async move { rt.activation_exists(id).await.unwrap() };
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        // EU's chain waits for its two-second root run; US's later close has fired anyway.
+        assert!(recorded("close:EU_EQ:2024-03-05:POST_CLOSE").await);
+        assert!(recorded("close:US_EQ:2024-03-05:POST_CLOSE").await);
+        assert!(!recorded("follow:EU_EQ:2024-03-05:POST_CLOSE").await);
+        // Stop is handled at once, while the chain still waits.
+        let t = std::time::Instant::now();
+        tokio::time::timeout(
+            Duration::from_millis(500),
+            scheduler.send(prometheus_actors::scheduler::Stop),
+        )
+        .await
+        .expect("Stop answered while a chain waits")
+        .unwrap();
+        assert!(t.elapsed() < Duration::from_millis(500));
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert!(
+            !recorded("follow:EU_EQ:2024-03-05:POST_CLOSE").await,
+            "a stopped scheduler fires nothing"
+        );
+        // The watermark stayed before the waiting chain: a restarted scheduler fires it.
+        let restarted = spine.start_scheduler(opts, None, None).unwrap();
+        let done = restarted.send(WhenFinished).await.unwrap();
+        let report = tokio::time::timeout(Duration::from_secs(60), done)
+            .await
+            .expect("the scheduler reached the end")
+            .unwrap();
+        assert_eq!(report.fired, 1, "{report:?}");
+        let follow = rt
+            .dag_run("follow:EU_EQ:2024-03-05")
+            .await
+            .unwrap()
+            .unwrap();
+        let waited = spine
+            .orchestrator
+            .send(WaitRun(follow.run_id.clone()))
+            .await
+            .unwrap();
+        if let Some(rx) = waited {
+            assert_eq!(rx.await.unwrap().state.as_str(), "SUCCEEDED");
+        }
+        spine.shutdown(Duration::from_secs(5)).await;
+        let runs: Vec<String> = rt
+            .dag_runs(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| format!("{} {}", r.run_id, r.state))
+            .collect();
+        assert_eq!(runs.len(), 3, "each run once: {runs:?}");
+        assert!(runs.iter().all(|r| r.ends_with("SUCCEEDED")), "{runs:?}");
+        env.cleanup().await;
+    });
+}

@@ -331,3 +331,123 @@ fn dates_in_flight_run_one_after_another_and_write_what_one_at_a_time_writes() {
         overlapped.cleanup().await;
     });
 }
+
+#[test]
+fn a_degraded_actor_is_reset_by_an_operator_and_serves_again() {
+    in_system(async {
+        let env = Env::with(
+            None,
+            &common::dags(30.0, 30.0, 6),
+            "[supervision.actor.derived]\nmax_restarts = 2\nwindow_secs = 600\nbackoff_ms = 10\nbackoff_max_ms = 20\n",
+        );
+        // Three panics in a row: two restarts, then DEGRADED.
+        let spine = start(&env, "derived:panic@1,derived:panic@2,derived:panic@3").await;
+        let first = run(&spine, "daily", DATES[0]).await;
+        assert_eq!(first.state.as_str(), "FAILED");
+        let status = |name: &'static str| {
+            let spine = &spine;
+            async move {
+                spine
+                    .statuses()
+                    .await
+                    .into_iter()
+                    .find(|s| s.name == name)
+                    .unwrap()
+            }
+        };
+        assert_eq!(status("derived").await.lifecycle.as_str(), "DEGRADED");
+        // Resetting a healthy actor changes nothing; resetting the degraded one brings it
+        // back, with who asked on record, and its jobs are dispatched again.
+        let healthy = spine.reset("ingest", "ops@desk").await.unwrap();
+        assert!(!healthy.changed);
+        assert!(spine.reset("ghost", "ops@desk").await.is_err());
+        let reset = spine.reset("derived", "ops@desk").await.unwrap();
+        assert!(reset.changed);
+        assert_eq!(reset.was.as_str(), "DEGRADED");
+        let s = status("derived").await;
+        assert_eq!((s.lifecycle.as_str(), s.recent_restarts), ("RUNNING", 0));
+        assert!(
+            s.last_error
+                .is_some_and(|(_, e)| e.contains("DEGRADED") || e.contains("panicked"))
+        );
+        let again = run(&spine, "daily", DATES[1]).await;
+        assert_eq!(again.state.as_str(), "SUCCEEDED", "{again:?}");
+        spine.shutdown(Duration::from_secs(5)).await;
+        let ev = events(&spine.stores.runtime).await;
+        assert!(
+            ev.iter().any(|(a, e, d)| a == "derived"
+                && e == "reset"
+                && d.contains("requested by ops@desk")),
+            "{ev:?}"
+        );
+        env.cleanup().await;
+    });
+}
+
+#[test]
+fn a_restart_fails_the_actors_other_attempts_at_once_and_they_are_retried() {
+    in_system(async {
+        let env = Env::sqlite();
+        std::fs::write(
+            env.config_dir().join("engines/noop.toml"),
+            "work_ms = 3000\n",
+        )
+        .unwrap();
+        // Two drill runs at once on the noop actor: its first job sleeps, its second panics
+        // on the actor's thread. The sleeping attempt is lost with the restart; it must
+        // fail at once (and be retried), not wait for its 30 s timeout.
+        let spine = start(&env, "noop:actor-panic@2").await;
+        let started = std::time::Instant::now();
+        let mut waits = Vec::new();
+        for market in ["US_EQ", "EU_EQ"] {
+            let submit = Submit {
+                dag_id: "drill".into(),
+                market: MarketId::from(market),
+                as_of: DATES[0].parse().unwrap(),
+                trigger: "test".into(),
+                rerun: false,
+                run_key: None,
+            };
+            let s = spine.orchestrator.send(submit).await.unwrap().unwrap();
+            let rx = spine
+                .orchestrator
+                .send(WaitRun(s.run_id.clone()))
+                .await
+                .unwrap()
+                .unwrap();
+            waits.push((s.run_id, rx));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        for (run_id, rx) in waits {
+            let s = rx.await.unwrap();
+            assert_eq!(s.state.as_str(), "SUCCEEDED", "{run_id}: {s:?}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the abandoned attempt waited for its timeout: {:?}",
+            started.elapsed()
+        );
+        let rt = &spine.stores.runtime;
+        let us = attempts(rt, &format!("drill:US_EQ:{}", DATES[0])).await;
+        assert_eq!(us.len(), 2, "{us:?}");
+        assert_eq!((us[0].1, us[0].2.as_str()), (1, "FAILED"));
+        assert!(us[0].3.as_deref().unwrap().contains("abandoned"), "{us:?}");
+        assert_eq!((us[1].1, us[1].2.as_str()), (2, "SUCCEEDED"));
+        spine.shutdown(Duration::from_secs(5)).await;
+        let ev = events(rt).await;
+        assert!(
+            ev.iter()
+                .any(|(a, e, _)| a == "noop" && e == "attempt_abandoned"),
+            "{ev:?}"
+        );
+        let classes: Vec<_> = rt
+            .job_runs(&format!("drill:US_EQ:{}", DATES[0]))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.error_class.map(|c| c.as_str()))
+            .collect();
+        assert_eq!(classes, [Some("transient"), None]);
+        env.cleanup().await;
+    });
+}

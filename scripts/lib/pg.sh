@@ -1,6 +1,8 @@
 # Throwaway PostgreSQL for tests and benchmarks. Source this file, then:
 #   pg_start [fast|durable]   # starts a private server; exports PV2_PG_URL
 #   pg_stop                   # stops it and deletes its data directory
+#   pg_halt DIR / pg_resume DIR   # stop and start again the server of data directory DIR
+#                                 # (outage drills; the options it started with are kept)
 # The server runs as the `postgres` user when we are root (initdb refuses root), on a
 # private data directory and a free port on 127.0.0.1. Installs Debian's postgresql package
 # when no server binaries are found.
@@ -75,6 +77,8 @@ pg_start() {
     else
         opts="$opts -c max_wal_size=8GB -c checkpoint_timeout=30min"
     fi
+    printf '%s\n' "$opts" >"$PG_DATA_DIR/pg_opts"
+    printf '%s\n' "$bin" >"$PG_DATA_DIR/pg_bin"
     pg_as_owner "$bin/pg_ctl" -D "$PG_DATA_DIR/data" -o "$opts" -l "$PG_DATA_DIR/server.log" -w -t 60 start >/dev/null \
         || { cat "$PG_DATA_DIR/server.log" >&2; return 1; }
     PG_BIN_DIR="$bin"
@@ -88,4 +92,17 @@ pg_stop() {
     fi
     [ -n "${PG_DATA_DIR:-}" ] && rm -rf "$PG_DATA_DIR"
     PG_DATA_DIR=""
+}
+
+# Stops the server of data directory $1 (fast shutdown: sessions are cut), keeping its data.
+pg_halt() {
+    local dir="$1"
+    pg_as_owner "$(cat "$dir/pg_bin")/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+}
+
+# Starts the server of data directory $1 again with the options it first started with.
+pg_resume() {
+    local dir="$1"
+    pg_as_owner "$(cat "$dir/pg_bin")/pg_ctl" -D "$dir/data" -o "$(cat "$dir/pg_opts")" \
+        -l "$dir/server.log" -w -t 60 start >/dev/null
 }

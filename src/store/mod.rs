@@ -12,10 +12,12 @@
 //! and run on either backend; bulk loads are backend-specific ([`bulk`]). Every read that can
 //! feed a decision takes an `as_of` bound and never returns anything dated after it. Every
 //! write is an upsert on the table's natural key, so repeating it changes nothing.
+//! [`compare`] diffs two databases output by output (fault drills, soak tests).
 
 pub mod admin;
 mod backtests;
 pub(crate) mod bulk;
+pub mod compare;
 mod configs;
 mod decisions;
 mod derived;

@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod compare;
+
 mod decisions;
 mod derived;
 mod embeddings;

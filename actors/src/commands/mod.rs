@@ -1,5 +1,6 @@
 //! One module per `pv2` command; [`run`] dispatches.
 
+mod actors;
 mod backfill;
 pub(crate) mod backtest;
 mod bench_dag;
@@ -13,6 +14,7 @@ mod demo;
 mod demo_decide;
 mod demo_represent;
 mod derive;
+mod drill;
 mod embed;
 mod import;
 mod init;
@@ -21,7 +23,10 @@ mod runs;
 mod show;
 pub(crate) mod show_decisions;
 
-use crate::cli::{BenchCommand, CalendarCommand, Cli, Command, ConfigCommand, EmbedCommand};
+use crate::cli::{
+    ActorsCommand, BenchCommand, CalendarCommand, Cli, Command, ConfigCommand, DrillCommand,
+    EmbedCommand,
+};
 use crate::context::Context;
 use crate::spine::faults::FaultPlan;
 
@@ -31,11 +36,16 @@ use crate::spine::faults::FaultPlan;
 /// Whatever the command reports; `main` prints it as one line and exits non-zero.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Context::load(&cli.global)?;
-    let faults = FaultPlan::parse(
-        cli.global.faults.as_deref().unwrap_or(""),
-        crate::spine::ACTOR_NAMES,
-    )
-    .map_err(anyhow::Error::msg)?;
+    // A drill takes `--faults` as what to drill (`all` or specs), not as faults of its own
+    // process.
+    let faults = match &cli.command {
+        Command::Drill { .. } => FaultPlan::default(),
+        _ => FaultPlan::parse(
+            cli.global.faults.as_deref().unwrap_or(""),
+            crate::spine::ACTOR_NAMES,
+        )
+        .map_err(anyhow::Error::msg)?,
+    };
     match cli.command {
         Command::Daemon { listen } => daemon::run(&ctx, listen, faults).await,
         Command::Run {
@@ -74,6 +84,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             what: CalendarCommand::Plan { from, to, format },
         } => calendar::plan(&ctx, from, to, format),
         Command::Runs { last, format } => runs::run(&ctx, last, format).await,
+        Command::Actors { what: None, format } => actors::list(&ctx, format).await,
+        Command::Actors {
+            what: Some(ActorsCommand::Reset { name }),
+            format,
+        } => actors::reset(&ctx, &name, format).await,
+        Command::Drill {
+            what: DrillCommand::Chaos(args),
+        } => drill::chaos_command(&ctx, &args, cli.global.faults.as_deref()).await,
         Command::Show(args) => show::run(&ctx, &args).await,
         Command::Config {
             what: ConfigCommand::Show { engine },

@@ -8,6 +8,30 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The header a client names itself in; the daemon records it with every change it asks
+/// for (configurations, resets) in the audit trail and actor events.
+pub const REQUESTED_BY_HEADER: &str = "X-PV2-Requested-By";
+
+/// Who this command-line client is: `cli:USER@HOST` (from the environment and the host
+/// name), so an audit row says which person on which machine asked.
+pub fn client_identity() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    // Header-safe: no control characters, bounded length.
+    format!("cli:{user}@{host}")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(128)
+        .collect()
+}
+
 /// What the daemon writes at start so clients can find it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DaemonInfo {
@@ -53,6 +77,7 @@ pub async fn request(
         );
         if let Some(t) = token {
             head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+            head.push_str(&format!("{REQUESTED_BY_HEADER}: {}\r\n", client_identity()));
         }
         head.push_str("Content-Type: text/plain; charset=utf-8\r\n\r\n");
         stream.write_all(head.as_bytes()).await?;

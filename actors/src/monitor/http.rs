@@ -1,8 +1,12 @@
 //! The daemon's HTTP API on a loopback listener: liveness, readiness, actor and run state,
-//! and — with the control token — activating runs and applying configurations.
+//! and — with the control token — activating runs, applying configurations and resetting
+//! a DEGRADED actor. Every change is recorded with who asked: the client's
+//! `X-PV2-Requested-By` header (the CLI sends `cli:USER@HOST`) and the peer address.
 
+use super::client::REQUESTED_BY_HEADER;
 use super::token::tokens_match;
 use crate::orchestrator::{Snapshot, Submit, WaitRun};
+use crate::spine::job_actor::ActorStatus;
 use crate::spine::system::Spine;
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
@@ -26,6 +30,28 @@ fn authorised(req: &HttpRequest, token: &str) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|t| tokens_match(t.trim(), token))
+}
+
+/// Who asked for a change, for the audit trail: the client's own name and its address.
+fn requester(req: &HttpRequest) -> String {
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "unknown peer".to_owned(), |a| a.ip().to_string());
+    let named = req
+        .headers()
+        .get(REQUESTED_BY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.chars()
+                .filter(|c| !c.is_control())
+                .take(128)
+                .collect::<String>()
+        })
+        .filter(|v| !v.trim().is_empty());
+    match named {
+        Some(who) => format!("{} via http from {peer}", who.trim()),
+        None => format!("http client at {peer}"),
+    }
 }
 
 fn unauthorised() -> HttpResponse {
@@ -67,13 +93,45 @@ async fn actors(state: web::Data<ApiState>) -> HttpResponse {
         .spine
         .statuses()
         .await
-        .into_iter()
-        .map(|s| {
-            json!({"actor": s.name, "state": s.lifecycle.to_string(), "config_id": s.config_id.as_str(),
-                   "jobs": s.jobs, "recent_restarts": s.recent_restarts})
-        })
+        .iter()
+        .map(actor_json)
         .collect();
     HttpResponse::Ok().json(list)
+}
+
+/// One actor's supervision state, as `GET /actors` and `pv2 actors` show it.
+pub fn actor_json(s: &ActorStatus) -> serde_json::Value {
+    json!({
+        "actor": s.name,
+        "state": s.lifecycle.as_str(),
+        "config_id": s.config_id.as_str(),
+        "jobs": s.jobs,
+        "in_flight": s.in_flight,
+        "restarts": s.restarts,
+        "recent_restarts": s.recent_restarts,
+        "last_error": s.last_error.as_ref().map(|(at, e)| json!({"at": at, "error": e})),
+    })
+}
+
+async fn reset_actor(
+    req: HttpRequest,
+    state: web::Data<ApiState>,
+    name: web::Path<String>,
+) -> HttpResponse {
+    if !authorised(&req, &state.token) {
+        return unauthorised();
+    }
+    let name = name.into_inner();
+    let by = requester(&req);
+    match state.spine.reset(&name, &by).await {
+        Ok(outcome) => HttpResponse::Ok().json(json!({
+            "actor": name,
+            "was": outcome.was.as_str(),
+            "reset": outcome.changed,
+            "requested_by": by,
+        })),
+        Err(e) => HttpResponse::NotFound().json(json!({"error": e})),
+    }
 }
 
 #[derive(Deserialize)]
@@ -155,7 +213,7 @@ async fn apply_config(
     let apply = ApplyConfig {
         engine: engine.into_inner(),
         body,
-        requested_by: "cli".into(),
+        requested_by: requester(&req),
     };
     match state.spine.apply(apply).await {
         Ok(a) => HttpResponse::Ok().json(
@@ -189,6 +247,7 @@ pub fn serve(
             .route("/runs", web::get().to(list_runs))
             .route("/runs", web::post().to(submit_run))
             .route("/config/{engine}", web::post().to(apply_config))
+            .route("/actors/{name}/reset", web::post().to(reset_actor))
     })
     .workers(1)
     .disable_signals()

@@ -155,6 +155,11 @@ impl FaultPlan {
             when: FaultWhen::Nth(n),
         }])
     }
+
+    /// Every planned fault, one plan each (a drill runs them one at a time).
+    pub fn split(&self) -> Vec<Self> {
+        self.0.iter().map(|f| Self(vec![f.clone()])).collect()
+    }
 }
 
 impl fmt::Display for FaultPlan {

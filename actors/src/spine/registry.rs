@@ -10,7 +10,6 @@ use super::faults::FaultPlan;
 use super::job_actor::{ActorDeps, Applied, Apply, Dispatch, Job, JobActor, ResetActor, Status};
 use super::reconfig::store_config;
 use super::supervision::EventRecorder;
-use crate::context::Context as Cli;
 use crate::engines::{
     assessment::AssessmentJob, derived::DerivedJob, fragility::FragilityJob, ingest::IngestJob,
     joint_encoder::JointEncoderJob, noop::NoopJob, numeric_encoder::NumericEncoderJob,
@@ -20,7 +19,7 @@ use crate::engines::{
 use crate::orchestrator::Orchestrator;
 use crate::panel_cache::PanelCache;
 use actix::prelude::*;
-use prometheus::config::EngineConfig;
+use prometheus::config::{ConfigSource, EngineConfig, MarketsConfig, SupervisionConfig};
 use prometheus::domain::Clock;
 use prometheus::store::{ConfigStore, RuntimeDb, Stores};
 use std::collections::BTreeMap;
@@ -28,8 +27,12 @@ use std::sync::Arc;
 
 /// What starting an engine actor needs from the spine being built.
 pub struct StartDeps<'a> {
-    /// Configuration of the command.
-    pub cli: &'a Cli,
+    /// Where engine configuration files are (the first start activates them).
+    pub source: &'a ConfigSource,
+    /// Configured markets.
+    pub markets: &'a MarketsConfig,
+    /// Restart budgets.
+    pub supervision: &'a SupervisionConfig,
     /// Both databases.
     pub stores: &'a Stores,
     /// The clock.
@@ -40,8 +43,10 @@ pub struct StartDeps<'a> {
     pub faults: &'a FaultPlan,
     /// Where attempts report and escalations go.
     pub orchestrator: &'a Addr<Orchestrator>,
-    /// Per engine, a JSON object merged over its active config (backtests).
+    /// Per engine, a JSON object merged over its active config (backtests, drills).
     pub overrides: &'a BTreeMap<String, serde_json::Value>,
+    /// Who the overridden versions are recorded as created by (`backtest`, `drill`).
+    pub override_origin: &'a str,
     /// The spine's price panels.
     pub panels: &'a Arc<PanelCache>,
 }
@@ -50,7 +55,7 @@ pub struct StartDeps<'a> {
 /// override of it, stored as a version but not activated).
 async fn start_actor<J: Job + Default>(d: &StartDeps<'_>) -> anyhow::Result<Addr<JobActor<J>>> {
     let mut cfg =
-        resolve_config::<J::Config>(&d.cli.source, &d.stores.runtime, d.clock.as_ref()).await?;
+        resolve_config::<J::Config>(d.source, &d.stores.runtime, d.clock.as_ref()).await?;
     if let Some(overlay) = d.overrides.get(J::NAME) {
         cfg = overridden(&cfg.config, overlay)?;
         d.stores
@@ -59,7 +64,7 @@ async fn start_actor<J: Job + Default>(d: &StartDeps<'_>) -> anyhow::Result<Addr
                 J::NAME,
                 &cfg.config_id,
                 &cfg.config.canonical_body(),
-                "backtest",
+                d.override_origin,
                 d.clock.now(),
             )
             .await?;
@@ -67,12 +72,12 @@ async fn start_actor<J: Job + Default>(d: &StartDeps<'_>) -> anyhow::Result<Addr
     let deps = ActorDeps {
         stores: d.stores.clone(),
         clock: Arc::clone(d.clock),
-        markets: Arc::new(d.cli.markets.clone()),
+        markets: Arc::new(d.markets.clone()),
         panels: Arc::clone(d.panels),
         events: d.events.clone(),
         orchestrator: d.orchestrator.clone().recipient(),
         degraded_to: d.orchestrator.clone().recipient(),
-        policy: d.cli.app.supervision.policy(J::NAME),
+        policy: d.supervision.policy(J::NAME),
     };
     let faults = d.faults.for_actor(J::NAME);
     Ok(Supervisor::start(move |_| {

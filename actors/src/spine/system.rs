@@ -67,6 +67,10 @@ pub struct SpineOptions {
     pub overrides: BTreeMap<String, serde_json::Value>,
     /// DAGs added to those of `dags.toml`.
     pub extra_dags: Vec<DagDef>,
+    /// DAGs used instead of `dags.toml` (a drill's, with timeouts calibrated to the data).
+    pub dags: Option<DagsConfig>,
+    /// Who override versions are recorded as created by (default `backtest`).
+    pub override_origin: Option<String>,
 }
 
 impl Spine {
@@ -148,7 +152,10 @@ impl Spine {
         clock: Arc<dyn Clock>,
         options: &SpineOptions,
     ) -> anyhow::Result<Self> {
-        let mut dags = load_dags(cli)?;
+        let mut dags = match &options.dags {
+            Some(d) => d.clone(),
+            None => load_dags(cli)?,
+        };
         dags.dags.extend(options.extra_dags.iter().cloned());
         let dags = Arc::new(dags);
         let calendars = Arc::new(
@@ -163,13 +170,16 @@ impl Spine {
         let orch_ctx = actix::Context::<Orchestrator>::new();
         let orchestrator = orch_ctx.address();
         let actors = EngineActors::start(&StartDeps {
-            cli,
+            source: &cli.source,
+            markets: &cli.markets,
+            supervision: &cli.app.supervision,
             stores: &stores,
             clock: &clock,
             events: &events,
             faults: &faults,
             orchestrator: &orchestrator,
             overrides: &options.overrides,
+            override_origin: options.override_origin.as_deref().unwrap_or("backtest"),
             panels: &panels,
         })
         .await?;
