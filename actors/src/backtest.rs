@@ -324,7 +324,7 @@ pub async fn run_backtest(
             let _ = rx.await;
         }
         let run = stores.runtime.dag_run(&run_id).await?;
-        if run.as_ref().map(|r| r.state.as_str()) != Some("SUCCEEDED") {
+        if run.as_ref().map(|r| r.state) != Some(prometheus::domain::RunStatus::Succeeded) {
             let why = stores
                 .runtime
                 .job_runs(&run_id)

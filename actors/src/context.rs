@@ -47,6 +47,7 @@ impl Context {
         BulkTuning {
             sqlite_rows_per_statement: self.app.ingest.sqlite_rows_per_statement,
             pg_copy_chunk_bytes: self.app.ingest.pg_copy_chunk_bytes,
+            ..BulkTuning::default()
         }
     }
 

@@ -16,11 +16,13 @@ pub struct TestDb {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// Small statements so multi-statement bulk paths are exercised even by small tests.
+/// Small statements so multi-statement bulk paths are exercised even by small tests; on
+/// PostgreSQL, writes of up to 5 rows take the `INSERT` path and larger ones `COPY`.
 pub fn tuning() -> BulkTuning {
     BulkTuning {
         sqlite_rows_per_statement: 7,
         pg_copy_chunk_bytes: 4096,
+        pg_insert_max_rows: 5,
     }
 }
 

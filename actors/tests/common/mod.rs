@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod backfill;
+
 use prometheus::store::{Pool, admin};
 use std::path::{Path, PathBuf};
 
