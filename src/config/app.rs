@@ -41,6 +41,9 @@ pub struct StorageConfig {
     pub runtime_db: String,
     /// Connection pool size per database.
     pub max_connections: u32,
+    /// How long a query waits for a connection (reconnecting to a database that went away)
+    /// before it fails as `unavailable` and its job is retried by the orchestrator.
+    pub acquire_timeout_secs: f64,
 }
 
 impl Default for StorageConfig {
@@ -49,6 +52,7 @@ impl Default for StorageConfig {
             historical_db: "sqlite://data/historical.db".into(),
             runtime_db: "sqlite://data/runtime.db".into(),
             max_connections: 4,
+            acquire_timeout_secs: 30.0,
         }
     }
 }
@@ -69,6 +73,16 @@ impl StorageConfig {
             !(1..=64).contains(&self.max_connections),
             "storage.max_connections",
             || format!("{} is out of range; use 1..=64", self.max_connections),
+        );
+        issues.check(
+            !(self.acquire_timeout_secs > 0.0 && self.acquire_timeout_secs <= 3600.0),
+            "storage.acquire_timeout_secs",
+            || {
+                format!(
+                    "{} is out of range; use (0, 3600]",
+                    self.acquire_timeout_secs
+                )
+            },
         );
     }
 }

@@ -81,7 +81,11 @@ impl HistoricalDb {
         max_connections: u32,
         tuning: BulkTuning,
     ) -> Result<Self, StoreError> {
-        let pool = Pool::connect(url, max_connections).await?;
+        Self::on(Pool::connect(url, max_connections).await?, tuning).await
+    }
+
+    /// Migrates the historical schema on an open pool.
+    async fn on(pool: Pool, tuning: BulkTuning) -> Result<Self, StoreError> {
         migrate(&pool, Schema::Historical).await?;
         Ok(Self { pool, tuning })
     }
@@ -109,7 +113,11 @@ impl RuntimeDb {
     /// # Errors
     /// Connection or migration failures.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let pool = Pool::connect(url, max_connections).await?;
+        Self::on(Pool::connect(url, max_connections).await?).await
+    }
+
+    /// Migrates the runtime schema on an open pool.
+    async fn on(pool: Pool) -> Result<Self, StoreError> {
         migrate(&pool, Schema::Runtime).await?;
         Ok(Self { pool })
     }
@@ -140,9 +148,15 @@ impl Stores {
     /// # Errors
     /// Connection or migration failures of either database.
     pub async fn open(storage: &StorageConfig, tuning: BulkTuning) -> Result<Self, StoreError> {
-        let historical =
-            HistoricalDb::open(&storage.historical_db, storage.max_connections, tuning).await?;
-        let runtime = RuntimeDb::open(&storage.runtime_db, storage.max_connections).await?;
+        let wait = std::time::Duration::from_secs_f64(storage.acquire_timeout_secs);
+        let n = storage.max_connections;
+        let historical = HistoricalDb::on(
+            Pool::connect_with(&storage.historical_db, n, wait).await?,
+            tuning,
+        )
+        .await?;
+        let runtime =
+            RuntimeDb::on(Pool::connect_with(&storage.runtime_db, n, wait).await?).await?;
         Ok(Self {
             historical,
             runtime,

@@ -70,6 +70,19 @@ impl Pool {
     /// [`StoreError::UnsupportedUrl`] for other schemes, [`StoreError::Connect`] when the
     /// database cannot be opened.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, max_connections, Duration::from_secs(30)).await
+    }
+
+    /// As [`Pool::connect`], with how long a query waits for a connection (reconnecting to
+    /// a server that went away) before failing.
+    ///
+    /// # Errors
+    /// As [`Pool::connect`].
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let connect_err = |source| StoreError::Connect {
             url: redact_url(url),
             source,
@@ -102,6 +115,7 @@ impl Pool {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
+                .acquire_timeout(acquire_timeout)
                 .connect_with(opts)
                 .await
                 .map_err(connect_err)?;
@@ -112,7 +126,7 @@ impl Pool {
                 .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(acquire_timeout)
                 .connect_with(opts)
                 .await
                 .map_err(connect_err)?;

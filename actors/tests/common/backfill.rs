@@ -17,6 +17,13 @@ pub const TO: &str = "2024-12-31";
 /// limit); 200 scenario paths; retries capped at 4 s.
 pub fn chain_env(pg: Option<(String, String, String)>) -> Env {
     let env = Env::with(pg, "", "");
+    // A query gives up waiting for a connection after 3 s (the job fails as unavailable
+    // and is retried), so an outage meets the retry policy, not just the pool's patience.
+    let default = env.config_dir().join("default.toml");
+    let text = std::fs::read_to_string(&default)
+        .unwrap()
+        .replace("\n\n[daemon]", "\nacquire_timeout_secs = 3\n\n[daemon]");
+    std::fs::write(&default, text).unwrap();
     let cfg = env.config_dir();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
     let dags = std::fs::read_to_string(repo.join("dags.toml"))
