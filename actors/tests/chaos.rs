@@ -12,7 +12,11 @@ use serde_json::Value;
 
 /// A 60-name, two-year demo market whose daily ingest reads an (empty) inbox.
 fn demo_env() -> Env {
-    let env = Env::with(None, "", "");
+    demo_in(Env::with(None, "", ""))
+}
+
+/// The demo market in `env`'s databases.
+fn demo_in(env: Env) -> Env {
     let cfg = env.config_dir();
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
     // The shipped DAGs and engine configs, as the operator has them.
@@ -143,4 +147,31 @@ fn a_permanent_error_fails_the_chain_at_once_and_an_actor_thread_panic_is_superv
             (Some(1), Some(1))
         );
     }
+}
+
+#[test]
+fn the_drill_runs_on_postgres_copies_too() {
+    let env = common::in_system(Env::postgres("chaos_drill", "", ""));
+    let env = demo_in(env);
+    let (ok, report) = drill(&env, "portfolio:panic@1,derived:error@1");
+    for r in rows(&report) {
+        assert_eq!(r["verdict"]["result"], "identical", "{r}");
+    }
+    assert!(ok, "{report}");
+    // No copy is left on the server.
+    common::in_system(async {
+        let server = std::env::var("PV2_TEST_PG_URL").unwrap();
+        let pool = prometheus::store::Pool::connect(&server, 1).await.unwrap();
+        let prometheus::store::Pool::Postgres(p) = &pool else {
+            unreachable!()
+        };
+        let left: Vec<String> =
+            sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'drill%'")
+                .fetch_all(p)
+                .await
+                .unwrap();
+        assert!(left.is_empty(), "{left:?}");
+        pool.close().await;
+        env.cleanup().await;
+    });
 }

@@ -2,7 +2,7 @@
 
 use crate::clock::SystemClock;
 use crate::context::Context;
-use crate::monitor::client::{find_daemon, request};
+use crate::monitor::client::{client_identity, find_daemon, request};
 use crate::monitor::token::client_token;
 use crate::spine::registry::apply_offline;
 use anyhow::{Context as _, anyhow, bail};
@@ -150,7 +150,14 @@ pub async fn apply(ctx: &Context, engine: &str, file: &Path) -> anyhow::Result<(
         );
     } else {
         let stores = ctx.open_stores().await?;
-        let res = apply_offline(engine, &body, &stores.runtime, "cli", &SystemClock).await;
+        let res = apply_offline(
+            engine,
+            &body,
+            &stores.runtime,
+            &client_identity(),
+            &SystemClock,
+        )
+        .await;
         stores.close().await;
         let a = res.map_err(|e| anyhow!("{engine}: {e}"))?;
         let changed = if a.changed {

@@ -109,6 +109,43 @@ impl ChaosReport {
     }
 }
 
+/// Removes every copy whose name starts with `prefix`: files in `scratch` for a SQLite
+/// source, databases on the server of a PostgreSQL one.
+async fn remove_copies(
+    source: &str,
+    scratch: &std::path::Path,
+    prefix: &str,
+) -> anyhow::Result<()> {
+    if source.starts_with("sqlite:") {
+        if let Ok(entries) = std::fs::read_dir(scratch) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(prefix) {
+                    std::fs::remove_file(e.path())?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    let server = prometheus::store::admin::with_database(source, "postgres")?;
+    let pool = Pool::connect(&server, 1).await?;
+    let names: Vec<String> = match &pool {
+        Pool::Postgres(p) => {
+            sqlx::query_scalar(
+                "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1)",
+            )
+            .bind(prefix)
+            .fetch_all(p)
+            .await?
+        }
+        Pool::Sqlite(_) => Vec::new(),
+    };
+    pool.close().await;
+    for name in names {
+        prometheus::store::admin::drop_database(&server, &name).await?;
+    }
+    Ok(())
+}
+
 /// The DAGs the calendar triggers for `market` on `date`, in firing order.
 ///
 /// # Errors
@@ -154,6 +191,22 @@ fn states(run: &ScenarioRun) -> Vec<String> {
 /// The chain cannot be worked out, the databases cannot be copied, or the clean run did not
 /// succeed (there is nothing to compare with).
 pub async fn chaos(ctx: &Context, req: &ChaosRequest) -> anyhow::Result<ChaosReport> {
+    let prefix = format!("drill{}_", std::process::id());
+    let result = drill(ctx, req, &prefix).await;
+    // Whatever happened, no copy is left behind (each is as large as the databases).
+    for url in [&ctx.app.storage.historical_db, &ctx.app.storage.runtime_db] {
+        if let Err(e) = remove_copies(url, &req.scratch, &prefix).await {
+            tracing::error!(error = %e, "cannot remove the drill's scratch copies");
+        }
+    }
+    let inbox = req.scratch.join("inbox");
+    if inbox.exists() {
+        let _ = std::fs::remove_dir_all(&inbox);
+    }
+    result
+}
+
+async fn drill(ctx: &Context, req: &ChaosRequest, prefix: &str) -> anyhow::Result<ChaosReport> {
     let chain = day_chain(ctx, &req.market, req.date)?;
     let dags = crate::spine::system::load_dags(ctx)?;
     let actors: Vec<String> = chain
@@ -175,16 +228,20 @@ pub async fn chaos(ctx: &Context, req: &ChaosRequest) -> anyhow::Result<ChaosRep
     let base_h = snapshot(
         &storage.historical_db,
         &req.scratch,
-        "drill_base_historical",
+        &format!("{prefix}base_historical"),
     )
     .await
     .with_context(|| format!("snapshot of {}", redact_url(&storage.historical_db)))?;
     let base_r = if same {
         base_h.clone()
     } else {
-        snapshot(&storage.runtime_db, &req.scratch, "drill_base_runtime")
-            .await
-            .with_context(|| format!("snapshot of {}", redact_url(&storage.runtime_db)))?
+        snapshot(
+            &storage.runtime_db,
+            &req.scratch,
+            &format!("{prefix}base_runtime"),
+        )
+        .await
+        .with_context(|| format!("snapshot of {}", redact_url(&storage.runtime_db)))?
     };
     // SQLite copies record which rows each run touches, so only those are compared.
     let tracked = {
@@ -212,7 +269,7 @@ pub async fn chaos(ctx: &Context, req: &ChaosRequest) -> anyhow::Result<ChaosRep
             Ok::<_, anyhow::Error>((h, r))
         }
     };
-    let (clean_h, clean_r) = copy("drill_clean".into()).await?;
+    let (clean_h, clean_r) = copy(format!("{prefix}clean")).await?;
     let clean_run = scenario::run(
         ctx,
         (&clean_h, &clean_r),
@@ -236,7 +293,7 @@ pub async fn chaos(ctx: &Context, req: &ChaosRequest) -> anyhow::Result<ChaosRep
     }
     let mut rows = Vec::new();
     for (i, fault) in faults.iter().enumerate() {
-        let (h, r) = copy(format!("drill_f{i}")).await?;
+        let (h, r) = copy(format!("{prefix}f{i}")).await?;
         let outcome = scenario::run(
             ctx,
             (&h, &r),
@@ -270,10 +327,6 @@ pub async fn chaos(ctx: &Context, req: &ChaosRequest) -> anyhow::Result<ChaosRep
     }
     for url in [&clean_h, &clean_r, &base_h, &base_r] {
         remove_copy(url).await?;
-    }
-    let inbox = req.scratch.join("inbox");
-    if inbox.exists() {
-        std::fs::remove_dir_all(&inbox).with_context(|| format!("removing {}", inbox.display()))?;
     }
     Ok(ChaosReport {
         market: req.market.to_string(),

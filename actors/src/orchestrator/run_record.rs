@@ -19,6 +19,33 @@ enum Entry {
     Flush(oneshot::Sender<()>),
 }
 
+/// Writes one batch: retried with backoff while the database is busy or unreachable (the
+/// record lags, nothing is lost); a batch the database refuses for what it contains is
+/// written record by record, and only a record refused on its own is dropped, with an error
+/// in the log — one bad record never blocks the rest.
+async fn write_batch(db: &RuntimeDb, batch: &[RunRecord]) {
+    let mut wait = std::time::Duration::from_millis(50);
+    loop {
+        match db.record_runs(batch).await {
+            Ok(()) => return,
+            Err(e) if e.class().is_retried() => {
+                tracing::error!(records = batch.len(), error = %e, retry_ms = wait.as_millis() as u64, "cannot record run state; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(records = batch.len(), error = %e, "a run record was refused; writing the batch one record at a time");
+                for r in batch {
+                    if let Err(e) = db.record_runs(std::slice::from_ref(r)).await {
+                        tracing::error!(record = ?r, error = %e, "run record dropped");
+                    }
+                }
+                return;
+            }
+        }
+    }
+}
+
 /// A handle to the ordered writer.
 #[derive(Clone, Debug)]
 pub struct RunLog {
@@ -46,12 +73,7 @@ impl RunLog {
                     }
                 }
                 if !batch.is_empty() {
-                    let mut wait = std::time::Duration::from_millis(50);
-                    while let Err(e) = db.record_runs(&batch).await {
-                        tracing::error!(records = batch.len(), error = %e, retry_ms = wait.as_millis() as u64, "cannot record run state; retrying");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(std::time::Duration::from_secs(5));
-                    }
+                    write_batch(&db, &batch).await;
                     batch.clear();
                 }
                 for done in flushes.drain(..) {

@@ -111,8 +111,8 @@ enum EventCommand {
 }
 
 /// Records actor events in order: a tracing event at once, an `actor_events` row by a
-/// single background writer (so rows keep the order the events happened in). A write the
-/// database refuses (it is down, or busy) is retried with backoff until it succeeds: an
+/// single background writer (so rows keep the order the events happened in). A write that
+/// fails because the database is down or busy is retried with backoff until it succeeds: an
 /// outage delays the record, it never loses an event.
 #[derive(Clone)]
 pub struct EventRecorder {
@@ -136,6 +136,10 @@ impl EventRecorder {
                     EventCommand::Record(e) => {
                         let mut wait = Duration::from_millis(50);
                         while let Err(err) = db.append_event(&e).await {
+                            if !err.class().is_retried() {
+                                tracing::error!(actor = %e.actor, event = %e.event, error = %err, "actor event refused by the database; dropped");
+                                break;
+                            }
                             tracing::error!(actor = %e.actor, event = %e.event, error = %err, retry_ms = wait.as_millis() as u64, "cannot record actor event; retrying");
                             tokio::time::sleep(wait).await;
                             wait = (wait * 2).min(Duration::from_secs(5));
