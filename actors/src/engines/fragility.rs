@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use prometheus::config::VersionedConfig;
 use prometheus::domain::{FragilityReport, ScenarioSet};
 use prometheus::engines::fragility::{FragilityClass, FragilityConfig};
-use prometheus::store::{Stamp, WorldStateStore};
+use prometheus::store::{Stamp, WorldOutput, WorldStateStore};
 use std::collections::BTreeMap;
 
 /// Fragility alpha.
@@ -49,9 +49,17 @@ impl Job for FragilityJob {
             })?;
         let config = &cfg.config;
         let runtime = &ctx.stores.runtime;
-        let stability_config = ctx.upstream_config("stability").await?.ok_or_else(|| {
+        // This run's stability rows when it has a stability job, else the date's first.
+        let stability_config = if ctx.run.runs("stability") {
+            ctx.upstream_config("stability").await?
+        } else {
+            runtime
+                .first_config_on(WorldOutput::Stability, market.as_str(), as_of)
+                .await?
+        }
+        .ok_or_else(|| {
             JobError::permanent(format!(
-                "no successful stability job for {market} {as_of} is recorded; nothing to blend the scenario losses with"
+                "no stability rows of {market} {as_of}: nothing to blend the scenario losses with"
             ))
         })?;
         let stability = runtime

@@ -92,7 +92,11 @@ impl Job for PortfolioJob {
         let runtime = &ctx.stores.runtime;
         // Every upstream output is read under the config the run record says its job used;
         // the scenario set is the one received for this run, or rebuilt from the store.
-        let universe_config = ctx.upstream_config("universe").await?;
+        let universe_config = if ctx.run.runs("universe") {
+            ctx.upstream_config("universe").await?
+        } else {
+            None
+        };
         let scenarios = scenario_set::of_run(ctx, &self.scenarios).await?;
         let members = runtime
             .universe(
