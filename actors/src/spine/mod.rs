@@ -2,7 +2,9 @@
 //! and stopped.
 //!
 //! - [`registry`] — the one list of job actors (names, start, controls, offline apply).
-//! - [`job_actor`] — the supervised actor around a [`job_actor::Job`], with its messages;
+//! - [`job`] — what an engine implements ([`job::Job`]) and what an attempt gets
+//!   ([`job::JobContext`]); [`job_actor`] — the supervised actor around a job, with its
+//!   messages;
 //!   [`job_error`] — how an attempt fails, with the class that decides its retry.
 //! - [`supervision`] — restart budgets, life cycles and the actor event recorder.
 //! - [`edge`] — the message types of the dataflow edges; [`dataflow`] — who sends what to
@@ -16,6 +18,7 @@ pub mod dataflow;
 pub mod edge;
 pub mod engine_config;
 pub mod faults;
+pub mod job;
 pub mod job_actor;
 pub mod job_error;
 pub mod reconfig;

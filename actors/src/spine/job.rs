@@ -1,0 +1,164 @@
+//! What an engine implements to run in the spine: the [`Job`] trait, and the
+//! [`JobContext`] an attempt gets — its run, the stores, the panels, and
+//! [`JobContext::compute`], the one way CPU-bound work leaves the actors' thread (where a
+//! panic stays a supervised event).
+
+use super::job_error::{JobError, panic_text};
+use crate::panel_cache::PanelCache;
+use async_trait::async_trait;
+use prometheus::config::{EngineConfig, MarketsConfig, VersionedConfig};
+use prometheus::domain::{Clock, ConfigId, RunJob};
+use prometheus::store::{RunStore, Stores};
+use std::sync::{Arc, Mutex};
+
+/// Everything a job attempt may use besides its own state.
+#[derive(Clone)]
+pub struct JobContext {
+    /// The attempt.
+    pub run: RunJob,
+    /// Both databases.
+    pub stores: Stores,
+    /// The clock (for batch timestamps; never for decisions).
+    pub clock: Arc<dyn Clock>,
+    /// Configured markets.
+    pub markets: Arc<MarketsConfig>,
+    /// The spine's in-memory price panels.
+    pub panels: Arc<PanelCache>,
+    /// An injected panic (its spec) waiting for the attempt's first computation.
+    pub(super) compute_fault: Arc<Mutex<Option<String>>>,
+}
+
+impl JobContext {
+    /// A context for one attempt of `run`.
+    pub fn new(
+        run: RunJob,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        markets: Arc<MarketsConfig>,
+        panels: Arc<PanelCache>,
+    ) -> Self {
+        Self {
+            run,
+            stores,
+            clock,
+            markets,
+            panels,
+            compute_fault: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The run's market panel from `history_days` calendar days before `as_of` up to
+    /// `as_of`, from the spine's cache.
+    ///
+    /// # Errors
+    /// Store failures, with their class.
+    pub async fn panel(
+        &self,
+        as_of: chrono::NaiveDate,
+        history_days: u64,
+    ) -> Result<
+        (
+            Vec<prometheus::domain::Instrument>,
+            prometheus::encoders::numeric::Panel,
+        ),
+        JobError,
+    > {
+        Ok(self
+            .panels
+            .panel(
+                &self.stores.historical,
+                &self.run.market,
+                as_of,
+                history_days,
+            )
+            .await?)
+    }
+
+    /// Runs `f`, a CPU-bound computation, on tokio's blocking pool, so the actors' shared
+    /// event-loop thread stays free and several dates in flight compute on both cores. A
+    /// panic inside `f` comes back as [`JobError::Panicked`] — the supervised event a panic
+    /// on the actor's thread is — never as an ordinary error. An injected `panic` fault
+    /// fires here, inside the computation.
+    ///
+    /// # Errors
+    /// `f` panicked, or the pool cancelled it (the runtime is shutting down).
+    pub async fn compute<T, F>(&self, what: &str, f: F) -> Result<T, JobError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let fault = self.compute_fault.lock().ok().and_then(|mut f| f.take());
+        let task = tokio::task::spawn_blocking(move || {
+            if let Some(spec) = fault {
+                panic!("injected fault {spec} inside the computation");
+            }
+            f()
+        });
+        match task.await {
+            Ok(v) => Ok(v),
+            Err(e) if e.is_panic() => Err(JobError::Panicked(format!(
+                "{what}: {}",
+                panic_text(e.into_panic().as_ref())
+            ))),
+            Err(e) => Err(JobError::transient(format!("{what} was cancelled: {e}"))),
+        }
+    }
+
+    /// The config the actor `name` wrote its rows of this date under: the one it succeeded
+    /// with earlier in this run, else (an actor of another DAG's run, such as the encoders
+    /// of the `features` run the joint encoder reads) its latest success for this market
+    /// and date in the durable run record. Never a message, which a restart can lose.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn upstream_config(&self, name: &str) -> Result<Option<ConfigId>, JobError> {
+        if let Some(c) = self.run.upstream_config(name) {
+            return Ok(Some(c.clone()));
+        }
+        Ok(self
+            .stores
+            .runtime
+            .succeeded_config(self.run.market.as_str(), self.run.as_of, name)
+            .await?)
+    }
+}
+
+/// What a successful attempt produced.
+pub struct JobOutput<O> {
+    /// One line for `job_runs` and logs.
+    pub summary: String,
+    /// The message for downstream actors, if any.
+    pub emit: Option<O>,
+}
+
+/// A unit of work an actor runs for (market, date): the engine-specific part of an actor.
+#[async_trait]
+pub trait Job: Send + Sync + 'static {
+    /// The engine's configuration.
+    type Config: EngineConfig;
+    /// What arrives on its upstream edge ([`super::edge::NoInput`] when nothing does).
+    type Input: Clone + Send + 'static;
+    /// What it sends downstream ([`super::edge::NoOutput`] when nothing).
+    type Output: Clone + Send + 'static;
+    /// The actor's name: fault specs, events, DAG `actor` fields and config files use it.
+    const NAME: &'static str;
+
+    /// Runs one attempt. Outputs must be persisted before it returns `Ok`, and written
+    /// with upserts on natural keys so a repeated attempt changes nothing. Everything it
+    /// reads must be durable (or recomputable from durable inputs): an upstream message is
+    /// a shortcut, never the only copy.
+    ///
+    /// # Errors
+    /// Why the attempt failed, with the class that decides whether it is retried.
+    async fn run(
+        &self,
+        ctx: &JobContext,
+        cfg: &VersionedConfig<Self::Config>,
+    ) -> Result<JobOutput<Self::Output>, JobError>;
+
+    /// Keeps an upstream message for the job of its run.
+    fn receive(&self, input: Self::Input);
+
+    /// Drops caches after a restart (they may be what failed).
+    fn reset(&self);
+}
