@@ -5,6 +5,7 @@
 use prometheus::engines::covariance::ledoit_wolf;
 use prometheus::engines::portfolio::qp::{Constraints, solve};
 use prometheus::engines::portfolio::{
+    WeightCap,
     Method, PortfolioConfig, PortfolioError, PortfolioInputs, PortfolioName, feasible,
 };
 use rand::{Rng, SeedableRng};
@@ -220,7 +221,7 @@ fn every_method_stays_inside_every_constraint() {
     ] {
         let cfg = PortfolioConfig {
             method,
-            max_weight: 0.06,
+            max_weight: WeightCap::Fixed(0.06),
             sector_cap: 0.4,
             sector_caps: caps.clone(),
             turnover_limit: Some(1.0),
@@ -254,7 +255,7 @@ fn minimum_variance_has_the_lowest_ex_ante_volatility() {
     let vol = |method| {
         PortfolioConfig {
             method,
-            max_weight: 0.2,
+            max_weight: WeightCap::Fixed(0.2),
             ..PortfolioConfig::default()
         }
         .construct(&inputs(&xs, &r, days))
@@ -306,7 +307,7 @@ fn impossible_caps_and_breached_limits_fail_closed_with_reasons() {
     let xs = names(n);
     let err = PortfolioConfig {
         method: Method::EqualWeight,
-        max_weight: 0.05,
+        max_weight: WeightCap::Fixed(0.05),
         ..PortfolioConfig::default()
     }
     .construct(&inputs(&xs, &r, days))
@@ -319,7 +320,7 @@ fn impossible_caps_and_breached_limits_fail_closed_with_reasons() {
 
     let mut cfg = PortfolioConfig {
         method: Method::EqualWeight,
-        max_weight: 0.2,
+        max_weight: WeightCap::Fixed(0.2),
         ..PortfolioConfig::default()
     };
     cfg.limits.max_ex_ante_vol = Some(0.01);
@@ -352,7 +353,7 @@ fn the_fragile_weight_limit_holds_by_construction() {
     for method in [Method::EqualWeight, Method::Hrp, Method::MeanVariance] {
         let mut cfg = PortfolioConfig {
             method,
-            max_weight: 0.1,
+            max_weight: WeightCap::Fixed(0.1),
             ..PortfolioConfig::default()
         };
         cfg.limits.max_fragile_weight = Some(0.2);

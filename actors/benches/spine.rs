@@ -65,7 +65,7 @@ fn spine(dir: &Path) -> (actix::SystemRunner, Spine) {
     )
     .unwrap();
     let global = prometheus_actors::cli::GlobalArgs {
-        config: cfg,
+        config: Some(cfg),
         historical_db: None,
         runtime_db: None,
         log_format: prometheus_actors::cli::LogFormat::Text,

@@ -19,7 +19,7 @@ use crate::spine::system::{Spine, SpineOptions};
 use anyhow::{Context as _, anyhow, bail};
 use chrono::{Days, NaiveDate};
 use prometheus::backtest::broker::{PriceBook, Simulation};
-use prometheus::backtest::metrics::{DayPoint, Report, report};
+use prometheus::backtest::metrics::{DayPoint, Report, TargetStats, report};
 use prometheus::backtest::strategy::StrategyConfig;
 use prometheus::calendar::ExchangeCalendar;
 use prometheus::config::{EngineConfig, Issues, canonical_json, content_hash};
@@ -36,7 +36,6 @@ use prometheus::store::{
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -53,30 +52,29 @@ const REBALANCES_IN_FLIGHT: usize = 6;
 /// # Errors
 /// A missing or unreadable file, unknown keys, or invalid fields (each listed).
 pub fn load_strategy(ctx: &Context, name_or_file: &str) -> anyhow::Result<StrategyConfig> {
-    let path = if name_or_file.ends_with(".toml") || name_or_file.contains('/') {
-        Path::new(name_or_file).to_path_buf()
+    let (text, origin) = if name_or_file.ends_with(".toml") || name_or_file.contains('/') {
+        let text = std::fs::read_to_string(name_or_file)
+            .with_context(|| format!("reading strategy file {name_or_file}"))?;
+        (text, name_or_file.to_owned())
     } else {
         ctx.source
-            .dir()
-            .join("strategies")
-            .join(format!("{name_or_file}.toml"))
+            .read(&format!("strategies/{name_or_file}.toml"))?
+            .ok_or_else(|| {
+                anyhow!(
+                    "no strategy `{name_or_file}` under {}/strategies/: pass a file path, or a name there",
+                    ctx.source.describe()
+                )
+            })?
     };
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "reading strategy {}: pass a file, or a name under {}/strategies/",
-            path.display(),
-            ctx.source.dir().display()
-        )
-    })?;
     let strategy: StrategyConfig = toml::from_str(&text)
-        .map_err(|e| anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        .map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
     let mut issues = Issues::new();
     strategy.validate(&mut issues);
     if !issues.is_empty() {
         let lines: Vec<String> = issues
             .into_pairs()
             .into_iter()
-            .map(|(k, r)| format!("  - {}: key `{k}`: {r}", path.display()))
+            .map(|(k, r)| format!("  - {origin}: key `{k}`: {r}"))
             .collect();
         bail!("invalid strategy:\n{}", lines.join("\n"));
     }
@@ -136,6 +134,18 @@ fn overrides(
         if let Value::Object(m) = &mut v {
             for key in scoped {
                 m.insert((*key).to_owned(), json!(backtest_id));
+            }
+            // The objective's horizon is the strategy's rebalance period and its trading
+            // cost the strategy's broker, unless the strategy sets them.
+            if job == "portfolio" {
+                m.entry("rebalance_days")
+                    .or_insert_with(|| json!(strategy.rebalance.sessions()));
+                if m.get("turnover_cost").is_none_or(|c| c == "broker") {
+                    m.insert(
+                        "turnover_cost".to_owned(),
+                        json!(strategy.broker.cost_per_unit_traded()),
+                    );
+                }
             }
         }
         out.insert(job.clone(), v);
@@ -382,7 +392,8 @@ pub async fn run_backtest(
     let sim = strategy
         .broker
         .simulate(&book, &by_date, strategy.initial_capital);
-    let benchmark = benchmark_returns(&stores, &strategy.benchmark, &sessions).await?;
+    let benchmark =
+        benchmark_returns(&stores, &strategy.market, &strategy.benchmark, &sessions).await?;
     let regimes = regimes_in_force(&stores, &strategy.market, &sessions).await?;
     let ics: Vec<(f64, f64)> = stores
         .runtime
@@ -391,7 +402,18 @@ pub async fn run_backtest(
         .into_iter()
         .filter_map(|r| r.skill.map(|(_, s)| (s.ic, s.rank_ic)))
         .collect();
-    let (days, rep) = assemble(&sim, &benchmark, &regimes, &ics);
+    let (days, mut rep) = assemble(&sim, &benchmark, &regimes, &ics);
+    let reports = stores
+        .runtime
+        .risk_reports(
+            &backtest_id,
+            &strategy.market,
+            &portfolio_config,
+            header.from,
+            header.to,
+        )
+        .await?;
+    rep.targets = TargetStats::of(reports.iter().map(|(_, r)| r));
     header.state = "SUCCEEDED".into();
     header.metrics = Some(serde_json::to_string(&rep)?);
     stores
@@ -488,14 +510,21 @@ async fn price_book(
 /// factor's value (factors are one-day returns).
 async fn benchmark_returns(
     stores: &Stores,
+    market: &str,
     benchmark: &str,
     sessions: &[NaiveDate],
 ) -> anyhow::Result<Vec<Option<f64>>> {
     let (first, last) = (sessions[0], sessions[sessions.len() - 1]);
     let before = first.checked_sub_days(Days::new(10)).unwrap_or(first);
+    // A bare symbol (`SPX`) names an instrument of the strategy's market.
+    let instrument = if benchmark.contains(':') {
+        InstrumentId::new(benchmark)
+    } else {
+        InstrumentId::new(format!("{market}:{benchmark}"))
+    };
     let closes = stores
         .historical
-        .adj_closes(&InstrumentId::new(benchmark), before, last)
+        .adj_closes(&instrument, before, last)
         .await?;
     if !closes.is_empty() {
         let by_date: BTreeMap<NaiveDate, f64> = closes.into_iter().collect();

@@ -18,9 +18,11 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Configuration directory (default.toml, markets.toml, engines/…).
-    #[arg(long, global = true, default_value = "config", value_name = "DIR")]
-    pub config: PathBuf,
+    /// Configuration directory (default.toml, markets.toml, dags.toml, engines/,
+    /// strategies/). Without it: `PV2_CONFIG`, then `./config` when it exists, then the
+    /// defaults built into the binary (`pv2 config init DIR` writes them out to edit).
+    #[arg(long, global = true, env = "PV2_CONFIG", value_name = "DIR")]
+    pub config: Option<PathBuf>,
     /// Historical database URL (sqlite://PATH or postgres://…); overrides the config.
     #[arg(long, global = true, env = "PV2_HISTORICAL_DB", value_name = "URL")]
     pub historical_db: Option<String>,
@@ -365,6 +367,12 @@ pub enum ConfigCommand {
     History {
         /// Engine name.
         engine: String,
+    },
+    /// Write the built-in default configuration to DIR (never overwriting a file), to be
+    /// edited and used with `--config DIR` or `PV2_CONFIG=DIR`.
+    Init {
+        /// The directory to create.
+        dir: PathBuf,
     },
     /// Validate and activate a configuration file (hot, in the running daemon if any).
     Apply {

@@ -10,7 +10,8 @@ use prometheus::store::{BulkTuning, ReferenceStore, Stores, redact_url};
 /// Configuration of one `pv2` invocation.
 #[derive(Clone, Debug)]
 pub struct Context {
-    /// Where configuration comes from (directory + environment overrides).
+    /// Where configuration comes from (`--config`, `PV2_CONFIG`, `./config` or the built-in
+    /// defaults, plus environment overrides).
     pub source: ConfigSource,
     /// `default.toml`, with the command line's database URLs applied.
     pub app: AppConfig,
@@ -25,7 +26,13 @@ impl Context {
     /// # Errors
     /// Any configuration problem, naming file or variable, key and reason.
     pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
-        let source = ConfigSource::new(&global.config, std::env::vars())?;
+        let source = match &global.config {
+            Some(dir) => ConfigSource::new(dir, std::env::vars())?,
+            None if std::path::Path::new("config").is_dir() => {
+                ConfigSource::new("config", std::env::vars())?
+            }
+            None => ConfigSource::builtin(std::env::vars()),
+        };
         source.check_engine_overrides(crate::spine::ACTOR_NAMES)?;
         let mut app = source.load_app()?;
         if let Some(url) = &global.historical_db {

@@ -18,7 +18,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Panics become one log line: in the actors they are supervised events (the actor restarts,
+/// Panics become one log line (a closed stdout pipe ends the process quietly): in the actors they are supervised events (the actor restarts,
 /// the attempt is retried), and a fire drill injects dozens of them; the backtrace is kept
 /// for `PV2_LOG=debug`.
 fn log_panics() {
@@ -29,6 +29,11 @@ fn log_panics() {
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "non-text panic payload".to_owned());
+        // `pv2 show … | head`: the reader went away, which is how a pipe ends, not a
+        // failure. `println!` reports it as this panic; end quietly, as cat and grep do.
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         let location = info
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))

@@ -60,6 +60,12 @@ impl Default for BrokerConfig {
 }
 
 impl BrokerConfig {
+    /// What trading one unit of portfolio weight costs: slippage plus commission, as a
+    /// fraction (the portfolio engine's default turnover cost).
+    pub fn cost_per_unit_traded(&self) -> f64 {
+        (self.slippage_bp + self.commission_bp) / 1e4
+    }
+
     /// Checks every field.
     pub fn validate(&self, issues: &mut Issues) {
         for (key, v) in [

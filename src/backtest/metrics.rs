@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::engines::portfolio::risk::ANNUAL_DAYS;
+use crate::engines::portfolio::risk::{ANNUAL_DAYS, RiskReport};
 
 /// Metrics of one sample of days.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -153,6 +153,37 @@ pub struct Report {
     pub ic: Option<f64>,
     /// Mean rank IC of the same.
     pub rank_ic: Option<f64>,
+    /// What the targets were like: how often caps decided them, how often a day was
+    /// defensive.
+    #[serde(default)]
+    pub targets: TargetStats,
+}
+
+/// Counts over a backtest's targets, from their risk reports.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetStats {
+    /// Rebalances with a stored target.
+    pub rebalances: usize,
+    /// Rebalances where the per-name cap bound most of the names held.
+    pub cap_bound: usize,
+    /// Rebalances with a defensive target (no eligible name: cash or hold).
+    pub defensive: usize,
+    /// Rebalances that held part of the budget in cash because the caps could not place it.
+    pub partly_cash: usize,
+}
+
+impl TargetStats {
+    /// The counts over `reports`.
+    pub fn of<'a>(reports: impl IntoIterator<Item = &'a RiskReport>) -> Self {
+        let mut s = Self::default();
+        for r in reports {
+            s.rebalances += 1;
+            s.cap_bound += usize::from(r.cap_bound_most());
+            s.defensive += usize::from(r.defensive.is_some());
+            s.partly_cash += usize::from(r.defensive.is_none() && r.cash > 1e-9);
+        }
+        s
+    }
 }
 
 /// The report of `points` with each day's regime label.
@@ -172,6 +203,7 @@ pub fn report(points: &[DayPoint], regimes: &[Option<String>], ics: &[(f64, f64)
         by_regime: groups.into_iter().map(|(k, v)| (k, metrics(&v))).collect(),
         ic: mean(|x| x.0),
         rank_ic: mean(|x| x.1),
+        targets: TargetStats::default(),
     }
 }
 

@@ -34,6 +34,16 @@ pub enum Rebalance {
 }
 
 impl Rebalance {
+    /// Sessions between rebalances, about: the horizon of the portfolio's objective.
+    pub fn sessions(self) -> u32 {
+        match self {
+            Self::Daily => 1,
+            Self::Weekly => 5,
+            Self::Monthly => 21,
+            Self::Quarterly => 63,
+        }
+    }
+
     fn period(self, d: NaiveDate) -> (i32, u32) {
         match self {
             Self::Daily => (d.year(), d.ordinal()),
@@ -75,7 +85,8 @@ pub struct StrategyConfig {
     pub jobs: Vec<String>,
     /// Rebalance frequency.
     pub rebalance: Rebalance,
-    /// An instrument id or a factor id (e.g. `MKT:US_EQ`, the equal-weighted market).
+    /// An instrument id (`US_EQ:SPX`), a symbol of the strategy's market (`SPX`, e.g. an imported
+    /// index) or a factor id (e.g. `MKT:US_EQ`, the equal-weighted market).
     pub benchmark: String,
     /// Starting cash.
     #[serde(default = "default_capital")]

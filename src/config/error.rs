@@ -70,7 +70,7 @@ pub enum ConfigError {
     },
     /// The configuration directory does not exist.
     #[error(
-        "config directory {0} does not exist (pass --config DIR pointing at the project's config/)"
+        "config directory {0} does not exist (pass --config DIR or PV2_CONFIG=DIR naming a directory like the project's config/; `pv2 config init DIR` writes the defaults there)"
     )]
     MissingDir(PathBuf),
     /// One or more keys are invalid.

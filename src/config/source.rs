@@ -3,7 +3,7 @@
 use super::engine::{EngineConfig, VersionedConfig};
 use super::error::{ConfigError, ConfigIssue, Issues};
 use serde::de::DeserializeOwned;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One `PV2_A__B__C=value` variable, parsed.
 #[derive(Clone, Debug)]
@@ -13,13 +13,23 @@ struct EnvOverride {
     value: toml::Value,
 }
 
-/// The configuration directory plus the environment overrides that apply to it.
+/// Where configuration files are read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigRoot {
+    /// A directory laid out like the repository's `config/` (a missing file there means
+    /// "every key at its default").
+    Dir(PathBuf),
+    /// The shipped files compiled into the binary ([`super::builtin`]).
+    Builtin,
+}
+
+/// The configuration root plus the environment overrides that apply to it.
 ///
 /// The environment is passed in (not read here) so loading is a pure function of its inputs
 /// and tests can supply their own.
 #[derive(Clone, Debug)]
 pub struct ConfigSource {
-    dir: PathBuf,
+    root: ConfigRoot,
     overrides: Vec<EnvOverride>,
 }
 
@@ -41,6 +51,16 @@ impl ConfigSource {
         if !dir.is_dir() {
             return Err(ConfigError::MissingDir(dir));
         }
+        Ok(Self::with_root(ConfigRoot::Dir(dir), env))
+    }
+
+    /// A source reading the shipped files compiled into the binary, with overrides from
+    /// `env`.
+    pub fn builtin(env: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self::with_root(ConfigRoot::Builtin, env)
+    }
+
+    fn with_root(root: ConfigRoot, env: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut overrides: Vec<EnvOverride> = env
             .into_iter()
             .filter_map(|(var, raw)| {
@@ -57,12 +77,47 @@ impl ConfigSource {
             })
             .collect();
         overrides.sort_by(|a, b| a.var.cmp(&b.var));
-        Ok(Self { dir, overrides })
+        Self { root, overrides }
     }
 
-    /// The configuration directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Where the files come from.
+    pub fn root(&self) -> &ConfigRoot {
+        &self.root
+    }
+
+    /// Where the files come from, for messages: the directory, or "the built-in defaults".
+    pub fn describe(&self) -> String {
+        match &self.root {
+            ConfigRoot::Dir(d) => d.display().to_string(),
+            ConfigRoot::Builtin => "the built-in defaults (pv2 config init DIR writes them out)".into(),
+        }
+    }
+
+    /// The text of the file at `rel` (e.g. `strategies/hrp.toml`) and the origin to name in
+    /// messages; `None` when there is no such file.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] when the file exists but cannot be read.
+    pub fn read(&self, rel: &str) -> Result<Option<(String, String)>, ConfigError> {
+        match &self.root {
+            ConfigRoot::Dir(dir) => {
+                let path = dir.join(rel);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Ok(Some((text, path.display().to_string()))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(ConfigError::Read { path, source }),
+                }
+            }
+            ConfigRoot::Builtin => Ok(super::builtin::file(rel)
+                .map(|t| (t.to_owned(), format!("(built-in) config/{rel}")))),
+        }
+    }
+
+    fn describe_file(&self, rel: &str) -> String {
+        match &self.root {
+            ConfigRoot::Dir(d) => d.join(rel).display().to_string(),
+            ConfigRoot::Builtin => format!("(built-in) config/{rel}"),
+        }
     }
 
     /// Loads `default.toml` (all overrides except those under `engines`).
@@ -160,12 +215,9 @@ impl ConfigSource {
         prefix: &[&str],
         applies: impl Fn(&[String]) -> bool,
     ) -> Result<(T, Origins), ConfigError> {
-        let path = self.dir.join(rel);
-        let file_origin = path.display().to_string();
-        let mut table = match std::fs::read_to_string(&path) {
-            Ok(text) => parse_table(&file_origin, &text)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
-            Err(source) => return Err(ConfigError::Read { path, source }),
+        let (mut table, file_origin) = match self.read(rel)? {
+            Some((text, origin)) => (parse_table(&origin, &text)?, origin),
+            None => (toml::Table::new(), self.describe_file(rel)),
         };
         let mut origins = Origins {
             file: file_origin,

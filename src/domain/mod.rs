@@ -24,5 +24,5 @@ pub use messages::{
     ScenarioSet, StabilityReport, TargetPortfolio,
 };
 pub use news::{NewsArticle, NewsLink};
-pub use reference::{Instrument, InstrumentStatus, Issuer, Market};
+pub use reference::{ASSET_CLASSES, Instrument, InstrumentStatus, Issuer, Market, is_investable};
 pub use supervision::{AttemptState, ErrorClass, EventKind, RunStatus};

@@ -71,10 +71,20 @@ pub struct Instrument {
     pub market_id: MarketId,
     /// Ticker symbol on that market.
     pub symbol: String,
-    /// e.g. `equity`, `index`, `fx`.
+    /// One of [`ASSET_CLASSES`]; only [`is_investable`] classes enter a universe.
     pub asset_class: String,
     /// ISO currency of its prices.
     pub currency: String,
     /// Listed or delisted.
     pub status: InstrumentStatus,
+}
+
+/// The asset classes an instrument may have (`asset_class` in an instruments file; default
+/// `equity`).
+pub const ASSET_CLASSES: [&str; 4] = ["equity", "etf", "fund", "index"];
+
+/// Whether a portfolio may hold an instrument of `asset_class`: an index has a price series
+/// (a regime input, a benchmark) but cannot be bought.
+pub fn is_investable(asset_class: &str) -> bool {
+    asset_class != "index"
 }

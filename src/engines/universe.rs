@@ -140,6 +140,8 @@ pub struct Candidate {
     pub id: String,
     /// Ticker.
     pub symbol: String,
+    /// `equity`, `etf`, `index`…: an index is a benchmark, never a holding.
+    pub asset_class: String,
     /// Sector (`unknown` when not known).
     pub sector: String,
     /// Sessions with a price up to the date.
@@ -184,6 +186,12 @@ impl UniverseConfig {
         let mut out = Vec::new();
         if self.exclusions.iter().any(|e| e == &c.id || e == &c.symbol) {
             out.push("on the exclusion list".to_owned());
+        }
+        if !crate::domain::is_investable(&c.asset_class) {
+            out.push(format!(
+                "asset class {}: not investable (a benchmark)",
+                c.asset_class
+            ));
         }
         if !c.priced_today {
             out.push("no price on the date (stale)".to_owned());
@@ -288,6 +296,7 @@ mod tests {
         Candidate {
             id: format!("US_EQ:N{i:02}"),
             symbol: format!("N{i:02}"),
+            asset_class: "equity".into(),
             sector: sector.to_owned(),
             history_days: 400,
             priced_today: true,
@@ -310,8 +319,10 @@ mod tests {
         c.last_close = 0.5;
         c.median_traded_value = Some(1e4);
         c.soft_target = Some((SoftTargetClass::Breaker, 92.0));
+        c.asset_class = "index".into();
         let reasons = cfg.filter_reasons(&c);
-        assert_eq!(reasons.len(), 7, "{reasons:?}");
+        assert_eq!(reasons.len(), 8, "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.contains("asset class index")));
         assert!(reasons[0].contains("exclusion list"));
         assert!(reasons.iter().any(|r| r.contains("BREAKER")));
         assert!(

@@ -66,7 +66,7 @@ pub struct DailyIngestConfig {
 impl Default for DailyIngestConfig {
     fn default() -> Self {
         Self {
-            source: DailySource::Synthetic,
+            source: DailySource::Inbox,
             inbox_dir: "data/inbox".into(),
             synthetic: SyntheticSourceConfig::default(),
         }
@@ -134,6 +134,7 @@ pub async fn store_synthetic_day(
     seed: u64,
     clock: &dyn Clock,
 ) -> Result<DayIngestSummary, IngestError> {
+    super::provenance::ensure_synthetic_allowed(db).await?;
     let started_at = clock.now();
     let id = batch_id(
         "synthetic-day",

@@ -59,6 +59,9 @@ pub enum IngestError {
         /// The markets that exist.
         known: String,
     },
+    /// Synthetic and real market data would meet in one database.
+    #[error("{0}")]
+    MixedData(String),
     /// A command-line argument is invalid (e.g. a malformed symbol).
     #[error("{0}")]
     BadArgument(String),
@@ -80,6 +83,7 @@ impl IngestError {
             | Self::Empty { .. }
             | Self::WhollyInvalid { .. }
             | Self::UnknownMarket { .. }
+            | Self::MixedData(_)
             | Self::BadArgument(_) => ErrorClass::Permanent,
         }
     }

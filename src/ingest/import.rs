@@ -215,6 +215,7 @@ pub async fn import_prices(
     clock: &dyn Clock,
 ) -> Result<ImportOutcome, IngestError> {
     let (bytes, text) = read_text(req.path)?;
+    super::provenance::ensure_import_allowed(db).await?;
     let market = require_market(db, markets, req.market).await?;
     let (source, target, series, rejects) = match format {
         PriceFormat::Yahoo => {
@@ -267,6 +268,7 @@ pub async fn import_instruments(
     clock: &dyn Clock,
 ) -> Result<ImportOutcome, IngestError> {
     let (bytes, text) = read_text(path)?;
+    super::provenance::ensure_import_allowed(db).await?;
     let p = instruments::parse(&text, markets).map_err(bad_header(path))?;
     db.upsert_markets(&markets.to_markets()).await?;
     let started = started_batch(

@@ -1,12 +1,13 @@
 //! Instrument lists: `symbol,name,sector,industry,country,market` with optional
-//! `asset_class` and `currency` columns. Each row registers an issuer (id = symbol) and an
+//! `asset_class` (equity, etf, fund, index; default equity — an index is never held) and
+//! `currency` columns. Each row registers an issuer (id = symbol) and an
 //! instrument `MARKET:SYMBOL`.
 
 use super::raw_lines::{CheckedCsv, csv_with_columns};
 use super::reject::{Reject, RejectReason};
 use super::wide::is_valid_symbol;
 use crate::config::MarketsConfig;
-use crate::domain::{Instrument, InstrumentId, InstrumentStatus, Issuer, IssuerId, MarketId};
+use crate::domain::{ASSET_CLASSES, Instrument, InstrumentId, InstrumentStatus, Issuer, IssuerId, MarketId};
 use std::collections::BTreeMap;
 
 /// What an instruments file yields.
@@ -85,6 +86,21 @@ pub fn parse(text: &str, markets: &MarketsConfig) -> Result<ParsedInstruments, S
             ));
             continue;
         };
+        let asset_class = asset_col
+            .map(|i| rec.fields[i].trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "equity".to_owned());
+        if !ASSET_CLASSES.contains(&asset_class.as_str()) {
+            out.rejects.push(reject(
+                "asset_class",
+                RejectReason::UnknownAssetClass,
+                format!(
+                    "`{asset_class}` is not one of {}",
+                    ASSET_CLASSES.join(", ")
+                ),
+            ));
+            continue;
+        }
         let market_id = MarketId::new(market);
         let instrument_id = InstrumentId::of(&market_id, symbol);
         if let Some(first) = seen.get(instrument_id.as_str()) {
@@ -115,7 +131,7 @@ pub fn parse(text: &str, markets: &MarketsConfig) -> Result<ParsedInstruments, S
             issuer_id,
             market_id,
             symbol: symbol.to_owned(),
-            asset_class: pick(asset_col, "equity"),
+            asset_class,
             currency: pick(ccy_col, &mcfg.currency),
             status: InstrumentStatus::Active,
         });

@@ -12,6 +12,7 @@ mod dates;
 mod error;
 pub mod fundamentals;
 mod import;
+pub mod provenance;
 pub mod instruments;
 pub mod news;
 mod raw_lines;

@@ -40,6 +40,8 @@ pub enum RejectReason {
     DuplicateKey,
     /// The market is not configured.
     UnknownMarket,
+    /// The asset class is not one of `equity`, `etf`, `fund`, `index`.
+    UnknownAssetClass,
     /// The line is not valid JSON for the format.
     BadJson,
     /// A statement filed before the end of the period it reports.
@@ -67,6 +69,7 @@ impl RejectReason {
             Self::InvalidSymbol => "invalid_symbol",
             Self::DuplicateKey => "duplicate_key",
             Self::UnknownMarket => "unknown_market",
+            Self::UnknownAssetClass => "unknown_asset_class",
             Self::BadJson => "bad_json",
             Self::FiledBeforePeriodEnd => "filed_before_period_end",
         }

@@ -151,6 +151,15 @@ pub trait DecisionStore {
         as_of: NaiveDate,
         config_id: &ConfigId,
     ) -> Result<Option<RiskReport>, StoreError>;
+    /// Every risk report of the portfolio under `config_id` dated in `[from, through]`.
+    async fn risk_reports(
+        &self,
+        portfolio_id: &str,
+        market: &str,
+        config_id: &ConfigId,
+        from: NaiveDate,
+        through: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, RiskReport)>, StoreError>;
 }
 
 const INSTRUMENT_SCORES: TableSpec = TableSpec {
@@ -666,5 +675,27 @@ impl DecisionStore for RuntimeDb {
                 .map_err(|e| corrupt("risk report", format!("{portfolio_id} {as_of}: {e}")))
         })
         .transpose()
+    }
+
+    async fn risk_reports(
+        &self,
+        portfolio_id: &str,
+        market: &str,
+        config_id: &ConfigId,
+        from: NaiveDate,
+        through: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, RiskReport)>, StoreError> {
+        const SQL: &str = "SELECT as_of_date, body FROM portfolio_risk_reports WHERE portfolio_id = $1 AND market_id = $2 \
+             AND config_id = $3 AND as_of_date >= $4 AND as_of_date <= $5 ORDER BY as_of_date";
+        let rows: Vec<(NaiveDate, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(portfolio_id).bind(market).bind(config_id.as_str()).bind(from).bind(through)
+            .fetch_all(p).await.map_err(StoreError::query("read risk reports"))?);
+        rows.into_iter()
+            .map(|(d, b)| {
+                serde_json::from_str(&b)
+                    .map(|r| (d, r))
+                    .map_err(|e| corrupt("risk report", format!("{portfolio_id} {d}: {e}")))
+            })
+            .collect()
     }
 }

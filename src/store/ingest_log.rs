@@ -58,6 +58,19 @@ pub trait IngestLog {
     /// A short text that changes whenever a batch is recorded or the market's instruments
     /// change: what an in-memory copy of the market's prices checks before it is trusted.
     async fn data_fingerprint(&self, market: &str) -> Result<String, StoreError>;
+    /// Where the database's market data came from: the synthetic market, user files, or
+    /// both (which [`crate::ingest`] never lets happen again).
+    async fn provenance(&self) -> Result<Provenance, StoreError>;
+}
+
+/// Counts of the batches that brought market data in, by origin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// Batches of the synthetic market (`pv2 demo`, the synthetic daily feed).
+    pub synthetic: u64,
+    /// Imported instrument and price files (batch sources `prices:yahoo`, `prices:wide`,
+    /// `instruments`).
+    pub imported: u64,
 }
 
 const BATCHES: TableSpec = TableSpec {
@@ -187,6 +200,19 @@ impl IngestLog for HistoricalDb {
             "{batches}|{}|{instruments}",
             last.unwrap_or_default()
         ))
+    }
+
+    async fn provenance(&self) -> Result<Provenance, StoreError> {
+        const SQL: &str = "SELECT \
+             COALESCE(SUM(CASE WHEN source = 'synthetic' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN source IN ('prices:yahoo', 'prices:wide', 'instruments') THEN 1 ELSE 0 END), 0) \
+             FROM ingest_batches";
+        let (synthetic, imported): (i64, i64) = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .fetch_one(p).await.map_err(StoreError::query("read where the market data came from"))?);
+        Ok(Provenance {
+            synthetic: to_u64(synthetic),
+            imported: to_u64(imported),
+        })
     }
 
     async fn rejects(&self, batch_id: &str) -> Result<Vec<IngestReject>, StoreError> {

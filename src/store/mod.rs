@@ -50,7 +50,7 @@ pub use embeddings::{
 pub use error::{StoreError, driver_error_class, redact_url};
 pub use events::{ActorEvent, EventLog};
 pub use fundamentals::FundamentalsStore;
-pub use ingest_log::{IngestBatch, IngestLog, IngestReject};
+pub use ingest_log::{IngestBatch, IngestLog, IngestReject, Provenance};
 pub use migrate::{Schema, migrate};
 pub use news::{NewsItem, NewsStore};
 pub use pool::{Backend, Pool};

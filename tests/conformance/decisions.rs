@@ -195,6 +195,11 @@ fn report(turnover: f64) -> RiskReport {
         fragile_weight: 0.0,
         turnover,
         forced_exits: 0.0,
+        max_weight_cap: 0.6,
+        names_at_cap: 1,
+        cash: 0.0,
+        defensive: None,
+        notes: vec!["1 of 2 names sit at the per-name cap 0.6000".into()],
     }
 }
 

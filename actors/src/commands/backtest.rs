@@ -106,6 +106,11 @@ fn print_text(out: &BacktestOutcome) {
     if let Some(b) = out.report.overall.benchmark_return {
         println!("benchmark total return {}", pct(b));
     }
+    let t = &out.report.targets;
+    println!(
+        "targets: {} rebalances, cap bound most names on {}, defensive (no eligible name) on {}, part of the budget in cash on {}",
+        t.rebalances, t.cap_bound, t.defensive, t.partly_cash
+    );
     if let (Some(ic), Some(ric)) = (out.report.ic, out.report.rank_ic) {
         println!("assessment forecasts: mean IC {ic:.4}, mean rank IC {ric:.4}");
     }

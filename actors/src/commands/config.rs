@@ -1,4 +1,4 @@
-//! `pv2 config show|history|apply ENGINE`.
+//! `pv2 config show|history|apply ENGINE` and `pv2 config init DIR`.
 
 use crate::clock::SystemClock;
 use crate::context::Context;
@@ -9,6 +9,23 @@ use anyhow::{Context as _, anyhow, bail};
 use prometheus::store::ConfigStore;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// `pv2 config init DIR`: the built-in defaults written out to edit.
+///
+/// # Errors
+/// A file of the set already exists under `dir` (nothing is overwritten), or a write fails.
+pub fn init(dir: &Path) -> anyhow::Result<()> {
+    let written = prometheus::config::builtin::write_to(dir)
+        .with_context(|| format!("writing the default configuration to {}", dir.display()))?;
+    println!(
+        "wrote {} files to {}; use it with --config {} or PV2_CONFIG={}",
+        written.len(),
+        dir.display(),
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
 
 fn known(engine: &str) -> anyhow::Result<()> {
     if crate::spine::ACTOR_NAMES.contains(&engine) {
@@ -51,12 +68,7 @@ pub async fn show(ctx: &Context, engine: &str) -> anyhow::Result<()> {
             println!(
                 "# {engine}: no config activated yet; the first daemon or run start activates config/engines/{engine}.toml"
             );
-            if let Ok(text) = std::fs::read_to_string(
-                ctx.source
-                    .dir()
-                    .join("engines")
-                    .join(format!("{engine}.toml")),
-            ) {
+            if let Some((text, _)) = ctx.source.read(&format!("engines/{engine}.toml"))? {
                 print!("{text}");
             }
         }

@@ -11,13 +11,14 @@ use crate::context::Context;
 use crate::progress;
 use anyhow::{Context as _, anyhow};
 use chrono::{Datelike, NaiveDate};
-use prometheus::config::{DemoConfig, Issues};
+use prometheus::config::{DemoConfig, EngineConfig, Issues};
+use prometheus::ingest::daily::{DailyIngestConfig, DailySource, SyntheticSourceConfig};
 use prometheus::derived::FactorMembership;
 use prometheus::domain::{Clock, MarketId, RunId, date_floor};
 use prometheus::ingest::batch_id;
 use prometheus::store::{
-    DerivedStore, HistoricalDb, IngestBatch, IngestLog, NewsStore, PriceStore, PriceWriteSummary,
-    ReferenceStore, SyntheticTruthStore, redact_url,
+    ConfigStore, DerivedStore, HistoricalDb, IngestBatch, IngestLog, NewsStore, PriceStore, PriceWriteSummary,
+    ReferenceStore, Stores, SyntheticTruthStore, redact_url,
 };
 use prometheus::synthetic_market::{
     HiddenRegime, SyntheticMarket, SyntheticMarketParams, generate, weekdays,
@@ -152,6 +153,7 @@ pub(super) async fn load_recorded(
         (Some(a), Some(b)) => (*a, *b),
         _ => return Err(anyhow!("a synthetic market needs at least one session")),
     };
+    prometheus::ingest::provenance::ensure_synthetic_allowed(db).await?;
     let instruments = m.instruments.len();
     let batch = batch_id(
         "synthetic",
@@ -175,6 +177,44 @@ pub(super) async fn load_recorded(
     )
     .await?;
     Ok((written, batch))
+}
+
+/// Makes the demo database's daily ingest the synthetic feed that continues the generated
+/// market (same seed, size and first session), so `pv2 run` and the daemon keep publishing
+/// its sessions there. The shipped ingest config reads the inbox: a database of real data
+/// never receives invented prices.
+async fn activate_synthetic_feed(
+    stores: &Stores,
+    d: &DemoConfig,
+    start: NaiveDate,
+) -> anyhow::Result<()> {
+    let config = DailyIngestConfig {
+        source: DailySource::Synthetic,
+        synthetic: SyntheticSourceConfig {
+            market: d.market.clone(),
+            instruments: d.instruments,
+            seed: d.seed,
+            history_start: start.to_string(),
+        },
+        ..DailyIngestConfig::default()
+    };
+    let id = config.config_id();
+    let runtime = &stores.runtime;
+    let active = runtime.active_config(DailyIngestConfig::ENGINE).await?;
+    if active.is_none_or(|a| a.config_id != id) {
+        runtime
+            .activate_config(
+                DailyIngestConfig::ENGINE,
+                &id,
+                &config.canonical_body(),
+                "demo",
+                "pv2 demo: the daily ingest continues the synthetic market",
+                SystemClock.now(),
+            )
+            .await
+            .context("activating the synthetic feed for the demo database")?;
+    }
+    Ok(())
 }
 
 /// Runs `pv2 demo`.
@@ -208,6 +248,7 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
     let db = &stores.historical;
     let t = Instant::now();
     let (written, batch) = load_recorded(db, &generated, &market, d.seed, &sessions).await?;
+    activate_synthetic_feed(&stores, &d, start).await?;
     let t_load = t.elapsed();
     let rows = written.inserted + written.updated + written.unchanged;
     let t = Instant::now();

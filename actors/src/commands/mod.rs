@@ -35,6 +35,13 @@ use crate::spine::faults::FaultPlan;
 /// # Errors
 /// Whatever the command reports; `main` prints it as one line and exits non-zero.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Writing the defaults out needs no configuration to load.
+    if let Command::Config {
+        what: ConfigCommand::Init { dir },
+    } = &cli.command
+    {
+        return config::init(dir);
+    }
     let ctx = Context::load(&cli.global)?;
     // A drill takes `--faults` as what to drill (`all` or specs), not as faults of its own
     // process.
@@ -102,6 +109,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config {
             what: ConfigCommand::Apply { engine, file },
         } => config::apply(&ctx, &engine, &file).await,
+        Command::Config {
+            what: ConfigCommand::Init { dir },
+        } => config::init(&dir),
         Command::Embed {
             what:
                 EmbedCommand::Text {

@@ -16,8 +16,10 @@ use prometheus::config::VersionedConfig;
 use prometheus::domain::{EffectiveUniverse, ScenarioSet, TargetPortfolio};
 use prometheus::encoders::numeric::Panel;
 use prometheus::engines::fragility::FragilityClass;
-use prometheus::engines::portfolio::risk::{ANNUAL_DAYS, ScenarioView};
-use prometheus::engines::portfolio::{PortfolioConfig, PortfolioInputs, PortfolioName};
+use prometheus::engines::portfolio::risk::{ANNUAL_DAYS, RiskReport, ScenarioView};
+use prometheus::engines::portfolio::{
+    OnEmptyUniverse, PortfolioConfig, PortfolioInputs, PortfolioName,
+};
 use prometheus::features::load::calendar_days_for;
 use prometheus::store::{DecisionStore, Stamp, WorldStateStore};
 use std::collections::{BTreeMap, BTreeSet};
@@ -112,7 +114,25 @@ impl Job for PortfolioJob {
                 config.universe_id
             )));
         }
+        let candidates = members.len();
         let included: Vec<_> = members.into_iter().filter(|m| m.included()).collect();
+        let yesterday = as_of.checked_sub_days(Days::new(1)).unwrap_or(as_of);
+        let previous = runtime
+            .latest_target(
+                &config.portfolio_id,
+                market.as_str(),
+                &cfg.config_id,
+                yesterday,
+            )
+            .await?;
+        if included.is_empty() {
+            let reason = format!(
+                "no eligible name: all {candidates} candidates of universe `{}` are excluded on {as_of}",
+                config.universe_id
+            );
+            let held = previous.map(|p| p.weights).unwrap_or_default();
+            return defensive(ctx, cfg, reason, held, scenarios).await;
+        }
         // Upstream outputs of the date count only when their engine is part of this run.
         let scores = if ctx.run.runs("assessment") {
             let scores_config = ctx.upstream_config("assessment").await?;
@@ -155,15 +175,6 @@ impl Job for PortfolioJob {
                 .collect(),
             None => BTreeMap::new(),
         };
-        let yesterday = as_of.checked_sub_days(Days::new(1)).unwrap_or(as_of);
-        let previous = runtime
-            .latest_target(
-                &config.portfolio_id,
-                market.as_str(),
-                &cfg.config_id,
-                yesterday,
-            )
-            .await?;
         let held: BTreeMap<&str, f64> = previous
             .as_ref()
             .map(|p| p.weights.iter().map(|(id, w)| (id.as_str(), *w)).collect())
@@ -219,24 +230,7 @@ impl Job for PortfolioJob {
         let c = config.clone();
         let target = ctx
             .compute("portfolio construction", move || {
-                let view = scenarios.as_ref().map(|s| {
-                    let column: BTreeMap<&str, usize> = s
-                        .instruments
-                        .iter()
-                        .enumerate()
-                        .map(|(i, id)| (id.as_str(), i))
-                        .collect();
-                    ScenarioView {
-                        set_id: &s.set_id,
-                        horizon: s.horizon,
-                        columns: names
-                            .iter()
-                            .map(|n| column.get(n.id.as_str()).copied())
-                            .collect(),
-                        width: s.instruments.len(),
-                        path_returns: &s.path_returns,
-                    }
-                });
+                let view = scenarios.as_ref().map(|s| scenario_view(s, &names));
                 c.construct(&PortfolioInputs {
                     names: &names,
                     returns: &returns,
@@ -254,52 +248,33 @@ impl Job for PortfolioJob {
                 ctx.run.run_id
             )));
         }
-        let stamp = Stamp {
-            market_id: market.to_string(),
-            as_of,
-            run_id: ctx.run.run_id.clone(),
-            config_id: cfg.config_id.clone(),
-        };
-        runtime
-            .write_target(
-                &stamp,
-                &config.portfolio_id,
-                config.method.as_str(),
-                &target.weights,
-                &target.report,
-            )
-            .await?;
-        let r = &target.report;
-        Ok(JobOutput {
-            summary: format!(
-                "{} {}: {} names, vol {:.1}%, 99% ES {} (1d) / {} (scenarios), turnover {:.1}%{}",
-                config.portfolio_id,
-                config.method.as_str(),
-                r.names,
-                100.0 * r.ex_ante_vol,
-                r.historical
-                    .map_or("n/a".to_owned(), |h| format!("{:.2}%", 100.0 * h.p99.es)),
-                r.scenario.as_ref().map_or("n/a".to_owned(), |s| format!(
-                    "{:.2}%",
-                    100.0 * s.tails.p99.es
-                )),
-                100.0 * r.turnover,
-                if target.projected {
-                    " (projected onto the limits)"
-                } else {
-                    ""
-                }
-            ),
-            emit: Some(TargetPortfolio {
-                run_id: ctx.run.run_id.clone(),
-                market: market.clone(),
-                as_of,
-                config_id: cfg.config_id.clone(),
-                portfolio_id: config.portfolio_id.clone(),
-                names: r.names,
-                ex_ante_vol: r.ex_ante_vol,
-            }),
-        })
+        let summary = format!(
+            "{} {}: {} names, vol {:.1}%, 99% ES {} (1d) / {} (scenarios), turnover {:.1}%{}{}",
+            config.portfolio_id,
+            config.method.as_str(),
+            target.report.names,
+            100.0 * target.report.ex_ante_vol,
+            target
+                .report
+                .historical
+                .map_or("n/a".to_owned(), |h| format!("{:.2}%", 100.0 * h.p99.es)),
+            target.report.scenario.as_ref().map_or("n/a".to_owned(), |s| format!(
+                "{:.2}%",
+                100.0 * s.tails.p99.es
+            )),
+            100.0 * target.report.turnover,
+            if target.projected {
+                " (projected onto the limits)"
+            } else {
+                ""
+            },
+            if target.report.notes.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", target.report.notes.join("; "))
+            }
+        );
+        write_and_emit(ctx, cfg, &target.weights, &target.report, summary).await
     }
 
     fn receive(&self, input: PortfolioInput) {
@@ -312,4 +287,165 @@ impl Job for PortfolioJob {
     fn reset(&self) {
         self.scenarios.clear();
     }
+}
+
+/// The names' columns in the scenario set.
+fn scenario_view<'a>(s: &'a ScenarioSet, names: &[PortfolioName]) -> ScenarioView<'a> {
+    let column: BTreeMap<&str, usize> = s
+        .instruments
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    ScenarioView {
+        set_id: &s.set_id,
+        horizon: s.horizon,
+        columns: names
+            .iter()
+            .map(|n| column.get(n.id.as_str()).copied())
+            .collect(),
+        width: s.instruments.len(),
+        path_returns: &s.path_returns,
+    }
+}
+
+/// Stores the target and its report (one transaction) and builds the job's output.
+async fn write_and_emit(
+    ctx: &JobContext,
+    cfg: &VersionedConfig<PortfolioConfig>,
+    weights: &[(String, f64)],
+    report: &RiskReport,
+    summary: String,
+) -> Result<JobOutput<TargetPortfolio>, JobError> {
+    let config = &cfg.config;
+    let stamp = Stamp {
+        market_id: ctx.run.market.to_string(),
+        as_of: ctx.run.as_of,
+        run_id: ctx.run.run_id.clone(),
+        config_id: cfg.config_id.clone(),
+    };
+    ctx.stores
+        .runtime
+        .write_target(
+            &stamp,
+            &config.portfolio_id,
+            config.method.as_str(),
+            weights,
+            report,
+        )
+        .await?;
+    Ok(JobOutput {
+        summary,
+        emit: Some(TargetPortfolio {
+            run_id: ctx.run.run_id.clone(),
+            market: ctx.run.market.clone(),
+            as_of: ctx.run.as_of,
+            config_id: cfg.config_id.clone(),
+            portfolio_id: config.portfolio_id.clone(),
+            names: report.names,
+            ex_ante_vol: report.ex_ante_vol,
+        }),
+    })
+}
+
+/// The target of a day with no eligible name, by `on_empty_universe`: all cash, the
+/// previous target held (measured on today's window), or no target (the job fails).
+async fn defensive(
+    ctx: &JobContext,
+    cfg: &VersionedConfig<PortfolioConfig>,
+    reason: String,
+    held: Vec<(String, f64)>,
+    scenarios: Option<ScenarioSet>,
+) -> Result<JobOutput<TargetPortfolio>, JobError> {
+    let config = &cfg.config;
+    let action = config.on_empty_universe;
+    let previous_gross: f64 = held.iter().map(|(_, w)| w.abs()).sum();
+    let (weights, report) = match action {
+        OnEmptyUniverse::Fail => {
+            return Err(JobError::permanent(format!(
+                "{reason}; no target (on_empty_universe = \"fail\")"
+            )));
+        }
+        OnEmptyUniverse::Hold if !held.is_empty() => {
+            let ids: Vec<&str> = held.iter().map(|(id, _)| id.as_str()).collect();
+            let (returns, days) = returns_of(ctx, &ids, config.lookback_days).await?;
+            let names: Vec<PortfolioName> = held
+                .iter()
+                .map(|(id, w)| PortfolioName {
+                    id: id.clone(),
+                    sector: prometheus::engines::universe::UNKNOWN_SECTOR.to_owned(),
+                    expected_return: None,
+                    fragility: None,
+                    fragile: false,
+                    previous: *w,
+                })
+                .collect();
+            let w: Vec<f64> = held.iter().map(|(_, w)| *w).collect();
+            let c = config.clone();
+            let mut report = ctx
+                .compute("measure the held target", move || {
+                    let view = scenarios.as_ref().map(|s| scenario_view(s, &names));
+                    c.measure(
+                        &w,
+                        &PortfolioInputs {
+                            names: &names,
+                            returns: &returns,
+                            days,
+                            has_previous: true,
+                            forced_exits: 0.0,
+                            scenarios: view,
+                        },
+                    )
+                })
+                .await?
+                .map_err(JobError::permanent)?;
+            let why = format!("{reason}: the previous target is held (on_empty_universe = \"hold\")");
+            report.notes.push(why.clone());
+            report.defensive = Some(why);
+            (held, report)
+        }
+        OnEmptyUniverse::Cash | OnEmptyUniverse::Hold => {
+            let why = format!(
+                "{reason}: all cash (on_empty_universe = \"{}\"{})",
+                action.as_str(),
+                if action == OnEmptyUniverse::Hold {
+                    ", nothing held before"
+                } else {
+                    ""
+                }
+            );
+            let view = scenarios.as_ref().map(|s| scenario_view(s, &[]));
+            let report = RiskReport::all_cash(why, previous_gross, 0, view.as_ref());
+            (Vec::new(), report)
+        }
+    };
+    let summary = format!(
+        "{} defensive: {}",
+        config.portfolio_id,
+        report.defensive.as_deref().unwrap_or_default()
+    );
+    write_and_emit(ctx, cfg, &weights, &report, summary).await
+}
+
+/// Daily returns of `ids` over the last `lookback` sessions to the run's date (`days ×
+/// names`, 0 where a price is missing).
+async fn returns_of(
+    ctx: &JobContext,
+    ids: &[&str],
+    lookback: usize,
+) -> Result<(Vec<f64>, usize), JobError> {
+    let (_, panel) = ctx
+        .panel(ctx.run.as_of, calendar_days_for(lookback + 1))
+        .await?;
+    let dates = panel.dates();
+    let closes: Vec<Vec<f64>> = ids
+        .iter()
+        .map(|id| {
+            panel
+                .instruments
+                .get(*id)
+                .map_or_else(|| vec![f64::NAN; dates.len()], |rows| Panel::closes_on(rows, &dates))
+        })
+        .collect();
+    Ok(return_window(&closes, dates.len(), lookback))
 }

@@ -105,6 +105,7 @@ impl Job for UniverseJob {
                 Candidate {
                     id: id.to_owned(),
                     symbol: i.symbol.clone(),
+                    asset_class: i.asset_class.clone(),
                     sector: sectors
                         .get(i.issuer_id.as_str())
                         .cloned()

@@ -138,7 +138,7 @@ impl Env {
     /// The CLI context this environment describes.
     pub fn context(&self) -> prometheus_actors::context::Context {
         let global = prometheus_actors::cli::GlobalArgs {
-            config: self.config_dir(),
+            config: Some(self.config_dir()),
             historical_db: None,
             runtime_db: None,
             log_format: prometheus_actors::cli::LogFormat::Text,

@@ -13,8 +13,10 @@
 //! projected onto the constraint set (the closest feasible weights in the L2 sense), never
 //! renormalised past a cap.
 
+pub mod caps;
 pub mod hrp;
 pub mod limits;
+pub mod objective;
 pub mod qp;
 pub mod risk;
 pub mod risk_parity;
@@ -26,9 +28,11 @@ use thiserror::Error;
 use crate::config::{EngineConfig, Issues};
 use crate::engines::covariance::{CovarianceError, ShrunkCovariance, ledoit_wolf};
 use crate::engines::universe::UNKNOWN_SECTOR;
+pub use caps::WeightCap;
 use limits::{RiskLimits, Structure, TOLERANCE, breaches};
+pub use objective::TurnoverCost;
 use qp::{Constraints, QpError};
-use risk::{ANNUAL_DAYS, RiskInputs, RiskReport, ScenarioView};
+use risk::{RiskInputs, RiskReport, ScenarioView};
 
 /// How weights are built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,23 +85,54 @@ pub struct PortfolioConfig {
     pub budget: f64,
     /// Largest `Σ|w|` (long/short).
     pub gross: f64,
-    /// Largest |weight| of one name.
-    pub max_weight: f64,
+    /// Largest |weight| of one name: a fraction, `"k/N"` or `"max(f, k/N)"` (N: the
+    /// day's eligible names).
+    pub max_weight: WeightCap,
     /// Largest |net weight| of a sector not listed in `sector_caps` (names of an unknown
     /// sector are not capped together).
     pub sector_cap: f64,
     /// Caps of named sectors.
     pub sector_caps: BTreeMap<String, f64>,
-    /// λ in the mean-variance objective (annualised units).
+    /// λ: the price of variance in the objective (dimensionless: the same at any horizon).
     pub risk_aversion: f64,
+    /// Sessions between rebalances: the horizon over which return, variance and trading
+    /// cost are compared (1 for the daily daemon; a backtest sets its rebalance period).
+    pub rebalance_days: u32,
     /// Largest `Σ|w − w₀|` over names still in the universe, beyond re-investing the
     /// weight of names that left it and selling fragile names down to their limit (none:
     /// unlimited).
     pub turnover_limit: Option<f64>,
-    /// κ: objective cost per unit of turnover (mean-variance and minimum variance).
-    pub turnover_penalty: f64,
+    /// The cost of one unit of turnover in the objective (mean-variance and minimum
+    /// variance): `"broker"` (slippage + commission) or a fraction.
+    pub turnover_cost: TurnoverCost,
+    /// A day without an eligible name: hold cash, keep the previous target, or fail.
+    pub on_empty_universe: OnEmptyUniverse,
     /// Risk limits checked on every target.
     pub limits: RiskLimits,
+}
+
+/// What a day with no eligible name gets (`on_empty_universe`). Every session has an
+/// explicit target: a crash in which every name is a BREAKER is when a target matters most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnEmptyUniverse {
+    /// An all-cash target, with the reason stored.
+    Cash,
+    /// The previous target again (cash when there is none), with the reason stored.
+    Hold,
+    /// No target: the job fails (permanently) with the reason.
+    Fail,
+}
+
+impl OnEmptyUniverse {
+    /// The config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cash => "cash",
+            Self::Hold => "hold",
+            Self::Fail => "fail",
+        }
+    }
 }
 
 impl Default for PortfolioConfig {
@@ -112,12 +147,17 @@ impl Default for PortfolioConfig {
             long_only: true,
             budget: 1.0,
             gross: 1.0,
-            max_weight: 0.05,
+            max_weight: WeightCap::AtLeast {
+                fixed: 0.05,
+                per_name: 3.0,
+            },
             sector_cap: 0.35,
             sector_caps: BTreeMap::new(),
             risk_aversion: 4.0,
+            rebalance_days: 1,
             turnover_limit: Some(0.5),
-            turnover_penalty: 0.005,
+            turnover_cost: TurnoverCost::Broker,
+            on_empty_universe: OnEmptyUniverse::Cash,
             limits: RiskLimits::default(),
         }
     }
@@ -167,10 +207,13 @@ impl EngineConfig for PortfolioConfig {
                 )
             },
         );
+        if let Some(p) = self.max_weight.problem() {
+            issues.push("max_weight", p);
+        }
         issues.check(
-            !positive(self.max_weight) || self.max_weight > 1.0,
-            "max_weight",
-            || format!("{} is out of range; use (0, 1]", self.max_weight),
+            !(1..=252).contains(&self.rebalance_days),
+            "rebalance_days",
+            || format!("{} is out of range; use 1..=252", self.rebalance_days),
         );
         issues.check(!positive(self.sector_cap), "sector_cap", || {
             format!("{} must be positive", self.sector_cap)
@@ -190,11 +233,11 @@ impl EngineConfig for PortfolioConfig {
                 || format!("{t} is out of range; use (0, 2·gross]"),
             );
         }
-        issues.check(
-            !(self.turnover_penalty.is_finite() && self.turnover_penalty >= 0.0),
-            "turnover_penalty",
-            || format!("{} must be ≥ 0", self.turnover_penalty),
-        );
+        if let TurnoverCost::PerUnit(c) = self.turnover_cost {
+            issues.check(!(c.is_finite() && c >= 0.0), "turnover_cost", || {
+                format!("{c} must be ≥ 0")
+            });
+        }
         let l = &self.limits;
         for (key, v) in [
             ("limits.max_ex_ante_vol", l.max_ex_ante_vol),
@@ -304,9 +347,13 @@ impl PortfolioConfig {
                 .sum();
             (held - cap).max(0.0)
         });
-        self.turnover_limit
-            .filter(|_| has_previous)
-            .map(|l| (l + forced_exits + 2.0 * fragile_excess).min(2.0 * self.gross))
+        // Cash the budget must put to work (after an all-cash day, or budget the caps
+        // could not place before) is bought whatever the limit, like re-invested exits.
+        let held: f64 = names.iter().map(|n| n.previous).sum();
+        let to_invest = (self.budget - held - forced_exits).max(0.0);
+        self.turnover_limit.filter(|_| has_previous).map(|l| {
+            (l + forced_exits + to_invest + 2.0 * fragile_excess).min(2.0 * self.gross)
+        })
     }
 
     fn constraints(
@@ -314,6 +361,7 @@ impl PortfolioConfig {
         names: &[PortfolioName],
         has_previous: bool,
         forced_exits: f64,
+        cap: f64,
     ) -> Constraints {
         let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, n) in names.iter().enumerate() {
@@ -324,7 +372,7 @@ impl PortfolioConfig {
         Constraints {
             budget: self.budget,
             long_only: self.long_only,
-            max_weight: self.max_weight,
+            max_weight: cap,
             gross: self.gross,
             sectors: groups
                 .into_iter()
@@ -357,7 +405,7 @@ impl PortfolioConfig {
             previous: has_previous.then(|| names.iter().map(|n| n.previous).collect()),
             turnover_limit: self.turnover_allowed(names, has_previous, forced_exits),
             turnover_penalty: if has_previous {
-                self.turnover_penalty
+                self.turnover_cost.resolve()
             } else {
                 0.0
             },
@@ -381,13 +429,37 @@ impl PortfolioConfig {
             });
         }
         let cov = ledoit_wolf(inp.returns, inp.days, n)?;
-        let cons = self.constraints(inp.names, inp.has_previous, inp.forced_exits);
-        let (weights, projected) = self.weights(&cov, inp.names, &cons)?;
+        let cap = self.max_weight.resolve(n);
+        let mut cons = self.constraints(inp.names, inp.has_previous, inp.forced_exits, cap);
+        let mut notes = Vec::new();
+        // A long-only budget the caps cannot hold is partly held in cash (said in the
+        // report) instead of failing every day: a hard limit is never loosened for it.
+        let room = qp::placeable(n, &cons);
+        if cons.long_only && room + 1e-12 < cons.budget {
+            let unplaced = cons.budget - room;
+            notes.push(format!(
+                "the caps place at most {room:.4} of the budget {} over {n} names (name cap {cap:.4}, sector caps); {unplaced:.4} is held in cash",
+                cons.budget
+            ));
+            cons.budget = room;
+        }
+        let short_of_budget = cons.budget < self.budget;
+        let (weights, projected) = match forced_weights(n, &cons).filter(|_| short_of_budget) {
+            Some(w) => (w, false),
+            None => {
+                if short_of_budget {
+                    // Sector caps bind: keep a sliver of slack so the feasible set has an
+                    // interior for the solver.
+                    cons.budget = room * (1.0 - 1e-7);
+                }
+                self.weights(&cov, inp.names, &cons)?
+            }
+        };
         let sectors: Vec<String> = inp.names.iter().map(|x| x.sector.clone()).collect();
         let fragility: Vec<Option<f64>> = inp.names.iter().map(|x| x.fragility).collect();
         let fragile: Vec<bool> = inp.names.iter().map(|x| x.fragile).collect();
         let previous: Vec<f64> = inp.names.iter().map(|x| x.previous).collect();
-        let report = risk::report(
+        let mut report = risk::report(
             &weights,
             &RiskInputs {
                 cov: &cov,
@@ -401,6 +473,23 @@ impl PortfolioConfig {
             },
             inp.scenarios.as_ref(),
         );
+        report.max_weight_cap = cap;
+        report.names_at_cap = weights
+            .iter()
+            .filter(|w| w.abs() >= cap - AT_CAP)
+            .count();
+        report.cash = if self.long_only {
+            (1.0 - report.net).max(0.0)
+        } else {
+            0.0
+        };
+        if report.cap_bound_most() {
+            notes.push(format!(
+                "{} of {} names sit at the per-name cap {cap:.4}: the cap, not risk, set their weights",
+                report.names_at_cap, report.names
+            ));
+        }
+        report.notes = notes;
         let named: Vec<(String, f64)> = inp
             .names
             .iter()
@@ -411,11 +500,11 @@ impl PortfolioConfig {
         let eligible: std::collections::BTreeSet<&str> =
             inp.names.iter().map(|x| x.id.as_str()).collect();
         let structure = Structure {
-            budget: self.budget,
+            budget: cons.budget,
             long_only: self.long_only,
-            max_weight: self.max_weight,
+            max_weight: cap,
             gross: if self.long_only {
-                self.budget
+                cons.budget
             } else {
                 self.gross
             },
@@ -442,6 +531,48 @@ impl PortfolioConfig {
         })
     }
 
+    /// The risk report of given weights (aligned with `inp.names`): what a held target is
+    /// measured with on a day the universe is empty (`on_empty_universe = "hold"`).
+    ///
+    /// # Errors
+    /// No names, too little history, or a covariance failure.
+    pub fn measure(
+        &self,
+        weights: &[f64],
+        inp: &PortfolioInputs<'_>,
+    ) -> Result<RiskReport, PortfolioError> {
+        let n = inp.names.len();
+        if n == 0 {
+            return Err(PortfolioError::NoNames);
+        }
+        if inp.days < 2 {
+            return Err(PortfolioError::ShortHistory {
+                days: inp.days,
+                min: 2,
+            });
+        }
+        let cov = ledoit_wolf(inp.returns, inp.days, n)?;
+        let sectors: Vec<String> = inp.names.iter().map(|x| x.sector.clone()).collect();
+        let fragility: Vec<Option<f64>> = inp.names.iter().map(|x| x.fragility).collect();
+        let fragile: Vec<bool> = inp.names.iter().map(|x| x.fragile).collect();
+        let mut report = risk::report(
+            weights,
+            &RiskInputs {
+                cov: &cov,
+                returns: inp.returns,
+                days: inp.days,
+                sectors: &sectors,
+                fragility: &fragility,
+                fragile: &fragile,
+                previous: weights,
+                forced_exits: 0.0,
+            },
+            inp.scenarios.as_ref(),
+        );
+        report.cash = (1.0 - report.net).max(0.0);
+        Ok(report)
+    }
+
     /// The method's weights, feasible under `cons`; whether a projection was needed.
     fn weights(
         &self,
@@ -450,29 +581,41 @@ impl PortfolioConfig {
         cons: &Constraints,
     ) -> Result<(Vec<f64>, bool), QpError> {
         let n = names.len();
-        let annual: Vec<f64> = cov.matrix.iter().map(|v| v * ANNUAL_DAYS).collect();
+        let horizon = f64::from(self.rebalance_days);
         let raw = match self.method {
             Method::MeanVariance => {
-                let q: Vec<f64> = annual.iter().map(|v| v * self.risk_aversion).collect();
-                let c: Vec<f64> = names
+                let mu: Vec<f64> = names
                     .iter()
-                    .map(|x| -x.expected_return.unwrap_or(0.0))
+                    .map(|x| x.expected_return.unwrap_or(0.0))
                     .collect();
+                let (q, c) = objective::terms(&cov.matrix, Some(&mu), self.risk_aversion, horizon);
                 return Ok((qp::solve(&q, &c, cons)?.weights, false));
             }
             Method::MinVariance => {
-                return Ok((qp::solve(&annual, &vec![0.0; n], cons)?.weights, false));
+                let (q, c) = objective::terms(&cov.matrix, None, self.risk_aversion, horizon);
+                return Ok((qp::solve(&q, &c, cons)?.weights, false));
             }
             Method::RiskParity => risk_parity::risk_parity_weights(cov, 1e-10).0,
             Method::Hrp => hrp::hrp_weights(cov),
             Method::EqualWeight => vec![1.0 / n as f64; n],
         };
-        let raw: Vec<f64> = raw.iter().map(|w| w * self.budget).collect();
+        let raw: Vec<f64> = raw.iter().map(|w| w * cons.budget).collect();
         if feasible(&raw, cons) {
             return Ok((raw, false));
         }
         Ok((project(&raw, cons)?, true))
     }
+}
+
+/// How close to the cap a weight counts as "at the cap".
+const AT_CAP: f64 = 1e-6;
+
+/// When the name caps alone set the budget that can be placed (no sector or group cap
+/// binds), every name sits at its cap: the one feasible point, written down instead of
+/// asking an interior-point solver for a set without interior.
+fn forced_weights(n: usize, cons: &Constraints) -> Option<Vec<f64>> {
+    let all_at_cap = cons.max_weight * n as f64;
+    ((all_at_cap - cons.budget).abs() <= 1e-12).then(|| vec![cons.max_weight; n])
 }
 
 /// Whether `w` satisfies every constraint of `cons` (to [`TOLERANCE`]).

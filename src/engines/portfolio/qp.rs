@@ -112,6 +112,21 @@ impl Triplets {
     }
 }
 
+/// The largest long-only budget the name and sector caps can hold over `n` names (each
+/// sector at the smaller of its cap and its names' caps, unsectored names at their cap);
+/// unbounded for long/short portfolios.
+pub fn placeable(n: usize, c: &Constraints) -> f64 {
+    if !c.long_only {
+        return f64::INFINITY;
+    }
+    let covered: usize = c.sectors.iter().map(|(m, _)| m.len()).sum();
+    c.sectors
+        .iter()
+        .map(|(m, cap)| cap.min(c.max_weight * m.len() as f64))
+        .sum::<f64>()
+        + c.max_weight * n.saturating_sub(covered) as f64
+}
+
 /// Checks what can be known infeasible before solving, with a reason a user can act on.
 fn precheck(n: usize, c: &Constraints) -> Result<(), QpError> {
     if n == 0 {
@@ -124,13 +139,7 @@ fn precheck(n: usize, c: &Constraints) -> Result<(), QpError> {
         )));
     }
     if c.long_only {
-        let covered: usize = c.sectors.iter().map(|(m, _)| m.len()).sum();
-        let room: f64 = c
-            .sectors
-            .iter()
-            .map(|(m, cap)| cap.min(c.max_weight * m.len() as f64))
-            .sum::<f64>()
-            + c.max_weight * n.saturating_sub(covered) as f64;
+        let room = placeable(n, c);
         if room + 1e-12 < c.budget {
             return Err(QpError::Infeasible(format!(
                 "the sector caps leave room for {room:.4} of a budget of {}",

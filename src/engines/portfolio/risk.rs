@@ -102,6 +102,72 @@ pub struct RiskReport {
     pub turnover: f64,
     /// Weight sold because its names left the universe.
     pub forced_exits: f64,
+    /// The per-name cap in force (resolved against the day's N names); 0 for a defensive
+    /// target.
+    #[serde(default)]
+    pub max_weight_cap: f64,
+    /// Names held at that cap: when it is most of them, the cap, not risk, set the weights.
+    #[serde(default)]
+    pub names_at_cap: usize,
+    /// Weight held in cash: the budget the constraints could not place, or all of it on a
+    /// defensive day.
+    #[serde(default)]
+    pub cash: f64,
+    /// Why the target is defensive (`on_empty_universe`), when it is.
+    #[serde(default)]
+    pub defensive: Option<String>,
+    /// What a reader must know to read the weights (a binding cap, unplaced budget…).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl RiskReport {
+    /// Whether a cap bound most of the names held (the weights say more about the cap than
+    /// about risk).
+    pub fn cap_bound_most(&self) -> bool {
+        self.names > 0 && 2 * self.names_at_cap > self.names
+    }
+
+    /// The report of an all-cash target: nothing at risk. The scenario block is kept (all
+    /// zero, over the same set) so that a cash day reads as measured, not as missing.
+    pub fn all_cash(
+        reason: String,
+        previous_gross: f64,
+        historical_days: usize,
+        scenarios: Option<&ScenarioView<'_>>,
+    ) -> Self {
+        let zero = Tails {
+            p95: TailRisk { var: 0.0, es: 0.0 },
+            p99: TailRisk { var: 0.0, es: 0.0 },
+        };
+        Self {
+            ex_ante_vol: 0.0,
+            historical: Some(zero),
+            historical_days,
+            scenario: scenarios.map(|v| ScenarioRisk {
+                set_id: v.set_id.to_owned(),
+                horizon: v.horizon,
+                paths: v.path_returns.len().checked_div(v.width).unwrap_or(0),
+                coverage: 1.0,
+                tails: zero,
+            }),
+            net: 0.0,
+            gross: 0.0,
+            names: 0,
+            effective_names: 0.0,
+            max_weight: 0.0,
+            sectors: BTreeMap::new(),
+            fragility_exposure: 0.0,
+            fragile_weight: 0.0,
+            turnover: 0.0,
+            forced_exits: previous_gross,
+            max_weight_cap: 0.0,
+            names_at_cap: 0,
+            cash: 1.0,
+            notes: vec![reason.clone()],
+            defensive: Some(reason),
+        }
+    }
 }
 
 /// What the report needs besides the weights.
@@ -216,6 +282,11 @@ pub fn report(w: &[f64], inp: &RiskInputs<'_>, scenarios: Option<&ScenarioView<'
             .sum(),
         turnover: w.iter().zip(inp.previous).map(|(a, b)| (a - b).abs()).sum(),
         forced_exits: inp.forced_exits,
+        max_weight_cap: 0.0,
+        names_at_cap: 0,
+        cash: 0.0,
+        defensive: None,
+        notes: Vec::new(),
     }
 }
 
