@@ -5,8 +5,7 @@
 use prometheus::engines::covariance::ledoit_wolf;
 use prometheus::engines::portfolio::qp::{Constraints, solve};
 use prometheus::engines::portfolio::{
-    WeightCap,
-    Method, PortfolioConfig, PortfolioError, PortfolioInputs, PortfolioName, feasible,
+    Method, PortfolioConfig, PortfolioError, PortfolioInputs, PortfolioName, WeightCap, feasible,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -305,19 +304,6 @@ fn impossible_caps_and_breached_limits_fail_closed_with_reasons() {
     let (days, n) = (120, 10);
     let r = panel(days, n, 5);
     let xs = names(n);
-    let err = PortfolioConfig {
-        method: Method::EqualWeight,
-        max_weight: WeightCap::Fixed(0.05),
-        ..PortfolioConfig::default()
-    }
-    .construct(&inputs(&xs, &r, days))
-    .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("10 names × max_weight 0.05 < budget 1"),
-        "{err}"
-    );
-
     let mut cfg = PortfolioConfig {
         method: Method::EqualWeight,
         max_weight: WeightCap::Fixed(0.2),
@@ -366,4 +352,130 @@ fn the_fragile_weight_limit_holds_by_construction() {
             t.report.fragile_weight
         );
     }
+}
+
+#[test]
+fn budget_the_caps_cannot_place_is_held_in_cash_and_said() {
+    let (days, n) = (120, 10);
+    let r = panel(days, n, 5);
+    let xs = names(n);
+    for method in [
+        Method::EqualWeight,
+        Method::MinVariance,
+        Method::MeanVariance,
+    ] {
+        // 10 names under a 5% cap place half the budget: all at the cap, half in cash.
+        let t = PortfolioConfig {
+            method,
+            max_weight: WeightCap::Fixed(0.05),
+            ..PortfolioConfig::default()
+        }
+        .construct(&inputs(&xs, &r, days))
+        .unwrap();
+        assert!(
+            t.weights.iter().all(|(_, w)| (w - 0.05).abs() < 1e-9),
+            "{method:?}"
+        );
+        assert!((t.report.cash - 0.5).abs() < 1e-9, "{:?}", t.report);
+        assert_eq!(t.report.names_at_cap, 10);
+        assert!(t.report.cap_bound_most());
+        assert!(
+            t.report.notes[0].contains("0.5000 is held in cash"),
+            "{:?}",
+            t.report.notes
+        );
+        assert!(
+            t.report.notes[1].contains("the cap, not risk"),
+            "{:?}",
+            t.report.notes
+        );
+    }
+    // Sector caps that bind: three sectors at 20% each place 60%.
+    let t = PortfolioConfig {
+        method: Method::MinVariance,
+        max_weight: WeightCap::Fixed(0.5),
+        sector_cap: 0.2,
+        ..PortfolioConfig::default()
+    }
+    .construct(&inputs(&xs, &r, days))
+    .unwrap();
+    assert!((t.report.cash - 0.4).abs() < 1e-6, "{:?}", t.report);
+    for (sector, w) in &t.report.sectors {
+        assert!(*w <= 0.2 + 1e-9, "{sector} {w}");
+    }
+}
+
+#[test]
+fn a_cap_relative_to_n_frees_a_small_universe_and_keeps_a_large_one_diversified() {
+    let cap: WeightCap = "max(0.05, 3/N)".parse().unwrap();
+    for (n, expected_cap) in [(20, 0.15), (100, 0.05)] {
+        let days = 252;
+        let r = panel(days, n, 9);
+        let xs = names(n);
+        let cfg = PortfolioConfig {
+            method: Method::MinVariance,
+            max_weight: cap,
+            sector_cap: 1.0,
+            ..PortfolioConfig::default()
+        };
+        let t = cfg.construct(&inputs(&xs, &r, days)).unwrap();
+        assert!((t.report.max_weight_cap - expected_cap).abs() < 1e-12);
+        assert!(t.report.max_weight <= expected_cap + 1e-9);
+        assert_eq!(t.report.cash, 0.0);
+        // A fixed 5% on 20 names forces every weight to 1/N, and the report says so.
+        if n == 20 {
+            assert!(!t.report.cap_bound_most(), "{:?}", t.report);
+            let fixed = PortfolioConfig {
+                max_weight: WeightCap::Fixed(0.05),
+                ..cfg.clone()
+            }
+            .construct(&inputs(&xs, &r, days))
+            .unwrap();
+            assert!(fixed.report.cap_bound_most());
+            assert!(fixed.report.ex_ante_vol > t.report.ex_ante_vol);
+        }
+    }
+}
+
+#[test]
+fn with_no_trading_cost_minimum_variance_ignores_the_previous_weights() {
+    let (days, n) = (252, 15);
+    let r = panel(days, n, 11);
+    let fresh = names(n);
+    let mut held = names(n);
+    for (i, x) in held.iter_mut().enumerate() {
+        x.previous = if i < 5 { 0.2 } else { 0.0 };
+    }
+    let cfg = PortfolioConfig {
+        method: Method::MinVariance,
+        max_weight: WeightCap::Fixed(1.0),
+        sector_cap: 1.0,
+        turnover_limit: None,
+        turnover_cost: prometheus::engines::portfolio::TurnoverCost::PerUnit(0.0),
+        ..PortfolioConfig::default()
+    };
+    let a = cfg.construct(&inputs(&fresh, &r, days)).unwrap();
+    let b = cfg.construct(&inputs(&held, &r, days)).unwrap();
+    let wa: BTreeMap<_, _> = a.weights.into_iter().collect();
+    for (id, w) in &b.weights {
+        assert!(
+            (wa.get(id).copied().unwrap_or(0.0) - w).abs() < 1e-6,
+            "{id}"
+        );
+    }
+    // With a monthly horizon and the broker's 6 bp, the previous weights pull, but risk
+    // still decides: the weights move most of the way.
+    let costly = PortfolioConfig {
+        rebalance_days: 21,
+        turnover_cost: prometheus::engines::portfolio::TurnoverCost::Broker,
+        ..cfg
+    }
+    .construct(&inputs(&held, &r, days))
+    .unwrap();
+    assert!(
+        costly.report.turnover > 0.5 * b.report.turnover,
+        "{:?} vs {:?}",
+        costly.report.turnover,
+        b.report.turnover
+    );
 }

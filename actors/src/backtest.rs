@@ -66,8 +66,8 @@ pub fn load_strategy(ctx: &Context, name_or_file: &str) -> anyhow::Result<Strate
                 )
             })?
     };
-    let strategy: StrategyConfig = toml::from_str(&text)
-        .map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
+    let strategy: StrategyConfig =
+        toml::from_str(&text).map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
     let mut issues = Issues::new();
     strategy.validate(&mut issues);
     if !issues.is_empty() {

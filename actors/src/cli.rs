@@ -290,6 +290,21 @@ pub enum ShowWhat {
     Risk,
 }
 
+impl ShowWhat {
+    /// The engine whose rows it shows.
+    pub fn engine(self) -> &'static str {
+        match self {
+            Self::Regime => "regime",
+            Self::Stability => "stability",
+            Self::Fragility => "fragility",
+            Self::Scenarios => "scenarios",
+            Self::Scores => "assessment",
+            Self::Universe => "universe",
+            Self::Portfolio | Self::Risk => "portfolio",
+        }
+    }
+}
+
 /// `pv2 show` options.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -299,9 +314,16 @@ pub struct ShowArgs {
     /// Market id.
     #[arg(long)]
     pub market: String,
-    /// Trading date (YYYY-MM-DD).
-    #[arg(long)]
-    pub date: chrono::NaiveDate,
+    /// Trading date (YYYY-MM-DD); or a range with --from and --to.
+    #[arg(long, required_unless_present_all = ["from", "to"], conflicts_with_all = ["from", "to"])]
+    pub date: Option<chrono::NaiveDate>,
+    /// First date of a timeline: one row per date (regime, scenarios, risk) or per date and
+    /// instrument (the others).
+    #[arg(long, requires = "to")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last date of a timeline, inclusive.
+    #[arg(long, requires = "from")]
+    pub to: Option<chrono::NaiveDate>,
     /// The engine config whose rows to show (default: the engine's active config).
     #[arg(long)]
     pub config_id: Option<String>,
@@ -309,12 +331,12 @@ pub struct ShowArgs {
     /// (default: the active config's; a backtest's rows are under its backtest id).
     #[arg(long)]
     pub id: Option<String>,
-    /// At most this many instruments.
+    /// At most this many instruments (per date).
     #[arg(long, default_value_t = 20)]
     pub top: usize,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    /// Output format: text, json, or csv (a table, as for a timeline).
+    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
+    pub format: TableFormat,
 }
 
 /// `pv2 actors …`

@@ -583,3 +583,156 @@ fn calendar_plan_lists_activations_following_the_sun() {
          2024-03-11T20:00:00Z,engines,US_EQ,2024-03-11,after profiles,engines:US_EQ:2024-03-11:POST_CLOSE\n"
     );
 }
+
+/// `pv2` started in `dir` with no configuration named anywhere.
+fn bare_pv2(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pv2"));
+    c.current_dir(dir)
+        .env_remove("PV2_CONFIG")
+        .env_remove("PV2_HISTORICAL_DB")
+        .env_remove("PV2_RUNTIME_DB");
+    c
+}
+
+#[test]
+fn the_binary_finds_its_config_outside_the_repository() {
+    let s = Sandbox::new();
+    // No --config, no PV2_CONFIG, no ./config: the built-in defaults.
+    let o = bare_pv2(s.dir.path())
+        .args([
+            "calendar",
+            "sessions",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2024-01-02",
+            "--to",
+            "2024-01-05",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("4 sessions"), "{}", stdout(&o));
+    // `config init` writes them out; a second init refuses to overwrite.
+    let o = bare_pv2(s.dir.path())
+        .args(["config", "init", "mine"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(s.dir.path().join("mine/engines/portfolio.toml")).unwrap(),
+        std::fs::read_to_string(Sandbox::config_dir().join("engines/portfolio.toml")).unwrap()
+    );
+    let o = bare_pv2(s.dir.path())
+        .args(["config", "init", "mine"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    // PV2_CONFIG names it; an edit there is what the binary reads.
+    let markets = s.dir.path().join("mine/markets.toml");
+    let text = std::fs::read_to_string(&markets).unwrap();
+    std::fs::write(
+        &markets,
+        text.replacen("id = \"US_EQ\"", "id = \"US_XX\"", 1),
+    )
+    .unwrap();
+    let o = bare_pv2(s.dir.path())
+        .env("PV2_CONFIG", s.dir.path().join("mine"))
+        .args([
+            "calendar",
+            "sessions",
+            "--market",
+            "US_XX",
+            "--from",
+            "2024-01-02",
+            "--to",
+            "2024-01-05",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A directory that does not exist is one line saying what to do.
+    let o = bare_pv2(s.dir.path())
+        .args([
+            "--config",
+            "nowhere",
+            "calendar",
+            "sessions",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2024-01-02",
+            "--to",
+            "2024-01-05",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("pv2 config init DIR"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::Read;
+    let s = Sandbox::new();
+    // Thousands of lines through println!, and a table through a buffered writer.
+    for args in [
+        vec![
+            "calendar",
+            "sessions",
+            "--market",
+            "US_EQ",
+            "--from",
+            "1995-01-02",
+            "--to",
+            "2030-12-31",
+        ],
+        vec![
+            "calendar",
+            "sessions",
+            "--market",
+            "US_EQ",
+            "--from",
+            "1995-01-02",
+            "--to",
+            "2030-12-31",
+            "--format",
+            "csv",
+        ],
+    ] {
+        let mut child = bare_pv2(s.dir.path())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 64];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
+#[test]
+fn an_unknown_asset_class_is_rejected_and_an_index_is_registered_as_one() {
+    let s = Sandbox::new();
+    let f = s.file(
+        "instruments.csv",
+        "symbol,name,sector,industry,country,market,asset_class\nSPX,S&P 500,,,US,US_EQ,Index\nXYZ,X,,,US,US_EQ,crypto\n",
+    );
+    let o = s.pv2(&["import", "instruments", &f, "--output", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["ok"], 1);
+    assert_eq!(doc["rejected_by_reason"]["unknown_asset_class"], 1, "{doc}");
+}

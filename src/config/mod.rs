@@ -25,5 +25,5 @@ pub use canonical::{canonical_json, content_hash};
 pub use engine::{EngineConfig, VersionedConfig};
 pub use error::{ConfigError, ConfigIssue, Issues};
 pub use markets::{CALENDAR_YEARS, MarketConfig, MarketsConfig, is_valid_market_id};
-pub use source::{ConfigRoot, ConfigSource};
 pub use source::parse_engine_text;
+pub use source::{ConfigRoot, ConfigSource};

@@ -89,7 +89,9 @@ impl ConfigSource {
     pub fn describe(&self) -> String {
         match &self.root {
             ConfigRoot::Dir(d) => d.display().to_string(),
-            ConfigRoot::Builtin => "the built-in defaults (pv2 config init DIR writes them out)".into(),
+            ConfigRoot::Builtin => {
+                "the built-in defaults (pv2 config init DIR writes them out)".into()
+            }
         }
     }
 

@@ -52,8 +52,12 @@ pub async fn load_panel(
     Ok((instruments, panel))
 }
 
-/// Calendar days that surely hold `sessions` trading sessions (weekends and a margin for
-/// holidays): the `history_days` to pass to [`load_panel`] for a window in sessions.
+/// Calendar days that surely hold `sessions` trading sessions: weekends, about ten holidays
+/// a year and room for unscheduled closures (NYSE was shut four sessions after 2001-09-11:
+/// a margin of 15 days then held only 250 sessions where 252 were asked, and every name
+/// failed a year-of-history filter for months). The `history_days` to pass to
+/// [`load_panel`] for a window in sessions.
 pub fn calendar_days_for(sessions: usize) -> u64 {
-    (sessions as u64 * 7).div_ceil(5) + 15
+    let s = sessions as u64;
+    (s * 7).div_ceil(5) + (s * 25).div_ceil(252) + 15
 }

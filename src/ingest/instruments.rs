@@ -7,7 +7,9 @@ use super::raw_lines::{CheckedCsv, csv_with_columns};
 use super::reject::{Reject, RejectReason};
 use super::wide::is_valid_symbol;
 use crate::config::MarketsConfig;
-use crate::domain::{ASSET_CLASSES, Instrument, InstrumentId, InstrumentStatus, Issuer, IssuerId, MarketId};
+use crate::domain::{
+    ASSET_CLASSES, Instrument, InstrumentId, InstrumentStatus, Issuer, IssuerId, MarketId,
+};
 use std::collections::BTreeMap;
 
 /// What an instruments file yields.
@@ -94,10 +96,7 @@ pub fn parse(text: &str, markets: &MarketsConfig) -> Result<ParsedInstruments, S
             out.rejects.push(reject(
                 "asset_class",
                 RejectReason::UnknownAssetClass,
-                format!(
-                    "`{asset_class}` is not one of {}",
-                    ASSET_CLASSES.join(", ")
-                ),
+                format!("`{asset_class}` is not one of {}", ASSET_CLASSES.join(", ")),
             ));
             continue;
         }

@@ -12,13 +12,13 @@ use crate::progress;
 use anyhow::{Context as _, anyhow};
 use chrono::{Datelike, NaiveDate};
 use prometheus::config::{DemoConfig, EngineConfig, Issues};
-use prometheus::ingest::daily::{DailyIngestConfig, DailySource, SyntheticSourceConfig};
 use prometheus::derived::FactorMembership;
 use prometheus::domain::{Clock, MarketId, RunId, date_floor};
 use prometheus::ingest::batch_id;
+use prometheus::ingest::daily::{DailyIngestConfig, DailySource, SyntheticSourceConfig};
 use prometheus::store::{
-    ConfigStore, DerivedStore, HistoricalDb, IngestBatch, IngestLog, NewsStore, PriceStore, PriceWriteSummary,
-    ReferenceStore, Stores, SyntheticTruthStore, redact_url,
+    ConfigStore, DerivedStore, HistoricalDb, IngestBatch, IngestLog, NewsStore, PriceStore,
+    PriceWriteSummary, ReferenceStore, Stores, SyntheticTruthStore, redact_url,
 };
 use prometheus::synthetic_market::{
     HiddenRegime, SyntheticMarket, SyntheticMarketParams, generate, weekdays,

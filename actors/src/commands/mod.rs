@@ -22,6 +22,7 @@ mod run;
 mod runs;
 mod show;
 pub(crate) mod show_decisions;
+mod show_timeline;
 
 use crate::cli::{
     ActorsCommand, BenchCommand, CalendarCommand, Cli, Command, ConfigCommand, DrillCommand,

@@ -2,12 +2,12 @@
 //! market and date, under the engine's active config unless another is named. The decision
 //! engines' outputs are shown by [`super::show_decisions`].
 
-use crate::cli::{OutputFormat, ShowArgs, ShowWhat};
+use crate::cli::{ShowArgs, ShowWhat, TableFormat};
 use crate::context::Context;
 use anyhow::{Context as _, anyhow};
 use prometheus::domain::ConfigId;
 use prometheus::engines::regime::RegimeLabel;
-use prometheus::store::{ConfigStore, WorldStateStore};
+use prometheus::store::{ConfigStore, Stores, WorldStateStore};
 use serde_json::json;
 
 /// Runs `pv2 show`.
@@ -16,6 +16,26 @@ use serde_json::json;
 /// Storage failures; nothing stored for the market, date and config.
 pub async fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
     let stores = ctx.open_stores().await?;
+    // A range, or one date as a table: the timeline.
+    let range = match (args.from, args.to, args.date) {
+        (Some(f), Some(t), _) => Some((f, t)),
+        (_, _, Some(d)) if args.format == TableFormat::Csv => Some((d, d)),
+        _ => None,
+    };
+    if let Some((from, to)) = range {
+        let out = super::show_timeline::run(ctx, &stores, args, from, to).await;
+        stores.close().await;
+        return out;
+    }
+    let out = single_date(&stores, args).await;
+    stores.close().await;
+    out
+}
+
+async fn single_date(stores: &Stores, args: &ShowArgs) -> anyhow::Result<()> {
+    let date = args
+        .date
+        .ok_or_else(|| anyhow!("pass --date D, or --from D --to D"))?;
     let r = &stores.runtime;
     let engine = match args.what {
         ShowWhat::Regime => "regime",
@@ -23,9 +43,7 @@ pub async fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
         ShowWhat::Fragility => "fragility",
         ShowWhat::Scenarios => "scenarios",
         ShowWhat::Scores | ShowWhat::Universe | ShowWhat::Portfolio | ShowWhat::Risk => {
-            let out = super::show_decisions::run(&stores, args).await;
-            stores.close().await;
-            return out;
+            return super::show_decisions::run(stores, args, date).await;
         }
     };
     let config_id = match &args.config_id {
@@ -36,13 +54,13 @@ pub async fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
             .map(|c| c.config_id)
             .ok_or_else(|| anyhow!("the {engine} engine has no active config yet; run the engines DAG first or pass --config-id"))?,
     };
-    let (market, date) = (args.market.as_str(), args.date);
+    let market = args.market.as_str();
     let none = || {
         anyhow!(
             "no {engine} output for {market} on {date} under {config_id}; run `pv2 run --market {market} --date {date} --dag engines` first"
         )
     };
-    let json_out = args.format == OutputFormat::Json;
+    let json_out = args.format == TableFormat::Json;
     match args.what {
         ShowWhat::Regime => {
             let day = r.regime(market, date, &config_id).await?.ok_or_else(none)?;

@@ -2,8 +2,9 @@
 //! and date — under the engine's active config and id unless `--config-id` / `--id` name
 //! others (a backtest's rows are under its backtest id and the configs it printed).
 
-use crate::cli::{OutputFormat, ShowArgs, ShowWhat};
+use crate::cli::{ShowArgs, ShowWhat, TableFormat};
 use anyhow::{Context as _, anyhow};
+use chrono::NaiveDate;
 use prometheus::config::EngineConfig;
 use prometheus::domain::ConfigId;
 use prometheus::engines::assessment::{AssessmentConfig, FAMILIES};
@@ -26,7 +27,7 @@ async fn active<C: EngineConfig>(r: &RuntimeDb) -> anyhow::Result<(ConfigId, C)>
 }
 
 /// The config id and the row id to read: the arguments', else the active config's.
-async fn ids<C: EngineConfig>(
+pub(crate) async fn ids<C: EngineConfig>(
     r: &RuntimeDb,
     args: &ShowArgs,
     id_of: fn(&C) -> &str,
@@ -49,10 +50,10 @@ fn pct(x: f64) -> String {
 ///
 /// # Errors
 /// Storage failures; nothing stored for the market, date, id and config.
-pub async fn run(stores: &Stores, args: &ShowArgs) -> anyhow::Result<()> {
+pub async fn run(stores: &Stores, args: &ShowArgs, date: NaiveDate) -> anyhow::Result<()> {
     let r = &stores.runtime;
-    let (market, date) = (args.market.as_str(), args.date);
-    let json_out = args.format == OutputFormat::Json;
+    let market = args.market.as_str();
+    let json_out = args.format == TableFormat::Json;
     let none = |what: &str, id: &str, c: &ConfigId| {
         anyhow!(
             "no {what} `{id}` for {market} on {date} under {c}; run `pv2 run --market {market} --date {date} --dag engines` first"

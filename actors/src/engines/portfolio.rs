@@ -258,10 +258,14 @@ impl Job for PortfolioJob {
                 .report
                 .historical
                 .map_or("n/a".to_owned(), |h| format!("{:.2}%", 100.0 * h.p99.es)),
-            target.report.scenario.as_ref().map_or("n/a".to_owned(), |s| format!(
-                "{:.2}%",
-                100.0 * s.tails.p99.es
-            )),
+            target
+                .report
+                .scenario
+                .as_ref()
+                .map_or("n/a".to_owned(), |s| format!(
+                    "{:.2}%",
+                    100.0 * s.tails.p99.es
+                )),
             100.0 * target.report.turnover,
             if target.projected {
                 " (projected onto the limits)"
@@ -399,7 +403,8 @@ async fn defensive(
                 })
                 .await?
                 .map_err(JobError::permanent)?;
-            let why = format!("{reason}: the previous target is held (on_empty_universe = \"hold\")");
+            let why =
+                format!("{reason}: the previous target is held (on_empty_universe = \"hold\")");
             report.notes.push(why.clone());
             report.defensive = Some(why);
             (held, report)
@@ -441,10 +446,10 @@ async fn returns_of(
     let closes: Vec<Vec<f64>> = ids
         .iter()
         .map(|id| {
-            panel
-                .instruments
-                .get(*id)
-                .map_or_else(|| vec![f64::NAN; dates.len()], |rows| Panel::closes_on(rows, &dates))
+            panel.instruments.get(*id).map_or_else(
+                || vec![f64::NAN; dates.len()],
+                |rows| Panel::closes_on(rows, &dates),
+            )
         })
         .collect();
     Ok(return_window(&closes, dates.len(), lookback))

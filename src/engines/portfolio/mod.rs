@@ -351,9 +351,9 @@ impl PortfolioConfig {
         // could not place before) is bought whatever the limit, like re-invested exits.
         let held: f64 = names.iter().map(|n| n.previous).sum();
         let to_invest = (self.budget - held - forced_exits).max(0.0);
-        self.turnover_limit.filter(|_| has_previous).map(|l| {
-            (l + forced_exits + to_invest + 2.0 * fragile_excess).min(2.0 * self.gross)
-        })
+        self.turnover_limit
+            .filter(|_| has_previous)
+            .map(|l| (l + forced_exits + to_invest + 2.0 * fragile_excess).min(2.0 * self.gross))
     }
 
     fn constraints(
@@ -474,15 +474,8 @@ impl PortfolioConfig {
             inp.scenarios.as_ref(),
         );
         report.max_weight_cap = cap;
-        report.names_at_cap = weights
-            .iter()
-            .filter(|w| w.abs() >= cap - AT_CAP)
-            .count();
-        report.cash = if self.long_only {
-            (1.0 - report.net).max(0.0)
-        } else {
-            0.0
-        };
+        report.names_at_cap = weights.iter().filter(|w| w.abs() >= cap - AT_CAP).count();
+        report.cash = cash_of(report.net, self.long_only);
         if report.cap_bound_most() {
             notes.push(format!(
                 "{} of {} names sit at the per-name cap {cap:.4}: the cap, not risk, set their weights",
@@ -569,7 +562,7 @@ impl PortfolioConfig {
             },
             inp.scenarios.as_ref(),
         );
-        report.cash = (1.0 - report.net).max(0.0);
+        report.cash = cash_of(report.net, self.long_only);
         Ok(report)
     }
 
@@ -605,6 +598,13 @@ impl PortfolioConfig {
         }
         Ok((project(&raw, cons)?, true))
     }
+}
+
+/// The weight in cash of a portfolio whose weights sum to `net` (floating-point dust is
+/// not cash).
+fn cash_of(net: f64, long_only: bool) -> f64 {
+    let cash = 1.0 - net;
+    if long_only && cash > 1e-9 { cash } else { 0.0 }
 }
 
 /// How close to the cap a weight counts as "at the cap".
