@@ -87,11 +87,12 @@ async fn targets(r: &Pool, portfolio: &str) -> Weights {
     out
 }
 
-/// Checks the portfolio invariants of every target of `portfolio` against its universe.
+/// Checks the portfolio invariants of every target of `portfolio` against its universe;
+/// the per-name cap is `max(max_weight, per_name / N)` with N the day's eligible names.
 async fn check_invariants(
     r: &Pool,
     portfolio: &str,
-    max_weight: f64,
+    (max_weight, per_name): (f64, f64),
     sector_cap: f64,
     turnover: f64,
 ) {
@@ -111,6 +112,11 @@ async fn check_invariants(
     }
     let mut previous: Option<&BTreeMap<String, f64>> = None;
     for (date, weights) in &targets {
+        let eligible_names = universe
+            .iter()
+            .filter(|((d, _), (tier, _))| d == date && tier != "EXCLUDED")
+            .count();
+        let max_weight = max_weight.max(per_name / eligible_names as f64);
         let sum: f64 = weights.values().sum();
         assert!((sum - 1.0).abs() <= 1e-9, "{date}: weights sum to {sum}");
         let mut sectors: BTreeMap<&str, f64> = BTreeMap::new();
@@ -302,7 +308,7 @@ fn backtests_hold_the_invariants_reproduce_and_rank_min_variance_below_equal_wei
         in_system(async move {
             let r = Pool::connect(&env.runtime, 2).await.unwrap();
             let h = Pool::connect(&env.historical, 2).await.unwrap();
-            check_invariants(&r, &id, 0.05, 0.35, 0.5).await;
+            check_invariants(&r, &id, (0.05, 3.0), 0.35, 0.5).await;
             check_equity(&r, &h, &id, 1_000_000.0, 5.0, 1.0).await;
             let days: Vec<(String, f64, f64)> = rows!(
                 r,
@@ -319,7 +325,7 @@ fn backtests_hold_the_invariants_reproduce_and_rank_min_variance_below_equal_wei
     let ew_id = ew["backtest_id"].as_str().unwrap().to_owned();
     in_system(async {
         let r = Pool::connect(&env.runtime, 2).await.unwrap();
-        check_invariants(&r, &ew_id, 0.05, 1.0, 2.0).await;
+        check_invariants(&r, &ew_id, (0.05, 3.0), 1.0, 2.0).await;
     });
     // The same backtest again: same id, same rows, bit for bit.
     let again = backtest(&env, "core_long_eq", from, to);

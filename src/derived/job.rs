@@ -190,9 +190,11 @@ async fn derive_factors(
         one_day.sort_by(|a, b| {
             (a.trade_date, &a.instrument_id).cmp(&(b.trade_date, &b.instrument_id))
         });
+        // An index is a benchmark, not a member of the market it measures.
         let membership = FactorMembership {
             of: members
                 .iter()
+                .filter(|i| crate::domain::is_investable(&i.asset_class))
                 .map(|i| {
                     let mut f = vec![FactorMembership::market_factor(market.as_str())];
                     if let Some(Some(sector)) = sectors.get(&i.issuer_id) {
