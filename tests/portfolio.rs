@@ -403,6 +403,27 @@ fn budget_the_caps_cannot_place_is_held_in_cash_and_said() {
     for (sector, w) in &t.report.sectors {
         assert!(*w <= 0.2 + 1e-9, "{sector} {w}");
     }
+    // A group cap no per-name bound reveals: 8 of 10 names fragile, at most 25% in them,
+    // 10% a name: 2 × 10% + 25% = 45% can be placed (a linear programme finds it).
+    let mut fragile = names(n);
+    for x in fragile.iter_mut().take(8) {
+        x.fragile = true;
+    }
+    let t = PortfolioConfig {
+        method: Method::MinVariance,
+        max_weight: WeightCap::Fixed(0.1),
+        sector_cap: 1.0,
+        ..PortfolioConfig::default()
+    }
+    .construct(&inputs(&fragile, &r, days))
+    .unwrap();
+    assert!((t.report.cash - 0.55).abs() < 1e-6, "{:?}", t.report);
+    assert!(t.report.fragile_weight <= 0.25 + 1e-9);
+    assert!(
+        t.report.notes[0].contains("held in cash"),
+        "{:?}",
+        t.report.notes
+    );
 }
 
 #[test]

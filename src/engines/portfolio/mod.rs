@@ -432,28 +432,33 @@ impl PortfolioConfig {
         let cap = self.max_weight.resolve(n);
         let mut cons = self.constraints(inp.names, inp.has_previous, inp.forced_exits, cap);
         let mut notes = Vec::new();
-        // A long-only budget the caps cannot hold is partly held in cash (said in the
-        // report) instead of failing every day: a hard limit is never loosened for it.
-        let room = qp::placeable(n, &cons);
-        if cons.long_only && room + 1e-12 < cons.budget {
-            let unplaced = cons.budget - room;
-            notes.push(format!(
-                "the caps place at most {room:.4} of the budget {} over {n} names (name cap {cap:.4}, sector caps); {unplaced:.4} is held in cash",
-                cons.budget
-            ));
-            cons.budget = room;
-        }
-        let short_of_budget = cons.budget < self.budget;
-        let (weights, projected) = match forced_weights(n, &cons).filter(|_| short_of_budget) {
-            Some(w) => (w, false),
-            None => {
-                if short_of_budget {
-                    // Sector caps bind: keep a sliver of slack so the feasible set has an
-                    // interior for the solver.
-                    cons.budget = room * (1.0 - 1e-7);
+        // A long-only budget the constraints cannot place is partly held in cash (said in
+        // the report) instead of failing every day; no limit is loosened for it.
+        let (weights, projected) = match self.weights(&cov, inp.names, &cons) {
+            Err(QpError::Infeasible(why)) if cons.long_only => {
+                let room = match forced_weights(n, &cons) {
+                    Some(_) => cons.max_weight * n as f64,
+                    None => qp::max_placeable(n, &cons)?,
+                };
+                if room >= cons.budget - 1e-9 || room <= 1e-9 {
+                    return Err(QpError::Infeasible(why).into());
                 }
-                self.weights(&cov, inp.names, &cons)?
+                notes.push(format!(
+                    "the constraints place at most {room:.4} of the budget {} over {n} names (name cap {cap:.4}, sector and group caps, turnover); {:.4} is held in cash",
+                    cons.budget,
+                    cons.budget - room
+                ));
+                cons.budget = room;
+                match forced_weights(n, &cons) {
+                    Some(w) => (w, false),
+                    None => {
+                        // Keep a sliver of slack so the feasible set has an interior.
+                        cons.budget = room * (1.0 - 1e-7);
+                        self.weights(&cov, inp.names, &cons)?
+                    }
+                }
             }
+            other => other?,
         };
         let sectors: Vec<String> = inp.names.iter().map(|x| x.sector.clone()).collect();
         let fragility: Vec<Option<f64>> = inp.names.iter().map(|x| x.fragility).collect();
@@ -610,12 +615,19 @@ fn cash_of(net: f64, long_only: bool) -> f64 {
 /// How close to the cap a weight counts as "at the cap".
 const AT_CAP: f64 = 1e-6;
 
-/// When the name caps alone set the budget that can be placed (no sector or group cap
-/// binds), every name sits at its cap: the one feasible point, written down instead of
-/// asking an interior-point solver for a set without interior.
+/// When the name caps alone hold no more than the budget and nothing else caps a group,
+/// every name sits at its cap: the one feasible point, written down instead of asking an
+/// interior-point solver for a set without interior.
 fn forced_weights(n: usize, cons: &Constraints) -> Option<Vec<f64>> {
     let all_at_cap = cons.max_weight * n as f64;
-    ((all_at_cap - cons.budget).abs() <= 1e-12).then(|| vec![cons.max_weight; n])
+    let groups_hold = cons
+        .sectors
+        .iter()
+        .chain(&cons.extra_groups)
+        .all(|(m, cap)| cons.max_weight * m.len() as f64 <= cap + 1e-12);
+    let turnover_free = cons.turnover_limit.is_none() || cons.previous.is_none();
+    (all_at_cap <= cons.budget + 1e-12 && groups_hold && turnover_free)
+        .then(|| vec![cons.max_weight; n])
 }
 
 /// Whether `w` satisfies every constraint of `cons` (to [`TOLERANCE`]).

@@ -160,8 +160,34 @@ fn precheck(n: usize, c: &Constraints) -> Result<(), QpError> {
 /// [`QpError::Infeasible`] when the constraints cannot hold together (with which ones),
 /// [`QpError::Solver`] when the solver fails otherwise.
 pub fn solve(q: &[f64], c: &[f64], cons: &Constraints) -> Result<QpSolution, QpError> {
+    precheck(c.len(), cons)?;
+    solve_rows(q, c, cons, true)
+}
+
+/// The largest net weight `Σw ≤ budget` that every other constraint of `cons` (caps,
+/// sectors, capped groups, turnover) lets a long-only portfolio of `n` names hold: a linear
+/// programme. What the engine invests when the full budget cannot be placed.
+///
+/// # Errors
+/// [`QpError`] when even an empty portfolio breaks a constraint (a turnover limit that
+/// forbids selling what is held) or the solver fails.
+pub fn max_placeable(n: usize, cons: &Constraints) -> Result<f64, QpError> {
+    let lp = Constraints {
+        turnover_penalty: 0.0,
+        ..cons.clone()
+    };
+    let sol = solve_rows(&vec![0.0; n * n], &vec![-1.0; n], &lp, false)?;
+    Ok(sol.weights.iter().sum::<f64>().min(cons.budget))
+}
+
+/// The programme with the budget row as an equality (`budget_equal`) or as `Σw ≤ budget`.
+fn solve_rows(
+    q: &[f64],
+    c: &[f64],
+    cons: &Constraints,
+    budget_equal: bool,
+) -> Result<QpSolution, QpError> {
     let n = c.len();
-    precheck(n, cons)?;
     let short = !cons.long_only;
     let turnover =
         cons.previous.is_some() && (cons.turnover_limit.is_some() || cons.turnover_penalty > 0.0);
@@ -269,10 +295,14 @@ pub fn solve(q: &[f64], c: &[f64], cons: &Constraints) -> Result<QpSolution, QpE
         turnover: turnover_start..row,
         total: row,
     };
-    let cones = [
-        SupportedConeT::ZeroConeT(1),
-        SupportedConeT::NonnegativeConeT(row - 1),
-    ];
+    let cones: Vec<SupportedConeT<f64>> = if budget_equal {
+        vec![
+            SupportedConeT::ZeroConeT(1),
+            SupportedConeT::NonnegativeConeT(row - 1),
+        ]
+    } else {
+        vec![SupportedConeT::NonnegativeConeT(row)]
+    };
     let settings = DefaultSettings {
         verbose: false,
         max_iter: 200,
@@ -297,7 +327,14 @@ pub fn solve(q: &[f64], c: &[f64], cons: &Constraints) -> Result<QpSolution, QpE
         }
         other => return Err(QpError::Solver(format!("{other:?}"))),
     }
-    let weights = clean(&sol.x[..n], cons);
+    let weights = if budget_equal {
+        clean(&sol.x[..n], cons)
+    } else {
+        sol.x[..n]
+            .iter()
+            .map(|v| v.clamp(if short { -cons.max_weight } else { 0.0 }, cons.max_weight))
+            .collect()
+    };
     Ok(QpSolution {
         weights,
         x: sol.x.clone(),
