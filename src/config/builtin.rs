@@ -100,6 +100,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_daily_ingest_reads_the_inbox() {
+        let cfg = crate::config::parse_engine_text::<crate::ingest::daily::DailyIngestConfig>(
+            "engines/ingest.toml",
+            file("engines/ingest.toml").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(cfg.config.source, crate::ingest::daily::DailySource::Inbox);
+    }
+
+    #[test]
     fn init_writes_every_file_once_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
         let written = write_to(dir.path()).unwrap();

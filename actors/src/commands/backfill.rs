@@ -124,7 +124,7 @@ pub async fn run(ctx: &Context, args: &BackfillArgs, faults: FaultPlan) -> anyho
         .await;
     spine.stores.close().await;
     let report = report?;
-    print_summary(args, sessions, recorded, &report, secs);
+    print_summary(args, (sessions, bound.len()), recorded, &report, secs);
     if !report.failed_runs.is_empty() || !report.refused.is_empty() {
         bail!(
             "{} runs did not succeed and {} activations were refused; run the same command again to retry them",
@@ -137,12 +137,14 @@ pub async fn run(ctx: &Context, args: &BackfillArgs, faults: FaultPlan) -> anyho
 
 fn print_summary(
     args: &BackfillArgs,
-    sessions: usize,
+    (sessions, dags): (usize, usize),
     recorded: usize,
     r: &SchedulerReport,
     secs: f64,
 ) {
     let handled = r.fired + r.resumed;
+    // Sessions this pass took through every DAG bound to the market.
+    let per_second = handled as f64 / dags.max(1) as f64 / secs.max(1e-9);
     match args.format {
         OutputFormat::Json => println!(
             "{}",
@@ -159,11 +161,12 @@ fn print_summary(
                 "failed_runs": r.failed_runs,
                 "refused": r.refused,
                 "seconds": secs,
+                "sessions_per_second": per_second,
             })
         ),
         OutputFormat::Text => {
             println!(
-                "backfill {} {}..{}: {sessions} sessions; this pass fired {}, resumed {}, found {} done, in {secs:.1}s ({:.1} runs/s); {recorded} activations recorded for the range",
+                "backfill {} {}..{}: {sessions} sessions; this pass fired {}, resumed {}, found {} done, in {secs:.1}s ({:.1} runs/s, {per_second:.1} sessions/s); {recorded} activations recorded for the range",
                 args.market,
                 args.from,
                 args.to,

@@ -181,7 +181,8 @@ pub async fn run(stores: &Stores, args: &ShowArgs, date: NaiveDate) -> anyhow::R
                 if json_out {
                     println!(
                         "{}",
-                        json!({"portfolio_id": id, "config_id": c.as_str(), "method": target.method, "weights": w})
+                        json!({"portfolio_id": id, "config_id": c.as_str(), "method": target.method, "weights": w,
+                               "cash": report.cash, "defensive": report.defensive, "notes": report.notes})
                     );
                 } else {
                     println!(
@@ -190,8 +191,21 @@ pub async fn run(stores: &Stores, args: &ShowArgs, date: NaiveDate) -> anyhow::R
                         target.method,
                         pct(report.ex_ante_vol)
                     );
+                    if let Some(why) = &report.defensive {
+                        println!("  DEFENSIVE: {why}");
+                    }
                     for (i, x) in w.iter().take(args.top) {
                         println!("  {i:<14} {:>7}", pct(*x));
+                    }
+                    if report.cash > 0.0 {
+                        println!("  {:<14} {:>7}", "CASH", pct(report.cash));
+                    }
+                    for n in report
+                        .notes
+                        .iter()
+                        .filter(|n| Some(*n) != report.defensive.as_ref())
+                    {
+                        println!("  note: {n}");
                     }
                 }
             } else if json_out {
@@ -227,6 +241,21 @@ pub fn print_risk(
         pct(r.forced_exits.abs())
     );
     println!("  ex-ante volatility {} a year", pct(r.ex_ante_vol));
+    if let Some(why) = &r.defensive {
+        println!("  DEFENSIVE: {why}");
+    }
+    if r.max_weight_cap > 0.0 {
+        println!(
+            "  per-name cap {} ({} of {} names at it), cash {}",
+            pct(r.max_weight_cap),
+            r.names_at_cap,
+            r.names,
+            pct(r.cash)
+        );
+    }
+    for n in r.notes.iter().filter(|n| Some(*n) != r.defensive.as_ref()) {
+        println!("  note: {n}");
+    }
     if let Some(h) = r.historical {
         println!(
             "  historical 1-day ({} sessions): VaR95 {}  ES95 {}  VaR99 {}  ES99 {}",
