@@ -245,6 +245,49 @@ fn a_backfill_of_real_closes_has_a_target_every_session_and_never_meets_syntheti
             "no eligible name in the shipped universe: {r:?}"
         );
     }
+    // A regime timeline: one row per session with a label, in the range, in order.
+    let regime: Vec<Value> = serde_json::from_str(&w.ok(&[
+        "show", "regime", "--market", "US_EQ", "--from", from, "--to", to, "--format", "json",
+    ]))
+    .unwrap();
+    assert!(regime.len() > sessions.len() / 2 && regime.len() <= sessions.len());
+    let dates: Vec<&str> = regime.iter().map(|r| r["date"].as_str().unwrap()).collect();
+    assert!(dates.windows(2).all(|p| p[0] < p[1]));
+    assert!(dates.iter().all(|d| (from..=to).contains(d)));
+    assert!(regime.iter().all(|r| r["label"].is_string()));
+    // The same table into a pipe its reader closes early: a quiet, successful exit.
+    {
+        use std::io::Read;
+        let mut child = w
+            .command()
+            .args([
+                "show",
+                "stability",
+                "--market",
+                "US_EQ",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--format",
+                "csv",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut head = [0u8; 100];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut head)
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{:?}", out.status);
+        assert_eq!(stderr(&out), "");
+    }
     let held = w.ok(&[
         "show",
         "portfolio",
