@@ -360,6 +360,82 @@ fn a_backfill_of_real_closes_has_a_target_every_session_and_never_meets_syntheti
     );
     assert!(portfolio.contains("CASH,"), "{portfolio}");
 
+    // "hold" keeps the previous target (under the same portfolio config) on such days.
+    let portfolio_cfg = std::fs::read_to_string(w.path().join("config/engines/portfolio.toml"))
+        .unwrap()
+        .replace(
+            "on_empty_universe = \"cash\"",
+            "on_empty_universe = \"hold\"",
+        );
+    assert!(portfolio_cfg.contains("\"hold\""));
+    std::fs::write(w.path().join("hold.toml"), portfolio_cfg).unwrap();
+    w.ok(&["config", "apply", "portfolio", "hold.toml"]);
+    w.ok(&[
+        "config",
+        "apply",
+        "universe",
+        "config/engines/universe.toml",
+    ]);
+    w.ok(&[
+        "backfill",
+        "--market",
+        "US_EQ",
+        "--from",
+        "2010-01-12",
+        "--to",
+        "2010-01-12",
+    ]);
+    w.ok(&["config", "apply", "universe", "excluded.toml"]);
+    w.ok(&[
+        "backfill",
+        "--market",
+        "US_EQ",
+        "--from",
+        "2010-01-13",
+        "--to",
+        "2010-01-15",
+    ]);
+    let weights = |date: &str| -> Vec<(String, String)> {
+        csv_rows(&w.ok(&[
+            "show",
+            "portfolio",
+            "--market",
+            "US_EQ",
+            "--date",
+            date,
+            "--format",
+            "csv",
+            "--top",
+            "100",
+        ]))
+        .into_iter()
+        .map(|r| (r["instrument_id"].clone(), r["weight"].clone()))
+        .collect()
+    };
+    let before = weights("2010-01-12");
+    assert!(
+        before.len() > 1 && before.iter().all(|(id, _)| id != "CASH"),
+        "{before:?}"
+    );
+    let held = csv_rows(&w.ok(&[
+        "show",
+        "risk",
+        "--market",
+        "US_EQ",
+        "--from",
+        "2010-01-13",
+        "--to",
+        "2010-01-15",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(held.len(), 3);
+    for r in &held {
+        assert!(r["defensive"].contains("previous target is held"), "{r:?}");
+        assert_eq!(r["names"], before.len().to_string(), "{r:?}");
+    }
+    assert_eq!(weights("2010-01-15"), before);
+
     // The synthetic feed is refused in this database, by the daily DAG and by the demo,
     // and nothing invented was written.
     std::fs::write(
@@ -373,7 +449,7 @@ fn a_backfill_of_real_closes_has_a_target_every_session_and_never_meets_syntheti
         "--market",
         "US_EQ",
         "--date",
-        "2010-01-12",
+        "2010-01-19",
         "--dag",
         "daily",
     ]);
