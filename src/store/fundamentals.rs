@@ -3,6 +3,7 @@
 //! in its latest filing (a restatement filed later replaces the figure from its filing
 //! date on, never before).
 
+use std::collections::BTreeMap;
 use super::HistoricalDb;
 use super::error::StoreError;
 use super::pool::on_pool;
@@ -28,6 +29,21 @@ pub trait FundamentalsStore {
         issuer: &IssuerId,
         as_of: NaiveDate,
     ) -> Result<Vec<FundamentalValue>, StoreError>;
+    /// [`FundamentalsStore::fundamentals_as_of`] of every issuer at once (issuers without
+    /// a figure are absent): one query where a profile run would make one per issuer.
+    async fn all_fundamentals_as_of(
+        &self,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<IssuerId, Vec<FundamentalValue>>, StoreError>;
+}
+
+/// Keeps the last row of each metric of rows ordered by metric, period and filing: the
+/// figure known last.
+fn latest_per_metric(out: &mut Vec<FundamentalValue>, v: FundamentalValue) {
+    match out.last_mut() {
+        Some(last) if last.metric == v.metric => *last = v,
+        _ => out.push(v),
+    }
 }
 
 #[async_trait]
@@ -83,10 +99,36 @@ impl FundamentalsStore for HistoricalDb {
                 filed,
                 value,
             };
-            match out.last_mut() {
-                Some(last) if last.metric == v.metric => *last = v,
-                _ => out.push(v),
-            }
+            latest_per_metric(&mut out, v);
+        }
+        Ok(out)
+    }
+
+    async fn all_fundamentals_as_of(
+        &self,
+        as_of: NaiveDate,
+    ) -> Result<BTreeMap<IssuerId, Vec<FundamentalValue>>, StoreError> {
+        const SQL: &str = "SELECT issuer_id, metric, period_end, filed_date, value FROM financial_statements \
+             WHERE filed_date <= $1 ORDER BY issuer_id, metric, period_end, filed_date";
+        let rows: Vec<(String, String, NaiveDate, NaiveDate, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+                .bind(as_of)
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::query("read fundamentals"))?);
+        let mut out: BTreeMap<IssuerId, Vec<FundamentalValue>> = BTreeMap::new();
+        for (issuer, metric, period_end, filed, value) in rows {
+            let issuer_id = IssuerId::new(&issuer);
+            let list = out.entry(issuer_id.clone()).or_default();
+            latest_per_metric(
+                list,
+                FundamentalValue {
+                    issuer_id,
+                    metric,
+                    period_end,
+                    filed,
+                    value,
+                },
+            );
         }
         Ok(out)
     }

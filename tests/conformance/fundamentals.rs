@@ -46,6 +46,29 @@ async fn figures_are_known_from_their_filing_date(db: &TestDb) {
     assert_eq!(known("2024-07-01").await, vec![q1_restated, assets.clone()]);
     // After the next quarter is filed: the latest period.
     assert_eq!(known("2024-12-31").await, vec![q2, assets]);
+    // Every issuer at once reads the same as one issuer at a time.
+    h.upsert_issuers(&[issuer("BBB", None)]).await.unwrap();
+    let other = FundamentalValue {
+        issuer_id: IssuerId::new("BBB"),
+        ..f("revenue", "2024-03-31", "2024-05-10", 7.0)
+    };
+    h.write_fundamentals("b3", std::slice::from_ref(&other))
+        .await
+        .unwrap();
+    for d in ["2024-04-15", "2024-05-02", "2024-05-10", "2024-07-01", "2024-12-31"] {
+        let all = h.all_fundamentals_as_of(date(d)).await.unwrap();
+        for issuer in ["AAA", "BBB"] {
+            let one = h
+                .fundamentals_as_of(&IssuerId::new(issuer), date(d))
+                .await
+                .unwrap();
+            assert_eq!(
+                all.get(&IssuerId::new(issuer)).cloned().unwrap_or_default(),
+                one,
+                "{issuer} on {d}"
+            );
+        }
+    }
     // Re-writing a key replaces its value (no duplicate).
     h.write_fundamentals("b2", &[f("revenue", "2024-03-31", "2024-05-02", 101.0)])
         .await

@@ -95,6 +95,7 @@ impl Job for ProfilesJob {
                 .or_default()
                 .push(i);
         }
+        let mut fundamentals = db.all_fundamentals_as_of(as_of).await?;
         let mut rows = Vec::new();
         for (issuer_id, mut list) in by_issuer {
             list.sort_by(|a, b| a.symbol.cmp(&b.symbol));
@@ -124,9 +125,9 @@ impl Job for ProfilesJob {
                 median_traded_value: median_traded_value(history, config.vol_window),
                 news_recent: recent.get(&issuer_id).copied().unwrap_or(0),
                 news_baseline: baseline.get(&issuer_id).copied().unwrap_or(0),
-                fundamentals: db
-                    .fundamentals_as_of(&prometheus::domain::IssuerId::new(&issuer_id), as_of)
-                    .await?,
+                fundamentals: fundamentals
+                    .remove(&prometheus::domain::IssuerId::new(&issuer_id))
+                    .unwrap_or_default(),
             };
             let p = build(config, &inputs);
             rows.push(ProfileRecord {
