@@ -3,7 +3,6 @@
 //! in its latest filing (a restatement filed later replaces the figure from its filing
 //! date on, never before).
 
-use std::collections::BTreeMap;
 use super::HistoricalDb;
 use super::error::StoreError;
 use super::pool::on_pool;
@@ -11,6 +10,7 @@ use super::tx::BeginWrite;
 use crate::domain::{FundamentalValue, IssuerId};
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use std::collections::BTreeMap;
 
 /// Fundamentals storage.
 #[async_trait]

@@ -55,7 +55,13 @@ async fn figures_are_known_from_their_filing_date(db: &TestDb) {
     h.write_fundamentals("b3", std::slice::from_ref(&other))
         .await
         .unwrap();
-    for d in ["2024-04-15", "2024-05-02", "2024-05-10", "2024-07-01", "2024-12-31"] {
+    for d in [
+        "2024-04-15",
+        "2024-05-02",
+        "2024-05-10",
+        "2024-07-01",
+        "2024-12-31",
+    ] {
         let all = h.all_fundamentals_as_of(date(d)).await.unwrap();
         for issuer in ["AAA", "BBB"] {
             let one = h
