@@ -36,7 +36,10 @@ fn a_backfill_killed_ten_times_and_resumed_writes_what_an_uninterrupted_one_writ
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let wait = Duration::from_millis(rng.random_range(span / 20..span / 6));
+        // Ten kills at 2.5–8% of the full run's time each leave most of the work for the
+        // last pass, so the kills land mid-backfill even when the suite runs busy (wider
+        // windows once let the backfill finish before the tenth).
+        let wait = Duration::from_millis(rng.random_range(span / 40..span / 12));
         std::thread::sleep(wait);
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
