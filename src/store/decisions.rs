@@ -665,16 +665,11 @@ impl DecisionStore for RuntimeDb {
         as_of: NaiveDate,
         config_id: &ConfigId,
     ) -> Result<Option<RiskReport>, StoreError> {
-        const SQL: &str = "SELECT body FROM portfolio_risk_reports WHERE portfolio_id = $1 AND market_id = $2 \
-             AND as_of_date = $3 AND config_id = $4";
-        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(portfolio_id).bind(market).bind(as_of).bind(config_id.as_str())
-            .fetch_optional(p).await.map_err(StoreError::query("read risk report"))?);
-        row.map(|(b,)| {
-            serde_json::from_str(&b)
-                .map_err(|e| corrupt("risk report", format!("{portfolio_id} {as_of}: {e}")))
-        })
-        .transpose()
+        Ok(self
+            .risk_reports(portfolio_id, market, config_id, as_of, as_of)
+            .await?
+            .pop()
+            .map(|(_, r)| r))
     }
 
     async fn risk_reports(

@@ -5,9 +5,8 @@
 use crate::cli::{ShowArgs, ShowWhat, TableFormat};
 use crate::context::Context;
 use anyhow::{Context as _, anyhow};
-use prometheus::domain::ConfigId;
 use prometheus::engines::regime::RegimeLabel;
-use prometheus::store::{ConfigStore, Stores, WorldStateStore};
+use prometheus::store::{Stores, WorldStateStore};
 use serde_json::json;
 
 /// Runs `pv2 show`.
@@ -37,23 +36,14 @@ async fn single_date(stores: &Stores, args: &ShowArgs) -> anyhow::Result<()> {
         .date
         .ok_or_else(|| anyhow!("pass --date D, or --from D --to D"))?;
     let r = &stores.runtime;
-    let engine = match args.what {
-        ShowWhat::Regime => "regime",
-        ShowWhat::Stability => "stability",
-        ShowWhat::Fragility => "fragility",
-        ShowWhat::Scenarios => "scenarios",
-        ShowWhat::Scores | ShowWhat::Universe | ShowWhat::Portfolio | ShowWhat::Risk => {
-            return super::show_decisions::run(stores, args, date).await;
-        }
-    };
-    let config_id = match &args.config_id {
-        Some(c) => ConfigId::new(c.clone()),
-        None => r
-            .active_config(engine)
-            .await?
-            .map(|c| c.config_id)
-            .ok_or_else(|| anyhow!("the {engine} engine has no active config yet; run the engines DAG first or pass --config-id"))?,
-    };
+    if matches!(
+        args.what,
+        ShowWhat::Scores | ShowWhat::Universe | ShowWhat::Portfolio | ShowWhat::Risk
+    ) {
+        return super::show_decisions::run(stores, args, date).await;
+    }
+    let engine = args.what.engine();
+    let config_id = super::show_timeline::world_config(r, engine, args).await?;
     let market = args.market.as_str();
     let none = || {
         anyhow!(

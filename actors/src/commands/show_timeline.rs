@@ -30,7 +30,11 @@ fn row(date: NaiveDate, fields: Value) -> Row {
 }
 
 /// The config id of a world-state engine's rows: `--config-id`, else the active one.
-async fn world_config(r: &RuntimeDb, engine: &str, args: &ShowArgs) -> anyhow::Result<ConfigId> {
+pub(super) async fn world_config(
+    r: &RuntimeDb,
+    engine: &str,
+    args: &ShowArgs,
+) -> anyhow::Result<ConfigId> {
     match &args.config_id {
         Some(c) => Ok(ConfigId::new(c.clone())),
         None => r

@@ -460,24 +460,8 @@ impl PortfolioConfig {
             }
             other => other?,
         };
-        let sectors: Vec<String> = inp.names.iter().map(|x| x.sector.clone()).collect();
-        let fragility: Vec<Option<f64>> = inp.names.iter().map(|x| x.fragility).collect();
-        let fragile: Vec<bool> = inp.names.iter().map(|x| x.fragile).collect();
         let previous: Vec<f64> = inp.names.iter().map(|x| x.previous).collect();
-        let mut report = risk::report(
-            &weights,
-            &RiskInputs {
-                cov: &cov,
-                returns: inp.returns,
-                days: inp.days,
-                sectors: &sectors,
-                fragility: &fragility,
-                fragile: &fragile,
-                previous: &previous,
-                forced_exits: inp.forced_exits,
-            },
-            inp.scenarios.as_ref(),
-        );
+        let mut report = risk_of(&weights, &cov, inp, &previous, inp.forced_exits);
         report.max_weight_cap = cap;
         report.names_at_cap = weights.iter().filter(|w| w.abs() >= cap - AT_CAP).count();
         report.cash = cash_of(report.net, self.long_only);
@@ -550,23 +534,7 @@ impl PortfolioConfig {
             });
         }
         let cov = ledoit_wolf(inp.returns, inp.days, n)?;
-        let sectors: Vec<String> = inp.names.iter().map(|x| x.sector.clone()).collect();
-        let fragility: Vec<Option<f64>> = inp.names.iter().map(|x| x.fragility).collect();
-        let fragile: Vec<bool> = inp.names.iter().map(|x| x.fragile).collect();
-        let mut report = risk::report(
-            weights,
-            &RiskInputs {
-                cov: &cov,
-                returns: inp.returns,
-                days: inp.days,
-                sectors: &sectors,
-                fragility: &fragility,
-                fragile: &fragile,
-                previous: weights,
-                forced_exits: 0.0,
-            },
-            inp.scenarios.as_ref(),
-        );
+        let mut report = risk_of(weights, &cov, inp, weights, 0.0);
         report.cash = cash_of(report.net, self.long_only);
         Ok(report)
     }
@@ -586,11 +554,11 @@ impl PortfolioConfig {
                     .iter()
                     .map(|x| x.expected_return.unwrap_or(0.0))
                     .collect();
-                let (q, c) = objective::terms(&cov.matrix, Some(&mu), self.risk_aversion, horizon);
+                let (q, c) = objective::terms(cov, Some(&mu), self.risk_aversion, horizon);
                 return Ok((qp::solve(&q, &c, cons)?.weights, false));
             }
             Method::MinVariance => {
-                let (q, c) = objective::terms(&cov.matrix, None, self.risk_aversion, horizon);
+                let (q, c) = objective::terms(cov, None, self.risk_aversion, horizon);
                 return Ok((qp::solve(&q, &c, cons)?.weights, false));
             }
             Method::RiskParity => risk_parity::risk_parity_weights(cov, 1e-10).0,
@@ -603,6 +571,34 @@ impl PortfolioConfig {
         }
         Ok((project(&raw, cons)?, true))
     }
+}
+
+/// The risk report of `weights` over the inputs' names, window and scenarios, with turnover
+/// measured from `previous`.
+fn risk_of(
+    weights: &[f64],
+    cov: &ShrunkCovariance,
+    inp: &PortfolioInputs<'_>,
+    previous: &[f64],
+    forced_exits: f64,
+) -> RiskReport {
+    let sectors: Vec<String> = inp.names.iter().map(|x| x.sector.clone()).collect();
+    let fragility: Vec<Option<f64>> = inp.names.iter().map(|x| x.fragility).collect();
+    let fragile: Vec<bool> = inp.names.iter().map(|x| x.fragile).collect();
+    risk::report(
+        weights,
+        &RiskInputs {
+            cov,
+            returns: inp.returns,
+            days: inp.days,
+            sectors: &sectors,
+            fragility: &fragility,
+            fragile: &fragile,
+            previous,
+            forced_exits,
+        },
+        inp.scenarios.as_ref(),
+    )
 }
 
 /// The weight in cash of a portfolio whose weights sum to `net` (floating-point dust is

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::backtest::broker::BrokerConfig;
+use crate::engines::covariance::ShrunkCovariance;
 
 /// The cost of trading one unit of portfolio weight (buy or sell).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,24 +76,24 @@ impl<'de> Deserialize<'de> for TurnoverCost {
 }
 
 /// The quadratic and linear terms of the objective over the horizon, from the daily
-/// covariance (row-major) and annualised expected returns (`None`: minimum variance).
+/// covariance and annualised expected returns (`None`: minimum variance).
 pub fn terms(
-    daily_cov: &[f64],
+    daily: &ShrunkCovariance,
     annual_expected: Option<&[f64]>,
     risk_aversion: f64,
     horizon_days: f64,
 ) -> (Vec<f64>, Vec<f64>) {
-    let q: Vec<f64> = daily_cov
+    let q: Vec<f64> = daily
+        .matrix
         .iter()
         .map(|v| v * risk_aversion * horizon_days)
         .collect();
-    let n = (q.len() as f64).sqrt().round() as usize;
     let c = match annual_expected {
         Some(mu) => mu
             .iter()
             .map(|m| -m * horizon_days / super::risk::ANNUAL_DAYS)
             .collect(),
-        None => vec![0.0; n],
+        None => vec![0.0; daily.assets],
     };
     (q, c)
 }
