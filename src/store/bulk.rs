@@ -42,6 +42,7 @@ pub(crate) trait CellSink {
     fn real(&mut self, v: Option<f64>);
     fn int(&mut self, v: i64);
     fn boolean(&mut self, v: bool);
+    fn blob(&mut self, v: &[u8]);
 }
 
 /// A row that can write itself into either backend's bulk format.
@@ -161,6 +162,9 @@ impl CellSink for SqliteSink {
     fn boolean(&mut self, v: bool) {
         self.push(v);
     }
+    fn blob(&mut self, v: &[u8]) {
+        self.push(v.to_vec());
+    }
 }
 
 fn sqlite_statement(spec: &TableSpec, rows: usize, mode: WriteMode) -> String {
@@ -267,6 +271,9 @@ impl CellSink for PgSink {
     }
     fn boolean(&mut self, v: bool) {
         self.push(v);
+    }
+    fn blob(&mut self, v: &[u8]) {
+        self.push(v.to_vec());
     }
 }
 
@@ -385,6 +392,9 @@ impl CellSink for CopySink {
     }
     fn boolean(&mut self, v: bool) {
         self.field(&[u8::from(v)]);
+    }
+    fn blob(&mut self, v: &[u8]) {
+        self.field(v);
     }
 }
 

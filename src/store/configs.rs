@@ -240,15 +240,18 @@ impl ConfigStore for RuntimeDb {
     ) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO config_changes (at, engine, action, old_config_id, new_config_id, actor, reason) \
              VALUES ($1, $2, 'rejected', (SELECT config_id FROM active_configs WHERE engine = $2), NULL, $3, $4)";
-        on_pool!(&self.pool, p => sqlx::query(SQL)
+        on_pool!(&self.pool, p => {
+            let mut c = p.write_conn().await.map_err(StoreError::query("audit config rejection"))?;
+            sqlx::query(SQL)
             .bind(at)
             .bind(engine)
             .bind(actor)
             .bind(reason)
-            .execute(p)
+            .execute(&mut *c)
             .await
             .map(|_| ())
-            .map_err(StoreError::query("audit config rejection")))
+            .map_err(StoreError::query("audit config rejection"))
+        })
     }
 
     async fn active_config(&self, engine: &str) -> Result<Option<StoredConfig>, StoreError> {

@@ -162,6 +162,21 @@ pub trait DecisionStore {
     ) -> Result<Vec<(NaiveDate, RiskReport)>, StoreError>;
 }
 
+const TARGET_PORTFOLIOS: TableSpec = TableSpec {
+    name: "target_portfolios",
+    columns: &[
+        "portfolio_id",
+        "as_of_date",
+        "instrument_id",
+        "config_id",
+        "market_id",
+        "run_id",
+        "weight",
+        "method",
+    ],
+    key: &["portfolio_id", "as_of_date", "instrument_id", "config_id"],
+};
+
 const INSTRUMENT_SCORES: TableSpec = TableSpec {
     name: "instrument_scores",
     columns: &[
@@ -580,13 +595,22 @@ impl DecisionStore for RuntimeDb {
             sqlx::query("DELETE FROM target_portfolios WHERE portfolio_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
                 .bind(portfolio_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
                 .execute(&mut *tx).await.map_err(StoreError::query(what))?;
-            for (id, w) in weights {
-                sqlx::query("INSERT INTO target_portfolios (portfolio_id, as_of_date, instrument_id, config_id, market_id, run_id, weight, method) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                    .bind(portfolio_id).bind(s.as_of).bind(id).bind(s.config_id.as_str()).bind(&s.market_id)
-                    .bind(s.run_id.as_str()).bind(*w).bind(method)
-                    .execute(&mut *tx).await.map_err(StoreError::query(what))?;
-            }
+            let rows: Vec<_> = weights
+                .iter()
+                .map(|(id, w)| {
+                    CellsRow(move |k: &mut dyn CellSink| {
+                        k.text(portfolio_id);
+                        k.date(s.as_of);
+                        k.text(id);
+                        k.text(s.config_id.as_str());
+                        k.text(&s.market_id);
+                        k.text(s.run_id.as_str());
+                        k.real(Some(*w));
+                        k.text(method);
+                    })
+                })
+                .collect();
+            tx.write_rows(&TARGET_PORTFOLIOS, &rows, WriteMode::Insert, &BulkTuning::default()).await?;
             sqlx::query("INSERT INTO portfolio_risk_reports (portfolio_id, as_of_date, config_id, market_id, run_id, method, names, \
                  ex_ante_vol, historical_es_99, scenario_es_99, turnover, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (portfolio_id, as_of_date, config_id) DO UPDATE SET market_id = excluded.market_id, run_id = excluded.run_id, \

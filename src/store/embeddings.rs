@@ -256,17 +256,20 @@ impl EmbeddingStore for HistoricalDb {
         const SQL: &str = "INSERT INTO encoder_models \
              (model_id, encoder, config_id, fitted_as_of, body, run_id) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT DO NOTHING";
-        let n = on_pool!(&self.pool, p => sqlx::query(SQL)
+        let n = on_pool!(&self.pool, p => {
+            let mut c = p.write_conn().await.map_err(StoreError::query("save encoder model"))?;
+            sqlx::query(SQL)
             .bind(&m.model_id)
             .bind(&m.encoder)
             .bind(m.config_id.as_str())
             .bind(m.fitted_as_of)
             .bind(&m.body)
             .bind(m.run_id.as_str())
-            .execute(p)
+            .execute(&mut *c)
             .await
             .map(|d| d.rows_affected())
-            .map_err(StoreError::query("save encoder model"))?);
+            .map_err(StoreError::query("save encoder model"))?
+        });
         Ok(n == 1)
     }
 

@@ -1,6 +1,7 @@
 //! Actor life-cycle events: starts, restarts, escalations, reconfigurations.
 
 use super::RuntimeDb;
+use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
 use super::tx::BeginWrite;
@@ -21,32 +22,45 @@ pub struct ActorEvent {
     pub detail: String,
 }
 
+/// The event log's columns (the id is assigned in insertion order).
+const ACTOR_EVENTS: TableSpec = TableSpec {
+    name: "actor_events",
+    columns: &["at", "actor", "event", "detail"],
+    key: &[],
+};
+
 /// Append-only event log.
 #[async_trait]
 pub trait EventLog {
+    /// Appends events in the order given (one transaction).
+    async fn append_events(&self, events: &[ActorEvent]) -> Result<(), StoreError>;
     /// Appends one event.
-    async fn append_event(&self, event: &ActorEvent) -> Result<(), StoreError>;
+    async fn append_event(&self, event: &ActorEvent) -> Result<(), StoreError> {
+        self.append_events(std::slice::from_ref(event)).await
+    }
     /// The latest `last` events (of one actor, or all), oldest first.
     async fn events(&self, actor: Option<&str>, last: u32) -> Result<Vec<ActorEvent>, StoreError>;
 }
 
 #[async_trait]
 impl EventLog for RuntimeDb {
-    async fn append_event(&self, e: &ActorEvent) -> Result<(), StoreError> {
-        const SQL: &str =
-            "INSERT INTO actor_events (at, actor, event, detail) VALUES ($1, $2, $3, $4)";
-        let what = "append actor event";
+    async fn append_events(&self, events: &[ActorEvent]) -> Result<(), StoreError> {
+        let what = "append actor events";
+        let rows: Vec<_> = events
+            .iter()
+            .map(|e| {
+                CellsRow(move |k: &mut dyn CellSink| {
+                    k.timestamp(Some(e.at));
+                    k.text(&e.actor);
+                    k.text(e.event.as_str());
+                    k.text(&e.detail);
+                })
+            })
+            .collect();
         // In a write transaction so it takes its turn with the process's other writers.
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
-            sqlx::query(SQL)
-                .bind(e.at)
-                .bind(&e.actor)
-                .bind(e.event.as_str())
-                .bind(&e.detail)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query(what))?;
+            tx.write_rows(&ACTOR_EVENTS, &rows, WriteMode::Insert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query(what))
         })
     }

@@ -2,6 +2,7 @@
 //! profiles config, with its risk flags.
 
 use super::RuntimeDb;
+use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
 use super::tx::BeginWrite;
@@ -43,14 +44,24 @@ pub trait ProfileStore {
     ) -> Result<Vec<ProfileRecord>, StoreError>;
 }
 
+/// Profiles are upserted: a re-run of the same date and config replaces its rows.
+const PROFILES: TableSpec = TableSpec {
+    name: "profiles",
+    columns: &[
+        "issuer_id",
+        "as_of_date",
+        "config_id",
+        "market_id",
+        "body",
+        "risk_flags",
+        "run_id",
+    ],
+    key: &["issuer_id", "as_of_date", "config_id"],
+};
+
 #[async_trait]
 impl ProfileStore for RuntimeDb {
     async fn write_profiles(&self, rows: &[ProfileRecord]) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO profiles \
-             (issuer_id, as_of_date, config_id, market_id, body, risk_flags, run_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (issuer_id, as_of_date, config_id) \
-             DO UPDATE SET market_id = excluded.market_id, body = excluded.body, \
-             risk_flags = excluded.risk_flags, run_id = excluded.run_id";
         let encoded: Vec<(String, String)> = rows
             .iter()
             .map(|r| {
@@ -61,21 +72,24 @@ impl ProfileStore for RuntimeDb {
             })
             .collect::<Result<_, serde_json::Error>>()
             .map_err(|e| StoreError::Rejected(format!("profile does not serialise: {e}")))?;
+        let cells: Vec<_> = rows
+            .iter()
+            .zip(&encoded)
+            .map(|(r, (body, flags))| {
+                CellsRow(move |k: &mut dyn CellSink| {
+                    k.text(&r.issuer_id);
+                    k.date(r.as_of_date);
+                    k.text(r.config_id.as_str());
+                    k.text(&r.market_id);
+                    k.text(body);
+                    k.text(flags);
+                    k.text(r.run_id.as_str());
+                })
+            })
+            .collect();
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query("write profiles"))?;
-            for (r, (body, flags)) in rows.iter().zip(&encoded) {
-                sqlx::query(SQL)
-                    .bind(&r.issuer_id)
-                    .bind(r.as_of_date)
-                    .bind(r.config_id.as_str())
-                    .bind(&r.market_id)
-                    .bind(body)
-                    .bind(flags)
-                    .bind(r.run_id.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query("write profiles"))?;
-            }
+            tx.write_rows(&PROFILES, &cells, WriteMode::Upsert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query("write profiles"))?;
         });
         Ok(())

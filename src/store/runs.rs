@@ -198,19 +198,25 @@ impl RunStore for RuntimeDb {
     }
 
     async fn upsert_dag_run(&self, run: &DagRunRecord) -> Result<(), StoreError> {
-        on_pool!(&self.pool, p => bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run)
-            .execute(p)
+        on_pool!(&self.pool, p => {
+            let mut c = p.write_conn().await.map_err(StoreError::query("write dag run"))?;
+            bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run)
+            .execute(&mut *c)
             .await
             .map(|_| ())
-            .map_err(StoreError::query("write dag run")))
+            .map_err(StoreError::query("write dag run"))
+        })
     }
 
     async fn upsert_job_run(&self, job: &JobRunRecord) -> Result<(), StoreError> {
-        on_pool!(&self.pool, p => bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job)
-            .execute(p)
+        on_pool!(&self.pool, p => {
+            let mut c = p.write_conn().await.map_err(StoreError::query("write job run"))?;
+            bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job)
+            .execute(&mut *c)
             .await
             .map(|_| ())
-            .map_err(StoreError::query("write job run")))
+            .map_err(StoreError::query("write job run"))
+        })
     }
 
     async fn dag_runs(&self, last: u32) -> Result<Vec<DagRunRecord>, StoreError> {

@@ -3,6 +3,7 @@
 use super::RuntimeDb;
 use super::error::StoreError;
 use super::pool::on_pool;
+use super::tx::BeginWrite;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -69,7 +70,9 @@ impl ScheduleStore for RuntimeDb {
         const SQL: &str = "INSERT INTO scheduler_activations \
              (activation_id, scheduler_id, dag_id, market_id, as_of_date, trigger, due_at, fired_at, outcome, run_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (activation_id) DO NOTHING";
-        let done = on_pool!(&self.pool, p => sqlx::query(SQL)
+        let done = on_pool!(&self.pool, p => {
+            let mut c = p.write_conn().await.map_err(StoreError::query("record activation"))?;
+            sqlx::query(SQL)
             .bind(&a.activation_id)
             .bind(&a.scheduler_id)
             .bind(&a.dag_id)
@@ -80,10 +83,11 @@ impl ScheduleStore for RuntimeDb {
             .bind(a.fired_at)
             .bind(&a.outcome)
             .bind(&a.run_id)
-            .execute(p)
+            .execute(&mut *c)
             .await
             .map(|done| done.rows_affected())
-            .map_err(StoreError::query("record activation"))?);
+            .map_err(StoreError::query("record activation"))?
+        });
         Ok(done == 1)
     }
 
@@ -152,12 +156,15 @@ impl ScheduleStore for RuntimeDb {
     async fn set_watermark(&self, scheduler_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO scheduler_state (scheduler_id, watermark) VALUES ($1, $2) \
              ON CONFLICT (scheduler_id) DO UPDATE SET watermark = excluded.watermark";
-        on_pool!(&self.pool, p => sqlx::query(SQL)
+        on_pool!(&self.pool, p => {
+            let mut c = p.write_conn().await.map_err(StoreError::query("write scheduler watermark"))?;
+            sqlx::query(SQL)
             .bind(scheduler_id)
             .bind(at)
-            .execute(p)
+            .execute(&mut *c)
             .await
             .map(|_| ())
-            .map_err(StoreError::query("write scheduler watermark")))
+            .map_err(StoreError::query("write scheduler watermark"))
+        })
     }
 }

@@ -9,6 +9,7 @@
 //! moment the previous writer commits; other processes still queue on the busy timeout.
 //! PostgreSQL needs nothing special.
 
+use sqlx::pool::PoolConnection;
 use sqlx::{Database, Postgres, Sqlite, Transaction};
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -56,41 +57,77 @@ impl<DB: Database> DerefMut for WriteTx<DB> {
     }
 }
 
+/// A pooled connection holding the file's write turn (on SQLite) for autocommit writes.
+/// Derefs to the connection.
+pub(crate) struct WriteConn<DB: Database> {
+    conn: PoolConnection<DB>,
+    _gate: Option<OwnedMutexGuard<()>>,
+}
+
+impl<DB: Database> Deref for WriteConn<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl<DB: Database> DerefMut for WriteConn<DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
 /// A pool that can open a transaction meant to write.
 pub(crate) trait BeginWrite {
     type Db: Database;
     async fn begin_write(&self) -> Result<WriteTx<Self::Db>, sqlx::Error>;
+    /// A connection for one write statement outside a transaction (it commits on its
+    /// own), holding the write turn as [`BeginWrite::begin_write`] does: without it, a
+    /// lone insert that meets another writer of this process falls into SQLite's busy
+    /// handler, which sleeps a millisecond or more before it tries again.
+    async fn write_conn(&self) -> Result<WriteConn<Self::Db>, sqlx::Error>;
+}
+
+/// Waits for this process's write turn on the SQLite file of `pool` (`None` for an
+/// in-memory database, which is its own).
+async fn write_turn(pool: &sqlx::Pool<Sqlite>) -> Result<Option<OwnedMutexGuard<()>>, sqlx::Error> {
+    let file = pool.connect_options().get_filename().to_path_buf();
+    if file.as_os_str() == ":memory:" {
+        return Ok(None);
+    }
+    let gate = {
+        let mut gates = GATES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(gates.entry(file).or_default())
+    };
+    let guard = tokio::time::timeout(GATE_TIMEOUT, gate.lock_owned())
+        .await
+        .map_err(|_| {
+            sqlx::Error::Protocol(format!(
+                "no write turn on the SQLite database within {}s: another writer of this \
+                 process holds it",
+                GATE_TIMEOUT.as_secs()
+            ))
+        })?;
+    Ok(Some(guard))
 }
 
 impl BeginWrite for sqlx::Pool<Sqlite> {
     type Db = Sqlite;
     async fn begin_write(&self) -> Result<WriteTx<Sqlite>, sqlx::Error> {
-        let file = self.connect_options().get_filename().to_path_buf();
-        if file.as_os_str() == ":memory:" {
-            // Each in-memory database is its own; nothing to share a turn with.
-            return Ok(WriteTx {
-                tx: self.begin_with("BEGIN IMMEDIATE").await?,
-                _gate: None,
-            });
-        }
-        let gate = {
-            let mut gates = GATES
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            Arc::clone(gates.entry(file).or_default())
-        };
-        let guard = tokio::time::timeout(GATE_TIMEOUT, gate.lock_owned())
-            .await
-            .map_err(|_| {
-                sqlx::Error::Protocol(format!(
-                    "no write turn on the SQLite database within {}s: another writer of this \
-                     process holds it",
-                    GATE_TIMEOUT.as_secs()
-                ))
-            })?;
+        let gate = write_turn(self).await?;
         Ok(WriteTx {
             tx: self.begin_with("BEGIN IMMEDIATE").await?,
-            _gate: Some(guard),
+            _gate: gate,
+        })
+    }
+
+    async fn write_conn(&self) -> Result<WriteConn<Sqlite>, sqlx::Error> {
+        let gate = write_turn(self).await?;
+        Ok(WriteConn {
+            conn: self.acquire().await?,
+            _gate: gate,
         })
     }
 }
@@ -100,6 +137,13 @@ impl BeginWrite for sqlx::Pool<Postgres> {
     async fn begin_write(&self) -> Result<WriteTx<Postgres>, sqlx::Error> {
         Ok(WriteTx {
             tx: self.begin().await?,
+            _gate: None,
+        })
+    }
+
+    async fn write_conn(&self) -> Result<WriteConn<Postgres>, sqlx::Error> {
+        Ok(WriteConn {
+            conn: self.acquire().await?,
             _gate: None,
         })
     }

@@ -173,6 +173,34 @@ pub trait WorldStateStore {
     async fn scenario_set(&self, set_id: &str) -> Result<Option<StoredScenarioSet>, StoreError>;
 }
 
+const REGIME_TRANSITIONS: TableSpec = TableSpec {
+    name: "regime_transitions",
+    columns: &[
+        "market_id",
+        "as_of_date",
+        "config_id",
+        "from_label",
+        "to_label",
+        "transitions",
+        "probability",
+        "model_id",
+        "run_id",
+    ],
+    key: &[
+        "market_id",
+        "as_of_date",
+        "config_id",
+        "from_label",
+        "to_label",
+    ],
+};
+
+const SCENARIO_PATHS: TableSpec = TableSpec {
+    name: "scenario_paths",
+    columns: &["set_id", "path", "kind", "source_dates", "returns"],
+    key: &["set_id", "path"],
+};
+
 const STABILITY_VECTORS: TableSpec = TableSpec {
     name: "stability_vectors",
     columns: &[
@@ -272,15 +300,23 @@ impl WorldStateStore for RuntimeDb {
                 .bind(&day.model_id).bind(day.label.as_str()).bind(day.raw_label.as_str())
                 .bind(day.change_risk).bind(&body)
                 .execute(&mut *tx).await.map_err(StoreError::query("write regime"))?;
-            for t in transitions {
-                sqlx::query("INSERT INTO regime_transitions (market_id, as_of_date, config_id, from_label, to_label, transitions, probability, model_id, run_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                    .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
-                    .bind(t.from.as_str()).bind(t.to.as_str())
-                    .bind(i64::try_from(t.transitions).unwrap_or(i64::MAX)).bind(t.probability)
-                    .bind(&day.model_id).bind(s.run_id.as_str())
-                    .execute(&mut *tx).await.map_err(StoreError::query("write regime"))?;
-            }
+            let rows: Vec<_> = transitions
+                .iter()
+                .map(|t| {
+                    CellsRow(move |k: &mut dyn CellSink| {
+                        k.text(&s.market_id);
+                        k.date(s.as_of);
+                        k.text(s.config_id.as_str());
+                        k.text(t.from.as_str());
+                        k.text(t.to.as_str());
+                        k.int(i64::try_from(t.transitions).unwrap_or(i64::MAX));
+                        k.real(Some(t.probability));
+                        k.text(&day.model_id);
+                        k.text(s.run_id.as_str());
+                    })
+                })
+                .collect();
+            tx.write_rows(&REGIME_TRANSITIONS, &rows, WriteMode::Insert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query("write regime"))?;
         });
         Ok(())
@@ -570,11 +606,19 @@ impl WorldStateStore for RuntimeDb {
                 .bind(set.paths as i64).bind((paths.len() - 1) as i64).bind(set.horizon as i64)
                 .bind(&instruments).bind(s.run_id.as_str())
                 .execute(&mut *tx).await.map_err(StoreError::query("write scenario set"))?;
-            for (path, kind, dates, blob) in &paths {
-                sqlx::query("INSERT INTO scenario_paths (set_id, path, kind, source_dates, returns) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(&set.set_id).bind(*path).bind(*kind).bind(dates).bind(blob)
-                    .execute(&mut *tx).await.map_err(StoreError::query("write scenario set"))?;
-            }
+            let rows: Vec<_> = paths
+                .iter()
+                .map(|(path, kind, dates, blob)| {
+                    CellsRow(move |k: &mut dyn CellSink| {
+                        k.text(&set.set_id);
+                        k.int(*path);
+                        k.text(kind);
+                        k.text(dates);
+                        k.blob(blob);
+                    })
+                })
+                .collect();
+            tx.write_rows(&SCENARIO_PATHS, &rows, WriteMode::Insert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query("write scenario set"))?;
         });
         Ok(())

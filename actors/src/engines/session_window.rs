@@ -13,14 +13,7 @@ pub fn news_window(
     sessions: usize,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), JobError> {
     let market = ctx.run.market.as_str();
-    let calendar = ctx
-        .markets
-        .markets
-        .iter()
-        .find(|m| m.id == market)
-        .ok_or_else(|| JobError::permanent(format!("market {market} is not in markets.toml")))?
-        .calendar()
-        .map_err(JobError::permanent)?;
+    let calendar = ctx.calendars.get(market).map_err(JobError::permanent)?;
     let session = calendar.session(ctx.run.as_of).ok_or_else(|| {
         JobError::permanent(format!("{} is not a {market} session", ctx.run.as_of))
     })?;

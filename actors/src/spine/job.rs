@@ -3,6 +3,7 @@
 //! [`JobContext::compute`], the one way CPU-bound work leaves the actors' thread (where a
 //! panic stays a supervised event).
 
+use super::calendars::MarketCalendars;
 use super::job_error::{JobError, panic_text};
 use crate::panel_cache::PanelCache;
 use async_trait::async_trait;
@@ -24,6 +25,8 @@ pub struct JobContext {
     pub markets: Arc<MarketsConfig>,
     /// The spine's in-memory price panels.
     pub panels: Arc<PanelCache>,
+    /// The markets' built calendars.
+    pub calendars: Arc<MarketCalendars>,
     /// An injected panic (its spec) waiting for the attempt's first computation.
     pub(super) compute_fault: Arc<Mutex<Option<String>>>,
 }
@@ -36,6 +39,7 @@ impl JobContext {
         clock: Arc<dyn Clock>,
         markets: Arc<MarketsConfig>,
         panels: Arc<PanelCache>,
+        calendars: Arc<MarketCalendars>,
     ) -> Self {
         Self {
             run,
@@ -43,6 +47,7 @@ impl JobContext {
             clock,
             markets,
             panels,
+            calendars,
             compute_fault: Arc::new(Mutex::new(None)),
         }
     }

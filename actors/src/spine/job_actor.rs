@@ -14,6 +14,7 @@
 
 pub use super::job::{Job, JobContext, JobOutput};
 
+use super::calendars::MarketCalendars;
 use super::edge::{Edge, Subscribe};
 use super::faults::{ActorFaults, FaultKind};
 use super::job_error::{JobError, panic_text};
@@ -136,6 +137,7 @@ pub struct JobActor<J: Job> {
     clock: Arc<dyn Clock>,
     markets: Arc<MarketsConfig>,
     panels: Arc<PanelCache>,
+    calendars: Arc<MarketCalendars>,
     events: EventRecorder,
     orchestrator: Recipient<Done>,
     degraded_to: Recipient<ActorDegraded>,
@@ -187,6 +189,7 @@ impl<J: Job> JobActor<J> {
             config,
             stores: deps.stores,
             clock: deps.clock,
+            calendars: Arc::new(MarketCalendars::new(Arc::clone(&deps.markets))),
             markets: deps.markets,
             panels: deps.panels,
             events: deps.events,
@@ -338,6 +341,7 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
             Arc::clone(&self.clock),
             Arc::clone(&self.markets),
             Arc::clone(&self.panels),
+            Arc::clone(&self.calendars),
         );
         self.in_flight.insert(key(&run), run.clone());
         let span = tracing::info_span!("job", run_id = %run.run_id, job = %run.job_id, attempt = run.attempt, actor = J::NAME);

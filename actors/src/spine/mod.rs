@@ -11,9 +11,11 @@
 //!   whom.
 //! - [`engine_config`] — the configuration an engine starts with; [`reconfig`] — validated
 //!   changes while it runs.
-//! - [`faults`] — fault injection for tests and drills.
+//! - [`faults`] — fault injection for tests and drills; [`calendars`] — the markets' built
+//!   exchange calendars, shared by an actor's attempts.
 //! - [`system`] — starting the spine ([`Spine`]), routing control messages, shutdown.
 
+pub mod calendars;
 pub mod dataflow;
 pub mod edge;
 pub mod engine_config;

@@ -126,28 +126,63 @@ impl fmt::Debug for EventRecorder {
     }
 }
 
+/// Most events written in one transaction.
+const EVENT_BATCH_MAX: usize = 500;
+
+/// Writes `batch` in order; a write that fails because the database is down or busy is
+/// retried with backoff until it succeeds; of a batch the database refuses, each event is
+/// tried alone and only the refused one is dropped, with an error.
+async fn write_events(db: &RuntimeDb, batch: &[ActorEvent]) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut wait = Duration::from_millis(50);
+    while let Err(err) = db.append_events(batch).await {
+        if !err.class().is_retried() {
+            if batch.len() > 1 {
+                // Find the one the database refuses; keep the others.
+                for e in batch {
+                    Box::pin(write_events(db, std::slice::from_ref(e))).await;
+                }
+            } else {
+                tracing::error!(actor = %batch[0].actor, event = %batch[0].event, error = %err, "actor event refused by the database; dropped");
+            }
+            return;
+        }
+        tracing::error!(events = batch.len(), error = %err, retry_ms = wait.as_millis() as u64, "cannot record actor events; retrying");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
 impl EventRecorder {
     /// Starts the writer task on the current runtime.
     pub fn start(db: RuntimeDb, clock: Arc<dyn Clock>) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<EventCommand>();
         tokio::spawn(async move {
+            // Events that arrive while a write is under way go out together in the next
+            // one (one transaction instead of one per event); a flush is answered once
+            // everything recorded before it is written.
+            let mut batch: Vec<ActorEvent> = Vec::new();
+            let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
             while let Some(cmd) = rx.recv().await {
-                match cmd {
-                    EventCommand::Record(e) => {
-                        let mut wait = Duration::from_millis(50);
-                        while let Err(err) = db.append_event(&e).await {
-                            if !err.class().is_retried() {
-                                tracing::error!(actor = %e.actor, event = %e.event, error = %err, "actor event refused by the database; dropped");
-                                break;
-                            }
-                            tracing::error!(actor = %e.actor, event = %e.event, error = %err, retry_ms = wait.as_millis() as u64, "cannot record actor event; retrying");
-                            tokio::time::sleep(wait).await;
-                            wait = (wait * 2).min(Duration::from_secs(5));
+                let mut next = Some(cmd);
+                while let Some(cmd) = next.take() {
+                    match cmd {
+                        EventCommand::Record(e) => batch.push(e),
+                        EventCommand::Flush(done) => {
+                            flushes.push(done);
+                            break;
                         }
                     }
-                    EventCommand::Flush(done) => {
-                        let _ = done.send(());
+                    if batch.len() < EVENT_BATCH_MAX {
+                        next = rx.try_recv().ok();
                     }
+                }
+                write_events(&db, &batch).await;
+                batch.clear();
+                for done in flushes.drain(..) {
+                    let _ = done.send(());
                 }
             }
         });
@@ -191,6 +226,29 @@ impl EventRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prometheus::domain::FixedClock;
+    use prometheus::store::EventLog;
+
+    /// Events recorded faster than they are written go out in batches, every one of them,
+    /// in the order recorded; a flush waits for all of them.
+    #[tokio::test]
+    async fn recorder_batches_keep_every_event_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("runtime.db").display());
+        let db = RuntimeDb::open(&url, 2).await.unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339("2024-01-02T21:00:00Z")
+            .unwrap()
+            .to_utc();
+        let recorder = EventRecorder::start(db.clone(), Arc::new(FixedClock(at)));
+        for i in 0..1_234 {
+            recorder.record("tester", EventKind::Started, format!("event {i}"));
+        }
+        recorder.flush().await;
+        let events = db.events(Some("tester"), 5_000).await.unwrap();
+        let details: Vec<String> = events.into_iter().map(|e| e.detail).collect();
+        let expected: Vec<String> = (0..1_234).map(|i| format!("event {i}")).collect();
+        assert_eq!(details, expected);
+    }
 
     #[test]
     fn budget_backs_off_then_escalates_and_forgets_old_restarts() {
