@@ -17,11 +17,13 @@
 //! - [`panel_cache`] — the in-memory price panels the engines read, checked before use.
 //! - [`backtest`] — strategies through the same actors on a simulated clock, then the
 //!   simulated broker and metrics.
-//! - [`clock`] — the system clock handed to the core; [`progress`] — progress bars.
+//! - [`clock`] — the system clock handed to the core; [`progress`] — progress bars;
+//!   [`affinity`] — the waiting threads share one CPU, computation gets them all.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod affinity;
 pub mod backtest;
 pub mod cli;
 pub mod clock;

@@ -736,3 +736,43 @@ fn an_unknown_asset_class_is_rejected_and_an_index_is_registered_as_one() {
     assert_eq!(doc["ok"], 1);
     assert_eq!(doc["rejected_by_reason"]["unknown_asset_class"], 1, "{doc}");
 }
+
+/// `storage.share_one_cpu` (on by default) moves the process's waiting threads to one CPU
+/// when there are several; switched off, nothing is moved.
+#[test]
+fn waiting_threads_share_one_cpu_unless_switched_off() {
+    let sb = Sandbox::new();
+    let urls = sb.sqlite_urls();
+    let run = |share: &str| {
+        Command::new(env!("CARGO_BIN_EXE_pv2"))
+            .current_dir(sb.dir.path())
+            .arg("--config")
+            .arg(Sandbox::config_dir())
+            .args([
+                "--historical-db",
+                &urls[0],
+                "--runtime-db",
+                &urls[1],
+                "runs",
+            ])
+            .env("PV2_LOG", "prometheus_actors::commands=debug")
+            .env("PV2_STORAGE__SHARE_ONE_CPU", share)
+            .output()
+            .unwrap()
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let on = run("true");
+    assert!(on.status.success(), "{}", stderr(&on));
+    // Without the terminal colours tracing adds around field names.
+    let said: String = stderr(&on)
+        .split('\u{1b}')
+        .map(|part| part.split_once('m').map_or(part, |(_, rest)| rest))
+        .collect();
+    assert!(said.contains("waiting threads share one CPU"), "{said}");
+    if cpus > 1 {
+        assert!(said.contains("cpu=Some("), "{said}");
+    }
+    let off = run("false");
+    assert!(off.status.success(), "{}", stderr(&off));
+    assert!(!stderr(&off).contains("share one CPU"), "{}", stderr(&off));
+}

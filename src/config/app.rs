@@ -44,6 +44,10 @@ pub struct StorageConfig {
     /// How long a query waits for a connection (reconnecting to a database that went away)
     /// before it fails as `unavailable` and its job is retried by the orchestrator.
     pub acquire_timeout_secs: f64,
+    /// Keep the threads that hand work to each other (actors, async workers, SQLite's
+    /// workers) on one CPU, computation on all: a hand-off to a thread on another, idle CPU
+    /// waits for that CPU to wake (see the README's performance notes).
+    pub share_one_cpu: bool,
 }
 
 impl Default for StorageConfig {
@@ -53,6 +57,7 @@ impl Default for StorageConfig {
             runtime_db: "sqlite://data/runtime.db".into(),
             max_connections: 4,
             acquire_timeout_secs: 30.0,
+            share_one_cpu: true,
         }
     }
 }

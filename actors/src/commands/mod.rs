@@ -44,6 +44,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return config::init(dir);
     }
     let ctx = Context::load(&cli.global)?;
+    if ctx.app.storage.share_one_cpu {
+        match crate::affinity::share_one_cpu() {
+            Ok(cpu) => tracing::debug!(?cpu, "waiting threads share one CPU"),
+            Err(e) => tracing::warn!(error = %e, "threads left on every CPU"),
+        }
+    }
     // A drill takes `--faults` as what to drill (`all` or specs), not as faults of its own
     // process.
     let faults = match &cli.command {

@@ -94,6 +94,7 @@ impl JobContext {
     {
         let fault = self.compute_fault.lock().ok().and_then(|mut f| f.take());
         let task = tokio::task::spawn_blocking(move || {
+            crate::affinity::widen_for_compute();
             if let Some(spec) = fault {
                 panic!("injected fault {spec} inside the computation");
             }
