@@ -5,7 +5,8 @@
 //! a session in a backfill. When the thread being woken sits on another, idle CPU, the wake-up
 //! costs that CPU's way out of idle — on a virtual machine an exit to the hypervisor, a
 //! tenth of a millisecond or more. Kept on one CPU, the same hand-off is a local switch: a
-//! 20-name backfill ran 36% faster pinned to one CPU of two (34.1 → 46.4 sessions/s).
+//! year of a 20-name backfill ran 28% faster with the whole process pinned to one CPU of two
+//! (28.9 → 37.1 sessions/s, means of three), 19% with computation left free (34.5).
 //!
 //! So those threads share one CPU ([`share_one_cpu`], from `storage.share_one_cpu`), and
 //! computation — everything that goes through `JobContext::compute`, with the threads it

@@ -187,7 +187,32 @@ fn sqlite_statement(spec: &TableSpec, rows: usize, mode: WriteMode) -> String {
     sql
 }
 
-/// Writes `rows` with multi-row statements of `rows_per_statement` rows each.
+/// Statement sizes below a full chunk: a write of `n` rows goes as full chunks, then the
+/// largest of these that fit. A statement per distinct row count would be prepared anew for
+/// each count and push the hot statements out of sqlx's per-connection cache (a day's
+/// targets, events or transitions come in every count); with these, a table needs at most
+/// seven cached statements and a remainder at most ~16 statements.
+const SQLITE_PIECES: [usize; 6] = [256, 64, 16, 4, 2, 1];
+
+/// The row counts of the statements that write `n` rows, `per` rows at most each.
+fn sqlite_chunks(n: usize, per: usize) -> Vec<usize> {
+    let mut sizes = vec![per; n / per];
+    let mut left = n % per;
+    for piece in SQLITE_PIECES.into_iter().filter(|&p| p < per) {
+        while left >= piece {
+            sizes.push(piece);
+            left -= piece;
+        }
+    }
+    if left > 0 {
+        // Not reached (the piece 1 takes any rest); kept so no row is ever skipped.
+        sizes.push(left);
+    }
+    sizes
+}
+
+/// Writes `rows` with multi-row statements of `rows_per_statement` rows at most (see
+/// [`sqlite_chunks`]).
 async fn write_sqlite<R: BulkRow>(
     conn: &mut SqliteConnection,
     spec: &TableSpec,
@@ -196,9 +221,13 @@ async fn write_sqlite<R: BulkRow>(
     rows_per_statement: usize,
 ) -> Result<u64, StoreError> {
     let per = rows_per_statement.clamp(1, 32_766 / spec.columns.len().max(1));
-    let full_sql = sqlite_statement(spec, per, mode);
+    let mut statements: std::collections::BTreeMap<usize, String> =
+        std::collections::BTreeMap::new();
     let mut written = 0;
-    for chunk in rows.chunks(per) {
+    let mut at = 0;
+    for size in sqlite_chunks(rows.len(), per) {
+        let chunk = &rows[at..at + size];
+        at += size;
         let mut sink = SqliteSink {
             args: SqliteArguments::default(),
             error: None,
@@ -213,11 +242,10 @@ async fn write_sqlite<R: BulkRow>(
                 spec.name
             )));
         }
-        let sql = if chunk.len() == per {
-            full_sql.clone()
-        } else {
-            sqlite_statement(spec, chunk.len(), mode)
-        };
+        let sql = statements
+            .entry(size)
+            .or_insert_with(|| sqlite_statement(spec, size, mode))
+            .clone();
         let done = sqlx::query_with(AssertSqlSafe(sql), sink.args)
             .execute(&mut *conn)
             .await
@@ -225,6 +253,30 @@ async fn write_sqlite<R: BulkRow>(
         written += done.rows_affected();
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::sqlite_chunks;
+
+    #[test]
+    fn chunks_cover_every_row_with_few_distinct_sizes() {
+        for per in [1, 3, 100, 4000] {
+            for n in 0..700 {
+                let sizes = sqlite_chunks(n, per);
+                assert_eq!(sizes.iter().sum::<usize>(), n, "n {n} per {per}");
+                assert!(sizes.iter().all(|&s| s >= 1 && s <= per), "{sizes:?}");
+                let mut distinct = sizes.clone();
+                distinct.dedup();
+                assert!(distinct.len() <= 7, "{sizes:?}");
+            }
+        }
+        assert_eq!(sqlite_chunks(37, 4000), vec![16, 16, 4, 1]);
+        assert_eq!(
+            sqlite_chunks(9000, 4000),
+            vec![4000, 4000, 256, 256, 256, 64, 64, 64, 16, 16, 4, 4]
+        );
+    }
 }
 
 // ---------------------------------------------------------------- PostgreSQL
