@@ -78,6 +78,13 @@ impl Workdir {
         self.command().args(args).output().unwrap()
     }
 
+    /// `pv2 show risk` of US_EQ from `from` to `to`, one row per date.
+    fn risk_timeline(&self, from: &str, to: &str) -> Vec<BTreeMap<String, String>> {
+        csv_rows(&self.ok(&[
+            "show", "risk", "--market", "US_EQ", "--from", from, "--to", to, "--format", "csv",
+        ]))
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(out.status.success(), "pv2 {args:?}: {}", stderr(&out));
@@ -325,18 +332,7 @@ fn a_backfill_of_real_closes_has_a_target_every_session_and_never_meets_syntheti
         "--to",
         "2010-01-11",
     ]);
-    let cash = csv_rows(&w.ok(&[
-        "show",
-        "risk",
-        "--market",
-        "US_EQ",
-        "--from",
-        "2010-01-04",
-        "--to",
-        "2010-01-11",
-        "--format",
-        "csv",
-    ]));
+    let cash = w.risk_timeline("2010-01-04", "2010-01-11");
     assert_eq!(cash.len(), 6);
     for r in &cash {
         assert_eq!(r["names"], "0", "{r:?}");
@@ -417,18 +413,7 @@ fn a_backfill_of_real_closes_has_a_target_every_session_and_never_meets_syntheti
         before.len() > 1 && before.iter().all(|(id, _)| id != "CASH"),
         "{before:?}"
     );
-    let held = csv_rows(&w.ok(&[
-        "show",
-        "risk",
-        "--market",
-        "US_EQ",
-        "--from",
-        "2010-01-13",
-        "--to",
-        "2010-01-15",
-        "--format",
-        "csv",
-    ]));
+    let held = w.risk_timeline("2010-01-13", "2010-01-15");
     assert_eq!(held.len(), 3);
     for r in &held {
         assert!(r["defensive"].contains("previous target is held"), "{r:?}");
