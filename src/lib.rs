@@ -39,6 +39,7 @@ pub mod encoders;
 pub mod engines;
 pub mod features;
 pub mod ingest;
+pub mod kronos;
 pub mod profiles;
 pub mod store;
 pub mod synthetic_market;

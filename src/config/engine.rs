@@ -2,6 +2,7 @@
 
 use super::canonical::{canonical_json, content_hash};
 use super::error::Issues;
+use super::tunable::{HardLimit, Tunable};
 use crate::domain::ConfigId;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -13,6 +14,12 @@ pub trait EngineConfig:
 {
     /// The engine name: file stem under `config/engines/` and key in `engine_configs`.
     const ENGINE: &'static str;
+
+    /// The keys Kronos may sweep, with their bounds (none by default).
+    const TUNABLE: &'static [Tunable] = &[];
+
+    /// The keys no automated change may loosen (none by default).
+    const HARD_LIMITS: &'static [HardLimit] = &[];
 
     /// Checks every field and records each violation (key, reason) in `issues`.
     fn validate(&self, issues: &mut Issues);

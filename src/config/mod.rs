@@ -16,6 +16,7 @@ mod engine;
 mod error;
 mod markets;
 mod source;
+pub mod tunable;
 
 pub use app::{
     AppConfig, DaemonConfig, DemoConfig, IngestConfig, RestartPolicy, StorageConfig,

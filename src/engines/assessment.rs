@@ -16,6 +16,7 @@
 //! horizon returns is the expected return; `tanh` of its cross-sectional z-score over two
 //! is the score.
 
+use crate::config::tunable::{Step, Tunable};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{EngineConfig, Issues};
@@ -126,6 +127,16 @@ impl Default for AssessmentConfig {
 
 impl EngineConfig for AssessmentConfig {
     const ENGINE: &'static str = "assessment";
+    const TUNABLE: &'static [Tunable] = &[
+        Tunable::number("ridge", 0.01, 100.0, Step::Relative(2.0)),
+        Tunable::number("training_days", 252.0, 1260.0, Step::Integer(126)),
+        Tunable::number("momentum_days", 126.0, 378.0, Step::Integer(63)),
+        Tunable::number("prior.0", 0.0, 0.1, Step::Absolute(0.01)),
+        Tunable::number("prior.1", 0.0, 0.1, Step::Absolute(0.01)),
+        Tunable::number("prior.2", 0.0, 0.1, Step::Absolute(0.01)),
+        Tunable::number("prior.3", 0.0, 0.1, Step::Absolute(0.01)),
+        Tunable::number("prior.4", 0.0, 0.1, Step::Absolute(0.01)),
+    ];
 
     fn validate(&self, issues: &mut Issues) {
         issues.check(self.strategy_id.trim().is_empty(), "strategy_id", || {

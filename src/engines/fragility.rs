@@ -6,6 +6,7 @@
 //! a fragility score; the class follows fixed cut-offs, and SHORT_CANDIDATE and CRISIS names
 //! get a short template sized so that the scenario ES spends a fixed risk budget.
 
+use crate::config::tunable::{Step, Tunable};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{EngineConfig, Issues};
@@ -80,6 +81,10 @@ impl Default for FragilityConfig {
 
 impl EngineConfig for FragilityConfig {
     const ENGINE: &'static str = "fragility";
+    const TUNABLE: &'static [Tunable] = &[
+        Tunable::number("soft_target_weight", 0.2, 0.8, Step::Absolute(0.1)),
+        Tunable::number("short_candidate", 0.45, 0.65, Step::Absolute(0.05)),
+    ];
 
     fn validate(&self, issues: &mut Issues) {
         issues.check(

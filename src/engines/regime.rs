@@ -13,6 +13,7 @@
 
 #![allow(clippy::needless_range_loop)] // matrix code indexes rows and columns together
 
+use crate::config::tunable::{Step, Tunable};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -142,6 +143,12 @@ impl Default for RegimeConfig {
 
 impl EngineConfig for RegimeConfig {
     const ENGINE: &'static str = "regime";
+    const TUNABLE: &'static [Tunable] = &[
+        Tunable::choice("refit", &["weekly", "monthly", "quarterly"]),
+        Tunable::number("min_duration", 1.0, 15.0, Step::Integer(2)),
+        Tunable::number("switch_probability", 0.6, 0.95, Step::Absolute(0.05)),
+        Tunable::number("max_states", 2.0, 4.0, Step::Integer(1)),
+    ];
 
     fn validate(&self, issues: &mut Issues) {
         issues.check(self.mixture_features.is_empty(), "mixture_features", || {

@@ -11,6 +11,7 @@
 //! tightened in stressed regimes; the forecast extrapolates the score's month-on-month change
 //! against the cut-offs expected under the regime's change risk.
 
+use crate::config::tunable::{Step, Tunable};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -231,6 +232,12 @@ impl Default for StabilityConfig {
 
 impl EngineConfig for StabilityConfig {
     const ENGINE: &'static str = "stability";
+    const TUNABLE: &'static [Tunable] = &[
+        Tunable::number("blend", 0.3, 0.9, Step::Absolute(0.1)),
+        Tunable::number("vol_window", 21.0, 126.0, Step::Integer(21)),
+        Tunable::number("cutoffs.fragile", 35.0, 55.0, Step::Absolute(5.0)),
+        Tunable::number("cutoffs.breaker", 70.0, 90.0, Step::Absolute(5.0)),
+    ];
 
     fn validate(&self, issues: &mut Issues) {
         for (key, v, lo) in [

@@ -7,6 +7,7 @@
 //! scored ones, then by id) and take CORE places, then SATELLITE places, while no sector
 //! holds more than `max_sector_share` of the places; the rest are EXCLUDED with the reason.
 
+use crate::config::tunable::{HardLimit, Step, Tighter, Tunable};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -93,6 +94,22 @@ impl Default for UniverseConfig {
 
 impl EngineConfig for UniverseConfig {
     const ENGINE: &'static str = "universe";
+    const TUNABLE: &'static [Tunable] = &[
+        Tunable::number("core_size", 10.0, 200.0, Step::Integer(10)),
+        Tunable::number("max_soft_target", 50.0, 95.0, Step::Absolute(5.0)),
+        Tunable::number("max_sector_share", 0.2, 0.5, Step::Absolute(0.05)),
+        Tunable::number("min_traded_value", 250_000.0, 10_000_000.0, Step::Relative(1.0)),
+    ];
+    const HARD_LIMITS: &'static [HardLimit] = &[
+        HardLimit {
+            key: "exclude_breakers",
+            tighter: Tighter::True { default_true: true },
+        },
+        HardLimit {
+            key: "min_price",
+            tighter: Tighter::Higher,
+        },
+    ];
 
     fn validate(&self, issues: &mut Issues) {
         for (key, id) in [

@@ -21,6 +21,7 @@ pub mod qp;
 pub mod risk;
 pub mod risk_parity;
 
+use crate::config::tunable::{HardLimit, Step, Tighter, Tunable};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -169,6 +170,42 @@ fn positive(x: f64) -> bool {
 
 impl EngineConfig for PortfolioConfig {
     const ENGINE: &'static str = "portfolio";
+    const TUNABLE: &'static [Tunable] = &[
+        Tunable::number("risk_aversion", 0.5, 32.0, Step::Relative(1.0)),
+        Tunable::number("lookback_days", 126.0, 756.0, Step::Integer(63)),
+        Tunable::number("sector_cap", 0.15, 0.5, Step::Absolute(0.05)),
+        Tunable::number("turnover_limit", 0.1, 2.0, Step::Relative(1.0)),
+    ];
+    const HARD_LIMITS: &'static [HardLimit] = &[
+        HardLimit {
+            key: "limits.max_ex_ante_vol",
+            tighter: Tighter::Lower,
+        },
+        HardLimit {
+            key: "limits.max_historical_es_99",
+            tighter: Tighter::Lower,
+        },
+        HardLimit {
+            key: "limits.max_scenario_es_99",
+            tighter: Tighter::Lower,
+        },
+        HardLimit {
+            key: "limits.max_fragile_weight",
+            tighter: Tighter::Lower,
+        },
+        HardLimit {
+            key: "limits.min_scenario_coverage",
+            tighter: Tighter::Higher,
+        },
+        HardLimit {
+            key: "long_only",
+            tighter: Tighter::True { default_true: true },
+        },
+        HardLimit {
+            key: "gross",
+            tighter: Tighter::Lower,
+        },
+    ];
 
     fn validate(&self, issues: &mut Issues) {
         for (key, id) in [
