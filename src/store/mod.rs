@@ -5,7 +5,7 @@
 //!   [`IngestLog`], [`SyntheticTruthStore`], [`EmbeddingStore`] and [`FundamentalsStore`].
 //! - [`RuntimeDb`] — configs, runs, events, scheduler — implements [`ConfigStore`],
 //!   [`RunStore`], [`EventLog`], [`ScheduleStore`], [`ProfileStore`], [`WorldStateStore`],
-//!   [`DecisionStore`] and [`BacktestStore`].
+//!   [`DecisionStore`], [`BacktestStore`] and [`KronosStore`].
 //!
 //! Each database opens on SQLite (`sqlite://PATH`, the embedded default) or PostgreSQL
 //! (`postgres://…`), migrating itself to the latest schema on open. Queries are written once
@@ -26,6 +26,7 @@ mod error;
 mod events;
 mod fundamentals;
 mod ingest_log;
+mod kronos;
 mod migrate;
 mod news;
 pub(crate) mod pool;
@@ -51,6 +52,10 @@ pub use error::{StoreError, driver_error_class, redact_url};
 pub use events::{ActorEvent, EventLog};
 pub use fundamentals::FundamentalsStore;
 pub use ingest_log::{IngestBatch, IngestLog, IngestReject, Provenance};
+pub use kronos::{
+    DecisionRecord, FreezeState, KronosAudit, KronosStore, ProposalRecord, ProposalState,
+    StoredOutcome, TransitionError,
+};
 pub use migrate::{Schema, migrate};
 pub use news::{NewsItem, NewsStore};
 pub use pool::{Backend, Pool};

@@ -10,6 +10,7 @@ mod derived;
 mod embeddings;
 mod fundamentals;
 mod ingest;
+mod kronos;
 mod news;
 mod point_in_time;
 mod prices;

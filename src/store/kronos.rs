@@ -1,0 +1,673 @@
+//! Kronos's tables: the decision log, decision outcomes, candidate configs with their
+//! states, the audit trail and the promotion freeze.
+//!
+//! Decisions and outcomes are upserted on their natural keys (a repeated Kronos job changes
+//! nothing). Outcome reads take the date by which a value must have been known
+//! (`known_by`), so analytics for a past date see only what was knowable then. A proposal's
+//! state changes only along allowed transitions, each with its audit row in the same
+//! transaction.
+
+use super::RuntimeDb;
+use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
+use super::error::StoreError;
+use super::pool::on_pool;
+use super::tx::BeginWrite;
+use crate::kronos::analytics::OutcomeRecord;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// One engine job's decision, as logged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecisionRecord {
+    /// The engine.
+    pub engine: String,
+    /// The market.
+    pub market_id: String,
+    /// The decision's date.
+    pub as_of: NaiveDate,
+    /// The config it was made under.
+    pub config_id: String,
+    /// The DAG run it was part of.
+    pub run_id: String,
+    /// The table holding its outputs.
+    pub output_table: String,
+    /// Their id in that table (strategy, universe or portfolio id; the market for
+    /// world-state engines).
+    pub output_key: String,
+    /// The job's one-line summary.
+    pub summary: String,
+}
+
+/// An outcome with when it became knowable and the Kronos run that computed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredOutcome {
+    /// The value and what it measures.
+    pub record: OutcomeRecord,
+    /// The horizon's last session.
+    pub known_on: NaiveDate,
+    /// The Kronos run that computed it.
+    pub run_id: String,
+}
+
+/// A candidate config as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProposalRecord {
+    /// Content id of (engine, market, body, origin).
+    pub proposal_id: String,
+    /// The engine it configures.
+    pub engine: String,
+    /// The market its experiments run on.
+    pub market_id: String,
+    /// The candidate's config id.
+    pub config_id: String,
+    /// The active config it was derived from or compared with.
+    pub base_config_id: String,
+    /// The candidate's body (canonical JSON).
+    pub body: String,
+    /// Its changes (JSON list).
+    pub changes: String,
+    /// Where it came from (JSON).
+    pub origin: String,
+    /// The search it belongs to (candidates judged together).
+    pub sweep_id: String,
+    /// See [`ProposalState`].
+    pub state: String,
+    /// Why it is in that state.
+    pub reason: String,
+    /// When it was proposed.
+    pub created_at: DateTime<Utc>,
+    /// Who proposed it (`kronos`, a user).
+    pub created_by: String,
+    /// When its state last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The life of a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProposalState {
+    /// Waiting for its experiment.
+    Proposed,
+    /// Refused before any experiment (out of bounds, loosens a hard limit, invalid).
+    Refused,
+    /// Its experiment passed every gate; a person may approve it.
+    Passed,
+    /// Its experiment failed a gate (the reasons are stored).
+    Failed,
+    /// Approved and made active.
+    Promoted,
+    /// Turned down by a person.
+    Rejected,
+    /// Was promoted, then reverted to the config before it.
+    Reverted,
+}
+
+impl ProposalState {
+    /// Every state.
+    pub const ALL: [ProposalState; 7] = [
+        Self::Proposed,
+        Self::Refused,
+        Self::Passed,
+        Self::Failed,
+        Self::Promoted,
+        Self::Rejected,
+        Self::Reverted,
+    ];
+
+    /// Its stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Proposed => "PROPOSED",
+            Self::Refused => "REFUSED",
+            Self::Passed => "PASSED",
+            Self::Failed => "FAILED",
+            Self::Promoted => "PROMOTED",
+            Self::Rejected => "REJECTED",
+            Self::Reverted => "REVERTED",
+        }
+    }
+
+    /// The state named `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// Whether a proposal may go from `self` to `to`.
+    pub fn may_become(self, to: Self) -> bool {
+        use ProposalState::*;
+        matches!(
+            (self, to),
+            (Proposed, Passed | Failed | Refused | Rejected)
+                | (Passed, Promoted | Rejected)
+                | (Failed, Rejected)
+                | (Promoted, Reverted)
+        )
+    }
+}
+
+/// One audited Kronos action.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KronosAudit {
+    /// Monotonic id.
+    pub audit_id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (`kronos`, a user, a token's identity).
+    pub actor: String,
+    /// What (`proposed`, `passed`, `promoted`, `freeze`…).
+    pub action: String,
+    /// The proposal concerned.
+    pub proposal_id: Option<String>,
+    /// The engine concerned.
+    pub engine: Option<String>,
+    /// Details.
+    pub detail: String,
+}
+
+/// Whether promotion is frozen, why and by whom.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FreezeState {
+    /// Frozen?
+    pub frozen: bool,
+    /// Why (the last freeze or unfreeze).
+    pub reason: String,
+    /// Who set it.
+    pub by: String,
+    /// When.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Why a proposal could not change state.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    /// No proposal has the id.
+    #[error("no proposal `{0}`; `pv2 kronos proposals` lists them")]
+    Unknown(String),
+    /// The move is not allowed from its current state.
+    #[error("proposal {id} is {from}; it cannot become {to}")]
+    NotAllowed {
+        /// The proposal.
+        id: String,
+        /// Its state.
+        from: String,
+        /// The state asked for.
+        to: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Kronos storage.
+#[async_trait]
+pub trait KronosStore {
+    /// Upserts decisions on (engine, market, date, config).
+    async fn write_decisions(&self, rows: &[DecisionRecord]) -> Result<(), StoreError>;
+    /// Decisions of a market dated in `[from, to]`, by date, engine and config.
+    async fn decisions(
+        &self,
+        market: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DecisionRecord>, StoreError>;
+    /// Upserts outcomes on (engine, market, date, config, subject, horizon, metric).
+    async fn write_outcomes(&self, rows: &[StoredOutcome]) -> Result<(), StoreError>;
+    /// Outcomes known by `known_by` (their horizon ended on or before it), optionally of
+    /// one market and one engine, by date.
+    async fn outcomes(
+        &self,
+        market: Option<&str>,
+        engine: Option<&str>,
+        known_by: NaiveDate,
+    ) -> Result<Vec<StoredOutcome>, StoreError>;
+    /// Stores a proposal unless one with its id exists; returns whether it was new. Its
+    /// `proposed` audit row is written in the same transaction.
+    async fn insert_proposal(&self, p: &ProposalRecord) -> Result<bool, StoreError>;
+    /// Proposals, newest first, optionally in one state.
+    async fn proposals(&self, state: Option<ProposalState>)
+    -> Result<Vec<ProposalRecord>, StoreError>;
+    /// One proposal.
+    async fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError>;
+    /// Moves a proposal to `to` when its current state allows it, with an audit row, in one
+    /// transaction. Returns the proposal as it was before.
+    async fn transition_proposal(
+        &self,
+        id: &str,
+        to: ProposalState,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ProposalRecord, TransitionError>;
+    /// The audit trail, oldest first (the last `last` rows).
+    async fn kronos_audit(&self, last: u32) -> Result<Vec<KronosAudit>, StoreError>;
+    /// The promotion freeze.
+    async fn freeze_state(&self) -> Result<FreezeState, StoreError>;
+    /// Freezes or unfreezes promotion, audited.
+    async fn set_freeze(
+        &self,
+        frozen: bool,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+const DECISIONS: TableSpec = TableSpec {
+    name: "engine_decisions",
+    columns: &[
+        "engine",
+        "market_id",
+        "as_of_date",
+        "config_id",
+        "run_id",
+        "output_table",
+        "output_key",
+        "summary",
+    ],
+    key: &["engine", "market_id", "as_of_date", "config_id"],
+};
+
+const OUTCOMES: TableSpec = TableSpec {
+    name: "decision_outcomes",
+    columns: &[
+        "engine",
+        "market_id",
+        "as_of_date",
+        "config_id",
+        "subject",
+        "horizon_days",
+        "metric",
+        "value",
+        "regime",
+        "known_on",
+        "run_id",
+    ],
+    key: &[
+        "engine",
+        "market_id",
+        "as_of_date",
+        "config_id",
+        "subject",
+        "horizon_days",
+        "metric",
+    ],
+};
+
+const PROPOSAL_COLUMNS: &str = "proposal_id, engine, market_id, config_id, base_config_id, body, changes, origin, \
+     sweep_id, state, reason, created_at, created_by, updated_at";
+
+type ProposalRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    String,
+    DateTime<Utc>,
+);
+
+fn to_proposal(r: ProposalRow) -> ProposalRecord {
+    ProposalRecord {
+        proposal_id: r.0,
+        engine: r.1,
+        market_id: r.2,
+        config_id: r.3,
+        base_config_id: r.4,
+        body: r.5,
+        changes: r.6,
+        origin: r.7,
+        sweep_id: r.8,
+        state: r.9,
+        reason: r.10,
+        created_at: r.11,
+        created_by: r.12,
+        updated_at: r.13,
+    }
+}
+
+const INSERT_AUDIT: &str = "INSERT INTO kronos_audit (at, actor, action, proposal_id, engine, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+const FREEZE_KEY: &str = "promotion_frozen";
+
+#[async_trait]
+impl KronosStore for RuntimeDb {
+    async fn write_decisions(&self, rows: &[DecisionRecord]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let cells: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                CellsRow(move |k: &mut dyn CellSink| {
+                    k.text(&r.engine);
+                    k.text(&r.market_id);
+                    k.date(r.as_of);
+                    k.text(&r.config_id);
+                    k.text(&r.run_id);
+                    k.text(&r.output_table);
+                    k.text(&r.output_key);
+                    k.text(&r.summary);
+                })
+            })
+            .collect();
+        let what = "write decisions";
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            tx.write_rows(&DECISIONS, &cells, WriteMode::Upsert, &BulkTuning::default()).await?;
+            tx.commit().await.map_err(StoreError::query(what))?;
+        });
+        Ok(())
+    }
+
+    async fn decisions(
+        &self,
+        market: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DecisionRecord>, StoreError> {
+        type Row = (
+            String,
+            String,
+            NaiveDate,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
+        const SQL: &str = "SELECT engine, market_id, as_of_date, config_id, run_id, output_table, output_key, summary \
+             FROM engine_decisions WHERE market_id = $1 AND as_of_date >= $2 AND as_of_date <= $3 \
+             ORDER BY as_of_date, engine, config_id";
+        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market).bind(from).bind(to)
+            .fetch_all(p).await.map_err(StoreError::query("read decisions"))?);
+        Ok(rows
+            .into_iter()
+            .map(|r| DecisionRecord {
+                engine: r.0,
+                market_id: r.1,
+                as_of: r.2,
+                config_id: r.3,
+                run_id: r.4,
+                output_table: r.5,
+                output_key: r.6,
+                summary: r.7,
+            })
+            .collect())
+    }
+
+    async fn write_outcomes(&self, rows: &[StoredOutcome]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let cells: Vec<_> = rows
+            .iter()
+            .map(|o| {
+                CellsRow(move |k: &mut dyn CellSink| {
+                    let r = &o.record;
+                    k.text(&r.engine);
+                    k.text(&r.market_id);
+                    k.date(r.as_of);
+                    k.text(&r.config_id);
+                    k.text(&r.subject);
+                    k.int(i64::from(r.horizon_days));
+                    k.text(&r.metric);
+                    k.real(Some(r.value));
+                    k.opt_text(r.regime.as_deref());
+                    k.date(o.known_on);
+                    k.text(&o.run_id);
+                })
+            })
+            .collect();
+        let what = "write outcomes";
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            tx.write_rows(&OUTCOMES, &cells, WriteMode::Upsert, &BulkTuning::default()).await?;
+            tx.commit().await.map_err(StoreError::query(what))?;
+        });
+        Ok(())
+    }
+
+    async fn outcomes(
+        &self,
+        market: Option<&str>,
+        engine: Option<&str>,
+        known_by: NaiveDate,
+    ) -> Result<Vec<StoredOutcome>, StoreError> {
+        type Row = (
+            String,
+            String,
+            NaiveDate,
+            String,
+            String,
+            i64,
+            String,
+            f64,
+            Option<String>,
+            NaiveDate,
+            String,
+        );
+        const SQL: &str = "SELECT engine, market_id, as_of_date, config_id, subject, horizon_days, metric, value, \
+             regime, known_on, run_id FROM decision_outcomes \
+             WHERE known_on <= $1 AND ($2 IS NULL OR market_id = $2) AND ($3 IS NULL OR engine = $3) \
+             ORDER BY as_of_date, engine, config_id, subject, horizon_days, metric";
+        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(known_by).bind(market).bind(engine)
+            .fetch_all(p).await.map_err(StoreError::query("read outcomes"))?);
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredOutcome {
+                record: OutcomeRecord {
+                    engine: r.0,
+                    market_id: r.1,
+                    as_of: r.2,
+                    config_id: r.3,
+                    subject: r.4,
+                    horizon_days: u32::try_from(r.5).unwrap_or(0),
+                    metric: r.6,
+                    value: r.7,
+                    regime: r.8,
+                },
+                known_on: r.9,
+                run_id: r.10,
+            })
+            .collect())
+    }
+
+    async fn insert_proposal(&self, p: &ProposalRecord) -> Result<bool, StoreError> {
+        let what = "store proposal";
+        let sql = format!(
+            "INSERT INTO kronos_proposals ({PROPOSAL_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (proposal_id) DO NOTHING"
+        );
+        let inserted = on_pool!(&self.pool, pool => {
+            let mut tx = pool.begin_write().await.map_err(StoreError::query(what))?;
+            let n = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(&p.proposal_id).bind(&p.engine).bind(&p.market_id).bind(&p.config_id)
+                .bind(&p.base_config_id).bind(&p.body).bind(&p.changes).bind(&p.origin)
+                .bind(&p.sweep_id).bind(&p.state).bind(&p.reason).bind(p.created_at)
+                .bind(&p.created_by).bind(p.updated_at)
+                .execute(&mut *tx).await.map_err(StoreError::query(what))?
+                .rows_affected();
+            if n > 0 {
+                sqlx::query(INSERT_AUDIT)
+                    .bind(p.created_at).bind(&p.created_by).bind("proposed")
+                    .bind(&p.proposal_id).bind(&p.engine)
+                    .bind(format!("{} ({}): {}", p.state, p.origin, p.reason))
+                    .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            }
+            tx.commit().await.map_err(StoreError::query(what))?;
+            n > 0
+        });
+        Ok(inserted)
+    }
+
+    async fn proposals(
+        &self,
+        state: Option<ProposalState>,
+    ) -> Result<Vec<ProposalRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {PROPOSAL_COLUMNS} FROM kronos_proposals WHERE ($1 IS NULL OR state = $1) \
+             ORDER BY created_at DESC, proposal_id"
+        );
+        let rows: Vec<ProposalRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(state.map(ProposalState::as_str))
+            .fetch_all(p).await.map_err(StoreError::query("read proposals"))?);
+        Ok(rows.into_iter().map(to_proposal).collect())
+    }
+
+    async fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError> {
+        let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM kronos_proposals WHERE proposal_id = $1");
+        let row: Option<ProposalRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(id)
+            .fetch_optional(p).await.map_err(StoreError::query("read proposal"))?);
+        Ok(row.map(to_proposal))
+    }
+
+    async fn transition_proposal(
+        &self,
+        id: &str,
+        to: ProposalState,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ProposalRecord, TransitionError> {
+        let what = "change proposal state";
+        let select = format!("SELECT {PROPOSAL_COLUMNS} FROM kronos_proposals WHERE proposal_id = $1");
+        let before = on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            let row: Option<ProposalRow> = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()))
+                .bind(id)
+                .fetch_optional(&mut *tx).await.map_err(StoreError::query(what))?;
+            let Some(row) = row else {
+                return Err(TransitionError::Unknown(id.to_owned()));
+            };
+            let before = to_proposal(row);
+            let allowed = ProposalState::parse(&before.state).is_some_and(|s| s.may_become(to));
+            if !allowed {
+                return Err(TransitionError::NotAllowed {
+                    id: id.to_owned(),
+                    from: before.state.clone(),
+                    to: to.as_str().to_owned(),
+                });
+            }
+            sqlx::query("UPDATE kronos_proposals SET state = $1, reason = $2, updated_at = $3 WHERE proposal_id = $4")
+                .bind(to.as_str()).bind(reason).bind(at).bind(id)
+                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            sqlx::query(INSERT_AUDIT)
+                .bind(at).bind(actor).bind(to.as_str().to_ascii_lowercase())
+                .bind(id).bind(&before.engine).bind(reason)
+                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            tx.commit().await.map_err(StoreError::query(what))?;
+            before
+        });
+        Ok(before)
+    }
+
+    async fn kronos_audit(&self, last: u32) -> Result<Vec<KronosAudit>, StoreError> {
+        type Row = (
+            i64,
+            DateTime<Utc>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        const SQL: &str = "SELECT audit_id, at, actor, action, proposal_id, engine, detail FROM kronos_audit \
+             ORDER BY audit_id DESC LIMIT $1";
+        let mut rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(i64::from(last))
+            .fetch_all(p).await.map_err(StoreError::query("read kronos audit"))?);
+        rows.reverse();
+        Ok(rows
+            .into_iter()
+            .map(|r| KronosAudit {
+                audit_id: r.0,
+                at: r.1,
+                actor: r.2,
+                action: r.3,
+                proposal_id: r.4,
+                engine: r.5,
+                detail: r.6,
+            })
+            .collect())
+    }
+
+    async fn freeze_state(&self) -> Result<FreezeState, StoreError> {
+        type Row = (String, DateTime<Utc>, String);
+        const SQL: &str = "SELECT value, updated_at, updated_by FROM kronos_state WHERE key = $1";
+        let row: Option<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(FREEZE_KEY)
+            .fetch_optional(p).await.map_err(StoreError::query("read freeze state"))?);
+        Ok(match row {
+            None => FreezeState {
+                frozen: false,
+                reason: String::new(),
+                by: String::new(),
+                at: None,
+            },
+            Some((value, at, by)) => {
+                let (flag, reason) = value.split_once(':').unwrap_or((value.as_str(), ""));
+                FreezeState {
+                    frozen: flag == "frozen",
+                    reason: reason.trim().to_owned(),
+                    by,
+                    at: Some(at),
+                }
+            }
+        })
+    }
+
+    async fn set_freeze(
+        &self,
+        frozen: bool,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let what = "set freeze";
+        let flag = if frozen { "frozen" } else { "open" };
+        let value = format!("{flag}: {reason}");
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            sqlx::query("INSERT INTO kronos_state (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
+                 updated_by = excluded.updated_by")
+                .bind(FREEZE_KEY).bind(&value).bind(at).bind(actor)
+                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            sqlx::query(INSERT_AUDIT)
+                .bind(at).bind(actor).bind(if frozen { "freeze" } else { "unfreeze" })
+                .bind(None::<String>).bind(None::<String>).bind(reason)
+                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            tx.commit().await.map_err(StoreError::query(what))?;
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProposalState::*;
+
+    #[test]
+    fn proposals_move_only_forward() {
+        assert!(Proposed.may_become(Passed));
+        assert!(Passed.may_become(Promoted));
+        assert!(Promoted.may_become(Reverted));
+        assert!(!Failed.may_become(Promoted));
+        assert!(!Proposed.may_become(Promoted));
+        assert!(!Reverted.may_become(Promoted));
+        assert!(!Refused.may_become(Passed));
+        assert_eq!(super::ProposalState::parse("passed"), Some(Passed));
+    }
+}
