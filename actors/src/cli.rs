@@ -144,6 +144,12 @@ pub enum Command {
         #[command(subcommand)]
         what: ConfigCommand,
     },
+    /// Kronos: how decisions turned out, candidate configs, the promotion freeze.
+    Kronos {
+        /// What to do.
+        #[command(subcommand)]
+        what: KronosCommand,
+    },
     /// Measure performance.
     Bench {
         /// Which benchmark.
@@ -402,6 +408,98 @@ pub enum ConfigCommand {
         engine: String,
         /// TOML file.
         file: PathBuf,
+    },
+}
+
+/// `pv2 kronos …`
+#[derive(Debug, Subcommand)]
+pub enum KronosCommand {
+    /// Analytics from the outcomes known by a date: each config's label (dominated, robust,
+    /// niche, unrated) and its metrics by regime.
+    Report {
+        /// Only this engine.
+        #[arg(long)]
+        engine: Option<String>,
+        /// Only this market.
+        #[arg(long)]
+        market: Option<String>,
+        /// Use only outcomes known by this date (default: all stored).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Candidate configs, newest first.
+    Proposals {
+        /// Only proposals in this state (PROPOSED, REFUSED, PASSED, FAILED, PROMOTED,
+        /// REJECTED, REVERTED).
+        #[arg(long)]
+        state: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// One proposal: its changes, body and audit trail.
+    Show {
+        /// The proposal id (`kp-…`).
+        id: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Propose a config for an engine (TOML, like `config apply`); refused at once if it
+    /// loosens a hard limit.
+    Propose {
+        /// The engine.
+        engine: String,
+        /// The TOML file.
+        file: PathBuf,
+        /// The market its experiment runs on.
+        #[arg(long, default_value = "US_EQ")]
+        market: String,
+        /// Who proposes it (default: the `USER` environment variable).
+        #[arg(long)]
+        by: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Turn a proposal down.
+    Reject {
+        /// The proposal id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "rejected by a person")]
+        reason: String,
+        /// Who (default: the `USER` environment variable).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Stop every promotion until `unfreeze`.
+    Freeze {
+        /// Why.
+        reason: String,
+        /// Who (default: the `USER` environment variable).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Allow promotions again.
+    Unfreeze {
+        /// Why it is safe again.
+        reason: String,
+        /// Who (default: the `USER` environment variable).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// The audit trail (proposals, state changes, freezes), oldest first.
+    Audit {
+        /// How many rows.
+        #[arg(long, default_value_t = 50)]
+        last: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
     },
 }
 

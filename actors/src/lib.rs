@@ -32,6 +32,7 @@ pub mod context;
 pub mod daemon;
 pub mod drill;
 pub mod engines;
+pub mod kronos;
 pub mod monitor;
 pub mod orchestrator;
 pub mod panel_cache;

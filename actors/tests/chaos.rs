@@ -87,16 +87,16 @@ fn every_fault_on_every_actor_of_the_chain_leaves_every_output_identical() {
     let (ok, report) = drill(&env, "all");
     assert_eq!(
         report["chain"],
-        serde_json::json!(["daily", "features", "profiles", "engines"])
+        serde_json::json!(["daily", "features", "profiles", "engines", "kronos_daily"])
     );
     let actors = report["actors"].as_array().unwrap().len();
-    assert_eq!(actors, 13, "{report}");
+    assert_eq!(actors, 14, "{report}");
     let rows = rows(&report);
     assert_eq!(rows.len(), actors * 3, "every actor × panic, error, hang");
     for r in rows {
         let fault = r["fault"].as_str().unwrap();
         assert_eq!(r["verdict"]["result"], "identical", "{fault}: {r}");
-        assert_eq!(r["runs"].as_array().unwrap().len(), 4, "{fault}");
+        assert_eq!(r["runs"].as_array().unwrap().len(), 5, "{fault}");
         let (restarts, retries) = (
             r["restarts"].as_u64().unwrap(),
             r["retries"].as_u64().unwrap(),

@@ -539,7 +539,8 @@ fn calendar_state_at_boundaries_and_errors() {
 }
 
 /// Follow the sun (Tokyo, London, New York), DST (New York closes an hour earlier in UTC
-/// after 10 March) and `after` chains (daily, then features, profiles and engines, per market).
+/// after 10 March), `after` chains (daily, then features, profiles, engines and Kronos's
+/// daily jobs, per market) and Kronos's weekly cron DAG.
 #[test]
 fn calendar_plan_lists_activations_following_the_sun() {
     let s = Sandbox::new();
@@ -561,26 +562,33 @@ fn calendar_plan_lists_activations_following_the_sun() {
          2024-03-08T06:00:00Z,features,JP_EQ,2024-03-08,after daily,features:JP_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T06:00:00Z,profiles,JP_EQ,2024-03-08,after features,profiles:JP_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T06:00:00Z,engines,JP_EQ,2024-03-08,after profiles,engines:JP_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T06:00:00Z,kronos_daily,JP_EQ,2024-03-08,after engines,kronos_daily:JP_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T16:30:00Z,daily,EU_EQ,2024-03-08,POST_CLOSE,daily:EU_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T16:30:00Z,features,EU_EQ,2024-03-08,after daily,features:EU_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T16:30:00Z,profiles,EU_EQ,2024-03-08,after features,profiles:EU_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T16:30:00Z,engines,EU_EQ,2024-03-08,after profiles,engines:EU_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T16:30:00Z,kronos_daily,EU_EQ,2024-03-08,after engines,kronos_daily:EU_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T21:00:00Z,daily,US_EQ,2024-03-08,POST_CLOSE,daily:US_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T21:00:00Z,features,US_EQ,2024-03-08,after daily,features:US_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T21:00:00Z,profiles,US_EQ,2024-03-08,after features,profiles:US_EQ:2024-03-08:POST_CLOSE\n\
          2024-03-08T21:00:00Z,engines,US_EQ,2024-03-08,after profiles,engines:US_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-08T21:00:00Z,kronos_daily,US_EQ,2024-03-08,after engines,kronos_daily:US_EQ:2024-03-08:POST_CLOSE\n\
+         2024-03-09T06:00:00Z,kronos_weekly,GLOBAL,2024-03-09,cron 0 0 6 * * Sat,kronos_weekly:cron:2024-03-09T06:00:00Z\n\
          2024-03-11T06:00:00Z,daily,JP_EQ,2024-03-11,POST_CLOSE,daily:JP_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T06:00:00Z,features,JP_EQ,2024-03-11,after daily,features:JP_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T06:00:00Z,profiles,JP_EQ,2024-03-11,after features,profiles:JP_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T06:00:00Z,engines,JP_EQ,2024-03-11,after profiles,engines:JP_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T06:00:00Z,kronos_daily,JP_EQ,2024-03-11,after engines,kronos_daily:JP_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T16:30:00Z,daily,EU_EQ,2024-03-11,POST_CLOSE,daily:EU_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T16:30:00Z,features,EU_EQ,2024-03-11,after daily,features:EU_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T16:30:00Z,profiles,EU_EQ,2024-03-11,after features,profiles:EU_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T16:30:00Z,engines,EU_EQ,2024-03-11,after profiles,engines:EU_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T16:30:00Z,kronos_daily,EU_EQ,2024-03-11,after engines,kronos_daily:EU_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T20:00:00Z,daily,US_EQ,2024-03-11,POST_CLOSE,daily:US_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T20:00:00Z,features,US_EQ,2024-03-11,after daily,features:US_EQ:2024-03-11:POST_CLOSE\n\
          2024-03-11T20:00:00Z,profiles,US_EQ,2024-03-11,after features,profiles:US_EQ:2024-03-11:POST_CLOSE\n\
-         2024-03-11T20:00:00Z,engines,US_EQ,2024-03-11,after profiles,engines:US_EQ:2024-03-11:POST_CLOSE\n"
+         2024-03-11T20:00:00Z,engines,US_EQ,2024-03-11,after profiles,engines:US_EQ:2024-03-11:POST_CLOSE\n\
+         2024-03-11T20:00:00Z,kronos_daily,US_EQ,2024-03-11,after engines,kronos_daily:US_EQ:2024-03-11:POST_CLOSE\n"
     );
 }
 

@@ -22,6 +22,7 @@ pub const FILES: &[(&str, &str)] = shipped!(
     "engines/fragility.toml",
     "engines/ingest.toml",
     "engines/joint_encoder.toml",
+    "engines/kronos.toml",
     "engines/noop.toml",
     "engines/numeric_encoder.toml",
     "engines/portfolio.toml",

@@ -213,9 +213,10 @@ pub fn loosened(limits: &[HardLimit], active: &Value, candidate: &Value) -> Vec<
         };
         if looser {
             let show_flag = |v: Option<&Value>| match l.tighter {
-                Tighter::True { default_true } => {
-                    v.and_then(Value::as_bool).unwrap_or(default_true).to_string()
-                }
+                Tighter::True { default_true } => v
+                    .and_then(Value::as_bool)
+                    .unwrap_or(default_true)
+                    .to_string(),
                 _ => show(v),
             };
             out.push(format!(

@@ -98,7 +98,12 @@ impl EngineConfig for UniverseConfig {
         Tunable::number("core_size", 10.0, 200.0, Step::Integer(10)),
         Tunable::number("max_soft_target", 50.0, 95.0, Step::Absolute(5.0)),
         Tunable::number("max_sector_share", 0.2, 0.5, Step::Absolute(0.05)),
-        Tunable::number("min_traded_value", 250_000.0, 10_000_000.0, Step::Relative(1.0)),
+        Tunable::number(
+            "min_traded_value",
+            250_000.0,
+            10_000_000.0,
+            Step::Relative(1.0),
+        ),
     ];
     const HARD_LIMITS: &'static [HardLimit] = &[
         HardLimit {

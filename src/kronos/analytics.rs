@@ -8,6 +8,7 @@
 //!   and better in at least one;
 //! - `robust`: not dominated and good (primary metric above zero) in every slice;
 //! - `niche`: not dominated, good in some slices only;
+//! - `failing`: not dominated, good in no slice;
 //! - `unrated`: fewer than the minimum outcomes in every slice.
 
 use chrono::{Datelike, NaiveDate};
@@ -65,11 +66,36 @@ pub struct SliceStats {
     pub mean: f64,
     /// Their standard deviation (0 for one).
     pub sd: f64,
-    /// `mean / (sd / √n)` (0 without spread).
+    /// The mean's t-statistic against the metric's null ([`null_of`]), with a Newey–West
+    /// standard error over `horizon − 1` lags: daily decisions with a 21-session horizon
+    /// overlap, and a plain `sd / √n` would overstate the evidence about twentyfold.
     pub t_stat: f64,
 }
 
 type Key = (String, String, String, String, String, String, u32, String);
+
+/// The value a metric takes without skill: 0.5 for hit rates, 0 for everything else.
+pub fn null_of(metric: &str) -> f64 {
+    if metric == "hit_rate" { 0.5 } else { 0.0 }
+}
+
+/// The Newey–West (Bartlett kernel) variance of the mean of `v`, in time order, with
+/// `lags` autocovariances.
+fn newey_west_var_of_mean(v: &[f64], mean: f64, lags: usize) -> f64 {
+    let n = v.len();
+    let gamma = |k: usize| -> f64 {
+        (k..n)
+            .map(|t| (v[t] - mean) * (v[t - k] - mean))
+            .sum::<f64>()
+            / n as f64
+    };
+    let lags = lags.min(n.saturating_sub(1));
+    let mut s = gamma(0);
+    for k in 1..=lags {
+        s += 2.0 * (1.0 - k as f64 / (lags as f64 + 1.0)) * gamma(k);
+    }
+    s.max(0.0) / n as f64
+}
 
 fn stats(key: Key, v: &[f64]) -> SliceStats {
     let n = v.len();
@@ -80,6 +106,13 @@ fn stats(key: Key, v: &[f64]) -> SliceStats {
         0.0
     };
     let (engine, config_id, market_id, regime, period, subject, horizon_days, metric) = key;
+    let var = newey_west_var_of_mean(v, mean, horizon_days.saturating_sub(1) as usize);
+    // Values equal to rounding carry no evidence either way.
+    let t_stat = if n > 1 && var.sqrt() > 1e-12 * mean.abs().max(1e-12) {
+        (mean - null_of(&metric)) / var.sqrt()
+    } else {
+        0.0
+    };
     SliceStats {
         engine,
         config_id,
@@ -92,19 +125,17 @@ fn stats(key: Key, v: &[f64]) -> SliceStats {
         n,
         mean,
         sd,
-        t_stat: if sd > 0.0 {
-            mean / (sd / (n as f64).sqrt())
-        } else {
-            0.0
-        },
+        t_stat,
     }
 }
 
 /// Every slice of `records`: by regime and year, by regime across years, by year across
-/// regimes and overall, in key order.
+/// regimes and overall, in key order (values in date order within each).
 pub fn summarise(records: &[OutcomeRecord]) -> Vec<SliceStats> {
     let mut groups: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
-    for r in records {
+    let mut ordered: Vec<&OutcomeRecord> = records.iter().collect();
+    ordered.sort_by_key(|r| r.as_of);
+    for r in ordered {
         if !r.value.is_finite() {
             continue;
         }
@@ -134,15 +165,17 @@ pub fn summarise(records: &[OutcomeRecord]) -> Vec<SliceStats> {
     groups.into_iter().map(|(k, v)| stats(k, &v)).collect()
 }
 
-/// The metric each engine is judged by: (subject, horizon, metric), higher is better.
-pub fn primary_metric(engine: &str) -> Option<(&'static str, u32, &'static str)> {
+/// The metric each engine is judged by, at the horizon labels use: (subject, metric),
+/// higher is better. The regime engine's subject is the label it gave (see
+/// [`label_configs`]).
+pub fn primary_metric(engine: &str) -> Option<(&'static str, &'static str)> {
     Some(match engine {
-        "portfolio" => ("portfolio", 21, "active_return"),
-        "assessment" => ("forecast", 21, "rank_ic"),
-        "universe" => ("included_vs_excluded", 21, "return_spread"),
-        "stability" => ("fragile_vs_stable", 21, "es_spread"),
-        "fragility" => ("flagged_vs_none", 21, "es_spread"),
-        "regime" => ("market", 21, "realised_vol"),
+        "portfolio" => ("portfolio", "active_return"),
+        "assessment" => ("forecast", "rank_ic"),
+        "universe" => ("included_vs_excluded", "return_spread"),
+        "stability" => ("fragile_vs_stable", "es_spread"),
+        "fragility" => ("flagged_vs_none", "es_spread"),
+        "regime" => ("label", "realised_vol"),
         _ => return None,
     })
 }
@@ -156,7 +189,7 @@ pub struct ConfigLabel {
     pub market_id: String,
     /// Config.
     pub config_id: String,
-    /// `dominated`, `robust`, `niche` or `unrated`.
+    /// `dominated`, `robust`, `niche`, `failing` or `unrated`.
     pub label: String,
     /// The primary metric per slice with enough outcomes.
     pub slices: BTreeMap<String, f64>,
@@ -164,22 +197,27 @@ pub struct ConfigLabel {
     pub dominated_by: Option<String>,
 }
 
+/// (engine, market, config, slice).
+type SliceKey = (String, String, String, String);
+
 /// The primary score of each (engine, market, config) per slice with at least `min_n`
-/// outcomes.
+/// outcomes at `horizon`.
 fn slice_scores(
     records: &[OutcomeRecord],
     min_n: usize,
+    horizon: u32,
 ) -> BTreeMap<(String, String, String), BTreeMap<String, f64>> {
     // (engine, market, config, slice) → values; for the regime engine, values split by
     // stressed/calm label.
-    let mut plain: BTreeMap<(String, String, String, String), Vec<f64>> = BTreeMap::new();
-    let mut calib: BTreeMap<(String, String, String, String), (Vec<f64>, Vec<f64>)> =
-        BTreeMap::new();
+    let mut plain: BTreeMap<SliceKey, Vec<f64>> = BTreeMap::new();
+    let mut calib: BTreeMap<SliceKey, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for r in records {
-        let Some((subject, horizon, metric)) = primary_metric(&r.engine) else {
+        let Some((subject, metric)) = primary_metric(&r.engine) else {
             continue;
         };
-        if r.horizon_days != horizon || r.metric != metric || !r.value.is_finite() {
+        // Forecasts are measured at their own horizon only.
+        let other_horizon = r.horizon_days != horizon && r.engine != "assessment";
+        if other_horizon || r.metric != metric || !r.value.is_finite() {
             continue;
         }
         if r.engine == "regime" {
@@ -231,10 +269,10 @@ fn slice_scores(
     out
 }
 
-/// Labels every config found in `records` among the configs of its engine and market;
-/// slices need `min_n` outcomes to count.
-pub fn label_configs(records: &[OutcomeRecord], min_n: usize) -> Vec<ConfigLabel> {
-    let scores = slice_scores(records, min_n);
+/// Labels every config found in `records` among the configs of its engine and market by
+/// the primary metric at `horizon` sessions; slices need `min_n` outcomes to count.
+pub fn label_configs(records: &[OutcomeRecord], min_n: usize, horizon: u32) -> Vec<ConfigLabel> {
+    let scores = slice_scores(records, min_n, horizon);
     let mut out = Vec::new();
     for ((engine, market, config), slices) in &scores {
         let peers = scores
@@ -256,8 +294,10 @@ pub fn label_configs(records: &[OutcomeRecord], min_n: usize) -> Vec<ConfigLabel
             "dominated"
         } else if good == slices.len() {
             "robust"
-        } else {
+        } else if good > 0 {
             "niche"
+        } else {
+            "failing"
         };
         out.push(ConfigLabel {
             engine: engine.clone(),
@@ -304,7 +344,19 @@ mod tests {
         assert_eq!(carry.n, 2);
         assert!((carry.mean - 0.2).abs() < 1e-12);
         assert!(carry.t_stat > 0.0);
-        let all = s.iter().find(|x| x.regime == "ALL" && x.period == "ALL").unwrap();
+        // Overlapping horizons: positively autocorrelated values earn a smaller t.
+        let smooth: Vec<f64> = (0..60)
+            .map(|i| 0.01 + 0.02 * ((i / 10) % 2) as f64)
+            .collect();
+        let m = smooth.iter().sum::<f64>() / 60.0;
+        let iid = newey_west_var_of_mean(&smooth, m, 0);
+        let hac = newey_west_var_of_mean(&smooth, m, 8);
+        assert!(hac > 2.0 * iid, "{hac} vs {iid}");
+        assert_eq!(null_of("hit_rate"), 0.5);
+        let all = s
+            .iter()
+            .find(|x| x.regime == "ALL" && x.period == "ALL")
+            .unwrap();
         assert_eq!(all.n, 3);
     }
 
@@ -318,16 +370,28 @@ mod tests {
             rs.push(rec("worse", "RISK_OFF", d, 0.01));
             rs.push(rec("calm_only", "CARRY", d, 0.20));
             rs.push(rec("calm_only", "RISK_OFF", d, -0.10));
+            rs.push(rec("wrong_way", "CARRY", d, -0.20));
+            rs.push(rec("wrong_way", "RISK_OFF", d, -0.30));
         }
         rs.push(rec("too_few", "CARRY", 1, 0.5));
-        let labels: BTreeMap<String, ConfigLabel> = label_configs(&rs, 3)
+        let labels: BTreeMap<String, ConfigLabel> = label_configs(&rs, 3, 21)
             .into_iter()
             .map(|l| (l.config_id.clone(), l))
             .collect();
         assert_eq!(labels["good_everywhere"].label, "robust");
         assert_eq!(labels["worse"].label, "dominated");
-        assert_eq!(labels["worse"].dominated_by.as_deref(), Some("good_everywhere"));
+        assert_eq!(
+            labels["worse"].dominated_by.as_deref(),
+            Some("good_everywhere")
+        );
         assert_eq!(labels["calm_only"].label, "niche");
+        assert_eq!(labels["wrong_way"].label, "dominated");
+        let alone: Vec<OutcomeRecord> = rs
+            .iter()
+            .filter(|r| r.config_id == "wrong_way")
+            .cloned()
+            .collect();
+        assert_eq!(label_configs(&alone, 3, 21)[0].label, "failing");
         assert_eq!(labels["too_few"].label, "unrated");
     }
 
@@ -344,8 +408,12 @@ mod tests {
             metric: "realised_vol".into(),
             value: vol,
         };
-        let rs = vec![mk("RISK_OFF", 1, 0.4), mk("CARRY", 2, 0.1), mk("CARRY", 3, 0.12)];
-        let l = label_configs(&rs, 3);
+        let rs = vec![
+            mk("RISK_OFF", 1, 0.4),
+            mk("CARRY", 2, 0.1),
+            mk("CARRY", 3, 0.12),
+        ];
+        let l = label_configs(&rs, 3, 21);
         assert_eq!(l[0].label, "robust");
         assert!((l[0].slices["2021"] - 0.29).abs() < 1e-12);
     }

@@ -195,7 +195,10 @@ pub fn evaluate(cfg: &GateConfig, x: &GateInputs<'_>) -> Vec<GateResult> {
         if x.out_of_bounds.is_empty() {
             "every changed key is tunable and inside its bounds".into()
         } else {
-            format!("outside the declared bounds: {}", x.out_of_bounds.join(", "))
+            format!(
+                "outside the declared bounds: {}",
+                x.out_of_bounds.join(", ")
+            )
         },
     ));
     out.push(gate(
@@ -357,7 +360,9 @@ mod tests {
     fn returns(edge: f64, seed: u64) -> Vec<f64> {
         // A deterministic wiggle around `edge`.
         (0..1_000)
-            .map(|i| edge + 0.01 * (((i as u64 * 2_654_435_761 + seed) % 1_000) as f64 / 500.0 - 1.0))
+            .map(|i| {
+                edge + 0.01 * (((i as u64 * 2_654_435_761 + seed) % 1_000) as f64 / 500.0 - 1.0)
+            })
             .collect()
     }
 
@@ -379,7 +384,10 @@ mod tests {
     fn a_better_candidate_passes_every_gate() {
         let base = eval(0.8, 0.2, 0.0005, 1);
         let cand = eval(1.0, 0.18, 0.0012, 2);
-        let search = vec![base.in_sample_returns.clone(), cand.in_sample_returns.clone()];
+        let search = vec![
+            base.in_sample_returns.clone(),
+            cand.in_sample_returns.clone(),
+        ];
         let r = evaluate(
             &GateConfig::default(),
             &GateInputs {
@@ -402,7 +410,10 @@ mod tests {
         cand.holdout.cost_drag = 0.05;
         cand.crisis_returns = vec![-0.2, -0.05];
         cand.regimes[0].sharpe = -3.0;
-        let search = vec![base.in_sample_returns.clone(), cand.in_sample_returns.clone()];
+        let search = vec![
+            base.in_sample_returns.clone(),
+            cand.in_sample_returns.clone(),
+        ];
         let r = evaluate(
             &GateConfig::default(),
             &GateInputs {
@@ -415,7 +426,11 @@ mod tests {
         );
         // The search's winner in sample is the baseline, and it holds out of sample: the
         // search itself did not overfit (PBO judges the search, not the candidate).
-        let failed: Vec<&str> = r.iter().filter(|g| !g.passed).map(|g| g.gate.as_str()).collect();
+        let failed: Vec<&str> = r
+            .iter()
+            .filter(|g| !g.passed)
+            .map(|g| g.gate.as_str())
+            .collect();
         assert_eq!(
             failed,
             vec![

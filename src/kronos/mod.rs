@@ -15,6 +15,7 @@
 //! experiments through the backtest machinery and promotes approved configs.
 
 pub mod analytics;
+pub mod config;
 pub mod gates;
 pub mod outcomes;
 pub mod proposals;

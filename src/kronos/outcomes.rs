@@ -270,8 +270,14 @@ mod tests {
 
     #[test]
     fn gaps_carry_the_last_close() {
-        assert_eq!(horizon_return(&[10.0, f64::NAN, 12.0]), Some(0.19999999999999996));
-        assert_eq!(horizon_return(&[10.0, 11.0, f64::NAN]), Some(0.10000000000000009));
+        assert_eq!(
+            horizon_return(&[10.0, f64::NAN, 12.0]),
+            Some(0.19999999999999996)
+        );
+        assert_eq!(
+            horizon_return(&[10.0, 11.0, f64::NAN]),
+            Some(0.10000000000000009)
+        );
         assert_eq!(horizon_return(&[f64::NAN, 11.0]), None);
     }
 
@@ -304,7 +310,9 @@ mod tests {
         assert_eq!(o.names, 40);
         // Worst 5% of 40 = 2 names: −19.5% and −19%.
         assert!((o.expected_shortfall_95 - 0.1925).abs() < 1e-12);
-        assert!((o.mean_drawdown - (0..40).map(|i| i as f64 / 100.0).sum::<f64>() / 40.0).abs() < 1e-12);
+        assert!(
+            (o.mean_drawdown - (0..40).map(|i| i as f64 / 100.0).sum::<f64>() / 40.0).abs() < 1e-12
+        );
         assert!(class_outcome(&[&[f64::NAN, 1.0][..]]).is_none());
         let v = path_outcome(&[1.0, 1.01, 0.99, 1.02]).unwrap();
         assert!(v.vol.unwrap() > 0.0);

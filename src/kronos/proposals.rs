@@ -237,7 +237,8 @@ pub fn admissibility(
                 Some(t) if !c.to.as_ref().is_some_and(|v| t.admits(v)) => why.push(format!(
                     "{} = {} is outside its bounds [{}, {}]",
                     c.key,
-                    c.to.as_ref().map_or_else(|| "absent".into(), Value::to_string),
+                    c.to.as_ref()
+                        .map_or_else(|| "absent".into(), Value::to_string),
                     t.min,
                     t.max
                 )),
@@ -292,12 +293,25 @@ mod tests {
             assert_eq!(c.changes.len(), 1, "{:?}", c.changes);
             assert!(valid::<PortfolioConfig>(c), "{:?}", c.changes);
             assert!(
-                admissibility(c, &active, PortfolioConfig::TUNABLE, PortfolioConfig::HARD_LIMITS)
-                    .is_empty()
+                admissibility(
+                    c,
+                    &active,
+                    PortfolioConfig::TUNABLE,
+                    PortfolioConfig::HARD_LIMITS
+                )
+                .is_empty()
             );
         }
-        assert_eq!(sweep("portfolio", &active, PortfolioConfig::TUNABLE, 3).len(), 3);
-        let a = sweep("assessment", &body::<AssessmentConfig>(), AssessmentConfig::TUNABLE, 100);
+        assert_eq!(
+            sweep("portfolio", &active, PortfolioConfig::TUNABLE, 3).len(),
+            3
+        );
+        let a = sweep(
+            "assessment",
+            &body::<AssessmentConfig>(),
+            AssessmentConfig::TUNABLE,
+            100,
+        );
         let keys: Vec<&str> = a.iter().map(|c| c.changes[0].key.as_str()).collect();
         assert!(keys.contains(&"prior.2"), "{keys:?}");
         assert!(a.iter().all(valid::<AssessmentConfig>));
@@ -356,7 +370,12 @@ mod tests {
         let mut c = sweep("portfolio", &active, PortfolioConfig::TUNABLE, 1).remove(0);
         set_path(&mut c.body, "risk_aversion", Some(Value::from(1000.0)));
         c.changes = diff(&active, &c.body);
-        let why = admissibility(&c, &active, PortfolioConfig::TUNABLE, PortfolioConfig::HARD_LIMITS);
+        let why = admissibility(
+            &c,
+            &active,
+            PortfolioConfig::TUNABLE,
+            PortfolioConfig::HARD_LIMITS,
+        );
         assert!(why[0].contains("outside its bounds"), "{why:?}");
     }
 }

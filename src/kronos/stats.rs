@@ -136,7 +136,7 @@ pub fn probabilistic_sharpe(m: &ReturnMoments, benchmark_sharpe: f64) -> f64 {
 /// reach, when the trials' Sharpe ratios vary with `sharpe_variance` (their sample
 /// variance): `√V · ((1−γ)·Φ⁻¹(1 − 1/N) + γ·Φ⁻¹(1 − 1/(N·e)))`. Zero for one trial.
 pub fn expected_max_sharpe(trials: usize, sharpe_variance: f64) -> f64 {
-    if trials < 2 || !(sharpe_variance > 0.0) {
+    if trials < 2 || sharpe_variance.is_nan() || sharpe_variance <= 0.0 {
         return 0.0;
     }
     let n = trials as f64;

@@ -221,12 +221,22 @@ pub trait KronosStore {
         engine: Option<&str>,
         known_by: NaiveDate,
     ) -> Result<Vec<StoredOutcome>, StoreError>;
+    /// Whether any outcome of a decision of `market` on `decided` at `horizon_days` is
+    /// stored (catch-up measures only what is missing).
+    async fn measured(
+        &self,
+        market: &str,
+        decided: NaiveDate,
+        horizon_days: u32,
+    ) -> Result<bool, StoreError>;
     /// Stores a proposal unless one with its id exists; returns whether it was new. Its
     /// `proposed` audit row is written in the same transaction.
     async fn insert_proposal(&self, p: &ProposalRecord) -> Result<bool, StoreError>;
     /// Proposals, newest first, optionally in one state.
-    async fn proposals(&self, state: Option<ProposalState>)
-    -> Result<Vec<ProposalRecord>, StoreError>;
+    async fn proposals(
+        &self,
+        state: Option<ProposalState>,
+    ) -> Result<Vec<ProposalRecord>, StoreError>;
     /// One proposal.
     async fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError>;
     /// Moves a proposal to `to` when its current state allows it, with an audit row, in one
@@ -483,6 +493,20 @@ impl KronosStore for RuntimeDb {
             .collect())
     }
 
+    async fn measured(
+        &self,
+        market: &str,
+        decided: NaiveDate,
+        horizon_days: u32,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT 1 FROM decision_outcomes WHERE market_id = $1 AND as_of_date = $2 \
+             AND horizon_days = $3 LIMIT 1";
+        let row: Option<(i32,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market).bind(decided).bind(i64::from(horizon_days))
+            .fetch_optional(p).await.map_err(StoreError::query("look up outcomes"))?);
+        Ok(row.is_some())
+    }
+
     async fn insert_proposal(&self, p: &ProposalRecord) -> Result<bool, StoreError> {
         let what = "store proposal";
         let sql = format!(
@@ -542,7 +566,8 @@ impl KronosStore for RuntimeDb {
         at: DateTime<Utc>,
     ) -> Result<ProposalRecord, TransitionError> {
         let what = "change proposal state";
-        let select = format!("SELECT {PROPOSAL_COLUMNS} FROM kronos_proposals WHERE proposal_id = $1");
+        let select =
+            format!("SELECT {PROPOSAL_COLUMNS} FROM kronos_proposals WHERE proposal_id = $1");
         let before = on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
             let row: Option<ProposalRow> = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()))

@@ -91,6 +91,68 @@ pub trait RunStore {
         as_of: NaiveDate,
         actor: &str,
     ) -> Result<Option<ConfigId>, StoreError>;
+    /// The latest successful attempt of each actor in the runs of DAG `dag_id` for
+    /// `market` on `as_of` (re-runs included), by actor: what Kronos logs as the day's
+    /// decisions.
+    async fn succeeded_jobs(
+        &self,
+        dag_id: &str,
+        market: &str,
+        as_of: NaiveDate,
+    ) -> Result<Vec<JobRunRecord>, StoreError>;
+}
+
+/// A `job_runs` row as read: run, job, attempt, state, config, started, finished, error,
+/// error class, actor.
+type JobRow = (
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Attempts from their rows; a stored state this binary does not know is corrupt.
+fn job_records(rows: Vec<JobRow>) -> Result<Vec<JobRunRecord>, StoreError> {
+    rows.into_iter()
+        .map(
+            |(
+                run_id,
+                job_id,
+                attempt,
+                state,
+                config_id,
+                started_at,
+                finished_at,
+                error,
+                class,
+                actor,
+            )| {
+                Ok(JobRunRecord {
+                    run_id,
+                    job_id,
+                    attempt: u32::try_from(attempt).map_err(|_| StoreError::Corrupt {
+                        what: "job_runs.attempt",
+                        detail: attempt.to_string(),
+                    })?,
+                    actor: actor.unwrap_or_default(),
+                    state: stored_state(&state, "job_runs.state", AttemptState::parse)?,
+                    error_class: class
+                        .map(|c| stored_state(&c, "job_runs.error_class", ErrorClass::parse))
+                        .transpose()?,
+                    config_id,
+                    started_at,
+                    finished_at,
+                    error,
+                })
+            },
+        )
+        .collect()
 }
 
 type DagTuple = (
@@ -256,57 +318,38 @@ impl RunStore for RuntimeDb {
     async fn job_runs(&self, run_id: &str) -> Result<Vec<JobRunRecord>, StoreError> {
         const SQL: &str = "SELECT run_id, job_id, attempt, state, config_id, started_at, finished_at, error, \
              error_class, actor FROM job_runs WHERE run_id = $1 ORDER BY job_id, attempt";
-        type Row = (
-            String,
-            String,
-            i64,
-            String,
-            Option<String>,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<JobRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
             .bind(run_id)
             .fetch_all(p)
             .await
             .map_err(StoreError::query("read job runs"))?);
-        rows.into_iter()
-            .map(
-                |(
-                    run_id,
-                    job_id,
-                    attempt,
-                    state,
-                    config_id,
-                    started_at,
-                    finished_at,
-                    error,
-                    class,
-                    actor,
-                )| {
-                    Ok(JobRunRecord {
-                        run_id,
-                        job_id,
-                        attempt: u32::try_from(attempt).map_err(|_| StoreError::Corrupt {
-                            what: "job_runs.attempt",
-                            detail: attempt.to_string(),
-                        })?,
-                        actor: actor.unwrap_or_default(),
-                        state: stored_state(&state, "job_runs.state", AttemptState::parse)?,
-                        error_class: class
-                            .map(|c| stored_state(&c, "job_runs.error_class", ErrorClass::parse))
-                            .transpose()?,
-                        config_id,
-                        started_at,
-                        finished_at,
-                        error,
-                    })
-                },
-            )
-            .collect()
+        job_records(rows)
+    }
+
+    async fn succeeded_jobs(
+        &self,
+        dag_id: &str,
+        market: &str,
+        as_of: NaiveDate,
+    ) -> Result<Vec<JobRunRecord>, StoreError> {
+        const SQL: &str = "SELECT j.run_id, j.job_id, j.attempt, j.state, j.config_id, j.started_at, j.finished_at, \
+             j.error, j.error_class, j.actor FROM dag_runs d CROSS JOIN job_runs j \
+             WHERE d.market_id = $1 AND d.as_of_date = $2 AND d.dag_id = $3 AND j.run_id = d.run_id \
+             AND j.state = $4 ORDER BY j.finished_at, j.run_id, j.job_id";
+        let rows: Vec<JobRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market)
+            .bind(as_of)
+            .bind(dag_id)
+            .bind(AttemptState::Succeeded.as_str())
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read a date's successful jobs"))?);
+        let mut latest: std::collections::BTreeMap<String, JobRunRecord> =
+            std::collections::BTreeMap::new();
+        for job in job_records(rows)? {
+            latest.insert(job.actor.clone(), job);
+        }
+        Ok(latest.into_values().collect())
     }
 
     async fn succeeded_config(

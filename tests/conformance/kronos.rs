@@ -70,7 +70,10 @@ async fn decisions_and_outcomes_upsert_and_read_as_known(db: &TestDb) {
         .await
         .unwrap();
     // Only what was knowable by the date is read.
-    let known = r.outcomes(Some("US_EQ"), None, date("2024-04-01")).await.unwrap();
+    let known = r
+        .outcomes(Some("US_EQ"), None, date("2024-04-01"))
+        .await
+        .unwrap();
     assert_eq!(known.len(), 1);
     assert_eq!(known[0].record.value, 0.03);
     assert_eq!(known[0].record.regime.as_deref(), Some("CARRY"));
@@ -79,11 +82,12 @@ async fn decisions_and_outcomes_upsert_and_read_as_known(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(all.len(), 2);
-    assert!(r
-        .outcomes(Some("EU_EQ"), None, date("2024-12-31"))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        r.outcomes(Some("EU_EQ"), None, date("2024-12-31"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn proposal(id: &str, secs: i64) -> ProposalRecord {
@@ -112,7 +116,10 @@ async fn proposals_change_state_only_as_allowed_and_every_change_is_audited(db: 
     assert!(r.insert_proposal(&proposal("p2", 10)).await.unwrap());
     let listed = r.proposals(None).await.unwrap();
     assert_eq!(
-        listed.iter().map(|p| p.proposal_id.as_str()).collect::<Vec<_>>(),
+        listed
+            .iter()
+            .map(|p| p.proposal_id.as_str())
+            .collect::<Vec<_>>(),
         vec!["p2", "p1"]
     );
     let err = r
@@ -135,7 +142,10 @@ async fn proposals_change_state_only_as_allowed_and_every_change_is_audited(db: 
         TransitionError::Unknown(_)
     ));
     let p1 = r.proposal("p1").await.unwrap().unwrap();
-    assert_eq!((p1.state.as_str(), p1.reason.as_str()), ("PROMOTED", "approved"));
+    assert_eq!(
+        (p1.state.as_str(), p1.reason.as_str()),
+        ("PROMOTED", "approved")
+    );
     assert_eq!(
         r.proposals(Some(ProposalState::Proposed))
             .await
@@ -162,14 +172,21 @@ async fn proposals_change_state_only_as_allowed_and_every_change_is_audited(db: 
 async fn promotion_freezes_and_unfreezes_with_an_audit_row(db: &TestDb) {
     let r = &db.runtime;
     assert!(!r.freeze_state().await.unwrap().frozen);
-    r.set_freeze(true, "kronos", "control caps_removed passed its gates", at(0))
-        .await
-        .unwrap();
+    r.set_freeze(
+        true,
+        "kronos",
+        "control caps_removed passed its gates",
+        at(0),
+    )
+    .await
+    .unwrap();
     let f = r.freeze_state().await.unwrap();
     assert!(f.frozen);
     assert_eq!(f.reason, "control caps_removed passed its gates");
     assert_eq!(f.by, "kronos");
-    r.set_freeze(false, "alice", "gates fixed", at(10)).await.unwrap();
+    r.set_freeze(false, "alice", "gates fixed", at(10))
+        .await
+        .unwrap();
     assert!(!r.freeze_state().await.unwrap().frozen);
     let audit = r.kronos_audit(1).await.unwrap();
     assert_eq!(audit.len(), 1);

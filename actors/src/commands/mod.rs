@@ -18,6 +18,7 @@ mod drill;
 mod embed;
 mod import;
 mod init;
+mod kronos;
 mod run;
 mod runs;
 mod show;
@@ -107,6 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             what: DrillCommand::Chaos(args),
         } => drill::chaos_command(&ctx, &args, cli.global.faults.as_deref()).await,
         Command::Show(args) => show::run(&ctx, &args).await,
+        Command::Kronos { what } => kronos::run(&ctx, what).await,
         Command::Config {
             what: ConfigCommand::Show { engine },
         } => config::show(&ctx, &engine).await,

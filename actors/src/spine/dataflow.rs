@@ -9,6 +9,7 @@
 //!        Scenarios ──ScenarioSet──► Fragility ──FragilityReport──► Assessment
 //!        ──InstrumentScores──► Universe ──EffectiveUniverse──► Portfolio ──TargetPortfolio──►
 //!  Scenarios ──ScenarioSet──► Portfolio (scenario VaR/ES of the target)
+//!  Regime, Stability, Fragility, Assessment, Universe, Portfolio ──(their outputs)──► Kronos
 //!  Orchestrator ──RunJob──► every actor ──JobDone──► Orchestrator
 //!  CLI / Kronos ──ApplyConfig──► any engine
 //! ```
@@ -72,4 +73,22 @@ pub fn wire(actors: &EngineActors) {
     actors
         .scenarios
         .do_send(Subscribe(actors.portfolio.clone().recipient()));
+    // Every decision engine ──its output──► Kronos
+    let kronos = &actors.kronos;
+    actors.regime.do_send(Subscribe(kronos.clone().recipient()));
+    actors
+        .stability
+        .do_send(Subscribe(kronos.clone().recipient()));
+    actors
+        .fragility
+        .do_send(Subscribe(kronos.clone().recipient()));
+    actors
+        .assessment
+        .do_send(Subscribe(kronos.clone().recipient()));
+    actors
+        .universe
+        .do_send(Subscribe(kronos.clone().recipient()));
+    actors
+        .portfolio
+        .do_send(Subscribe(kronos.clone().recipient()));
 }

@@ -16,6 +16,7 @@ use crate::engines::{
     portfolio::PortfolioJob, profiles::ProfilesJob, regime::RegimeJob, scenarios::ScenariosJob,
     stability::StabilityJob, text_encoder::TextEncoderJob, universe::UniverseJob,
 };
+use crate::kronos::KronosJob;
 use crate::orchestrator::Orchestrator;
 use crate::panel_cache::PanelCache;
 use actix::prelude::*;
@@ -197,6 +198,8 @@ job_actors! {
     universe: UniverseJob,
     /// Portfolio & risk.
     portfolio: PortfolioJob,
+    /// Kronos: decisions and their outcomes.
+    kronos: KronosJob,
     /// The no-op job (overhead measurements, drills).
     noop: NoopJob,
 }

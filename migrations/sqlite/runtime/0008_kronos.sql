@@ -33,6 +33,7 @@ CREATE TABLE decision_outcomes (
     PRIMARY KEY (engine, market_id, as_of_date, config_id, subject, horizon_days, metric)
 );
 CREATE INDEX decision_outcomes_known ON decision_outcomes (market_id, known_on);
+CREATE INDEX decision_outcomes_day ON decision_outcomes (market_id, as_of_date, horizon_days);
 
 -- Candidate configs: sweeps, user proposals, negative controls.
 CREATE TABLE kronos_proposals (

@@ -1,0 +1,394 @@
+//! Measuring decisions whose horizon ends on the run's date: for each configured horizon
+//! `h`, the decisions of the session `h` sessions earlier, judged on the prices of those
+//! `h + 1` sessions only (the panel read is bounded by the run's date). Horizons that ended
+//! on the few sessions before, when their outcomes are missing (the daemon was down), are
+//! measured too. An outcome is stamped `known_on` its horizon's last session and depends on
+//! nothing after it: re-running any date rewrites the same values, and data changed after
+//! a horizon's end never reaches it.
+
+use crate::spine::job_actor::JobContext;
+use crate::spine::job_error::JobError;
+use chrono::NaiveDate;
+use prometheus::domain::ConfigId;
+use prometheus::features::load::calendar_days_for;
+use prometheus::kronos::analytics::OutcomeRecord;
+use prometheus::kronos::config::KronosConfig;
+use prometheus::kronos::outcomes::{
+    ClassOutcome, ClosePath, class_outcome, forecast_skill, held_portfolio, horizon_return,
+    path_outcome,
+};
+use prometheus::store::{
+    DecisionRecord, DecisionStore, KronosStore, StoredOutcome, WorldStateStore,
+};
+use std::collections::BTreeMap;
+
+/// The prices of one horizon: each instrument's closes on the horizon's sessions, and the
+/// market's level (equal-weighted, from 1).
+struct Horizon {
+    closes: BTreeMap<String, Vec<f64>>,
+    market: Vec<f64>,
+}
+
+impl Horizon {
+    fn path(&self, id: &str) -> Option<&ClosePath> {
+        self.closes.get(id).map(Vec::as_slice)
+    }
+
+    fn paths<'a>(&'a self, ids: impl Iterator<Item = &'a str>) -> Vec<&'a ClosePath> {
+        ids.filter_map(|id| self.path(id)).collect()
+    }
+}
+
+/// Accumulates a decision's outcome values.
+struct Sink<'a> {
+    decision: &'a DecisionRecord,
+    regime: Option<String>,
+    horizon: u32,
+    known_on: NaiveDate,
+    run_id: String,
+    out: &'a mut Vec<StoredOutcome>,
+}
+
+impl Sink<'_> {
+    fn put(&mut self, subject: &str, metric: &str, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        self.out.push(StoredOutcome {
+            record: OutcomeRecord {
+                engine: self.decision.engine.clone(),
+                config_id: self.decision.config_id.clone(),
+                market_id: self.decision.market_id.clone(),
+                as_of: self.decision.as_of,
+                regime: self.regime.clone(),
+                subject: subject.to_owned(),
+                horizon_days: self.horizon,
+                metric: metric.to_owned(),
+                value,
+            },
+            known_on: self.known_on,
+            run_id: self.run_id.clone(),
+        });
+    }
+
+    fn class(&mut self, subject: &str, c: &ClassOutcome) {
+        self.put(subject, "names", c.names as f64);
+        self.put(subject, "mean_return", c.mean_return);
+        self.put(subject, "mean_drawdown", c.mean_drawdown);
+        self.put(subject, "es_95", c.expected_shortfall_95);
+    }
+}
+
+/// Measures the decisions whose horizons end on the run's date; returns a summary line.
+///
+/// # Errors
+/// Store failures; a market without a calendar (permanent).
+pub async fn measure(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, JobError> {
+    let (market, as_of) = (ctx.run.market.as_str(), ctx.run.as_of);
+    let calendar = ctx.calendars.get(market).map_err(JobError::permanent)?;
+    let longest = (cfg.longest_horizon() + cfg.catch_up_sessions) as usize;
+    let (_, panel) = ctx.panel(as_of, calendar_days_for(longest + 5)).await?;
+    let mut out = Vec::new();
+    let mut measured = 0usize;
+    // (horizon end, horizon): today's ends, then the missed ones.
+    let mut ends: Vec<(NaiveDate, u32)> = cfg.horizons.iter().map(|h| (as_of, *h)).collect();
+    for k in 1..=cfg.catch_up_sessions as usize {
+        if let Some(s) = calendar.previous_session(as_of, k) {
+            ends.extend(cfg.horizons.iter().map(|h| (s.date, *h)));
+        }
+    }
+    for (end, h) in ends {
+        let Some(start) = calendar.previous_session(end, h as usize) else {
+            continue;
+        };
+        let decided = start.date;
+        if end != as_of && ctx.stores.runtime.measured(market, decided, h).await? {
+            continue;
+        }
+        let decisions = ctx
+            .stores
+            .runtime
+            .decisions(market, decided, decided)
+            .await?;
+        if decisions.is_empty() {
+            continue;
+        }
+        let dates: Vec<NaiveDate> = calendar
+            .sessions(decided, end)
+            .iter()
+            .map(|s| s.date)
+            .collect();
+        let horizon = horizon_prices(&panel, &dates);
+        let regime = regime_in_force(ctx, market, decided, &decisions).await?;
+        for d in &decisions {
+            let mut sink = Sink {
+                decision: d,
+                regime: regime.clone(),
+                horizon: h,
+                known_on: end,
+                run_id: ctx.run.run_id.to_string(),
+                out: &mut out,
+            };
+            if judge(ctx, d, &horizon, &mut sink).await? {
+                measured += 1;
+            }
+        }
+    }
+    ctx.stores.runtime.write_outcomes(&out).await?;
+    Ok(format!(
+        "{measured} decision horizons measured ({} values)",
+        out.len()
+    ))
+}
+
+/// Every instrument's closes over `dates` (NaN where it did not trade) and the market level.
+fn horizon_prices(panel: &prometheus::encoders::numeric::Panel, dates: &[NaiveDate]) -> Horizon {
+    let index: BTreeMap<NaiveDate, usize> =
+        dates.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    let mut closes = BTreeMap::new();
+    for (id, rows) in &panel.instruments {
+        let mut path = vec![f64::NAN; dates.len()];
+        for r in rows {
+            if let Some(&i) = index.get(&r.date) {
+                path[i] = r.close;
+            }
+        }
+        if path.iter().any(|p| p.is_finite()) {
+            closes.insert(id.clone(), path);
+        }
+    }
+    let rets: BTreeMap<NaiveDate, f64> = panel.market.iter().copied().collect();
+    let mut market = Vec::with_capacity(dates.len());
+    let mut level = 1.0;
+    for (i, d) in dates.iter().enumerate() {
+        if i > 0 {
+            level *= 1.0 + rets.get(d).copied().unwrap_or(0.0);
+        }
+        market.push(level);
+    }
+    Horizon { closes, market }
+}
+
+/// The regime label in force on the decision date: the regime engine's decision of that
+/// date, read under its config.
+async fn regime_in_force(
+    ctx: &JobContext,
+    market: &str,
+    date: NaiveDate,
+    decisions: &[DecisionRecord],
+) -> Result<Option<String>, JobError> {
+    let Some(r) = decisions.iter().find(|d| d.engine == "regime") else {
+        return Ok(None);
+    };
+    Ok(ctx
+        .stores
+        .runtime
+        .regime(market, date, &ConfigId::new(r.config_id.clone()))
+        .await?
+        .map(|day| day.label.as_str().to_owned()))
+}
+
+/// Writes one decision's outcome values; returns whether it had any to measure.
+async fn judge(
+    ctx: &JobContext,
+    d: &DecisionRecord,
+    hz: &Horizon,
+    sink: &mut Sink<'_>,
+) -> Result<bool, JobError> {
+    let runtime = &ctx.stores.runtime;
+    let config = ConfigId::new(d.config_id.clone());
+    let market_outcome = path_outcome(&hz.market);
+    let before = sink.out.len();
+    match d.engine.as_str() {
+        "portfolio" => {
+            let targets = runtime
+                .targets(&d.output_key, &d.market_id, &config, d.as_of, d.as_of)
+                .await?;
+            let Some(t) = targets.first() else {
+                return Ok(false);
+            };
+            let (weights, paths): (Vec<f64>, Vec<&ClosePath>) = t
+                .weights
+                .iter()
+                .map(|(id, w)| (*w, hz.path(id).unwrap_or(&[])))
+                .map(|(w, p)| {
+                    if p.is_empty() {
+                        (w, &[f64::NAN][..])
+                    } else {
+                        (w, p)
+                    }
+                })
+                .unzip();
+            // Names without any close over the horizon are held as cash and counted.
+            let len = hz.market.len();
+            let padded: Vec<Vec<f64>> = paths
+                .iter()
+                .map(|p| {
+                    if p.len() == len {
+                        p.to_vec()
+                    } else {
+                        vec![f64::NAN; len]
+                    }
+                })
+                .collect();
+            let refs: Vec<&ClosePath> = padded.iter().map(Vec::as_slice).collect();
+            let held = if weights.is_empty() {
+                // An all-cash target.
+                path_outcome(&vec![1.0; len]).map(|p| (p, 0.0))
+            } else {
+                held_portfolio(&weights, &refs).map(|h| (h.portfolio, h.unpriced_weight))
+            };
+            if let Some((p, unpriced)) = held {
+                sink.put("portfolio", "return", p.ret);
+                sink.put("portfolio", "drawdown", p.drawdown);
+                if let Some(v) = p.vol {
+                    sink.put("portfolio", "vol", v);
+                }
+                sink.put("portfolio", "unpriced_weight", unpriced);
+                if let Some(m) = market_outcome {
+                    sink.put("portfolio", "benchmark_return", m.ret);
+                    sink.put("portfolio", "active_return", p.ret - m.ret);
+                }
+            }
+        }
+        "regime" => {
+            let (Some(label), Some(m)) = (sink.regime.clone(), market_outcome) else {
+                return Ok(false);
+            };
+            sink.put(&label, "return", m.ret);
+            sink.put(&label, "drawdown", m.drawdown);
+            if let Some(v) = m.vol {
+                sink.put(&label, "realised_vol", v);
+            }
+        }
+        "assessment" => {
+            let Some(scores) = runtime
+                .scores(&d.output_key, &d.market_id, d.as_of, Some(&config))
+                .await?
+            else {
+                return Ok(false);
+            };
+            // A forecast is judged at its own horizon only.
+            if scores.horizon_days != sink.horizon as usize {
+                return Ok(false);
+            }
+            let forecasts: Vec<f64> = scores.rows.iter().map(|r| r.expected_return).collect();
+            let realised: Vec<Option<f64>> = scores
+                .rows
+                .iter()
+                .map(|r| hz.path(&r.instrument_id).and_then(horizon_return))
+                .collect();
+            if let Some(s) = forecast_skill(&forecasts, &realised) {
+                sink.put("forecast", "ic", s.ic);
+                sink.put("forecast", "rank_ic", s.rank_ic);
+                sink.put("forecast", "hit_rate", s.hit_rate);
+                sink.put("forecast", "names", s.names as f64);
+            }
+        }
+        "universe" => {
+            let members = runtime
+                .universe(&d.output_key, &d.market_id, d.as_of, Some(&config))
+                .await?;
+            let incl = class_outcome(
+                &hz.paths(
+                    members
+                        .iter()
+                        .filter(|m| m.included())
+                        .map(|m| m.id.as_str()),
+                ),
+            );
+            let excl = class_outcome(
+                &hz.paths(
+                    members
+                        .iter()
+                        .filter(|m| !m.included())
+                        .map(|m| m.id.as_str()),
+                ),
+            );
+            if let Some(i) = &incl {
+                sink.class("included", i);
+            }
+            if let Some(e) = &excl {
+                sink.class("excluded", e);
+            }
+            if let (Some(i), Some(e)) = (incl, excl) {
+                sink.put(
+                    "included_vs_excluded",
+                    "return_spread",
+                    i.mean_return - e.mean_return,
+                );
+            }
+        }
+        "stability" => {
+            let rows = runtime.stability(&d.market_id, d.as_of, &config).await?;
+            let mut by_class: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for r in &rows {
+                by_class
+                    .entry(r.class.as_str())
+                    .or_default()
+                    .push(r.instrument_id.as_str());
+            }
+            for (class, ids) in &by_class {
+                if let Some(c) = class_outcome(&hz.paths(ids.iter().copied())) {
+                    sink.class(class, &c);
+                }
+            }
+            let stable = class_outcome(
+                &hz.paths(
+                    rows.iter()
+                        .filter(|r| r.class.as_str() == "STABLE")
+                        .map(|r| r.instrument_id.as_str()),
+                ),
+            );
+            let fragile = class_outcome(
+                &hz.paths(
+                    rows.iter()
+                        .filter(|r| {
+                            matches!(r.class.as_str(), "FRAGILE" | "TARGETABLE" | "BREAKER")
+                        })
+                        .map(|r| r.instrument_id.as_str()),
+                ),
+            );
+            if let (Some(s), Some(f)) = (stable, fragile) {
+                sink.put(
+                    "fragile_vs_stable",
+                    "es_spread",
+                    f.expected_shortfall_95 - s.expected_shortfall_95,
+                );
+            }
+        }
+        "fragility" => {
+            let rows = runtime.fragility(&d.market_id, d.as_of, &config).await?;
+            let mut by_class: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for r in &rows {
+                by_class
+                    .entry(r.class.as_str())
+                    .or_default()
+                    .push(r.instrument_id.as_str());
+            }
+            for (class, ids) in &by_class {
+                if let Some(c) = class_outcome(&hz.paths(ids.iter().copied())) {
+                    sink.class(class, &c);
+                }
+            }
+            let none =
+                class_outcome(&hz.paths(by_class.get("NONE").into_iter().flatten().copied()));
+            let flagged = class_outcome(
+                &hz.paths(
+                    ["SHORT_CANDIDATE", "CRISIS"]
+                        .iter()
+                        .flat_map(|c| by_class.get(c).into_iter().flatten().copied()),
+                ),
+            );
+            if let (Some(n), Some(f)) = (none, flagged) {
+                sink.put(
+                    "flagged_vs_none",
+                    "es_spread",
+                    f.expected_shortfall_95 - n.expected_shortfall_95,
+                );
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(sink.out.len() > before)
+}

@@ -1,0 +1,567 @@
+//! Kronos through the real actors: after the daily DAG has loaded seventeen months of a
+//! synthetic market, a backfill runs the engine chain and `kronos_daily` for four weeks.
+//! Checks the decision log against the run record, recomputes an outcome from the stored
+//! target and prices, shows that outcomes and analytics known by a date do not move when
+//! later prices are corrupted and every date is re-run, and drives `pv2 kronos` (report,
+//! propose, refuse, reject, freeze, audit).
+
+mod common;
+
+use common::pv2_ok as pv2;
+use common::rows;
+use common::{Env, in_system};
+use prometheus::store::Pool;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const DAGS: &str = r#"
+[[dag]]
+id = "daily"
+markets = ["US_EQ"]
+[dag.trigger]
+on = "POST_CLOSE"
+catch_up = "all"
+[[dag.job]]
+id = "ingest"
+actor = "ingest"
+timeout_secs = 120
+[[dag.job]]
+id = "derive"
+actor = "derived"
+depends_on = ["ingest"]
+timeout_secs = 120
+
+[[dag]]
+id = "engines"
+markets = ["US_EQ"]
+[dag.trigger]
+after = "daily"
+catch_up = "all"
+[[dag.job]]
+id = "regime"
+actor = "regime"
+timeout_secs = 60
+[[dag.job]]
+id = "stability"
+actor = "stability"
+depends_on = ["regime"]
+timeout_secs = 60
+[[dag.job]]
+id = "scenarios"
+actor = "scenarios"
+depends_on = ["stability"]
+timeout_secs = 60
+[[dag.job]]
+id = "fragility"
+actor = "fragility"
+depends_on = ["scenarios"]
+timeout_secs = 60
+[[dag.job]]
+id = "assessment"
+actor = "assessment"
+depends_on = ["fragility"]
+timeout_secs = 60
+[[dag.job]]
+id = "universe"
+actor = "universe"
+depends_on = ["assessment"]
+timeout_secs = 60
+[[dag.job]]
+id = "portfolio"
+actor = "portfolio"
+depends_on = ["universe"]
+timeout_secs = 60
+
+[[dag]]
+id = "kronos_daily"
+markets = ["US_EQ"]
+[dag.trigger]
+after = "engines"
+catch_up = "all"
+[[dag.job]]
+id = "decisions"
+actor = "kronos"
+timeout_secs = 60
+[[dag.job]]
+id = "outcomes"
+actor = "kronos"
+depends_on = ["decisions"]
+timeout_secs = 60
+
+[[dag]]
+id = "kronos_weekly"
+markets = []
+[[dag.job]]
+id = "proposals"
+actor = "kronos"
+timeout_secs = 60
+"#;
+
+const ENGINES: [&str; 7] = [
+    "assessment",
+    "fragility",
+    "portfolio",
+    "regime",
+    "scenarios",
+    "stability",
+    "universe",
+];
+
+macro_rules! exec {
+    ($pool:expr, $sql:expr) => {
+        match &$pool {
+            Pool::Sqlite(p) => {
+                sqlx::query($sql).execute(p).await.unwrap();
+            }
+            Pool::Postgres(p) => {
+                sqlx::query($sql).execute(p).await.unwrap();
+            }
+        }
+    };
+}
+
+/// 40 synthetic instruments from January 2022, small scenario sets, 1- and 5-session
+/// horizons, a 5-session forecast and a 25-name universe.
+fn env() -> Env {
+    let env = Env::with(None, DAGS, "");
+    let engines = env.config_dir().join("engines");
+    for (file, text) in [
+        (
+            "ingest.toml",
+            "source = \"synthetic\"\n[synthetic]\nmarket = \"US_EQ\"\ninstruments = 40\nseed = 8\nhistory_start = \"2022-01-03\"\n",
+        ),
+        (
+            "scenarios.toml",
+            "stored_paths = 2\n[params]\npaths = 200\nhorizon = 10\n",
+        ),
+        ("kronos.toml", "horizons = [1, 5]\nmin_outcomes = 3\n"),
+        ("assessment.toml", "horizon_days = 5\n"),
+        // Some names left out, so the universe's choice can be judged.
+        ("universe.toml", "core_size = 20\nsatellite_size = 5\n"),
+    ] {
+        std::fs::write(engines.join(file), text).unwrap();
+    }
+    env
+}
+
+/// Every stored outcome known by `day`, as text, ordered.
+async fn outcomes_known_by(r: &Pool, day: &str) -> Vec<String> {
+    let rows: Vec<(String,)> = rows!(
+        r,
+        format!(
+            "SELECT engine || '|' || CAST(as_of_date AS TEXT) || '|' || config_id || '|' || subject || '|' || \
+             CAST(horizon_days AS TEXT) || '|' || metric || '|' || CAST(value AS TEXT) || '|' || \
+             COALESCE(regime, '-') || '|' || CAST(known_on AS TEXT) FROM decision_outcomes \
+             WHERE known_on <= '{day}' ORDER BY 1"
+        ),
+        (String,)
+    );
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+#[test]
+fn kronos_logs_decisions_measures_outcomes_point_in_time_and_serves_the_cli() {
+    let env = env();
+    pv2(
+        &env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2022-01-03",
+            "--to",
+            "2023-06-02",
+            "--dag",
+            "daily",
+        ],
+    );
+    let out = pv2(
+        &env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2023-06-05",
+            "--to",
+            "2023-06-30",
+        ],
+    );
+    assert!(out.contains("19 sessions"), "{out}");
+    let cut = "2023-06-16";
+    let before = in_system(async {
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        // The decision log: every engine of every engines run, under the config and run the
+        // run record names.
+        let logged: Vec<(String, String, String, String, String, String)> = rows!(
+            r,
+            "SELECT CAST(as_of_date AS TEXT), engine, config_id, run_id, output_table, output_key \
+             FROM engine_decisions ORDER BY as_of_date, engine",
+            (String, String, String, String, String, String)
+        );
+        assert_eq!(logged.len(), 19 * 7, "{logged:?}");
+        let recorded: Vec<(String, String, String)> = rows!(
+            r,
+            "SELECT CAST(d.as_of_date AS TEXT), j.actor, j.config_id FROM job_runs j JOIN dag_runs d \
+             ON d.run_id = j.run_id WHERE d.dag_id = 'engines' AND j.state = 'SUCCEEDED' \
+             ORDER BY 1, 2",
+            (String, String, String)
+        );
+        let logged_keys: Vec<(String, String, String)> = logged
+            .iter()
+            .map(|l| (l.0.clone(), l.1.clone(), l.2.clone()))
+            .collect();
+        assert_eq!(logged_keys, recorded);
+        for (day, engine, _, run, table, key) in &logged {
+            assert!(ENGINES.contains(&engine.as_str()));
+            assert_eq!(run, &format!("engines:US_EQ:{day}"));
+            let expected_key = match engine.as_str() {
+                "assessment" | "universe" | "portfolio" => "core_long_eq",
+                _ => "US_EQ",
+            };
+            assert_eq!(key, expected_key, "{engine} → {table}");
+        }
+        // Outcomes: 1-session horizons for all but the last date, 5-session ones for all
+        // but the last five; each known on its horizon's last session.
+        let horizons: Vec<(i64, i64, String, String)> = rows!(
+            r,
+            "SELECT horizon_days, COUNT(DISTINCT as_of_date), CAST(MIN(known_on) AS TEXT), \
+             CAST(MAX(as_of_date) AS TEXT) FROM decision_outcomes GROUP BY horizon_days ORDER BY 1",
+            (i64, i64, String, String)
+        );
+        assert_eq!(
+            horizons,
+            vec![
+                (1, 18, "2023-06-06".into(), "2023-06-29".into()),
+                (5, 14, "2023-06-12".into(), "2023-06-23".into()),
+            ]
+        );
+        let metrics: Vec<(String, String, String)> = rows!(
+            r,
+            "SELECT DISTINCT engine, subject, metric FROM decision_outcomes WHERE horizon_days = 5 \
+             AND subject NOT IN ('STABLE', 'WATCH', 'FRAGILE', 'TARGETABLE', 'BREAKER', 'NONE', \
+             'WATCHLIST', 'SHORT_CANDIDATE', 'CRISIS', 'CARRY', 'NEUTRAL', 'RISK_OFF') ORDER BY 1, 2, 3",
+            (String, String, String)
+        );
+        let has =
+            |e: &str, s: &str, m: &str| metrics.iter().any(|x| x.0 == e && x.1 == s && x.2 == m);
+        for (e, s, m) in [
+            ("assessment", "forecast", "rank_ic"),
+            ("assessment", "forecast", "hit_rate"),
+            ("portfolio", "portfolio", "active_return"),
+            ("portfolio", "portfolio", "vol"),
+            ("universe", "included_vs_excluded", "return_spread"),
+        ] {
+            assert!(has(e, s, m), "{e} {s} {m} missing from {metrics:?}");
+        }
+        let regime_metrics: Vec<(String, String)> = rows!(
+            r,
+            "SELECT DISTINCT subject, metric FROM decision_outcomes WHERE engine = 'regime' AND horizon_days = 5",
+            (String, String)
+        );
+        assert!(
+            regime_metrics.iter().any(|m| m.1 == "realised_vol"),
+            "{regime_metrics:?}"
+        );
+        let class_rows: Vec<(String,)> = rows!(
+            r,
+            "SELECT DISTINCT subject FROM decision_outcomes WHERE engine = 'stability' AND metric = 'es_95'",
+            (String,)
+        );
+        assert!(!class_rows.is_empty());
+        // One outcome recomputed by hand: the 2023-06-09 target held to 2023-06-16.
+        let target: Vec<(String, f64)> = rows!(
+            r,
+            "SELECT instrument_id, weight FROM target_portfolios WHERE as_of_date = '2023-06-09' \
+             AND portfolio_id = 'core_long_eq'",
+            (String, f64)
+        );
+        let h = Pool::connect(&env.historical, 2).await.unwrap();
+        let closes: Vec<(String, String, f64)> = rows!(
+            h,
+            "SELECT instrument_id, CAST(trade_date AS TEXT), adj_close FROM prices_daily \
+             WHERE trade_date IN ('2023-06-09', '2023-06-16')",
+            (String, String, f64)
+        );
+        let px: BTreeMap<(String, String), f64> =
+            closes.into_iter().map(|(i, d, c)| ((i, d), c)).collect();
+        let invested: f64 = target.iter().map(|t| t.1).sum();
+        let end: f64 = target
+            .iter()
+            .map(|(id, w)| {
+                w * px[&(id.clone(), "2023-06-16".to_owned())]
+                    / px[&(id.clone(), "2023-06-09".to_owned())]
+            })
+            .sum::<f64>()
+            + (1.0 - invested);
+        let stored: Vec<(f64,)> = rows!(
+            r,
+            "SELECT value FROM decision_outcomes WHERE engine = 'portfolio' AND as_of_date = '2023-06-09' \
+             AND horizon_days = 5 AND metric = 'return'",
+            (f64,)
+        );
+        assert_eq!(stored.len(), 1);
+        assert!(
+            (stored[0].0 - (end - 1.0)).abs() < 1e-12,
+            "{} vs {}",
+            stored[0].0,
+            end - 1.0
+        );
+        let before = outcomes_known_by(&r, cut).await;
+        assert!(before.len() > 500, "{}", before.len());
+        // The future cannot change what was known by the cut: corrupt every later price
+        // and market factor.
+        exec!(
+            h,
+            "UPDATE prices_daily SET adj_close = adj_close * 0.3 WHERE trade_date > '2023-06-16'"
+        );
+        exec!(
+            h,
+            "UPDATE factors_daily SET value = -0.2 WHERE trade_date > '2023-06-16'"
+        );
+        before
+    });
+    let report = |env: &Env| -> Value {
+        serde_json::from_str(&pv2(
+            env,
+            &["kronos", "report", "--as-of", cut, "--format", "json"],
+        ))
+        .unwrap()
+    };
+    let analytics_before = report(&env);
+    assert!(analytics_before["outcomes"].as_u64().unwrap() > 500);
+    let labels = analytics_before["labels"].as_array().unwrap();
+    assert!(
+        labels.iter().any(|l| l["engine"] == "portfolio"),
+        "{labels:?}"
+    );
+    // Re-run Kronos on dates before and after the cut: everything known by the cut stays.
+    for day in ["2023-06-09", "2023-06-16", "2023-06-23", "2023-06-30"] {
+        pv2(
+            &env,
+            &[
+                "run",
+                "--market",
+                "US_EQ",
+                "--date",
+                day,
+                "--dag",
+                "kronos_daily",
+                "--rerun",
+            ],
+        );
+    }
+    let after = in_system(async {
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        outcomes_known_by(&r, cut).await
+    });
+    assert_eq!(before, after);
+    assert_eq!(report(&env), analytics_before);
+    // The text report names the configs and their labels.
+    let text = pv2(&env, &["kronos", "report", "--engine", "portfolio"]);
+    assert!(
+        text.contains("portfolio") && text.contains("active_return"),
+        "{text}"
+    );
+
+    // A user proposal: risk aversion doubled → PROPOSED with its change listed.
+    let file = env.config_dir().join("candidate.toml");
+    std::fs::write(&file, "risk_aversion = 8.0\n").unwrap();
+    let out = pv2(
+        &env,
+        &[
+            "kronos",
+            "propose",
+            "portfolio",
+            file.to_str().unwrap(),
+            "--by",
+            "alice",
+            "--format",
+            "json",
+        ],
+    );
+    let proposed: Value = serde_json::from_str(&out).unwrap();
+    let id = proposed["proposal"]["proposal_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(proposed["proposal"]["state"], "PROPOSED");
+    assert!(
+        proposed["proposal"]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"] == "risk_aversion" && c["to"] == 8.0),
+        "{proposed}"
+    );
+    // Loosening a hard limit is refused, stored with its reason, and exits non-zero.
+    std::fs::write(&file, "[limits]\nmax_ex_ante_vol = 0.9\n").unwrap();
+    let refused = env
+        .pv2()
+        .args([
+            "kronos",
+            "propose",
+            "portfolio",
+            file.to_str().unwrap(),
+            "--by",
+            "alice",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("max_ex_ante_vol") && err.contains("loosens a hard limit"),
+        "{err}"
+    );
+    let refused_list: Value = serde_json::from_str(&pv2(
+        &env,
+        &[
+            "kronos",
+            "proposals",
+            "--state",
+            "refused",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(refused_list.as_array().unwrap().len(), 1);
+    // An invalid file is an error naming the key, and nothing is stored.
+    std::fs::write(&file, "risk_aversion = -1.0\n").unwrap();
+    let bad = env
+        .pv2()
+        .args(["kronos", "propose", "portfolio", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("risk_aversion"));
+    // Reject, freeze, unfreeze: each audited with who did it.
+    pv2(
+        &env,
+        &[
+            "kronos", "reject", &id, "--reason", "not now", "--by", "bob",
+        ],
+    );
+    let again = env.pv2().args(["kronos", "reject", &id]).output().unwrap();
+    assert!(
+        !again.status.success(),
+        "a rejected proposal cannot be rejected twice"
+    );
+    pv2(&env, &["kronos", "freeze", "drill", "--by", "carol"]);
+    let audit: Value =
+        serde_json::from_str(&pv2(&env, &["kronos", "audit", "--format", "json"])).unwrap();
+    assert_eq!(audit["frozen"], true);
+    pv2(&env, &["kronos", "unfreeze", "drill over", "--by", "carol"]);
+    let audit: Value =
+        serde_json::from_str(&pv2(&env, &["kronos", "audit", "--format", "json"])).unwrap();
+    assert_eq!(audit["frozen"], false);
+    let actions: Vec<(String, String)> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap().to_owned(),
+                a["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("proposed".into(), "alice".into()),
+            ("proposed".into(), "alice".into()),
+            ("rejected".into(), "bob".into()),
+            ("freeze".into(), "carol".into()),
+            ("unfreeze".into(), "carol".into()),
+        ]
+    );
+    let shown: Value =
+        serde_json::from_str(&pv2(&env, &["kronos", "show", &id, "--format", "json"])).unwrap();
+    assert_eq!(shown["state"], "REJECTED");
+    assert_eq!(shown["audit"].as_array().unwrap().len(), 2);
+
+    // The weekly search: sweeps for engines the outcomes do not call robust, and the three
+    // negative controls, each on its engine's active config; a second run adds nothing.
+    let weekly = |env: &Env| {
+        pv2(
+            env,
+            &[
+                "run",
+                "--market",
+                "US_EQ",
+                "--date",
+                "2023-06-30",
+                "--dag",
+                "kronos_weekly",
+                "--rerun",
+            ],
+        );
+    };
+    weekly(&env);
+    let all: Value =
+        serde_json::from_str(&pv2(&env, &["kronos", "proposals", "--format", "json"])).unwrap();
+    let by_kronos: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["created_by"] == "kronos")
+        .collect();
+    let controls: Vec<(String, String)> = by_kronos
+        .iter()
+        .filter(|p| p["origin"]["kind"] == "control")
+        .map(|p| {
+            (
+                p["origin"]["control"].as_str().unwrap().to_owned(),
+                p["engine"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut sorted = controls.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec![
+            ("caps_removed".into(), "portfolio".into()),
+            ("inverted_signal".into(), "assessment".into()),
+            ("liquidity_blind".into(), "universe".into()),
+        ]
+    );
+    for p in &by_kronos {
+        assert_eq!(p["state"], "PROPOSED", "{p}");
+        if p["origin"]["kind"] == "sweep" {
+            assert_eq!(p["changes"].as_array().unwrap().len(), 1, "{p}");
+        }
+    }
+    let report = report(&env);
+    let not_robust: Vec<&str> = report["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["label"] != "robust" && l["label"] != "unrated")
+        .map(|l| l["engine"].as_str().unwrap())
+        .collect();
+    for engine in &not_robust {
+        assert!(
+            by_kronos
+                .iter()
+                .any(|p| p["engine"] == *engine && p["origin"]["kind"] == "sweep"),
+            "{engine} is not robust but was not swept"
+        );
+    }
+    let count = by_kronos.len();
+    weekly(&env);
+    let again: Value =
+        serde_json::from_str(&pv2(&env, &["kronos", "proposals", "--format", "json"])).unwrap();
+    assert_eq!(
+        again
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["created_by"] == "kronos")
+            .count(),
+        count
+    );
+}
