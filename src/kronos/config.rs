@@ -3,6 +3,7 @@
 //! needs before it counts in a config's label.
 
 use crate::config::{EngineConfig, Issues};
+use crate::kronos::gates::GateConfig;
 use serde::{Deserialize, Serialize};
 
 /// The configuration of the Kronos actor.
@@ -24,6 +25,41 @@ pub struct KronosConfig {
     pub max_sweep_candidates: usize,
     /// Propose the negative controls with every weekly search.
     pub negative_controls: bool,
+    /// How candidates are tried.
+    pub experiments: ExperimentSettings,
+    /// What a candidate must pass.
+    pub gates: GateConfig,
+}
+
+/// How experiments run (`[experiments]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExperimentSettings {
+    /// The strategy (under `config/strategies/`) whose engines, rebalancing and broker an
+    /// experiment backtests.
+    pub strategy: String,
+    /// Months of the walk-forward period the search is judged on.
+    pub in_sample_months: u32,
+    /// Months after it that the search never sees (the holdout), ending on the search's
+    /// date.
+    pub holdout_months: u32,
+    /// Seconds a worker's claim on an experiment lasts unless renewed (a dead worker's
+    /// experiment is taken over after this).
+    pub lease_secs: u64,
+    /// Claims of one experiment before it is failed for good.
+    pub max_attempts: u32,
+}
+
+impl Default for ExperimentSettings {
+    fn default() -> Self {
+        Self {
+            strategy: "core_long_eq".into(),
+            in_sample_months: 96,
+            holdout_months: 24,
+            lease_secs: 600,
+            max_attempts: 3,
+        }
+    }
 }
 
 impl Default for KronosConfig {
@@ -35,6 +71,8 @@ impl Default for KronosConfig {
             catch_up_sessions: 10,
             max_sweep_candidates: 12,
             negative_controls: true,
+            experiments: ExperimentSettings::default(),
+            gates: GateConfig::default(),
         }
     }
 }
@@ -73,6 +111,31 @@ impl EngineConfig for KronosConfig {
             "max_sweep_candidates",
             || format!("{} must be 1 to 200", self.max_sweep_candidates),
         );
+        let e = &self.experiments;
+        issues.check(e.strategy.trim().is_empty(), "experiments.strategy", || {
+            "must name a strategy of config/strategies/".into()
+        });
+        issues.check(
+            e.in_sample_months == 0 || e.in_sample_months > 600,
+            "experiments.in_sample_months",
+            || format!("{} must be 1 to 600", e.in_sample_months),
+        );
+        issues.check(
+            e.holdout_months == 0 || e.holdout_months > 240,
+            "experiments.holdout_months",
+            || format!("{} must be 1 to 240", e.holdout_months),
+        );
+        issues.check(
+            !(10..=86_400).contains(&e.lease_secs),
+            "experiments.lease_secs",
+            || format!("{} must be 10 to 86400", e.lease_secs),
+        );
+        issues.check(
+            e.max_attempts == 0 || e.max_attempts > 10,
+            "experiments.max_attempts",
+            || format!("{} must be 1 to 10", e.max_attempts),
+        );
+        self.gates.validate("gates.", issues);
     }
 }
 
@@ -100,6 +163,14 @@ mod tests {
             catch_up_sessions: 1_000,
             max_sweep_candidates: 0,
             negative_controls: true,
+            experiments: ExperimentSettings {
+                lease_secs: 1,
+                ..ExperimentSettings::default()
+            },
+            gates: GateConfig {
+                max_pbo: 2.0,
+                ..GateConfig::default()
+            },
         }
         .validate(&mut issues);
         let keys: Vec<String> = issues.into_pairs().into_iter().map(|(k, _)| k).collect();
@@ -111,7 +182,9 @@ mod tests {
                 "horizons",
                 "min_outcomes",
                 "catch_up_sessions",
-                "max_sweep_candidates"
+                "max_sweep_candidates",
+                "experiments.lease_secs",
+                "gates.max_pbo"
             ]
         );
     }

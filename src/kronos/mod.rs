@@ -16,6 +16,7 @@
 
 pub mod analytics;
 pub mod config;
+pub mod experiment;
 pub mod gates;
 pub mod outcomes;
 pub mod proposals;

@@ -96,9 +96,9 @@ pub trait ConfigStore {
     async fn config_changes(&self, engine: &str) -> Result<Vec<ConfigChange>, StoreError>;
 }
 
-type ConfigTuple = (String, String, i64, String, DateTime<Utc>, String);
+pub(super) type ConfigTuple = (String, String, i64, String, DateTime<Utc>, String);
 
-fn to_stored(
+pub(super) fn to_stored(
     (config_id, engine, version, body, created_at, created_by): ConfigTuple,
 ) -> StoredConfig {
     StoredConfig {
@@ -159,13 +159,60 @@ macro_rules! stored_version {
             return Err(StoreError::Rejected(format!(
                 "config {} belongs to engine `{}`, not `{}`",
                 $config_id, stored.engine, $engine
-            )));
+            ))
+            .into());
         }
         stored
     }};
 }
 
-const SELECT_CONFIG_BY_ID: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
+/// Inside a write transaction `$tx`: makes `$config_id` (stored as a version when new) the
+/// active config of `$engine` with its audit row, unless it already is. Evaluates to the
+/// stored version and whether anything changed. Shared by activation and by Kronos's
+/// promotion and revert, which activate inside their own transaction.
+macro_rules! activated {
+    ($tx:ident, $engine:expr, $config_id:expr, $body:expr, $actor:expr, $reason:expr, $at:expr) => {{
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT config_id FROM active_configs WHERE engine = $1")
+                .bind($engine)
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(StoreError::query("read active config"))?;
+        let stored = stored_version!($tx, $engine, $config_id, $body, $actor, $at);
+        if old.as_deref() == Some($config_id.as_str()) {
+            (stored, false)
+        } else {
+            sqlx::query(
+                "INSERT INTO active_configs (engine, config_id, activated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (engine) DO UPDATE SET config_id = excluded.config_id, activated_at = excluded.activated_at",
+            )
+            .bind($engine)
+            .bind($config_id.as_str())
+            .bind($at)
+            .execute(&mut *$tx)
+            .await
+            .map_err(StoreError::query("activate config"))?;
+            sqlx::query(
+                "INSERT INTO config_changes (at, engine, action, old_config_id, new_config_id, actor, reason) \
+                 VALUES ($1, $2, 'activated', $3, $4, $5, $6)",
+            )
+            .bind($at)
+            .bind($engine)
+            .bind(old)
+            .bind($config_id.as_str())
+            .bind($actor)
+            .bind($reason)
+            .execute(&mut *$tx)
+            .await
+            .map_err(StoreError::query("audit config change"))?;
+            (stored, true)
+        }
+    }};
+}
+pub(super) use activated;
+pub(super) use stored_version;
+
+pub(super) const SELECT_CONFIG_BY_ID: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
      FROM engine_configs c WHERE c.config_id = $1";
 
 #[async_trait]
@@ -181,37 +228,13 @@ impl ConfigStore for RuntimeDb {
     ) -> Result<(StoredConfig, bool), StoreError> {
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query("begin config activation"))?;
-            let old: Option<String> = sqlx::query_scalar("SELECT config_id FROM active_configs WHERE engine = $1")
-                .bind(engine)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(StoreError::query("read active config"))?;
-            let stored = stored_version!(tx, engine, config_id, body, actor, at);
-            if old.as_deref() == Some(config_id.as_str()) {
+            let (stored, changed) = activated!(tx, engine, config_id, body, actor, reason, at);
+            if changed {
+                tx.commit().await.map_err(StoreError::query("commit config activation"))?;
+            } else {
                 tx.rollback().await.map_err(StoreError::query("rollback"))?;
-                return Ok((stored, false));
             }
-            sqlx::query("INSERT INTO active_configs (engine, config_id, activated_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (engine) DO UPDATE SET config_id = excluded.config_id, activated_at = excluded.activated_at")
-                .bind(engine)
-                .bind(config_id.as_str())
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query("activate config"))?;
-            sqlx::query("INSERT INTO config_changes (at, engine, action, old_config_id, new_config_id, actor, reason) \
-                         VALUES ($1, $2, 'activated', $3, $4, $5, $6)")
-                .bind(at)
-                .bind(engine)
-                .bind(old)
-                .bind(config_id.as_str())
-                .bind(actor)
-                .bind(reason)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query("audit config change"))?;
-            tx.commit().await.map_err(StoreError::query("commit config activation"))?;
-            Ok((stored, true))
+            Ok((stored, changed))
         })
     }
 

@@ -9,9 +9,13 @@
 
 use super::RuntimeDb;
 use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
+use super::configs::{
+    ConfigTuple, SELECT_CONFIG_BY_ID, StoredConfig, activated, stored_version, to_stored,
+};
 use super::error::StoreError;
 use super::pool::on_pool;
 use super::tx::BeginWrite;
+use crate::domain::ConfigId;
 use crate::kronos::analytics::OutcomeRecord;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -80,6 +84,8 @@ pub struct ProposalRecord {
     pub created_by: String,
     /// When its state last changed.
     pub updated_at: DateTime<Utc>,
+    /// The gates' verdicts (JSON list) once its experiment was judged.
+    pub gates: Option<String>,
 }
 
 /// The life of a proposal.
@@ -194,6 +200,14 @@ pub enum TransitionError {
         /// The state asked for.
         to: String,
     },
+    /// Promotion is frozen (why).
+    #[error("promotion is frozen ({0}); `pv2 kronos unfreeze REASON` once the cause is fixed")]
+    Frozen(String),
+    /// The config a revert would restore is not stored.
+    #[error(
+        "the config {0} the proposal replaced is not stored; activate one by hand (`pv2 config apply`)"
+    )]
+    MissingBase(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -240,11 +254,34 @@ pub trait KronosStore {
     /// One proposal.
     async fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError>;
     /// Moves a proposal to `to` when its current state allows it, with an audit row, in one
-    /// transaction. Returns the proposal as it was before.
+    /// transaction; `gates` (the verdicts, JSON) is stored with it when given. Returns the
+    /// proposal as it was before.
     async fn transition_proposal(
         &self,
         id: &str,
         to: ProposalState,
+        gates: Option<&str>,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ProposalRecord, TransitionError>;
+    /// Promotes a PASSED proposal: in one transaction its state becomes PROMOTED, its config
+    /// becomes the engine's active one (stored as a version when new, audited in
+    /// `config_changes`) and the audit row is written. Refused while promotion is frozen.
+    /// Returns the proposal as it was before.
+    async fn promote_proposal(
+        &self,
+        id: &str,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ProposalRecord, TransitionError>;
+    /// Reverts a PROMOTED proposal: in one transaction the config it replaced becomes
+    /// active again, the proposal becomes REVERTED and both are audited. Returns the
+    /// proposal as it was before.
+    async fn revert_proposal(
+        &self,
+        id: &str,
         actor: &str,
         reason: &str,
         at: DateTime<Utc>,
@@ -305,7 +342,7 @@ const OUTCOMES: TableSpec = TableSpec {
 };
 
 const PROPOSAL_COLUMNS: &str = "proposal_id, engine, market_id, config_id, base_config_id, body, changes, origin, \
-     sweep_id, state, reason, created_at, created_by, updated_at";
+     sweep_id, state, reason, created_at, created_by, updated_at, gates";
 
 type ProposalRow = (
     String,
@@ -322,6 +359,7 @@ type ProposalRow = (
     DateTime<Utc>,
     String,
     DateTime<Utc>,
+    Option<String>,
 );
 
 fn to_proposal(r: ProposalRow) -> ProposalRecord {
@@ -340,6 +378,7 @@ fn to_proposal(r: ProposalRow) -> ProposalRecord {
         created_at: r.11,
         created_by: r.12,
         updated_at: r.13,
+        gates: r.14,
     }
 }
 
@@ -347,6 +386,62 @@ const INSERT_AUDIT: &str = "INSERT INTO kronos_audit (at, actor, action, proposa
      VALUES ($1, $2, $3, $4, $5, $6)";
 
 const FREEZE_KEY: &str = "promotion_frozen";
+
+/// Inside `$tx`: the proposal `$id` (or `TransitionError::Unknown`).
+macro_rules! proposal_in {
+    ($tx:ident, $select:expr, $id:expr) => {{
+        let row: Option<ProposalRow> = sqlx::query_as(sqlx::AssertSqlSafe($select.clone()))
+            .bind($id)
+            .fetch_optional(&mut *$tx)
+            .await
+            .map_err(StoreError::query("read proposal"))?;
+        match row {
+            Some(r) => to_proposal(r),
+            None => return Err(TransitionError::Unknown($id.to_owned())),
+        }
+    }};
+}
+
+/// Returns `TransitionError::NotAllowed` unless `$before` may become `$to`.
+macro_rules! allowed {
+    ($before:expr, $id:expr, $to:expr) => {
+        if !ProposalState::parse(&$before.state).is_some_and(|s| s.may_become($to)) {
+            return Err(TransitionError::NotAllowed {
+                id: $id.to_owned(),
+                from: $before.state.clone(),
+                to: $to.as_str().to_owned(),
+            });
+        }
+    };
+}
+
+/// Inside `$tx`: sets the proposal's state (and gates, when given) and writes the audit row.
+macro_rules! set_state {
+    ($tx:ident, $id:expr, $engine:expr, $to:expr, $gates:expr, $actor:expr, $reason:expr, $at:expr) => {
+        sqlx::query(
+            "UPDATE kronos_proposals SET state = $1, reason = $2, updated_at = $3, \
+             gates = COALESCE($4, gates) WHERE proposal_id = $5",
+        )
+        .bind($to.as_str())
+        .bind($reason)
+        .bind($at)
+        .bind($gates)
+        .bind($id)
+        .execute(&mut *$tx)
+        .await
+        .map_err(StoreError::query("change proposal state"))?;
+        sqlx::query(INSERT_AUDIT)
+            .bind($at)
+            .bind($actor)
+            .bind($to.as_str().to_ascii_lowercase())
+            .bind($id)
+            .bind($engine)
+            .bind($reason)
+            .execute(&mut *$tx)
+            .await
+            .map_err(StoreError::query("audit proposal"))?;
+    };
+}
 
 #[async_trait]
 impl KronosStore for RuntimeDb {
@@ -511,7 +606,7 @@ impl KronosStore for RuntimeDb {
         let what = "store proposal";
         let sql = format!(
             "INSERT INTO kronos_proposals ({PROPOSAL_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (proposal_id) DO NOTHING"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (proposal_id) DO NOTHING"
         );
         let inserted = on_pool!(&self.pool, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(what))?;
@@ -519,7 +614,7 @@ impl KronosStore for RuntimeDb {
                 .bind(&p.proposal_id).bind(&p.engine).bind(&p.market_id).bind(&p.config_id)
                 .bind(&p.base_config_id).bind(&p.body).bind(&p.changes).bind(&p.origin)
                 .bind(&p.sweep_id).bind(&p.state).bind(&p.reason).bind(p.created_at)
-                .bind(&p.created_by).bind(p.updated_at)
+                .bind(&p.created_by).bind(p.updated_at).bind(&p.gates)
                 .execute(&mut *tx).await.map_err(StoreError::query(what))?
                 .rows_affected();
             if n > 0 {
@@ -561,6 +656,7 @@ impl KronosStore for RuntimeDb {
         &self,
         id: &str,
         to: ProposalState,
+        gates: Option<&str>,
         actor: &str,
         reason: &str,
         at: DateTime<Utc>,
@@ -570,28 +666,70 @@ impl KronosStore for RuntimeDb {
             format!("SELECT {PROPOSAL_COLUMNS} FROM kronos_proposals WHERE proposal_id = $1");
         let before = on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
-            let row: Option<ProposalRow> = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()))
-                .bind(id)
+            let before = proposal_in!(tx, select, id);
+            allowed!(before, id, to);
+            set_state!(tx, id, &before.engine, to, gates, actor, reason, at);
+            tx.commit().await.map_err(StoreError::query(what))?;
+            before
+        });
+        Ok(before)
+    }
+
+    async fn promote_proposal(
+        &self,
+        id: &str,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ProposalRecord, TransitionError> {
+        let what = "promote proposal";
+        let select =
+            format!("SELECT {PROPOSAL_COLUMNS} FROM kronos_proposals WHERE proposal_id = $1");
+        let before = on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            let frozen: Option<(String,)> = sqlx::query_as("SELECT value FROM kronos_state WHERE key = $1")
+                .bind(FREEZE_KEY)
                 .fetch_optional(&mut *tx).await.map_err(StoreError::query(what))?;
-            let Some(row) = row else {
-                return Err(TransitionError::Unknown(id.to_owned()));
-            };
-            let before = to_proposal(row);
-            let allowed = ProposalState::parse(&before.state).is_some_and(|s| s.may_become(to));
-            if !allowed {
-                return Err(TransitionError::NotAllowed {
-                    id: id.to_owned(),
-                    from: before.state.clone(),
-                    to: to.as_str().to_owned(),
-                });
+            if let Some((v,)) = frozen.filter(|(v,)| v.starts_with("frozen")) {
+                return Err(TransitionError::Frozen(
+                    v.split_once(':').map_or("", |(_, r)| r).trim().to_owned(),
+                ));
             }
-            sqlx::query("UPDATE kronos_proposals SET state = $1, reason = $2, updated_at = $3 WHERE proposal_id = $4")
-                .bind(to.as_str()).bind(reason).bind(at).bind(id)
-                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
-            sqlx::query(INSERT_AUDIT)
-                .bind(at).bind(actor).bind(to.as_str().to_ascii_lowercase())
-                .bind(id).bind(&before.engine).bind(reason)
-                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            let before = proposal_in!(tx, select, id);
+            allowed!(before, id, ProposalState::Promoted);
+            let config_id = ConfigId::new(before.config_id.clone());
+            let audit = format!("promoted proposal {id}: {reason}");
+            let _ = activated!(tx, before.engine.as_str(), config_id, before.body.as_str(), actor, audit.as_str(), at);
+            set_state!(tx, id, &before.engine, ProposalState::Promoted, None::<&str>, actor, reason, at);
+            tx.commit().await.map_err(StoreError::query(what))?;
+            before
+        });
+        Ok(before)
+    }
+
+    async fn revert_proposal(
+        &self,
+        id: &str,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<ProposalRecord, TransitionError> {
+        let what = "revert proposal";
+        let select =
+            format!("SELECT {PROPOSAL_COLUMNS} FROM kronos_proposals WHERE proposal_id = $1");
+        let before = on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            let before = proposal_in!(tx, select, id);
+            allowed!(before, id, ProposalState::Reverted);
+            let base: Option<ConfigTuple> = sqlx::query_as(SELECT_CONFIG_BY_ID)
+                .bind(&before.base_config_id)
+                .fetch_optional(&mut *tx).await.map_err(StoreError::query(what))?;
+            let Some(base) = base.map(to_stored) else {
+                return Err(TransitionError::MissingBase(before.base_config_id.clone()));
+            };
+            let audit = format!("reverted proposal {id}: {reason}");
+            let _ = activated!(tx, before.engine.as_str(), base.config_id, base.body.as_str(), actor, audit.as_str(), at);
+            set_state!(tx, id, &before.engine, ProposalState::Reverted, None::<&str>, actor, reason, at);
             tx.commit().await.map_err(StoreError::query(what))?;
             before
         });

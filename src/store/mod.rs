@@ -18,12 +18,13 @@ pub mod admin;
 mod backtests;
 pub(crate) mod bulk;
 pub mod compare;
-mod configs;
+pub(crate) mod configs;
 mod decisions;
 mod derived;
 mod embeddings;
 mod error;
 mod events;
+mod experiments;
 mod fundamentals;
 mod ingest_log;
 mod kronos;
@@ -50,6 +51,7 @@ pub use embeddings::{
 };
 pub use error::{StoreError, driver_error_class, redact_url};
 pub use events::{ActorEvent, EventLog};
+pub use experiments::{ExperimentEnd, ExperimentRecord, ExperimentStore};
 pub use fundamentals::FundamentalsStore;
 pub use ingest_log::{IngestBatch, IngestLog, IngestReject, Provenance};
 pub use kronos::{

@@ -3,9 +3,11 @@
 
 use crate::harness::{TestDb, conformance, date};
 use chrono::{DateTime, Utc};
+use prometheus::domain::ConfigId;
 use prometheus::kronos::analytics::OutcomeRecord;
 use prometheus::store::{
-    DecisionRecord, KronosStore, ProposalRecord, ProposalState, StoredOutcome, TransitionError,
+    ConfigStore, DecisionRecord, ExperimentEnd, ExperimentRecord, ExperimentStore, KronosStore,
+    ProposalRecord, ProposalState, StoredOutcome, TransitionError,
 };
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -106,6 +108,7 @@ fn proposal(id: &str, secs: i64) -> ProposalRecord {
         created_at: at(secs),
         created_by: "kronos".into(),
         updated_at: at(secs),
+        gates: None,
     }
 }
 
@@ -123,20 +126,34 @@ async fn proposals_change_state_only_as_allowed_and_every_change_is_audited(db: 
         vec!["p2", "p1"]
     );
     let err = r
-        .transition_proposal("p1", ProposalState::Promoted, "alice", "too early", at(20))
+        .transition_proposal(
+            "p1",
+            ProposalState::Promoted,
+            None,
+            "alice",
+            "too early",
+            at(20),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, TransitionError::NotAllowed { .. }), "{err}");
-    r.transition_proposal("p1", ProposalState::Passed, "kronos", "all gates", at(30))
-        .await
-        .unwrap();
+    r.transition_proposal(
+        "p1",
+        ProposalState::Passed,
+        Some("[]"),
+        "kronos",
+        "all gates",
+        at(30),
+    )
+    .await
+    .unwrap();
     let before = r
-        .transition_proposal("p1", ProposalState::Promoted, "alice", "approved", at(40))
+        .promote_proposal("p1", "alice", "approved", at(40))
         .await
         .unwrap();
     assert_eq!(before.state, "PASSED");
     assert!(matches!(
-        r.transition_proposal("nope", ProposalState::Passed, "kronos", "", at(50))
+        r.transition_proposal("nope", ProposalState::Passed, None, "kronos", "", at(50))
             .await
             .unwrap_err(),
         TransitionError::Unknown(_)
@@ -193,7 +210,188 @@ async fn promotion_freezes_and_unfreezes_with_an_audit_row(db: &TestDb) {
     assert_eq!(audit[0].action, "unfreeze");
 }
 
+async fn promotion_activates_the_config_in_one_step_and_revert_restores_the_old_one(db: &TestDb) {
+    let r = &db.runtime;
+    let base = ConfigId::new("portfolio-1");
+    r.activate_config("portfolio", &base, "{\"v\":1}", "bootstrap", "start", at(0))
+        .await
+        .unwrap();
+    let mut p = proposal("p9", 1);
+    p.body = "{\"v\":2}".into();
+    r.insert_proposal(&p).await.unwrap();
+    // Only a PASSED proposal can be promoted.
+    assert!(matches!(
+        r.promote_proposal("p9", "alice", "early", at(2))
+            .await
+            .unwrap_err(),
+        TransitionError::NotAllowed { .. }
+    ));
+    r.transition_proposal(
+        "p9",
+        ProposalState::Passed,
+        Some("[{\"gate\":\"pbo\"}]"),
+        "kronos",
+        "ok",
+        at(3),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.proposal("p9").await.unwrap().unwrap().gates.as_deref(),
+        Some("[{\"gate\":\"pbo\"}]")
+    );
+    // Frozen: refused, nothing changes.
+    r.set_freeze(true, "kronos", "a control passed", at(4))
+        .await
+        .unwrap();
+    let err = r
+        .promote_proposal("p9", "alice", "go", at(5))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransitionError::Frozen(ref why) if why == "a control passed"),
+        "{err}"
+    );
+    assert_eq!(
+        r.active_config("portfolio")
+            .await
+            .unwrap()
+            .unwrap()
+            .config_id,
+        base
+    );
+    r.set_freeze(false, "alice", "fixed", at(6)).await.unwrap();
+    r.promote_proposal("p9", "alice", "go", at(7))
+        .await
+        .unwrap();
+    let active = r.active_config("portfolio").await.unwrap().unwrap();
+    assert_eq!(active.config_id.as_str(), "portfolio-p9");
+    assert_eq!(active.body, "{\"v\":2}");
+    let changes = r.config_changes("portfolio").await.unwrap();
+    assert!(
+        changes
+            .last()
+            .unwrap()
+            .reason
+            .contains("promoted proposal p9")
+    );
+    assert_eq!(changes.last().unwrap().actor, "alice");
+    r.revert_proposal("p9", "bob", "worse live", at(8))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.active_config("portfolio")
+            .await
+            .unwrap()
+            .unwrap()
+            .config_id,
+        base
+    );
+    assert_eq!(r.proposal("p9").await.unwrap().unwrap().state, "REVERTED");
+    assert!(matches!(
+        r.revert_proposal("p9", "bob", "again", at(9))
+            .await
+            .unwrap_err(),
+        TransitionError::NotAllowed { .. }
+    ));
+}
+
+fn experiment(id: &str, priority: i64, secs: i64) -> ExperimentRecord {
+    ExperimentRecord {
+        experiment_id: id.into(),
+        sweep_id: "sweep-1".into(),
+        proposal_id: Some(format!("kp-{id}")),
+        priority,
+        state: "QUEUED".into(),
+        spec: "{}".into(),
+        lease_owner: None,
+        lease_expires: None,
+        attempts: 0,
+        result: None,
+        error: None,
+        created_at: at(secs),
+        finished_at: None,
+    }
+}
+
+async fn experiments_are_claimed_once_under_leases_that_expire(db: &TestDb) {
+    let r = &db.runtime;
+    assert!(r.enqueue_experiment(&experiment("a", 2, 0)).await.unwrap());
+    assert!(r.enqueue_experiment(&experiment("b", 1, 5)).await.unwrap());
+    assert!(!r.enqueue_experiment(&experiment("b", 1, 9)).await.unwrap());
+    // Best priority first.
+    let first = r
+        .claim_experiment("w1", at(10), at(70))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.experiment_id.as_str(), first.attempts), ("b", 1));
+    let second = r
+        .claim_experiment("w2", at(10), at(70))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.experiment_id, "a");
+    assert!(
+        r.claim_experiment("w3", at(10), at(70))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(r.renew_lease("b", "w1", at(130)).await.unwrap());
+    assert!(!r.renew_lease("b", "w2", at(130)).await.unwrap());
+    // w2 dies: after its lease, w3 takes "a" over; w2's late result is refused.
+    let taken = r
+        .claim_experiment("w3", at(80), at(140))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((taken.experiment_id.as_str(), taken.attempts), ("a", 2));
+    assert!(
+        !r.finish_experiment("a", "w2", ExperimentEnd::Done("{}"), at(90))
+            .await
+            .unwrap()
+    );
+    assert!(
+        r.finish_experiment("a", "w3", ExperimentEnd::Retry("busy"), at(95))
+            .await
+            .unwrap()
+    );
+    let again = r
+        .claim_experiment("w3", at(96), at(150))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.experiment_id.as_str(), again.attempts), ("a", 3));
+    assert!(
+        r.finish_experiment("a", "w3", ExperimentEnd::Done("{\"x\":1}"), at(100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        r.finish_experiment("b", "w1", ExperimentEnd::Failed("no data"), at(101))
+            .await
+            .unwrap()
+    );
+    let all = r.experiments(Some("sweep-1")).await.unwrap();
+    let states: Vec<(&str, &str)> = all
+        .iter()
+        .map(|e| (e.experiment_id.as_str(), e.state.as_str()))
+        .collect();
+    assert_eq!(states, vec![("b", "FAILED"), ("a", "DONE")]);
+    assert_eq!(all[1].result.as_deref(), Some("{\"x\":1}"));
+    assert!(all.iter().all(|e| e.lease_owner.is_none()));
+    assert!(
+        r.claim_experiment("w1", at(500), at(600))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 conformance!(
+    promotion_activates_the_config_in_one_step_and_revert_restores_the_old_one,
+    experiments_are_claimed_once_under_leases_that_expire,
     decisions_and_outcomes_upsert_and_read_as_known,
     proposals_change_state_only_as_allowed_and_every_change_is_audited,
     promotion_freezes_and_unfreezes_with_an_audit_row,

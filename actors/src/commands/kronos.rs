@@ -180,6 +180,7 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
                 .transition_proposal(
                     &id,
                     ProposalState::Rejected,
+                    None,
                     &who(by),
                     &reason,
                     SystemClock.now(),

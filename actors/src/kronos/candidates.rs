@@ -269,5 +269,6 @@ pub fn proposal(
         created_at: p.at,
         created_by: p.by.to_owned(),
         updated_at: p.at,
+        gates: None,
     })
 }
