@@ -113,10 +113,12 @@ async fn base_configs(
     Ok(out)
 }
 
-/// The engine overrides of a backtest: the strategy's tables, plus the ids that scope the
-/// decision engines' rows to this backtest.
+/// The engine overrides of a backtest: the strategy's tables, then the experiment's
+/// overlays (JSON, where `null` unsets an option), plus the ids that scope the decision
+/// engines' rows to this backtest.
 fn overrides(
     strategy: &StrategyConfig,
+    overlays: &BTreeMap<String, Value>,
     backtest_id: &str,
 ) -> anyhow::Result<BTreeMap<String, Value>> {
     let mut out = BTreeMap::new();
@@ -125,6 +127,9 @@ fn overrides(
             Some(t) => serde_json::to_value(t)?,
             None => json!({}),
         };
+        if let Some(overlay) = overlays.get(job) {
+            crate::spine::engine_config::merge_json(&mut v, overlay);
+        }
         let scoped: &[&str] = match job.as_str() {
             "assessment" => &["strategy_id"],
             "universe" => &["universe_id", "strategy_id"],
@@ -222,6 +227,32 @@ pub async fn run_backtest(
     faults: FaultPlan,
     show_progress: bool,
 ) -> anyhow::Result<BacktestOutcome> {
+    run_backtest_with(
+        ctx,
+        strategy,
+        from,
+        to,
+        faults,
+        show_progress,
+        &BTreeMap::new(),
+    )
+    .await
+}
+
+/// As [`run_backtest`], with per-engine JSON overlays merged over the strategy's tables (a
+/// Kronos experiment's candidate); they are part of the backtest's identity.
+///
+/// # Errors
+/// As [`run_backtest`]; an overlay that names an unknown key or fails validation.
+pub async fn run_backtest_with(
+    ctx: &Context,
+    strategy: &StrategyConfig,
+    from: NaiveDate,
+    to: NaiveDate,
+    faults: FaultPlan,
+    show_progress: bool,
+    overlays: &BTreeMap<String, Value>,
+) -> anyhow::Result<BacktestOutcome> {
     let calendar: ExchangeCalendar = crate::commands::calendar::calendar_of(ctx, &strategy.market)?;
     crate::commands::calendar::check_range(&calendar, from, to)?;
     let sessions: Vec<NaiveDate> = calendar.sessions(from, to).iter().map(|s| s.date).collect();
@@ -241,15 +272,20 @@ pub async fn run_backtest(
     let dyn_clock: Arc<dyn Clock> = Arc::clone(&clock) as Arc<dyn Clock>;
     let base = base_configs(ctx, &stores, &strategy.jobs, dyn_clock.as_ref()).await?;
     let strategy_body = canonical_json(strategy)?;
-    let identity = canonical_json(&json!({
+    let mut identity = json!({
         "strategy": serde_json::from_str::<Value>(&strategy_body)?,
         "from": from,
         "to": to,
         "base_configs": base,
-    }))?;
+    });
+    // Without overlays the id is the one a plain backtest always had.
+    if !overlays.is_empty() {
+        identity["overlays"] = serde_json::to_value(overlays)?;
+    }
+    let identity = canonical_json(&identity)?;
     let backtest_id = format!("bt-{}-{}", strategy.name, &content_hash(&identity)[..12]);
     let options = SpineOptions {
-        overrides: overrides(strategy, &backtest_id)?,
+        overrides: overrides(strategy, overlays, &backtest_id)?,
         extra_dags: vec![strategy_dag(strategy, &backtest_id)],
         dags: None,
         override_origin: None,

@@ -461,9 +461,57 @@ pub enum KronosCommand {
         /// Who proposes it (default: the `USER` environment variable).
         #[arg(long)]
         by: Option<String>,
+        /// The last day of its experiment's holdout (default: the market's latest decision).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+    },
+    /// The experiment queue, newest first; `run` works through it now.
+    Experiments {
+        /// `run`: be a worker until the queue is empty.
+        #[command(subcommand)]
+        what: Option<ExperimentsCommand>,
+        /// Only this search.
+        #[arg(long)]
+        search: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text, global = true)]
+        format: OutputFormat,
+    },
+    /// A long-running experiment worker on the shared queue (run several, on several
+    /// machines sharing one PostgreSQL), until SIGTERM or Ctrl-C.
+    Worker {
+        /// Its name in leases (default: host and process id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Seconds between looks at an empty queue.
+        #[arg(long, default_value_t = 10)]
+        poll_secs: u64,
+    },
+    /// Promote a PASSED proposal: its config becomes active (audited, in one transaction)
+    /// and the running daemon's engine switches to it at once.
+    Approve {
+        /// The proposal id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "approved")]
+        reason: String,
+        /// Who (default: the `USER` environment variable).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Undo a promotion: the config it replaced becomes active again.
+    Revert {
+        /// The proposal id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "reverted")]
+        reason: String,
+        /// Who (default: the `USER` environment variable).
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Turn a proposal down.
     Reject {
@@ -500,6 +548,18 @@ pub enum KronosCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+    },
+}
+
+/// `pv2 kronos experiments …`
+#[derive(Debug, Subcommand)]
+pub enum ExperimentsCommand {
+    /// Work through the queue in this process until it is empty, then judge each finished
+    /// search.
+    Run {
+        /// Also wait for experiments other workers are running, until none is left.
+        #[arg(long)]
+        wait: bool,
     },
 }
 

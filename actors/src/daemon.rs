@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn shutdown_signal() -> &'static str {
+/// Resolves on SIGTERM or Ctrl-C with the signal's name: what stops the daemon and the
+/// experiment worker.
+pub async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -120,6 +120,10 @@ macro_rules! exec {
     };
 }
 
+/// Short horizons, small searches, experiments over nine months.
+const KRONOS: &str = "horizons = [1, 5]\nmin_outcomes = 3\nmax_sweep_candidates = 2\n\
+    [experiments]\nin_sample_months = 6\nholdout_months = 3\n";
+
 /// 40 synthetic instruments from January 2022, small scenario sets, 1- and 5-session
 /// horizons, a 5-session forecast and a 25-name universe.
 fn env() -> Env {
@@ -134,14 +138,28 @@ fn env() -> Env {
             "scenarios.toml",
             "stored_paths = 2\n[params]\npaths = 200\nhorizon = 10\n",
         ),
-        ("kronos.toml", "horizons = [1, 5]\nmin_outcomes = 3\n"),
+        ("kronos.toml", KRONOS),
         ("assessment.toml", "horizon_days = 5\n"),
         // Some names left out, so the universe's choice can be judged.
         ("universe.toml", "core_size = 20\nsatellite_size = 5\n"),
     ] {
         std::fs::write(engines.join(file), text).unwrap();
     }
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/strategies");
+    let strategies = env.config_dir().join("strategies");
+    std::fs::create_dir_all(&strategies).unwrap();
+    std::fs::copy(
+        repo.join("core_long_eq.toml"),
+        strategies.join("core_long_eq.toml"),
+    )
+    .unwrap();
     env
+}
+
+fn json(env: &Env, args: &[&str]) -> Value {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--format", "json"]);
+    serde_json::from_str(&pv2(env, &all)).unwrap()
 }
 
 /// Every stored outcome known by `day`, as text, ordered.
@@ -564,4 +582,170 @@ fn kronos_logs_decisions_measures_outcomes_point_in_time_and_serves_the_cli() {
             .count(),
         count
     );
+
+    // The search's experiments: a worker runs them all, then the gates judge the search.
+    // Every negative control fails, and promotion stays open.
+    pv2(&env, &["kronos", "experiments", "run", "--wait"]);
+    let all_exps = json(&env, &["kronos", "experiments"]);
+    // Alice's rejected proposal had its search queued too; it is not tried.
+    let skipped: Vec<&Value> = all_exps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["search"] != "search-US_EQ-2023-06-30")
+        .collect();
+    assert_eq!(skipped.len(), 2, "{all_exps}");
+    assert!(
+        skipped
+            .iter()
+            .any(|e| e["state"] == "FAILED" && e["error"].as_str().unwrap().contains("REJECTED")),
+        "{skipped:?}"
+    );
+    let exps = json(
+        &env,
+        &[
+            "kronos",
+            "experiments",
+            "--search",
+            "search-US_EQ-2023-06-30",
+        ],
+    );
+    let exps = exps.as_array().unwrap();
+    assert_eq!(exps.len(), count + 1, "a baseline and one per candidate");
+    for e in exps {
+        assert_eq!(e["state"], "DONE", "{e}");
+        assert_eq!(e["attempts"], 1);
+        let ev = &e["result"]["evaluation"];
+        assert!(ev["in_sample"]["days"].as_u64().unwrap() > 100, "{ev}");
+        assert!(ev["holdout"]["days"].as_u64().unwrap() > 50, "{ev}");
+    }
+    let judged = json(&env, &["kronos", "proposals"]);
+    for p in judged
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["created_by"] == "kronos")
+    {
+        let shown = json(
+            &env,
+            &["kronos", "show", p["proposal_id"].as_str().unwrap()],
+        );
+        assert!(
+            shown["state"] == "PASSED" || shown["state"] == "FAILED",
+            "{shown}"
+        );
+        let gates = shown["gates"].as_array().unwrap();
+        assert_eq!(gates.len(), 11, "{shown}");
+        if p["origin"]["kind"] == "control" {
+            assert_eq!(
+                shown["state"], "FAILED",
+                "a negative control passed: {shown}"
+            );
+            assert!(gates.iter().any(|g| g["passed"] == false));
+        }
+    }
+    assert_eq!(json(&env, &["kronos", "audit"])["frozen"], false);
+
+    // A rigged gate set (every gate switched off) lets the controls through: promotion
+    // freezes, and nothing can be promoted until a person unfreezes it.
+    let rigged = env.config_dir().join("rigged.toml");
+    std::fs::write(
+        &rigged,
+        format!(
+            "{KRONOS}[gates]\ndisabled = [{}]\n",
+            prometheus::kronos::gates::GATES
+                .iter()
+                .map(|g| format!("\"{g}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+    .unwrap();
+    pv2(
+        &env,
+        &["config", "apply", "kronos", rigged.to_str().unwrap()],
+    );
+    pv2(
+        &env,
+        &[
+            "run",
+            "--market",
+            "US_EQ",
+            "--date",
+            "2023-06-29",
+            "--dag",
+            "kronos_weekly",
+            "--rerun",
+        ],
+    );
+    pv2(&env, &["kronos", "experiments", "run", "--wait"]);
+    let audit = json(&env, &["kronos", "audit"]);
+    assert_eq!(audit["frozen"], true, "{audit}");
+    assert!(
+        audit["freeze_reason"]
+            .as_str()
+            .unwrap()
+            .contains("negative control"),
+        "{audit}"
+    );
+    let passed: Vec<Value> = json(&env, &["kronos", "proposals", "--state", "passed"])
+        .as_array()
+        .unwrap()
+        .clone();
+    let candidate = passed
+        .iter()
+        .find(|p| p["origin"]["kind"] == "sweep")
+        .or_else(|| passed.first())
+        .expect("with every gate off, something passed")
+        .clone();
+    let id = candidate["proposal_id"].as_str().unwrap();
+    let engine = candidate["engine"].as_str().unwrap();
+    let refused = env.pv2().args(["kronos", "approve", id]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("frozen"));
+    // Unfrozen by a person, the approval promotes the candidate in one step; revert undoes it.
+    pv2(&env, &["kronos", "unfreeze", "rig removed", "--by", "dana"]);
+    let before = in_system(async {
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        let active: Vec<(String,)> = rows!(
+            r,
+            format!("SELECT config_id FROM active_configs WHERE engine = '{engine}'"),
+            (String,)
+        );
+        active[0].0.clone()
+    });
+    pv2(&env, &["kronos", "approve", id, "--by", "dana"]);
+    let after = in_system(async {
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        let active: Vec<(String,)> = rows!(
+            r,
+            format!("SELECT config_id FROM active_configs WHERE engine = '{engine}'"),
+            (String,)
+        );
+        active[0].0.clone()
+    });
+    assert_eq!(after, candidate["config_id"].as_str().unwrap());
+    assert_ne!(after, before);
+    pv2(
+        &env,
+        &["kronos", "revert", id, "--by", "dana", "--reason", "drill"],
+    );
+    let reverted = in_system(async {
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        let active: Vec<(String,)> = rows!(
+            r,
+            format!("SELECT config_id FROM active_configs WHERE engine = '{engine}'"),
+            (String,)
+        );
+        active[0].0.clone()
+    });
+    assert_eq!(reverted, before);
+    let shown = json(&env, &["kronos", "show", id]);
+    let actions: Vec<&str> = shown["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["proposed", "passed", "promoted", "reverted"]);
 }

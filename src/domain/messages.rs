@@ -173,7 +173,8 @@ pub struct JobDone {
 pub struct ApplyConfig {
     /// The engine (actor) to reconfigure.
     pub engine: String,
-    /// The new configuration as TOML text.
+    /// The new configuration as TOML text, or as the canonical JSON of a stored version
+    /// (how Kronos sends a promoted config).
     pub body: String,
     /// Who asks (`cli`, `kronos`, …), for the audit trail.
     pub requested_by: String,

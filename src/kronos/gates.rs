@@ -35,7 +35,26 @@ pub struct GateConfig {
     pub max_pbo: f64,
     /// Blocks of the CSCV (even).
     pub pbo_blocks: usize,
+    /// Gates switched off (by name), e.g. `crisis_replay` for a market without a crisis in
+    /// its history. A switched-off gate passes with that said; if a negative control then
+    /// passes every gate, promotion freezes — which is the point of the controls.
+    pub disabled: Vec<String>,
 }
+
+/// Every gate's name, in the order [`evaluate`] reports them.
+pub const GATES: [&str; 11] = [
+    "bounds",
+    "hard_limits",
+    "holdout_sharpe",
+    "in_sample_sharpe",
+    "drawdown",
+    "turnover",
+    "costs",
+    "crisis_replay",
+    "regime_slices",
+    "deflated_sharpe",
+    "pbo",
+];
 
 impl Default for GateConfig {
     fn default() -> Self {
@@ -50,6 +69,7 @@ impl Default for GateConfig {
             min_deflated_sharpe: 0.5,
             max_pbo: 0.5,
             pbo_blocks: 10,
+            disabled: Vec::new(),
         }
     }
 }
@@ -83,6 +103,11 @@ impl GateConfig {
             &key("pbo_blocks"),
             || format!("{} must be even, from 2 to 16", self.pbo_blocks),
         );
+        for g in &self.disabled {
+            issues.check(!GATES.contains(&g.as_str()), &key("disabled"), || {
+                format!("unknown gate `{g}`; gates: {}", GATES.join(", "))
+            });
+        }
     }
 }
 
@@ -183,8 +208,23 @@ fn sharpe_variance(search: &[Vec<f64>]) -> f64 {
     srs.iter().map(|s| (s - m).powi(2)).sum::<f64>() / (n - 1.0)
 }
 
-/// Every gate's verdict on one candidate, in a fixed order.
+/// Every gate's verdict on one candidate, in [`GATES`] order; switched-off gates pass and
+/// say so.
 pub fn evaluate(cfg: &GateConfig, x: &GateInputs<'_>) -> Vec<GateResult> {
+    let mut out = measure(cfg, x);
+    for g in &mut out {
+        if cfg.disabled.contains(&g.gate) && !g.passed {
+            g.passed = true;
+            g.detail = format!(
+                "switched off by [gates] disabled (would fail: {})",
+                g.detail
+            );
+        }
+    }
+    out
+}
+
+fn measure(cfg: &GateConfig, x: &GateInputs<'_>) -> Vec<GateResult> {
     let (c, b) = (x.candidate, x.baseline);
     let mut out = Vec::new();
     out.push(gate(
@@ -399,7 +439,10 @@ mod tests {
             },
         );
         assert!(all_passed(&r), "{r:#?}");
-        assert_eq!(r.len(), 11);
+        assert_eq!(
+            r.iter().map(|g| g.gate.as_str()).collect::<Vec<_>>(),
+            GATES.to_vec()
+        );
     }
 
     #[test]
@@ -424,6 +467,23 @@ mod tests {
                 loosened: &["limits.max_ex_ante_vol: 0.6 → unlimited".into()],
             },
         );
+        // Switched off, every gate passes and says what it would have said.
+        let rigged = GateConfig {
+            disabled: GATES.iter().map(|g| (*g).to_owned()).collect(),
+            ..GateConfig::default()
+        };
+        let r2 = evaluate(
+            &rigged,
+            &GateInputs {
+                candidate: &cand,
+                baseline: &base,
+                search: &search,
+                out_of_bounds: &["max_weight".into()],
+                loosened: &[],
+            },
+        );
+        assert!(all_passed(&r2));
+        assert!(r2[0].detail.starts_with("switched off"), "{}", r2[0].detail);
         // The search's winner in sample is the baseline, and it holds out of sample: the
         // search itself did not overfit (PBO judges the search, not the candidate).
         let failed: Vec<&str> = r
@@ -456,13 +516,19 @@ mod tests {
             max_pbo: 1.5,
             pbo_blocks: 3,
             max_sharpe_drop: f64::NAN,
+            disabled: vec!["sharpe".into()],
             ..GateConfig::default()
         }
         .validate("gates.", &mut issues);
         let keys: Vec<String> = issues.into_pairs().into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
-            vec!["gates.max_sharpe_drop", "gates.max_pbo", "gates.pbo_blocks"]
+            vec![
+                "gates.max_sharpe_drop",
+                "gates.max_pbo",
+                "gates.pbo_blocks",
+                "gates.disabled"
+            ]
         );
     }
 }

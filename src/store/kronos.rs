@@ -225,6 +225,8 @@ pub trait KronosStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DecisionRecord>, StoreError>;
+    /// The date of the market's latest logged decision.
+    async fn latest_decision_date(&self, market: &str) -> Result<Option<NaiveDate>, StoreError>;
     /// Upserts outcomes on (engine, market, date, config, subject, horizon, metric).
     async fn write_outcomes(&self, rows: &[StoredOutcome]) -> Result<(), StoreError>;
     /// Outcomes known by `known_by` (their horizon ended on or before it), optionally of
@@ -508,6 +510,15 @@ impl KronosStore for RuntimeDb {
                 summary: r.7,
             })
             .collect())
+    }
+
+    async fn latest_decision_date(&self, market: &str) -> Result<Option<NaiveDate>, StoreError> {
+        const SQL: &str = "SELECT as_of_date FROM engine_decisions WHERE market_id = $1 \
+             ORDER BY as_of_date DESC LIMIT 1";
+        let row: Option<(NaiveDate,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market)
+            .fetch_optional(p).await.map_err(StoreError::query("read latest decision"))?);
+        Ok(row.map(|(d,)| d))
     }
 
     async fn write_outcomes(&self, rows: &[StoredOutcome]) -> Result<(), StoreError> {

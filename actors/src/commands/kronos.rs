@@ -2,10 +2,11 @@
 //! states, user proposals, rejection, the promotion freeze and the audit trail. Works on
 //! the databases directly; a running daemon sees every change at its next job.
 
-use crate::cli::{KronosCommand, OutputFormat};
+use crate::cli::{ExperimentsCommand, KronosCommand, OutputFormat};
 use crate::clock::SystemClock;
 use crate::context::Context;
 use crate::kronos::candidates::{self, Provenance};
+use crate::kronos::experiments;
 use crate::spine::engine_config::resolve_config;
 use anyhow::{Context as _, anyhow};
 use chrono::NaiveDate;
@@ -13,7 +14,9 @@ use prometheus::domain::Clock;
 use prometheus::kronos::analytics::{SliceStats, label_configs, primary_metric, summarise};
 use prometheus::kronos::config::KronosConfig;
 use prometheus::kronos::proposals::{Candidate, Origin, diff};
-use prometheus::store::{KronosStore, ProposalRecord, ProposalState, Stores};
+use prometheus::store::{
+    ConfigStore, ExperimentStore, KronosStore, ProposalRecord, ProposalState, Stores,
+};
 use serde_json::{Value, json};
 
 /// Runs one `pv2 kronos` subcommand.
@@ -110,6 +113,22 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
                         };
                         println!("    {:<32} {} → {}", c.key, show(&c.from), show(&c.to));
                     }
+                    let gates: Vec<prometheus::kronos::gates::GateResult> = p
+                        .gates
+                        .as_deref()
+                        .and_then(|g| serde_json::from_str(g).ok())
+                        .unwrap_or_default();
+                    if !gates.is_empty() {
+                        println!("  gates");
+                        for g in &gates {
+                            println!(
+                                "    {:<17} {:<4} {}",
+                                g.gate,
+                                if g.passed { "pass" } else { "FAIL" },
+                                g.detail
+                            );
+                        }
+                    }
                     println!("  audit");
                     for a in &audit {
                         println!("    {} {:<10} {:<8} {}", a.at, a.action, a.actor, a.detail);
@@ -123,6 +142,7 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
             file,
             market,
             by,
+            as_of,
             format,
         } => {
             let spec = candidates::spec(&engine)
@@ -156,23 +176,104 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
             )?;
             let new = db.insert_proposal(&record).await?;
             let stored = db.proposal(&record.proposal_id).await?.unwrap_or(record);
+            let mut queued = 0;
+            if stored.state == ProposalState::Proposed.as_str() {
+                let end = match as_of {
+                    Some(d) => d,
+                    None => db.latest_decision_date(&market).await?.ok_or_else(|| {
+                        anyhow!(
+                            "{market} has no logged decisions to end the experiment on; pass --as-of DATE"
+                        )
+                    })?,
+                };
+                let cfg = kronos_config(ctx, stores).await?;
+                queued = experiments::enqueue_search(
+                    stores,
+                    &cfg,
+                    &stored.sweep_id,
+                    &market,
+                    end,
+                    &SystemClock,
+                )
+                .await?;
+            }
             match format {
                 OutputFormat::Json => println!(
                     "{}",
-                    json!({"new": new, "proposal": proposal_json(&stored)})
+                    json!({"new": new, "experiments_queued": queued, "proposal": proposal_json(&stored)})
                 ),
                 OutputFormat::Text => println!(
-                    "{} {} ({}): {}{}",
+                    "{} {} ({}): {}{}{}",
                     stored.proposal_id,
                     stored.state,
                     stored.engine,
                     stored.reason,
-                    if new { "" } else { " — already proposed" }
+                    if new { "" } else { " — already proposed" },
+                    if queued > 0 {
+                        format!("; {queued} experiments queued (`pv2 kronos experiments run`)")
+                    } else {
+                        String::new()
+                    }
                 ),
             }
             if stored.state == ProposalState::Refused.as_str() {
                 anyhow::bail!("proposal {} refused: {}", stored.proposal_id, stored.reason);
             }
+            Ok(())
+        }
+        KronosCommand::Experiments {
+            what,
+            search,
+            format,
+        } => {
+            if let Some(ExperimentsCommand::Run { wait }) = what {
+                run_queue(ctx, stores, wait).await?;
+            }
+            let list = db.experiments(search.as_deref()).await?;
+            print_experiments(&list, format);
+            Ok(())
+        }
+        KronosCommand::Worker { name, poll_secs } => {
+            let cfg = kronos_config(ctx, stores).await?;
+            let worker = worker_name(name);
+            eprintln!("worker {worker} on the experiment queue; Ctrl-C or SIGTERM stops it");
+            let poll = std::time::Duration::from_secs(poll_secs.max(1));
+            tokio::select! {
+                r = experiments::work(ctx, stores, &cfg, &worker, Some(poll)) => { r?; }
+                _ = crate::daemon::shutdown_signal() => {
+                    eprintln!("worker {worker}: stopping; a claimed experiment is taken over when its lease ends");
+                }
+            }
+            Ok(())
+        }
+        KronosCommand::Approve { id, reason, by } => {
+            let who = who(by);
+            let before = db
+                .promote_proposal(&id, &who, &reason, SystemClock.now())
+                .await?;
+            println!(
+                "{id}: PASSED → PROMOTED; {} now runs {} (was {})",
+                before.engine, before.config_id, before.base_config_id
+            );
+            notify_daemon(ctx, &before.engine, &before.body).await?;
+            Ok(())
+        }
+        KronosCommand::Revert { id, reason, by } => {
+            let who = who(by);
+            let before = db
+                .revert_proposal(&id, &who, &reason, SystemClock.now())
+                .await?;
+            let base = db
+                .config(&prometheus::domain::ConfigId::new(
+                    before.base_config_id.clone(),
+                ))
+                .await?
+                .ok_or_else(|| anyhow!("config {} vanished", before.base_config_id))?;
+            println!(
+                "{id}: PROMOTED → REVERTED; {} runs {} again",
+                before.engine, before.base_config_id
+            );
+            notify_daemon(ctx, &before.engine, &base.body).await?;
             Ok(())
         }
         KronosCommand::Reject { id, reason, by } => {
@@ -243,6 +344,155 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
     }
 }
 
+/// Kronos's active configuration (activated from the file on first use).
+async fn kronos_config(ctx: &Context, stores: &Stores) -> anyhow::Result<KronosConfig> {
+    Ok(
+        resolve_config::<KronosConfig>(&ctx.source, &stores.runtime, &SystemClock)
+            .await?
+            .config,
+    )
+}
+
+/// A worker's name in leases: the one given, else host and process id.
+fn worker_name(name: Option<String>) -> String {
+    name.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "host".into());
+        format!("{host}-{}", std::process::id())
+    })
+}
+
+/// `pv2 kronos experiments run [--wait]`: this process works through the queue; with
+/// `wait`, it then waits for experiments other workers hold and judges what they finish.
+async fn run_queue(ctx: &Context, stores: &Stores, wait: bool) -> anyhow::Result<()> {
+    let db = &stores.runtime;
+    let cfg = kronos_config(ctx, stores).await?;
+    let worker = worker_name(None);
+    let mut total = experiments::work(ctx, stores, &cfg, &worker, None).await?;
+    while wait
+        && db
+            .experiments(None)
+            .await?
+            .iter()
+            .any(|e| e.state == "RUNNING" || e.state == "QUEUED")
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let more = experiments::work(ctx, stores, &cfg, &worker, None).await?;
+        total.done += more.done;
+        total.failed += more.failed;
+        total.retried += more.retried;
+        total.judged.extend(more.judged);
+    }
+    if wait {
+        let searches: std::collections::BTreeSet<String> = db
+            .experiments(None)
+            .await?
+            .into_iter()
+            .map(|e| e.sweep_id)
+            .collect();
+        for s in searches {
+            experiments::judge_search(stores, &cfg, &s).await?;
+        }
+    }
+    eprintln!(
+        "worker {worker}: {} done, {} failed, {} retried; searches judged: {}",
+        total.done,
+        total.failed,
+        total.retried,
+        if total.judged.is_empty() {
+            "none".to_owned()
+        } else {
+            total.judged.join(", ")
+        }
+    );
+    Ok(())
+}
+
+fn print_experiments(list: &[prometheus::store::ExperimentRecord], format: OutputFormat) {
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            Value::Array(
+                list.iter()
+                    .map(|e| json!({
+                        "experiment_id": e.experiment_id, "search": e.sweep_id, "proposal_id": e.proposal_id,
+                        "priority": e.priority, "state": e.state, "attempts": e.attempts,
+                        "lease_owner": e.lease_owner, "lease_expires": e.lease_expires,
+                        "spec": serde_json::from_str::<Value>(&e.spec).unwrap_or(Value::Null),
+                        "result": e.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
+                        "error": e.error, "created_at": e.created_at, "finished_at": e.finished_at,
+                    }))
+                    .collect()
+            )
+        ),
+        OutputFormat::Text => {
+            if list.is_empty() {
+                println!("no experiments");
+            }
+            for e in list {
+                let what = e
+                    .result
+                    .as_deref()
+                    .and_then(|r| serde_json::from_str::<experiments::ExperimentResult>(r).ok())
+                    .map(|r| {
+                        let ev = &r.evaluation;
+                        format!(
+                            "Sharpe {:.2} in sample, {:.2} holdout; max drawdown {:.1}%",
+                            ev.in_sample.sharpe,
+                            ev.holdout.sharpe,
+                            100.0 * ev.in_sample.max_drawdown.max(ev.holdout.max_drawdown)
+                        )
+                    })
+                    .or_else(|| e.error.clone())
+                    .unwrap_or_default();
+                println!(
+                    "{:<15} {:<28} {:<16} {:<8} #{} {}",
+                    e.experiment_id,
+                    e.sweep_id,
+                    e.proposal_id.as_deref().unwrap_or("baseline"),
+                    e.state,
+                    e.attempts,
+                    what
+                );
+            }
+        }
+    }
+}
+
+/// Tells the running daemon, if any, to switch `engine` to `body` (already active in the
+/// store): the same `ApplyConfig` path as `pv2 config apply`, so its next job uses it.
+async fn notify_daemon(ctx: &Context, engine: &str, body: &str) -> anyhow::Result<()> {
+    use crate::monitor::client::{find_daemon, request};
+    let state_dir = std::path::PathBuf::from(&ctx.app.daemon.state_dir);
+    let Some(daemon) = find_daemon(&state_dir).await else {
+        println!("no daemon running: the next start uses the new config");
+        return Ok(());
+    };
+    let token = crate::monitor::token::client_token(&state_dir)?;
+    let r = request(
+        &daemon.listen,
+        "POST",
+        &format!("/config/{engine}"),
+        Some(&token),
+        body,
+        std::time::Duration::from_secs(60),
+    )
+    .await?;
+    if r.status != 200 {
+        anyhow::bail!(
+            "the config is active in the store, but the running daemon refused it ({}): {}; restart the daemon",
+            r.status,
+            r.body
+        );
+    }
+    println!(
+        "the running daemon's {engine} switched (pid {})",
+        daemon.pid
+    );
+    Ok(())
+}
+
 fn origin_label(origin: &str) -> String {
     serde_json::from_str::<Origin>(origin).map_or_else(|_| origin.to_owned(), |o| o.label())
 }
@@ -254,6 +504,7 @@ fn proposal_json(p: &ProposalRecord) -> Value {
         "reason": p.reason, "origin": serde_json::from_str::<Value>(&p.origin).unwrap_or(Value::Null),
         "sweep_id": p.sweep_id, "changes": serde_json::from_str::<Value>(&p.changes).unwrap_or(Value::Null),
         "created_at": p.created_at, "created_by": p.created_by, "updated_at": p.updated_at,
+        "gates": p.gates.as_deref().and_then(|g| serde_json::from_str::<Value>(g).ok()),
     })
 }
 

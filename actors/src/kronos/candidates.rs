@@ -234,9 +234,10 @@ pub fn proposal(
     }
     let changes = diff(p.base_body, &body);
     let origin = serde_json::to_string(&candidate.origin)?;
+    // Per search: a search's controls and candidates are tried again in the next one.
     let id_text = canonical_json(&serde_json::json!({
         "engine": spec.engine, "market": p.market, "config": config_id.as_str(),
-        "base": p.base.as_str(), "origin": candidate.origin.label(),
+        "base": p.base.as_str(), "origin": candidate.origin.label(), "search": p.sweep_id,
     }))?;
     let describe = |c: &prometheus::kronos::proposals::Change| {
         let show = |v: &Option<Value>| v.as_ref().map_or_else(|| "absent".into(), Value::to_string);

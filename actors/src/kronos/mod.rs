@@ -11,6 +11,7 @@
 
 pub mod candidates;
 mod decisions;
+pub mod experiments;
 mod outcomes;
 mod sweeps;
 

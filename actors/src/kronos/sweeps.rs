@@ -1,9 +1,11 @@
 //! The weekly search: for each market and decision engine whose active config the outcomes
 //! do not call robust, bounded one-key steps around it over the keys the engine declares
-//! tunable, stored as proposals for experiments; and the negative controls, so every search
-//! is judged by gates that are shown to refuse bad configs.
+//! tunable, stored as proposals; and the negative controls, so every search is judged by
+//! gates that are shown to refuse bad configs. The search's experiments are queued at once
+//! (the baseline and one per candidate); workers run them.
 
 use super::candidates::{self, Provenance};
+use super::experiments::enqueue_search;
 use crate::spine::job_actor::JobContext;
 use crate::spine::job_error::JobError;
 use prometheus::domain::ConfigId;
@@ -51,6 +53,9 @@ pub async fn propose(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
             .map(|o| o.record.clone())
             .collect();
         let labels = label_configs(&records, cfg.min_outcomes, cfg.longest_horizon());
+        // One search per market and week: every engine's candidates and the controls,
+        // judged against one baseline.
+        let sweep_id = format!("search-{market}-{as_of}");
         let mut swept = Vec::new();
         for engine in candidates::ENGINES {
             let Some(spec) = candidates::spec(engine) else {
@@ -66,7 +71,6 @@ pub async fn propose(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
             let wanted = label.is_some_and(|l| SWEEP_WHEN.contains(&l))
                 && !spec.tunable.is_empty()
                 && !open.contains(&(engine.to_owned(), market.clone()));
-            let sweep_id = format!("sweep-{market}-{engine}-{as_of}");
             let mut cands = if wanted {
                 sweep(engine, &body, spec.tunable, cfg.max_sweep_candidates)
             } else {
@@ -102,8 +106,18 @@ pub async fn propose(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
                 }
             }
         }
+        let queued = enqueue_search(
+            &ctx.stores,
+            cfg,
+            &sweep_id,
+            market,
+            as_of,
+            ctx.clock.as_ref(),
+        )
+        .await
+        .map_err(|e| JobError::transient(format!("queue {sweep_id}: {e:#}")))?;
         lines.push(format!(
-            "{market}: {}",
+            "{market}: {queued} experiments queued; {}",
             if swept.is_empty() {
                 "no engine to sweep".to_owned()
             } else {

@@ -490,7 +490,8 @@ impl<J: Job> Handler<Apply> for JobActor<J> {
                 }
             };
             let config_id = cfg.config_id.clone();
-            if changed {
+            // A promotion activates in the store first; the actor switching is the change.
+            if changed || act.config.config_id != config_id {
                 act.events.record(
                     J::NAME,
                     EventKind::Reconfigured,

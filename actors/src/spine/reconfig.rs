@@ -18,8 +18,29 @@ fn rejection_text(e: &ConfigError) -> String {
     }
 }
 
-/// Validates `body` (TOML) as `C` and activates it, or records why it was rejected.
-/// Returns the config and whether it changed anything.
+/// `body` as `C`: TOML, or the canonical JSON a stored version holds (what Kronos promotes;
+/// JSON keeps the `null` of an unset option, which TOML cannot write).
+fn parse_body<C: EngineConfig>(origin: &str, body: &str) -> Result<VersionedConfig<C>, String> {
+    if !body.trim_start().starts_with('{') {
+        return parse_engine_text::<C>(origin, body).map_err(|e| rejection_text(&e));
+    }
+    let config: C = serde_json::from_str(body).map_err(|e| format!("{origin}: {e}"))?;
+    let mut issues = prometheus::config::Issues::new();
+    config.validate(&mut issues);
+    if issues.is_empty() {
+        Ok(VersionedConfig::new(config))
+    } else {
+        Err(issues
+            .into_pairs()
+            .into_iter()
+            .map(|(k, r)| format!("{origin}: key `{k}`: {r}"))
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
+}
+
+/// Validates `body` (TOML, or a stored version's JSON) as `C` and activates it, or records
+/// why it was rejected. Returns the config and whether it changed anything.
 ///
 /// # Errors
 /// `rejected: …` with every validation issue, or a storage failure.
@@ -31,9 +52,8 @@ pub async fn store_config<C: EngineConfig>(
 ) -> Result<(VersionedConfig<C>, bool), String> {
     let now = clock.now();
     let origin = format!("config for `{}` from {requested_by}", C::ENGINE);
-    match parse_engine_text::<C>(&origin, body) {
-        Err(e) => {
-            let reason = rejection_text(&e);
+    match parse_body::<C>(&origin, body) {
+        Err(reason) => {
             db.record_config_rejection(C::ENGINE, requested_by, &reason, now)
                 .await
                 .map_err(|e| format!("cannot audit the rejection: {e}"))?;
