@@ -655,6 +655,30 @@ pub enum BenchCommand {
     /// Run the daily `engines` DAG through the actors on a large synthetic market (in
     /// scratch SQLite databases) and print seconds per run and milliseconds per job.
     Dag(BenchDagArgs),
+    /// Time a Kronos search on the current databases: one sweep of `--candidates` configs
+    /// (one-key steps over the engines' tunable keys) plus the baseline, run by `--workers`
+    /// `pv2 kronos worker` processes; prints the wall time and seconds per experiment.
+    Kronos(BenchKronosArgs),
+}
+
+/// `pv2 bench kronos` options.
+#[derive(Debug, clap::Args)]
+pub struct BenchKronosArgs {
+    /// Candidates in the search.
+    #[arg(long, default_value_t = 20)]
+    pub candidates: usize,
+    /// Worker processes.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// The market.
+    #[arg(long, default_value = "US_EQ")]
+    pub market: String,
+    /// The last day of the holdout.
+    #[arg(long)]
+    pub as_of: chrono::NaiveDate,
+    /// Print results as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `pv2 bench dag` options.

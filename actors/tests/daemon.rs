@@ -611,3 +611,172 @@ async fn an_operator_sees_a_degraded_actor_and_resets_it_without_a_restart() {
     );
     env.cleanup().await;
 }
+
+/// A PASSED proposal for the portfolio engine (risk aversion doubled), as a judged search
+/// leaves it.
+async fn passed_proposal(db: &RuntimeDb) -> (String, String) {
+    use prometheus::config::EngineConfig;
+    use prometheus::engines::portfolio::PortfolioConfig;
+    use prometheus::store::{KronosStore, ProposalRecord, ProposalState};
+    let cfg = PortfolioConfig {
+        risk_aversion: 8.0,
+        ..PortfolioConfig::default()
+    };
+    let active = prometheus::store::ConfigStore::active_config(db, "portfolio")
+        .await
+        .unwrap()
+        .expect("the daemon activated the portfolio config at start");
+    let at = chrono::Utc::now();
+    let p = ProposalRecord {
+        proposal_id: "kp-http".into(),
+        engine: "portfolio".into(),
+        market_id: "US_EQ".into(),
+        config_id: cfg.config_id().to_string(),
+        base_config_id: active.config_id.to_string(),
+        body: cfg.canonical_body(),
+        changes: "[]".into(),
+        origin: "{\"kind\":\"sweep\"}".into(),
+        sweep_id: "search-http".into(),
+        state: ProposalState::Proposed.as_str().into(),
+        reason: "risk_aversion 4 → 8".into(),
+        created_at: at,
+        created_by: "kronos".into(),
+        updated_at: at,
+        gates: None,
+    };
+    db.insert_proposal(&p).await.unwrap();
+    db.transition_proposal(
+        "kp-http",
+        ProposalState::Passed,
+        Some("[]"),
+        "kronos",
+        "every gate passed",
+        at,
+    )
+    .await
+    .unwrap();
+    (p.config_id, active.config_id.to_string())
+}
+
+/// The running portfolio actor's config id.
+fn running_portfolio_config(env: &Env) -> String {
+    let o = pv2(env, &["actors", "--format", "json"]);
+    let actors: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    actors
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["actor"] == "portfolio")
+        .unwrap()["config_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kronos_over_http_promotes_into_the_running_engine_and_reverts_with_the_token_only() {
+    let env = Env::sqlite();
+    let mut daemon = spawn_daemon(&env, None);
+    wait_healthy(&env, &mut daemon).await;
+    let db = runtime(&env).await;
+    let (candidate, old) = passed_proposal(&db).await;
+    assert_eq!(running_portfolio_config(&env), old);
+    let post = |path: &str, token: Option<&str>, body: &str| {
+        let (listen, path, token, body) = (
+            env.listen.clone(),
+            path.to_owned(),
+            token.map(str::to_owned),
+            body.to_owned(),
+        );
+        async move {
+            request(
+                &listen,
+                "POST",
+                &path,
+                token.as_deref(),
+                &body,
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let get = |path: &str| {
+        let (listen, path) = (env.listen.clone(), path.to_owned());
+        async move {
+            let r = request(&listen, "GET", &path, None, "", Duration::from_secs(30))
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()
+        }
+    };
+    let token = token(&env);
+    let listed = get("/kronos/proposals?state=passed").await;
+    assert_eq!(listed[0]["proposal_id"], "kp-http");
+    // No token, a wrong token: refused, nothing changes.
+    for t in [None, Some("wrong")] {
+        let r = post("/kronos/proposals/kp-http/approve", t, "").await;
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    // Frozen: refused with the reason.
+    let r = post("/kronos/freeze", Some(&token), "drill").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = post("/kronos/proposals/kp-http/approve", Some(&token), "go").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("frozen"), "{}", r.body);
+    let r = post("/kronos/unfreeze", Some(&token), "drill over").await;
+    assert_eq!(r.status, 200);
+    // Approved: the store and the running actor switch, in the same process.
+    let r = post(
+        "/kronos/proposals/kp-http/approve",
+        Some(&token),
+        "better risk",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(running_portfolio_config(&env), candidate);
+    let shown = get("/kronos/proposals/kp-http").await;
+    assert_eq!(shown["state"], "PROMOTED");
+    let promoted_by = shown["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "promoted")
+        .unwrap()["actor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(promoted_by.contains("via http from"), "{promoted_by}");
+    // A second approval is a conflict; revert restores the old config in the running actor.
+    let r = post("/kronos/proposals/kp-http/approve", Some(&token), "").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let r = post("/kronos/proposals/kp-http/revert", Some(&token), "drill").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(running_portfolio_config(&env), old);
+    let r = post("/kronos/proposals/nope/approve", Some(&token), "").await;
+    assert_eq!(r.status, 404);
+    let audit = get("/kronos/audit").await;
+    let actions: Vec<&str> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "proposed", "passed", "freeze", "unfreeze", "promoted", "reverted"
+        ]
+    );
+    assert!(
+        get("/kronos/experiments")
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(daemon.try_wait().unwrap(), None, "same process throughout");
+    let (status, _) = stop(&mut daemon, "TERM");
+    assert!(status.success());
+}

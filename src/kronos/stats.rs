@@ -229,8 +229,10 @@ fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
 /// The probability of backtest overfitting of the configs whose per-period returns are the
 /// columns of `returns` (rows: periods, in time order), by CSCV over `blocks` contiguous
 /// blocks of rows: for each half of the blocks taken as the training set, the config with
-/// the best training Sharpe is ranked among all configs on the other half. Ties in the
-/// out-of-sample ranking count against the winner (a rank shared is the lower one).
+/// the best training Sharpe is ranked among all configs on the other half. Configs tied
+/// with the winner out of sample share the middle of their ranks, and a split whose winner
+/// lands exactly on the median counts half (configs that all behave alike carry no
+/// evidence either way: 0.5).
 ///
 /// # Errors
 /// Fewer than 2 configs, an odd or zero block count, fewer periods than blocks, ragged rows.
@@ -277,14 +279,27 @@ pub fn probability_of_overfitting(returns: &[Vec<f64>], blocks: usize) -> Result
         let oos: Vec<f64> = (0..configs)
             .map(|c| block_sharpe(returns, &oos_rows, c))
             .collect();
-        // Rank 1 = worst … N = best; configs tied with the winner rank above it.
-        let rank = oos.iter().filter(|&&v| v < oos[best]).count() + 1;
-        let omega = rank as f64 / (configs as f64 + 1.0);
+        // Rank 1 = worst … N = best; ties share the middle of their ranks.
+        let below = oos.iter().filter(|&&v| v < oos[best]).count();
+        let tied = oos.iter().filter(|&&v| v == oos[best]).count();
+        let rank = below as f64 + (tied as f64 + 1.0) / 2.0;
+        let omega = rank / (configs as f64 + 1.0);
         logits.push((omega / (1.0 - omega)).ln());
     }
-    let overfit = logits.iter().filter(|l| **l <= 0.0).count();
+    let overfit: f64 = logits
+        .iter()
+        .map(|l| {
+            if l.abs() < 1e-12 {
+                0.5
+            } else if *l < 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .sum();
     Ok(Pbo {
-        pbo: overfit as f64 / logits.len() as f64,
+        pbo: overfit / logits.len() as f64,
         splits: logits.len(),
         logits,
     })
@@ -399,5 +414,11 @@ mod tests {
             Err(PboError::Ragged { row: 4, .. })
         ));
         assert_eq!(combinations(4, 2).len(), 6);
+        // Configs that all behave alike: no evidence either way.
+        let same: Vec<Vec<f64>> = noise(100, 1, 5)
+            .into_iter()
+            .map(|r| vec![r[0]; 4])
+            .collect();
+        assert_eq!(probability_of_overfitting(&same, 4).unwrap().pbo, 0.5);
     }
 }

@@ -389,7 +389,51 @@ async fn experiments_are_claimed_once_under_leases_that_expire(db: &TestDb) {
     );
 }
 
+async fn two_workers_racing_for_the_queue_never_share_an_experiment(db: &TestDb) {
+    let r = &db.runtime;
+    for i in 0..24 {
+        r.enqueue_experiment(&experiment(&format!("e{i:02}"), i % 3, i))
+            .await
+            .unwrap();
+    }
+    // Two workers claim as fast as they can, each finishing what it claims.
+    let worker = |name: &'static str| {
+        let r = r.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(e) = r.claim_experiment(name, at(100), at(10_000)).await.unwrap() {
+                assert!(
+                    r.finish_experiment(&e.experiment_id, name, ExperimentEnd::Done("{}"), at(101))
+                        .await
+                        .unwrap()
+                );
+                mine.push(e.experiment_id);
+            }
+            mine
+        })
+    };
+    let (a, b) = (worker("w1"), worker("w2"));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let mut all: Vec<String> = a.iter().chain(&b).cloned().collect();
+    all.sort();
+    let unique: std::collections::BTreeSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), 24, "w1 {a:?} w2 {b:?}");
+    assert_eq!(
+        unique.len(),
+        24,
+        "an experiment was run twice: w1 {a:?} w2 {b:?}"
+    );
+    assert!(
+        r.experiments(None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.state == "DONE" && e.attempts == 1)
+    );
+}
+
 conformance!(
+    two_workers_racing_for_the_queue_never_share_an_experiment,
     promotion_activates_the_config_in_one_step_and_revert_restores_the_old_one,
     experiments_are_claimed_once_under_leases_that_expire,
     decisions_and_outcomes_upsert_and_read_as_known,

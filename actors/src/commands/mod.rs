@@ -6,6 +6,7 @@ pub(crate) mod backtest;
 mod bench_dag;
 mod bench_gmm;
 mod bench_ingest;
+mod bench_kronos;
 mod bench_minilm;
 pub(crate) mod calendar;
 mod config;
@@ -147,5 +148,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             what: BenchCommand::Dag(args),
         } => bench_dag::run(&ctx, &args).await,
+        Command::Bench {
+            what: BenchCommand::Kronos(args),
+        } => bench_kronos::run(&ctx, &args).await,
     }
 }

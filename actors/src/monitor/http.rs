@@ -1,9 +1,11 @@
 //! The daemon's HTTP API on a loopback listener: liveness, readiness, actor and run state,
-//! and — with the control token — activating runs, applying configurations and resetting
-//! a DEGRADED actor. Every change is recorded with who asked: the client's
+//! Kronos's proposals, experiments and audit trail, and — with the control token —
+//! activating runs, applying configurations, resetting a DEGRADED actor and Kronos's
+//! approve / reject / revert / freeze / unfreeze. Every change is recorded with who asked: the client's
 //! `X-PV2-Requested-By` header (the CLI sends `cli:USER@HOST`) and the peer address.
 
 use super::client::REQUESTED_BY_HEADER;
+use super::kronos_api;
 use super::token::tokens_match;
 use crate::orchestrator::{Snapshot, Submit, WaitRun};
 use crate::spine::job_actor::ActorStatus;
@@ -18,13 +20,17 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 
-struct ApiState {
-    spine: Arc<Spine>,
-    token: String,
+/// What every route handler shares.
+pub(super) struct ApiState {
+    /// The running spine (its stores, actors, orchestrator).
+    pub(super) spine: Arc<Spine>,
+    /// The control token mutations need.
+    pub(super) token: String,
     daily_dag: String,
 }
 
-fn authorised(req: &HttpRequest, token: &str) -> bool {
+/// Whether the request carries the control token.
+pub(super) fn authorised(req: &HttpRequest, token: &str) -> bool {
     req.headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -33,7 +39,7 @@ fn authorised(req: &HttpRequest, token: &str) -> bool {
 }
 
 /// Who asked for a change, for the audit trail: the client's own name and its address.
-fn requester(req: &HttpRequest) -> String {
+pub(super) fn requester(req: &HttpRequest) -> String {
     let peer = req
         .peer_addr()
         .map_or_else(|| "unknown peer".to_owned(), |a| a.ip().to_string());
@@ -54,7 +60,8 @@ fn requester(req: &HttpRequest) -> String {
     }
 }
 
-fn unauthorised() -> HttpResponse {
+/// The answer to a mutation without the right token.
+pub(super) fn unauthorised() -> HttpResponse {
     HttpResponse::Unauthorized()
         .json(json!({"error": "missing or wrong control token (Authorization: Bearer …)"}))
 }
@@ -248,6 +255,21 @@ pub fn serve(
             .route("/runs", web::post().to(submit_run))
             .route("/config/{engine}", web::post().to(apply_config))
             .route("/actors/{name}/reset", web::post().to(reset_actor))
+            .route("/kronos/proposals", web::get().to(kronos_api::proposals))
+            .route(
+                "/kronos/proposals/{id}",
+                web::get().to(kronos_api::proposal),
+            )
+            .route(
+                "/kronos/proposals/{id}/{action}",
+                web::post().to(kronos_api::act),
+            )
+            .route(
+                "/kronos/experiments",
+                web::get().to(kronos_api::experiments),
+            )
+            .route("/kronos/audit", web::get().to(kronos_api::audit))
+            .route("/kronos/{what}", web::post().to(kronos_api::freeze))
     })
     .workers(1)
     .disable_signals()

@@ -2,4 +2,5 @@
 
 pub mod client;
 pub mod http;
+mod kronos_api;
 pub mod token;
