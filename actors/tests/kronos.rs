@@ -642,6 +642,18 @@ fn kronos_logs_decisions_measures_outcomes_point_in_time_and_serves_the_cli() {
                 "a negative control passed: {shown}"
             );
             assert!(gates.iter().any(|g| g["passed"] == false));
+            // Each fails at least where it must: removed caps loosen hard limits, a
+            // liquidity-blind universe leaves the declared bounds.
+            let failed = |name: &str| {
+                gates
+                    .iter()
+                    .any(|g| g["gate"] == name && g["passed"] == false)
+            };
+            match p["origin"]["control"].as_str().unwrap() {
+                "caps_removed" => assert!(failed("hard_limits") && failed("bounds"), "{shown}"),
+                "liquidity_blind" => assert!(failed("bounds"), "{shown}"),
+                _ => assert!(failed("bounds"), "{shown}"),
+            }
         }
     }
     assert_eq!(json(&env, &["kronos", "audit"])["frozen"], false);

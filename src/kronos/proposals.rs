@@ -77,14 +77,15 @@ impl Control {
                     ("ridge".into(), Some(Value::from(1e9))),
                 ]
             }
+            // An explicit `null` unsets an option; a missing key would take its default.
             Self::CapsRemoved => vec![
                 ("max_weight".into(), Some(Value::from(1.0))),
                 ("sector_cap".into(), Some(Value::from(1.0))),
-                ("turnover_limit".into(), None),
-                ("limits.max_ex_ante_vol".into(), None),
-                ("limits.max_fragile_weight".into(), None),
-                ("limits.max_historical_es_99".into(), None),
-                ("limits.max_scenario_es_99".into(), None),
+                ("turnover_limit".into(), Some(Value::Null)),
+                ("limits.max_ex_ante_vol".into(), Some(Value::Null)),
+                ("limits.max_fragile_weight".into(), Some(Value::Null)),
+                ("limits.max_historical_es_99".into(), Some(Value::Null)),
+                ("limits.max_scenario_es_99".into(), Some(Value::Null)),
             ],
             Self::LiquidityBlind => vec![
                 ("min_traded_value".into(), Some(Value::from(0.0))),
@@ -344,6 +345,10 @@ mod tests {
         }
         let p = body::<PortfolioConfig>();
         let caps = control(Control::CapsRemoved, &p);
+        // The limits are really gone once the body is read as a config (not defaulted back).
+        let cfg: PortfolioConfig = serde_json::from_value(caps.body.clone()).unwrap();
+        assert_eq!(cfg.limits.max_ex_ante_vol, None);
+        assert_eq!(cfg.turnover_limit, None);
         let why = admissibility(
             &caps,
             &p,

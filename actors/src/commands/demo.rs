@@ -264,6 +264,9 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
     let bt_from = sessions.get(WARM_UP_SESSIONS).copied().unwrap_or(start);
     let decisions = super::demo_decide::run(ctx, &market, bt_from, end).await?;
     let t_backtest = t.elapsed();
+    let t = Instant::now();
+    let kronos = super::demo_kronos::run(ctx, &stores, &market, end).await?;
+    let t_kronos = t.elapsed();
 
     let factor_id = FactorMembership::market_factor(market.as_str());
     let factor: BTreeMap<NaiveDate, f64> = db
@@ -293,7 +296,8 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
                     "derived": {"instruments": derived.instruments, "returns": derived.returns, "volatility": derived.volatility, "factor_values": derived.factor_values},
                     "representations": reps.json(),
                     "decisions": decisions.json(),
-                    "seconds": {"generate": t_generate.as_secs_f64(), "load": t_load.as_secs_f64(), "derive": t_derive.as_secs_f64(), "daily_dags": t_represent.as_secs_f64(), "backtests": t_backtest.as_secs_f64(), "total": started.elapsed().as_secs_f64()},
+                    "kronos": kronos.json(),
+                    "seconds": {"generate": t_generate.as_secs_f64(), "load": t_load.as_secs_f64(), "derive": t_derive.as_secs_f64(), "daily_dags": t_represent.as_secs_f64(), "backtests": t_backtest.as_secs_f64(), "kronos": t_kronos.as_secs_f64(), "total": started.elapsed().as_secs_f64()},
                 })
             );
         }
@@ -335,18 +339,20 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
             println!("  derived         {}", describe(&derived));
             reps.print();
             decisions.print();
+            kronos.print();
             println!(
                 "  databases       {} · {}",
                 redact_url(&s.historical_db),
                 redact_url(&s.runtime_db)
             );
             println!(
-                "  time            generate {:.1}s, load {:.1}s, derive {:.1}s, daily DAGs {:.1}s, backtests {:.1}s, total {:.1}s",
+                "  time            generate {:.1}s, load {:.1}s, derive {:.1}s, daily DAGs {:.1}s, backtests {:.1}s, kronos {:.1}s, total {:.1}s",
                 t_generate.as_secs_f64(),
                 t_load.as_secs_f64(),
                 t_derive.as_secs_f64(),
                 t_represent.as_secs_f64(),
                 t_backtest.as_secs_f64(),
+                t_kronos.as_secs_f64(),
                 started.elapsed().as_secs_f64()
             );
         }

@@ -68,7 +68,7 @@ pub async fn run(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let spine = Spine::start(ctx, stores.clone(), FaultPlan::default(), clock).await?;
     for &date in &out.sessions {
-        for dag in ["features", "profiles", "engines"] {
+        for dag in ["features", "profiles", "engines", "kronos_daily"] {
             let (run_id, state) = spine.run_and_wait(dag, market, date, "demo").await?;
             if state != RunStatus::Succeeded {
                 out.failed.push(format!("{run_id} {state}"));

@@ -13,6 +13,7 @@ mod config;
 mod daemon;
 mod demo;
 mod demo_decide;
+mod demo_kronos;
 mod demo_represent;
 mod derive;
 mod drill;
