@@ -761,3 +761,100 @@ fn kronos_logs_decisions_measures_outcomes_point_in_time_and_serves_the_cli() {
         .collect();
     assert_eq!(actions, vec!["proposed", "passed", "promoted", "reverted"]);
 }
+
+#[test]
+fn a_killed_worker_s_experiment_is_taken_over_when_its_lease_ends_without_duplicates() {
+    let env = env();
+    std::fs::write(
+        env.config_dir().join("engines/kronos.toml"),
+        format!("{KRONOS}lease_secs = 10\n"),
+    )
+    .unwrap();
+    pv2(
+        &env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2022-01-03",
+            "--to",
+            "2023-06-02",
+            "--dag",
+            "daily",
+        ],
+    );
+    let file = env.config_dir().join("candidate.toml");
+    std::fs::write(&file, "risk_aversion = 8.0\n").unwrap();
+    pv2(
+        &env,
+        &[
+            "kronos",
+            "propose",
+            "portfolio",
+            file.to_str().unwrap(),
+            "--as-of",
+            "2023-06-02",
+        ],
+    );
+    // A worker claims an experiment, then dies without a word.
+    let mut worker = env
+        .pv2()
+        .args(["kronos", "worker", "--name", "doomed", "--poll-secs", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let claimed = in_system(async {
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let running: Vec<(String,)> = rows!(
+                r,
+                "SELECT experiment_id FROM kronos_experiments WHERE state = 'RUNNING' AND lease_owner = 'doomed'",
+                (String,)
+            );
+            if let Some((id,)) = running.into_iter().next() {
+                return id;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker never claimed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    // Another worker runs the rest, waits out the dead one's lease and takes its experiment.
+    pv2(&env, &["kronos", "experiments", "run", "--wait"]);
+    let exps = json(&env, &["kronos", "experiments"]);
+    let exps = exps.as_array().unwrap();
+    assert_eq!(exps.len(), 2);
+    for e in exps {
+        assert_eq!(e["state"], "DONE", "{e}");
+        let expected = if e["experiment_id"] == claimed.as_str() {
+            2
+        } else {
+            1
+        };
+        assert_eq!(e["attempts"], expected, "{e}");
+    }
+    // One backtest per experiment, however many times it started.
+    let backtests = in_system(async {
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        let n: Vec<(i64, i64)> = rows!(
+            r,
+            "SELECT COUNT(*), COUNT(DISTINCT backtest_id) FROM backtest_runs",
+            (i64, i64)
+        );
+        n[0]
+    });
+    assert_eq!(backtests, (2, 2));
+    let proposals = json(&env, &["kronos", "proposals"]);
+    let state = proposals[0]["state"].as_str().unwrap();
+    assert!(
+        state == "PASSED" || state == "FAILED",
+        "judged: {proposals}"
+    );
+}
