@@ -858,3 +858,105 @@ fn a_killed_worker_s_experiment_is_taken_over_when_its_lease_ends_without_duplic
         "judged: {proposals}"
     );
 }
+
+/// The same DAGs without triggers: nothing is scheduled, every market counts as quiet.
+fn untriggered(dags: &str) -> String {
+    let mut out = String::new();
+    let mut skip = false;
+    for line in dags.lines() {
+        if line.trim() == "[dag.trigger]" {
+            skip = true;
+            continue;
+        }
+        if skip && (line.starts_with('[') || line.trim().is_empty()) {
+            skip = false;
+        }
+        if !skip {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn the_daemon_runs_queued_experiments_itself_in_a_quiet_window() {
+    let env = env();
+    std::fs::write(
+        env.config_dir().join("engines/kronos.toml"),
+        format!("{KRONOS}poll_secs = 1\n"),
+    )
+    .unwrap();
+    pv2(
+        &env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2022-01-03",
+            "--to",
+            "2023-06-02",
+            "--dag",
+            "daily",
+        ],
+    );
+    let file = env.config_dir().join("candidate.toml");
+    std::fs::write(&file, "risk_aversion = 8.0\n").unwrap();
+    pv2(
+        &env,
+        &[
+            "kronos",
+            "propose",
+            "portfolio",
+            file.to_str().unwrap(),
+            "--as-of",
+            "2023-06-02",
+        ],
+    );
+    // Nothing scheduled: whatever the real clock says, the window is quiet.
+    std::fs::write(env.config_dir().join("dags.toml"), untriggered(DAGS)).unwrap();
+    let mut daemon = env
+        .pv2()
+        .arg("daemon")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let judged = in_system(async {
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let states: Vec<(String,)> = rows!(
+                r,
+                "SELECT state FROM kronos_proposals WHERE created_by != 'kronos'",
+                (String,)
+            );
+            if states.iter().all(|s| s.0 == "PASSED" || s.0 == "FAILED") {
+                return states;
+            }
+            if let Ok(Some(status)) = daemon.try_wait() {
+                panic!("the daemon exited: {status}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the daemon's worker did not run the experiments: {states:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    assert_eq!(judged.len(), 1);
+    let exps = json(&env, &["kronos", "experiments"]);
+    assert!(
+        exps.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["state"] == "DONE" && e["attempts"] == 1),
+        "{exps}"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let status = daemon.wait().unwrap();
+    assert!(status.success(), "{status}");
+}

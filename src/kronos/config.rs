@@ -48,6 +48,11 @@ pub struct ExperimentSettings {
     pub lease_secs: u64,
     /// Claims of one experiment before it is failed for good.
     pub max_attempts: u32,
+    /// Whether the daemon runs experiments itself, in quiet windows (every market closed,
+    /// no priority-1 job due within `lease_secs`).
+    pub daemon_worker: bool,
+    /// Seconds between the daemon worker's looks at the queue and the calendars.
+    pub poll_secs: u64,
 }
 
 impl Default for ExperimentSettings {
@@ -58,6 +63,8 @@ impl Default for ExperimentSettings {
             holdout_months: 24,
             lease_secs: 600,
             max_attempts: 3,
+            daemon_worker: true,
+            poll_secs: 60,
         }
     }
 }
@@ -134,6 +141,11 @@ impl EngineConfig for KronosConfig {
             e.max_attempts == 0 || e.max_attempts > 10,
             "experiments.max_attempts",
             || format!("{} must be 1 to 10", e.max_attempts),
+        );
+        issues.check(
+            !(1..=3_600).contains(&e.poll_secs),
+            "experiments.poll_secs",
+            || format!("{} must be 1 to 3600", e.poll_secs),
         );
         self.gates.validate("gates.", issues);
     }

@@ -257,6 +257,82 @@ pub struct WorkReport {
     pub judged: Vec<String>,
 }
 
+/// How one claim ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Worked {
+    /// It ran and its result was stored.
+    Done,
+    /// It failed for good.
+    Failed,
+    /// It was put back for another attempt.
+    Retried,
+    /// Another worker took it over (this worker's lease had ended); nothing was stored.
+    LostLease,
+}
+
+/// Claims and runs one experiment as `worker` (judging its search if it was the last);
+/// `None` when nothing is claimable.
+///
+/// # Errors
+/// Storage failures (an experiment's own failure is recorded, not returned).
+pub async fn work_one(
+    ctx: &Context,
+    stores: &Stores,
+    cfg: &KronosConfig,
+    worker: &str,
+) -> anyhow::Result<Option<(Worked, String)>> {
+    let lease = chrono::Duration::seconds(i64::try_from(cfg.experiments.lease_secs).unwrap_or(600));
+    let now = SystemClock.now();
+    let Some(exp) = stores
+        .runtime
+        .claim_experiment(worker, now, now + lease)
+        .await?
+    else {
+        return Ok(None);
+    };
+    tracing::info!(experiment = %exp.experiment_id, search = %exp.sweep_id, attempt = exp.attempts, "experiment claimed");
+    // Keep the lease while the backtest runs.
+    let renewer = {
+        let db = stores.runtime.clone();
+        let (id, who) = (exp.experiment_id.clone(), worker.to_owned());
+        let every = Duration::from_secs((cfg.experiments.lease_secs / 3).max(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let until = SystemClock.now() + lease;
+                if !matches!(db.renew_lease(&id, &who, until).await, Ok(true)) {
+                    return;
+                }
+            }
+        })
+    };
+    let result = run_one(ctx, stores, &exp).await;
+    renewer.abort();
+    let at = SystemClock.now();
+    let (worked, text) = match result {
+        Ok(r) => (Worked::Done, serde_json::to_string(&r)?),
+        Err(RunError::Permanent(e)) => (Worked::Failed, e),
+        Err(RunError::Transient(e)) if exp.attempts >= i64::from(cfg.experiments.max_attempts) => {
+            (Worked::Failed, e)
+        }
+        Err(RunError::Transient(e)) => (Worked::Retried, e),
+    };
+    let outcome = match worked {
+        Worked::Done => ExperimentEnd::Done(&text),
+        Worked::Failed => ExperimentEnd::Failed(&text),
+        _ => ExperimentEnd::Retry(&text),
+    };
+    if !stores
+        .runtime
+        .finish_experiment(&exp.experiment_id, worker, outcome, at)
+        .await?
+    {
+        tracing::warn!(experiment = %exp.experiment_id, "lease lost: another worker took the experiment over; result dropped");
+        return Ok(Some((Worked::LostLease, exp.sweep_id)));
+    }
+    Ok(Some((worked, exp.sweep_id)))
+}
+
 /// Runs queued experiments as worker `worker` until the queue is empty (or, with `poll`,
 /// forever, sleeping `poll` between looks at an empty queue). Each finished search is judged.
 ///
@@ -270,14 +346,8 @@ pub async fn work(
     poll: Option<Duration>,
 ) -> anyhow::Result<WorkReport> {
     let mut report = WorkReport::default();
-    let lease = chrono::Duration::seconds(i64::try_from(cfg.experiments.lease_secs).unwrap_or(600));
     loop {
-        let now = SystemClock.now();
-        let Some(exp) = stores
-            .runtime
-            .claim_experiment(worker, now, now + lease)
-            .await?
-        else {
+        let Some((worked, search)) = work_one(ctx, stores, cfg, worker).await? else {
             match poll {
                 Some(p) => {
                     tokio::time::sleep(p).await;
@@ -286,55 +356,14 @@ pub async fn work(
                 None => return Ok(report),
             }
         };
-        tracing::info!(experiment = %exp.experiment_id, search = %exp.sweep_id, attempt = exp.attempts, "experiment claimed");
-        // Keep the lease while the backtest runs.
-        let renewer = {
-            let db = stores.runtime.clone();
-            let (id, who) = (exp.experiment_id.clone(), worker.to_owned());
-            let every = Duration::from_secs((cfg.experiments.lease_secs / 3).max(1));
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    let until = SystemClock.now() + lease;
-                    if !matches!(db.renew_lease(&id, &who, until).await, Ok(true)) {
-                        return;
-                    }
-                }
-            })
-        };
-        let result = run_one(ctx, stores, &exp).await;
-        renewer.abort();
-        let at = SystemClock.now();
-        let (end, text) = match result {
-            Ok(r) => (0, serde_json::to_string(&r)?),
-            Err(RunError::Permanent(e)) => (1, e),
-            Err(RunError::Transient(e))
-                if exp.attempts >= i64::from(cfg.experiments.max_attempts) =>
-            {
-                (1, e)
-            }
-            Err(RunError::Transient(e)) => (2, e),
-        };
-        let outcome = match end {
-            0 => ExperimentEnd::Done(&text),
-            1 => ExperimentEnd::Failed(&text),
-            _ => ExperimentEnd::Retry(&text),
-        };
-        if !stores
-            .runtime
-            .finish_experiment(&exp.experiment_id, worker, outcome, at)
-            .await?
-        {
-            tracing::warn!(experiment = %exp.experiment_id, "lease lost: another worker took the experiment over; result dropped");
-            continue;
+        match worked {
+            Worked::Done => report.done += 1,
+            Worked::Failed => report.failed += 1,
+            Worked::Retried => report.retried += 1,
+            Worked::LostLease => continue,
         }
-        match end {
-            0 => report.done += 1,
-            1 => report.failed += 1,
-            _ => report.retried += 1,
-        }
-        if judge_search(stores, cfg, &exp.sweep_id).await? {
-            report.judged.push(exp.sweep_id.clone());
+        if judge_search(stores, cfg, &search).await? {
+            report.judged.push(search);
         }
     }
 }

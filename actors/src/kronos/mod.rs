@@ -13,6 +13,7 @@ pub mod candidates;
 mod decisions;
 pub mod experiments;
 mod outcomes;
+pub mod quiet;
 mod sweeps;
 
 use crate::spine::edge::NoOutput;
