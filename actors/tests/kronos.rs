@@ -770,33 +770,7 @@ fn a_killed_worker_s_experiment_is_taken_over_when_its_lease_ends_without_duplic
         format!("{KRONOS}lease_secs = 10\n"),
     )
     .unwrap();
-    pv2(
-        &env,
-        &[
-            "backfill",
-            "--market",
-            "US_EQ",
-            "--from",
-            "2022-01-03",
-            "--to",
-            "2023-06-02",
-            "--dag",
-            "daily",
-        ],
-    );
-    let file = env.config_dir().join("candidate.toml");
-    std::fs::write(&file, "risk_aversion = 8.0\n").unwrap();
-    pv2(
-        &env,
-        &[
-            "kronos",
-            "propose",
-            "portfolio",
-            file.to_str().unwrap(),
-            "--as-of",
-            "2023-06-02",
-        ],
-    );
+    queue_a_search(&env);
     // A worker claims an experiment, then dies without a word.
     let mut worker = env
         .pv2()
@@ -859,6 +833,38 @@ fn a_killed_worker_s_experiment_is_taken_over_when_its_lease_ends_without_duplic
     );
 }
 
+/// Seventeen months of data, then a user's candidate (risk aversion doubled): its search —
+/// a baseline and one candidate — is queued, ending on 2023-06-02.
+fn queue_a_search(env: &Env) {
+    pv2(
+        env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2022-01-03",
+            "--to",
+            "2023-06-02",
+            "--dag",
+            "daily",
+        ],
+    );
+    let file = env.config_dir().join("candidate.toml");
+    std::fs::write(&file, "risk_aversion = 8.0\n").unwrap();
+    pv2(
+        env,
+        &[
+            "kronos",
+            "propose",
+            "portfolio",
+            file.to_str().unwrap(),
+            "--as-of",
+            "2023-06-02",
+        ],
+    );
+}
+
 /// The same DAGs without triggers: nothing is scheduled, every market counts as quiet.
 fn untriggered(dags: &str) -> String {
     let mut out = String::new();
@@ -887,33 +893,7 @@ fn the_daemon_runs_queued_experiments_itself_in_a_quiet_window() {
         format!("{KRONOS}poll_secs = 1\n"),
     )
     .unwrap();
-    pv2(
-        &env,
-        &[
-            "backfill",
-            "--market",
-            "US_EQ",
-            "--from",
-            "2022-01-03",
-            "--to",
-            "2023-06-02",
-            "--dag",
-            "daily",
-        ],
-    );
-    let file = env.config_dir().join("candidate.toml");
-    std::fs::write(&file, "risk_aversion = 8.0\n").unwrap();
-    pv2(
-        &env,
-        &[
-            "kronos",
-            "propose",
-            "portfolio",
-            file.to_str().unwrap(),
-            "--as-of",
-            "2023-06-02",
-        ],
-    );
+    queue_a_search(&env);
     // Nothing scheduled: whatever the real clock says, the window is quiet.
     std::fs::write(env.config_dir().join("dags.toml"), untriggered(DAGS)).unwrap();
     let mut daemon = env

@@ -6,7 +6,7 @@ use crate::cli::{ExperimentsCommand, KronosCommand, OutputFormat};
 use crate::clock::SystemClock;
 use crate::context::Context;
 use crate::kronos::candidates::{self, Provenance};
-use crate::kronos::experiments;
+use crate::kronos::{experiments, proposal_json};
 use crate::spine::engine_config::resolve_config;
 use anyhow::{Context as _, anyhow};
 use chrono::NaiveDate;
@@ -495,17 +495,6 @@ async fn notify_daemon(ctx: &Context, engine: &str, body: &str) -> anyhow::Resul
 
 fn origin_label(origin: &str) -> String {
     serde_json::from_str::<Origin>(origin).map_or_else(|_| origin.to_owned(), |o| o.label())
-}
-
-fn proposal_json(p: &ProposalRecord) -> Value {
-    json!({
-        "proposal_id": p.proposal_id, "engine": p.engine, "market": p.market_id,
-        "config_id": p.config_id, "base_config_id": p.base_config_id, "state": p.state,
-        "reason": p.reason, "origin": serde_json::from_str::<Value>(&p.origin).unwrap_or(Value::Null),
-        "sweep_id": p.sweep_id, "changes": serde_json::from_str::<Value>(&p.changes).unwrap_or(Value::Null),
-        "created_at": p.created_at, "created_by": p.created_by, "updated_at": p.updated_at,
-        "gates": p.gates.as_deref().and_then(|g| serde_json::from_str::<Value>(g).ok()),
-    })
 }
 
 fn print_proposals(ps: &[ProposalRecord], format: OutputFormat) {

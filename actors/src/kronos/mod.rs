@@ -26,8 +26,22 @@ use prometheus::domain::{
     TargetPortfolio,
 };
 use prometheus::kronos::config::KronosConfig;
+use prometheus::store::ProposalRecord;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+
+/// A proposal as the CLI and the HTTP API show it (JSON fields parsed, gates included).
+pub fn proposal_json(p: &ProposalRecord) -> Value {
+    let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+    json!({
+        "proposal_id": p.proposal_id, "engine": p.engine, "market": p.market_id,
+        "config_id": p.config_id, "base_config_id": p.base_config_id, "state": p.state,
+        "reason": p.reason, "origin": parse(&p.origin), "search": p.sweep_id,
+        "changes": parse(&p.changes), "gates": p.gates.as_deref().map(parse),
+        "created_at": p.created_at, "created_by": p.created_by, "updated_at": p.updated_at,
+    })
+}
 
 /// What arrives on Kronos's edges: one engine output of any kind.
 #[derive(Clone, Debug)]

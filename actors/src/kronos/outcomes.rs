@@ -188,6 +188,42 @@ async fn regime_in_force(
         .map(|day| day.label.as_str().to_owned()))
 }
 
+/// A class engine's outcomes: each class's tail, and the spread named `spread.0` between
+/// the expected shortfall of the risky classes (`spread.1`) and of the safe ones (`spread.2`).
+fn classes<'a>(
+    hz: &Horizon,
+    sink: &mut Sink<'_>,
+    members: impl Iterator<Item = (&'a str, &'a str)>,
+    spread: (&str, &[&str], &[&str]),
+) {
+    let mut by_class: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (class, id) in members {
+        by_class.entry(class).or_default().push(id);
+    }
+    for (class, ids) in &by_class {
+        if let Some(c) = class_outcome(&hz.paths(ids.iter().copied())) {
+            sink.class(class, &c);
+        }
+    }
+    let of = |names: &[&str]| {
+        class_outcome(
+            &hz.paths(
+                names
+                    .iter()
+                    .flat_map(|c| by_class.get(c).into_iter().flatten().copied()),
+            ),
+        )
+    };
+    let (name, risky, safe) = spread;
+    if let (Some(r), Some(s)) = (of(risky), of(safe)) {
+        sink.put(
+            name,
+            "es_spread",
+            r.expected_shortfall_95 - s.expected_shortfall_95,
+        );
+    }
+}
+
 /// Writes one decision's outcome values; returns whether it had any to measure.
 async fn judge(
     ctx: &JobContext,
@@ -321,72 +357,31 @@ async fn judge(
         }
         "stability" => {
             let rows = runtime.stability(&d.market_id, d.as_of, &config).await?;
-            let mut by_class: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-            for r in &rows {
-                by_class
-                    .entry(r.class.as_str())
-                    .or_default()
-                    .push(r.instrument_id.as_str());
-            }
-            for (class, ids) in &by_class {
-                if let Some(c) = class_outcome(&hz.paths(ids.iter().copied())) {
-                    sink.class(class, &c);
-                }
-            }
-            let stable = class_outcome(
-                &hz.paths(
-                    rows.iter()
-                        .filter(|r| r.class.as_str() == "STABLE")
-                        .map(|r| r.instrument_id.as_str()),
-                ),
-            );
-            let fragile = class_outcome(
-                &hz.paths(
-                    rows.iter()
-                        .filter(|r| {
-                            matches!(r.class.as_str(), "FRAGILE" | "TARGETABLE" | "BREAKER")
-                        })
-                        .map(|r| r.instrument_id.as_str()),
-                ),
-            );
-            if let (Some(s), Some(f)) = (stable, fragile) {
-                sink.put(
+            let members = rows
+                .iter()
+                .map(|r| (r.class.as_str(), r.instrument_id.as_str()));
+            classes(
+                hz,
+                sink,
+                members,
+                (
                     "fragile_vs_stable",
-                    "es_spread",
-                    f.expected_shortfall_95 - s.expected_shortfall_95,
-                );
-            }
+                    &["FRAGILE", "TARGETABLE", "BREAKER"],
+                    &["STABLE"],
+                ),
+            );
         }
         "fragility" => {
             let rows = runtime.fragility(&d.market_id, d.as_of, &config).await?;
-            let mut by_class: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-            for r in &rows {
-                by_class
-                    .entry(r.class.as_str())
-                    .or_default()
-                    .push(r.instrument_id.as_str());
-            }
-            for (class, ids) in &by_class {
-                if let Some(c) = class_outcome(&hz.paths(ids.iter().copied())) {
-                    sink.class(class, &c);
-                }
-            }
-            let none =
-                class_outcome(&hz.paths(by_class.get("NONE").into_iter().flatten().copied()));
-            let flagged = class_outcome(
-                &hz.paths(
-                    ["SHORT_CANDIDATE", "CRISIS"]
-                        .iter()
-                        .flat_map(|c| by_class.get(c).into_iter().flatten().copied()),
-                ),
+            let members = rows
+                .iter()
+                .map(|r| (r.class.as_str(), r.instrument_id.as_str()));
+            classes(
+                hz,
+                sink,
+                members,
+                ("flagged_vs_none", &["SHORT_CANDIDATE", "CRISIS"], &["NONE"]),
             );
-            if let (Some(n), Some(f)) = (none, flagged) {
-                sink.put(
-                    "flagged_vs_none",
-                    "es_spread",
-                    f.expected_shortfall_95 - n.expected_shortfall_95,
-                );
-            }
         }
         _ => return Ok(false),
     }

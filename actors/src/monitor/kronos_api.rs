@@ -4,12 +4,13 @@
 //! never anything in the body; the body is only the reason.
 
 use super::http::{ApiState, authorised, requester, unauthorised};
+use crate::kronos::proposal_json;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use prometheus::domain::{ApplyConfig, ConfigId};
 use prometheus::store::{
-    ConfigStore, ExperimentStore, KronosStore, ProposalRecord, ProposalState, TransitionError,
+    ConfigStore, ExperimentStore, KronosStore, ProposalState, TransitionError,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,17 +28,6 @@ fn transition_error(e: &TransitionError) -> HttpResponse {
         }
     };
     HttpResponse::build(status).json(json!({"error": e.to_string()}))
-}
-
-fn proposal_json(p: &ProposalRecord) -> Value {
-    let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
-    json!({
-        "proposal_id": p.proposal_id, "engine": p.engine, "market": p.market_id,
-        "config_id": p.config_id, "base_config_id": p.base_config_id, "state": p.state,
-        "reason": p.reason, "origin": parse(&p.origin), "search": p.sweep_id,
-        "changes": parse(&p.changes), "gates": p.gates.as_deref().map(parse),
-        "created_at": p.created_at, "created_by": p.created_by, "updated_at": p.updated_at,
-    })
 }
 
 /// `?state=` of the proposals list.
