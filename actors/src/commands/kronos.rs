@@ -555,7 +555,15 @@ async fn report(
         as_of.unwrap_or_else(|| NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default());
     let outcomes = stores.runtime.outcomes(market, engine, known_by).await?;
     let records: Vec<_> = outcomes.iter().map(|o| o.record.clone()).collect();
-    let (min_n, horizon) = (cfg.min_outcomes, cfg.longest_horizon());
+    // The longest configured horizon that has outcomes yet (a young history has only the
+    // short ones).
+    let horizon = records
+        .iter()
+        .map(|r| r.horizon_days)
+        .filter(|h| cfg.horizons.contains(h))
+        .max()
+        .unwrap_or_else(|| cfg.longest_horizon());
+    let min_n = cfg.min_outcomes;
     let labels = label_configs(&records, min_n, horizon);
     let slices = summarise(&records);
     if format == OutputFormat::Json {
