@@ -172,3 +172,118 @@ pub fn evaluate(spec: &ExperimentSpec, sessions: &[Session]) -> Evaluation {
         crisis_returns,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn change(key: &str) -> Change {
+        Change {
+            key: key.into(),
+            from: None,
+            to: None,
+        }
+    }
+
+    #[test]
+    fn an_overlay_carries_whole_arrays_nested_keys_and_nulls() {
+        let candidate = json!({
+            "prior": [0.01, 0.02, 0.05],
+            "limits": {"max_ex_ante_vol": null, "min_scenario_coverage": 0.95},
+            "risk_aversion": 8.0,
+        });
+        let overlay = overlay_of(
+            &[
+                change("prior.2"),
+                change("limits.max_ex_ante_vol"),
+                change("risk_aversion"),
+            ],
+            &candidate,
+        );
+        assert_eq!(
+            overlay,
+            json!({
+                "prior": [0.01, 0.02, 0.05],
+                "limits": {"max_ex_ante_vol": null},
+                "risk_aversion": 8.0,
+            })
+        );
+        // A key the candidate lacks is unset explicitly.
+        assert_eq!(
+            overlay_of(&[change("turnover_limit")], &json!({})),
+            json!({"turnover_limit": null})
+        );
+    }
+
+    fn sessions(benchmark: &[f64], ret: f64) -> Vec<Session> {
+        let d0 = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        benchmark
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Session {
+                date: d0 + chrono::Days::new(i as u64),
+                point: DayPoint {
+                    ret,
+                    benchmark: Some(*b),
+                    equity: 1.0,
+                    traded: 0.0,
+                    costs: 0.0,
+                },
+                regime: Some(if i < 100 { "CARRY" } else { "RISK_OFF" }.into()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn crisis_windows_are_the_worst_non_overlapping_benchmark_months() {
+        let mut b = vec![0.001; 200];
+        for x in &mut b[30..40] {
+            *x = -0.02;
+        }
+        for x in &mut b[150..155] {
+            *x = -0.03;
+        }
+        let w = crisis_windows(&sessions(&b, 0.0));
+        assert_eq!(w.len(), 3);
+        // The two crashes first (each window covering its crash), then the next worst,
+        // none overlapping.
+        assert!(
+            (20..=30).contains(&w[0]) || (134..=150).contains(&w[0]),
+            "{w:?}"
+        );
+        for (i, a) in w.iter().enumerate() {
+            for c in &w[i + 1..] {
+                assert!(a + CRISIS_WINDOW <= *c || c + CRISIS_WINDOW <= *a, "{w:?}");
+            }
+        }
+        assert!(crisis_windows(&sessions(&b[..10], 0.0)).is_empty());
+    }
+
+    #[test]
+    fn an_evaluation_splits_periods_and_regimes() {
+        let s = sessions(&[0.0; 200], 0.001);
+        let d = |i: u64| NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(i);
+        let spec = ExperimentSpec {
+            market: "US_EQ".into(),
+            strategy: "core_long_eq".into(),
+            engine: None,
+            overlay: BTreeMap::new(),
+            base_configs: BTreeMap::new(),
+            in_sample: (d(0), d(149)),
+            holdout: (d(150), d(199)),
+        };
+        let e = evaluate(&spec, &s);
+        assert_eq!((e.in_sample.days, e.holdout.days), (150, 50));
+        assert_eq!(e.in_sample_returns.len(), 150);
+        assert_eq!(
+            e.regimes
+                .iter()
+                .map(|r| (r.regime.as_str(), r.days))
+                .collect::<Vec<_>>(),
+            vec![("CARRY", 100), ("RISK_OFF", 100)]
+        );
+        assert_eq!(e.crisis_returns.len(), 3);
+        assert!((e.crisis_returns[0] - (1.001f64.powi(21) - 1.0)).abs() < 1e-12);
+    }
+}
