@@ -190,7 +190,10 @@ pub fn loosened(limits: &[HardLimit], active: &Value, candidate: &Value) -> Vec<
     let mut out = Vec::new();
     for l in limits {
         let (a, c) = (get_path(active, l.key), get_path(candidate, l.key));
-        let show = |v: Option<&Value>| v.map_or_else(|| "unlimited".to_owned(), Value::to_string);
+        let show = |v: Option<&Value>| {
+            v.filter(|v| !v.is_null())
+                .map_or_else(|| "unlimited".to_owned(), Value::to_string)
+        };
         let looser = match l.tighter {
             Tighter::Lower | Tighter::Higher => {
                 let (a, c) = (a.and_then(Value::as_f64), c.and_then(Value::as_f64));
@@ -283,7 +286,7 @@ mod tests {
         assert!(loosened(&limits, &active, &active).is_empty());
         let tighter = json!({"limits": {"max_ex_ante_vol": 0.4, "min_scenario_coverage": 0.99}});
         assert!(loosened(&limits, &active, &tighter).is_empty());
-        let looser = json!({"limits": {"min_scenario_coverage": 0.9}, "long_only": false});
+        let looser = json!({"limits": {"max_ex_ante_vol": null, "min_scenario_coverage": 0.9}, "long_only": false});
         let why = loosened(&limits, &active, &looser);
         assert_eq!(why.len(), 3, "{why:?}");
         assert!(why[0].contains("0.6 → unlimited"), "{why:?}");
