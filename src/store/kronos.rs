@@ -237,14 +237,13 @@ pub trait KronosStore {
         engine: Option<&str>,
         known_by: NaiveDate,
     ) -> Result<Vec<StoredOutcome>, StoreError>;
-    /// Whether any outcome of a decision of `market` on `decided` at `horizon_days` is
-    /// stored (catch-up measures only what is missing).
-    async fn measured(
+    /// The (decision date, horizon) pairs of `market` from `from` on that have outcomes
+    /// stored: what a day's catch-up need not measure again, in one read.
+    async fn measured_since(
         &self,
         market: &str,
-        decided: NaiveDate,
-        horizon_days: u32,
-    ) -> Result<bool, StoreError>;
+        from: NaiveDate,
+    ) -> Result<std::collections::BTreeSet<(NaiveDate, u32)>, StoreError>;
     /// Stores a proposal unless one with its id exists; returns whether it was new. Its
     /// `proposed` audit row is written in the same transaction.
     async fn insert_proposal(&self, p: &ProposalRecord) -> Result<bool, StoreError>;
@@ -599,18 +598,20 @@ impl KronosStore for RuntimeDb {
             .collect())
     }
 
-    async fn measured(
+    async fn measured_since(
         &self,
         market: &str,
-        decided: NaiveDate,
-        horizon_days: u32,
-    ) -> Result<bool, StoreError> {
-        const SQL: &str = "SELECT 1 FROM decision_outcomes WHERE market_id = $1 AND as_of_date = $2 \
-             AND horizon_days = $3 LIMIT 1";
-        let row: Option<(i32,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(decided).bind(i64::from(horizon_days))
-            .fetch_optional(p).await.map_err(StoreError::query("look up outcomes"))?);
-        Ok(row.is_some())
+        from: NaiveDate,
+    ) -> Result<std::collections::BTreeSet<(NaiveDate, u32)>, StoreError> {
+        const SQL: &str = "SELECT DISTINCT as_of_date, horizon_days FROM decision_outcomes \
+             WHERE market_id = $1 AND as_of_date >= $2";
+        let rows: Vec<(NaiveDate, i64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market).bind(from)
+            .fetch_all(p).await.map_err(StoreError::query("look up outcomes"))?);
+        Ok(rows
+            .into_iter()
+            .filter_map(|(d, h)| Some((d, u32::try_from(h).ok()?)))
+            .collect())
     }
 
     async fn insert_proposal(&self, p: &ProposalRecord) -> Result<bool, StoreError> {

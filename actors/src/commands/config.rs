@@ -124,6 +124,52 @@ pub async fn history(ctx: &Context, engine: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the running daemon answered to a configuration it applied.
+pub(super) struct DaemonApplied {
+    /// The config now active.
+    pub config_id: String,
+    /// Whether it replaced another.
+    pub changed: bool,
+    /// The daemon's process id.
+    pub pid: u32,
+}
+
+/// Sends `body` (TOML, or a stored version's JSON) for `engine` to the running daemon's
+/// `ApplyConfig` path: `None` when no daemon runs, else its answer (`Err`: why it refused).
+///
+/// # Errors
+/// The daemon cannot be reached or answers nonsense.
+pub(super) async fn apply_in_daemon(
+    ctx: &Context,
+    engine: &str,
+    body: &str,
+) -> anyhow::Result<Option<Result<DaemonApplied, String>>> {
+    let state_dir = PathBuf::from(&ctx.app.daemon.state_dir);
+    let Some(daemon) = find_daemon(&state_dir).await else {
+        return Ok(None);
+    };
+    let token = client_token(&state_dir)?;
+    let r = request(
+        &daemon.listen,
+        "POST",
+        &format!("/config/{engine}"),
+        Some(&token),
+        body,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let v: serde_json::Value =
+        serde_json::from_str(&r.body).map_err(|e| anyhow!("bad answer from the daemon: {e}"))?;
+    if r.status != 200 {
+        return Ok(Some(Err(v["error"].as_str().unwrap_or(&r.body).to_owned())));
+    }
+    Ok(Some(Ok(DaemonApplied {
+        config_id: v["config_id"].as_str().unwrap_or("?").to_owned(),
+        changed: v["changed"].as_bool() == Some(true),
+        pid: daemon.pid,
+    })))
+}
+
 /// `pv2 config apply ENGINE FILE`: to the running daemon (hot, same process) or, when none
 /// runs, straight to the store.
 ///
@@ -133,54 +179,39 @@ pub async fn apply(ctx: &Context, engine: &str, file: &Path) -> anyhow::Result<(
     known(engine)?;
     let body =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let state_dir = PathBuf::from(&ctx.app.daemon.state_dir);
-    if let Some(daemon) = find_daemon(&state_dir).await {
-        let token = client_token(&state_dir)?;
-        let r = request(
-            &daemon.listen,
-            "POST",
-            &format!("/config/{engine}"),
-            Some(&token),
-            &body,
-            Duration::from_secs(60),
-        )
-        .await?;
-        let v: serde_json::Value = serde_json::from_str(&r.body)
-            .map_err(|e| anyhow!("bad answer from the daemon: {e}"))?;
-        if r.status != 200 {
-            bail!("{engine}: {}", v["error"].as_str().unwrap_or(&r.body));
+    let state = |changed: bool| {
+        if changed {
+            "now active"
+        } else {
+            "already active"
         }
-        let changed = if v["changed"].as_bool() == Some(true) {
-            "now active"
-        } else {
-            "already active"
-        };
-        println!(
-            "{engine}: {} {changed} in the running daemon (pid {})",
-            v["config_id"].as_str().unwrap_or("?"),
-            daemon.pid
-        );
-    } else {
-        let stores = ctx.open_stores().await?;
-        let res = apply_offline(
-            engine,
-            &body,
-            &stores.runtime,
-            &client_identity(),
-            &SystemClock,
-        )
-        .await;
-        stores.close().await;
-        let a = res.map_err(|e| anyhow!("{engine}: {e}"))?;
-        let changed = if a.changed {
-            "now active"
-        } else {
-            "already active"
-        };
-        println!(
-            "{engine}: {} {changed} (no daemon running; used from the next start)",
-            a.config_id
-        );
+    };
+    match apply_in_daemon(ctx, engine, &body).await? {
+        Some(Err(e)) => bail!("{engine}: {e}"),
+        Some(Ok(a)) => println!(
+            "{engine}: {} {} in the running daemon (pid {})",
+            a.config_id,
+            state(a.changed),
+            a.pid
+        ),
+        None => {
+            let stores = ctx.open_stores().await?;
+            let res = apply_offline(
+                engine,
+                &body,
+                &stores.runtime,
+                &client_identity(),
+                &SystemClock,
+            )
+            .await;
+            stores.close().await;
+            let a = res.map_err(|e| anyhow!("{engine}: {e}"))?;
+            println!(
+                "{engine}: {} {} (no daemon running; used from the next start)",
+                a.config_id,
+                state(a.changed)
+            );
+        }
     }
     Ok(())
 }

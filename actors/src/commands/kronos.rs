@@ -463,33 +463,13 @@ fn print_experiments(list: &[prometheus::store::ExperimentRecord], format: Outpu
 /// Tells the running daemon, if any, to switch `engine` to `body` (already active in the
 /// store): the same `ApplyConfig` path as `pv2 config apply`, so its next job uses it.
 async fn notify_daemon(ctx: &Context, engine: &str, body: &str) -> anyhow::Result<()> {
-    use crate::monitor::client::{find_daemon, request};
-    let state_dir = std::path::PathBuf::from(&ctx.app.daemon.state_dir);
-    let Some(daemon) = find_daemon(&state_dir).await else {
-        println!("no daemon running: the next start uses the new config");
-        return Ok(());
-    };
-    let token = crate::monitor::token::client_token(&state_dir)?;
-    let r = request(
-        &daemon.listen,
-        "POST",
-        &format!("/config/{engine}"),
-        Some(&token),
-        body,
-        std::time::Duration::from_secs(60),
-    )
-    .await?;
-    if r.status != 200 {
-        anyhow::bail!(
-            "the config is active in the store, but the running daemon refused it ({}): {}; restart the daemon",
-            r.status,
-            r.body
-        );
+    match super::config::apply_in_daemon(ctx, engine, body).await? {
+        None => println!("no daemon running: the next start uses the new config"),
+        Some(Ok(a)) => println!("the running daemon's {engine} switched (pid {})", a.pid),
+        Some(Err(e)) => anyhow::bail!(
+            "the config is active in the store, but the running daemon refused it: {e}; restart the daemon"
+        ),
     }
-    println!(
-        "the running daemon's {engine} switched (pid {})",
-        daemon.pid
-    );
     Ok(())
 }
 

@@ -97,30 +97,35 @@ pub async fn measure(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
             ends.extend(cfg.horizons.iter().map(|h| (s.date, *h)));
         }
     }
-    for (end, h) in ends {
-        let Some(start) = calendar.previous_session(end, h as usize) else {
+    // (horizon end, horizon, decision date); the decisions and what is already measured
+    // are read once for the whole span, not once per pair.
+    let spans: Vec<(NaiveDate, u32, NaiveDate)> = ends
+        .into_iter()
+        .filter_map(|(end, h)| Some((end, h, calendar.previous_session(end, h as usize)?.date)))
+        .collect();
+    let Some(first) = spans.iter().map(|s| s.2).min() else {
+        return Ok("no session far enough back to measure".into());
+    };
+    let mut by_date: BTreeMap<NaiveDate, Vec<DecisionRecord>> = BTreeMap::new();
+    for d in ctx.stores.runtime.decisions(market, first, as_of).await? {
+        by_date.entry(d.as_of).or_default().push(d);
+    }
+    let done = ctx.stores.runtime.measured_since(market, first).await?;
+    for (end, h, decided) in spans {
+        if end != as_of && done.contains(&(decided, h)) {
+            continue;
+        }
+        let Some(decisions) = by_date.get(&decided) else {
             continue;
         };
-        let decided = start.date;
-        if end != as_of && ctx.stores.runtime.measured(market, decided, h).await? {
-            continue;
-        }
-        let decisions = ctx
-            .stores
-            .runtime
-            .decisions(market, decided, decided)
-            .await?;
-        if decisions.is_empty() {
-            continue;
-        }
         let dates: Vec<NaiveDate> = calendar
             .sessions(decided, end)
             .iter()
             .map(|s| s.date)
             .collect();
         let horizon = horizon_prices(&panel, &dates);
-        let regime = regime_in_force(ctx, market, decided, &decisions).await?;
-        for d in &decisions {
+        let regime = regime_in_force(ctx, market, decided, decisions).await?;
+        for d in decisions {
             let mut sink = Sink {
                 decision: d,
                 regime: regime.clone(),

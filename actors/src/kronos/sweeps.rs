@@ -28,8 +28,12 @@ pub async fn propose(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
     let runtime = &ctx.stores.runtime;
     let as_of = ctx.run.as_of;
     let run_market = ctx.run.market.as_str();
-    let outcomes = runtime.outcomes(None, None, as_of).await?;
-    let markets: BTreeSet<String> = if ctx.markets.markets.iter().any(|m| m.id == run_market) {
+    // A market's run reads that market's outcomes only; a GLOBAL run, every market's.
+    let one_market = ctx.markets.markets.iter().any(|m| m.id == run_market);
+    let outcomes = runtime
+        .outcomes(one_market.then_some(run_market), None, as_of)
+        .await?;
+    let markets: BTreeSet<String> = if one_market {
         [run_market.to_owned()].into()
     } else {
         outcomes
