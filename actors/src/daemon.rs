@@ -43,72 +43,6 @@ pub async fn shutdown_signal() -> &'static str {
     }
 }
 
-/// The daemon's own Kronos worker: in quiet windows only (see [`crate::kronos::quiet`]),
-/// one experiment at a time, the window checked again before each. Reads Kronos's active
-/// config on every look, so `pv2 config apply kronos` switches it on or off.
-async fn experiment_worker(ctx: Cli, stores: prometheus::store::Stores) {
-    use crate::kronos::experiments::{Worked, judge_search, work_one};
-    use crate::kronos::quiet::busy_reason;
-    use prometheus::kronos::config::KronosConfig;
-    let worker = format!("daemon-{}", std::process::id());
-    let setup = || -> anyhow::Result<_> {
-        let dags = crate::spine::system::load_dags(&ctx)?;
-        let calendars = crate::scheduler::calendars(&ctx.markets).map_err(anyhow::Error::msg)?;
-        let bindings = crate::scheduler::bindings(&dags, &calendars, None, None)
-            .map_err(anyhow::Error::msg)?;
-        Ok((dags, calendars, bindings))
-    };
-    let (dags, calendars, bindings) = match setup() {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "the experiment worker cannot read the DAGs; it stays off");
-            return;
-        }
-    };
-    loop {
-        let cfg = match crate::spine::engine_config::resolve_config::<KronosConfig>(
-            &ctx.source,
-            &stores.runtime,
-            &SystemClock,
-        )
-        .await
-        {
-            Ok(c) => c.config,
-            Err(e) => {
-                tracing::warn!(error = %e, "experiment worker: no Kronos config");
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                continue;
-            }
-        };
-        let pause = Duration::from_secs(cfg.experiments.poll_secs);
-        if !cfg.experiments.daemon_worker {
-            tokio::time::sleep(pause).await;
-            continue;
-        }
-        let margin =
-            chrono::Duration::seconds(i64::try_from(cfg.experiments.lease_secs).unwrap_or(600));
-        if let Some(why) = busy_reason(SystemClock.now(), margin, &dags, &bindings, &calendars) {
-            tracing::debug!(reason = %why, "experiment worker: not a quiet window");
-            tokio::time::sleep(pause).await;
-            continue;
-        }
-        match work_one(&ctx, &stores, &cfg, &worker).await {
-            Ok(Some((worked, search))) => {
-                if worked != Worked::LostLease
-                    && let Err(e) = judge_search(&stores, &cfg, &search).await
-                {
-                    tracing::warn!(error = %e, search = %search, "experiment worker: judging failed");
-                }
-            }
-            Ok(None) => tokio::time::sleep(pause).await,
-            Err(e) => {
-                tracing::warn!(error = %e, "experiment worker: storage failed");
-                tokio::time::sleep(pause).await;
-            }
-        }
-    }
-}
-
 /// Runs the daemon until SIGTERM or SIGINT.
 ///
 /// # Errors
@@ -168,7 +102,11 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
             .record("scheduler", EventKind::Disabled, "daemon.scheduler = false");
         None
     };
-    let experiments = actix::spawn(experiment_worker(cli.clone(), spine.stores.clone()));
+    let experiments = actix::spawn(crate::kronos::daemon_worker::run(
+        cli.clone(),
+        Arc::clone(&spine),
+        Arc::clone(&clock),
+    ));
     let signal = shutdown_signal().await;
     eprintln!("pv2 daemon: {signal} received, draining");
     // A claimed experiment is left to its lease: the next worker (or start) takes it over.

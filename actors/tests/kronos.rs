@@ -3,7 +3,10 @@
 //! Checks the decision log against the run record, recomputes an outcome from the stored
 //! target and prices, shows that outcomes and analytics known by a date do not move when
 //! later prices are corrupted and every date is re-run, and drives `pv2 kronos` (report,
-//! propose, refuse, reject, freeze, audit).
+//! propose, refuse, reject, freeze, audit). The whole loop runs inside one daemon (spine,
+//! HTTP API, its experiment worker) on the simulated clock: a deliberately worse config is
+//! measured, swept, tested only in a quiet window, approved, used, reverted — and then
+//! promoted by the policy.
 
 mod common;
 
@@ -939,4 +942,369 @@ fn the_daemon_runs_queued_experiments_itself_in_a_quiet_window() {
         .status();
     let status = daemon.wait().unwrap();
     assert!(status.success(), "{status}");
+}
+
+/// Two and a half years of 40 synthetic names from 2019, experiments over twelve months in
+/// sample and six held out, sweeps of two candidates per engine, no controls (the other
+/// tests run them), the daemon's worker looking every second.
+fn loop_env() -> Env {
+    let env = env();
+    let engines = env.config_dir().join("engines");
+    std::fs::write(
+        engines.join("ingest.toml"),
+        "source = \"synthetic\"\n[synthetic]\nmarket = \"US_EQ\"\ninstruments = 40\nseed = 8\nhistory_start = \"2019-01-02\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        engines.join("kronos.toml"),
+        "horizons = [1, 5]\nmin_outcomes = 3\nmax_sweep_candidates = 2\nnegative_controls = false\n\
+         [experiments]\nin_sample_months = 12\nholdout_months = 6\npoll_secs = 1\n",
+    )
+    .unwrap();
+    env
+}
+
+/// The engine chain's sessions `from..=to` on the simulated clock (the scheduler moves it),
+/// every run awaited.
+async fn sessions(
+    spine: &prometheus_actors::spine::system::Spine,
+    clock: &std::sync::Arc<prometheus_actors::scheduler::SimulatedClock>,
+    from: &str,
+    to: &str,
+) {
+    use prometheus_actors::scheduler::{
+        SchedulerClock, SchedulerOptions, WhenFinished, start_of_day,
+    };
+    let ny = chrono_tz::America::New_York;
+    let (from, to): (chrono::NaiveDate, chrono::NaiveDate) =
+        (from.parse().unwrap(), to.parse().unwrap());
+    let start = start_of_day(ny, from);
+    let until = start_of_day(ny, to + chrono::TimeDelta::days(1)) - chrono::TimeDelta::seconds(1);
+    clock.advance_to(start);
+    let opts = SchedulerOptions {
+        scheduler_id: format!("sim-{from}"),
+        clock: SchedulerClock::Simulated(std::sync::Arc::clone(clock)),
+        start: Some(start),
+        until: Some(until),
+        wait_for_runs: true,
+        resubmit_recorded: true,
+        catch_up: false,
+        on_activation: None,
+    };
+    let scheduler = spine.start_scheduler(opts, Some("US_EQ"), None).unwrap();
+    let report = scheduler.send(WhenFinished).await.unwrap().await.unwrap();
+    assert!(
+        report.failed_runs.is_empty() && report.refused.is_empty(),
+        "{report:?}"
+    );
+    assert!(report.fired > 0, "{report:?}");
+}
+
+/// The portfolio configs the engines runs of `from..=to` used, distinct.
+async fn portfolio_configs(r: &Pool, from: &str, to: &str) -> Vec<String> {
+    let rows: Vec<(String,)> = rows!(
+        r,
+        format!(
+            "SELECT DISTINCT j.config_id FROM job_runs j JOIN dag_runs d ON d.run_id = j.run_id \
+             WHERE d.dag_id = 'engines' AND j.actor = 'portfolio' AND j.state = 'SUCCEEDED' \
+             AND d.as_of_date BETWEEN '{from}' AND '{to}'"
+        ),
+        (String,)
+    );
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+/// Waits (real time) until every proposal of `search` is judged; their states.
+async fn judged(r: &Pool, search: &str) -> Vec<(String, String, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let rows: Vec<(String, String, String)> = rows!(
+            r,
+            format!(
+                "SELECT proposal_id, engine, state FROM kronos_proposals WHERE sweep_id = '{search}' \
+                 ORDER BY proposal_id"
+            ),
+            (String, String, String)
+        );
+        if !rows.is_empty() && rows.iter().all(|p| p.2 != "PROPOSED") {
+            return rows;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon's worker did not judge {search}: {rows:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn a_worse_config_is_found_tested_promoted_and_reverted_inside_one_daemon_on_the_simulated_clock() {
+    use prometheus::domain::{Clock, MarketId};
+    use prometheus_actors::monitor::client::request;
+    use prometheus_actors::monitor::http;
+    use prometheus_actors::scheduler::SimulatedClock;
+    use prometheus_actors::spine::faults::FaultPlan;
+    use prometheus_actors::spine::system::Spine;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let env = loop_env();
+    pv2(
+        &env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2019-01-02",
+            "--to",
+            "2021-05-28",
+            "--dag",
+            "daily",
+        ],
+    );
+    // The deliberately worse config: the lowest risk aversion the portfolio engine allows,
+    // so the targets chase forecasts whose IC on this market is negative.
+    let worse = env.config_dir().join("worse.toml");
+    std::fs::write(&worse, "risk_aversion = 0.5\n").unwrap();
+    pv2(
+        &env,
+        &["config", "apply", "portfolio", worse.to_str().unwrap()],
+    );
+    let token = "e2e-control-token";
+    in_system(async {
+        let ctx = env.context();
+        let stores = ctx.open_stores().await.unwrap();
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        let start = prometheus_actors::scheduler::start_of_day(
+            chrono_tz::America::New_York,
+            "2021-06-01".parse().unwrap(),
+        );
+        let clock = Arc::new(SimulatedClock::new(start));
+        let dyn_clock: Arc<dyn Clock> = Arc::clone(&clock) as Arc<dyn Clock>;
+        let faults = FaultPlan::parse("", prometheus_actors::spine::ACTOR_NAMES).unwrap();
+        let spine = Arc::new(
+            Spine::start(&ctx, stores, faults, Arc::clone(&dyn_clock))
+                .await
+                .unwrap(),
+        );
+        let server = http::serve(
+            &env.listen,
+            Arc::clone(&spine),
+            token.to_owned(),
+            "daily".into(),
+        )
+        .unwrap();
+        let worker = actix::spawn(prometheus_actors::kronos::daemon_worker::run(
+            ctx.clone(),
+            Arc::clone(&spine),
+            Arc::clone(&dyn_clock),
+        ));
+        let post = |path: String| {
+            let listen = env.listen.clone();
+            async move {
+                let r = request(
+                    &listen,
+                    "POST",
+                    &path,
+                    Some(token),
+                    "e2e",
+                    Duration::from_secs(60),
+                )
+                .await
+                .unwrap();
+                assert_eq!(r.status, 200, "{path}: {}", r.body);
+                serde_json::from_str::<Value>(&r.body).unwrap()
+            }
+        };
+
+        // June: every session's chain under the worse config, Kronos measuring it.
+        sessions(&spine, &clock, "2021-06-01", "2021-06-30").await;
+        let worse_id = portfolio_configs(&r, "2021-06-01", "2021-06-30").await;
+        assert_eq!(worse_id.len(), 1, "{worse_id:?}");
+        let worse_id = worse_id[0].clone();
+        // Detected: the outcomes do not call it robust, so the weekly search sweeps it.
+        let report = json(&env, &["kronos", "report", "--engine", "portfolio"]);
+        let label = report["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["config_id"] == worse_id.as_str())
+            .unwrap_or_else(|| panic!("no label for {worse_id}: {report}"));
+        assert_ne!(label["label"], "robust", "{label}");
+
+        // The search is queued while the market is open: the worker must not touch it.
+        clock.advance_to(
+            chrono::DateTime::parse_from_rfc3339("2021-07-01T19:55:00Z")
+                .unwrap()
+                .into(),
+        );
+        let (run, status) = spine
+            .run_and_wait(
+                "kronos_weekly",
+                &MarketId::from("US_EQ"),
+                "2021-06-30".parse().unwrap(),
+                "e2e",
+            )
+            .await
+            .unwrap();
+        assert_eq!(status.as_str(), "SUCCEEDED", "{run}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let claimed: Vec<(i64,)> = rows!(
+            r,
+            "SELECT COUNT(*) FROM kronos_experiments WHERE state != 'QUEUED' OR attempts > 0",
+            (i64,)
+        );
+        assert_eq!(claimed[0].0, 0, "an experiment started in session");
+        let sweeps: Vec<(String, String)> = rows!(
+            r,
+            "SELECT proposal_id, changes FROM kronos_proposals WHERE engine = 'portfolio' \
+             AND base_config_id = '{worse_id}'"
+                .replace("{worse_id}", &worse_id),
+            (String, String)
+        );
+        assert!(!sweeps.is_empty(), "the worse config is swept");
+
+        // That day's chain runs first; then, overnight, the worker runs the search.
+        sessions(&spine, &clock, "2021-07-01", "2021-07-01").await;
+        let states = judged(&r, "search-US_EQ-2021-06-30").await;
+        let passed: Vec<&(String, String, String)> = states
+            .iter()
+            .filter(|p| p.1 == "portfolio" && p.2 == "PASSED")
+            .collect();
+        assert!(
+            !passed.is_empty(),
+            "a sweep of the worse config passes: {states:?}"
+        );
+        let (chosen, _, _) = passed[0].clone();
+        let shown = json(&env, &["kronos", "show", &chosen]);
+        let gates = shown["gates"].as_array().unwrap();
+        assert_eq!(gates.len(), 11);
+        assert!(gates.iter().all(|g| g["passed"] == true), "{shown}");
+        let new_id = shown["config_id"].as_str().unwrap().to_owned();
+
+        // Approval over HTTP switches the running engine; the next session uses it.
+        let approved = post(format!("/kronos/proposals/{chosen}/approve")).await;
+        assert_eq!(
+            approved["engine"]["config_id"],
+            new_id.as_str(),
+            "{approved}"
+        );
+        sessions(&spine, &clock, "2021-07-02", "2021-07-09").await;
+        assert_eq!(
+            portfolio_configs(&r, "2021-07-02", "2021-07-09").await,
+            vec![new_id.clone()]
+        );
+        // Revert: the old config again, from the next session.
+        let reverted = post(format!("/kronos/proposals/{chosen}/revert")).await;
+        assert_eq!(
+            reverted["engine"]["config_id"],
+            worse_id.as_str(),
+            "{reverted}"
+        );
+        sessions(&spine, &clock, "2021-07-12", "2021-07-14").await;
+        assert_eq!(
+            portfolio_configs(&r, "2021-07-12", "2021-07-14").await,
+            vec![worse_id.clone()]
+        );
+        let audit = json(&env, &["kronos", "show", &chosen]);
+        let actions: Vec<&str> = audit["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, vec!["proposed", "passed", "promoted", "reverted"]);
+
+        // The promotion policy on for the portfolio engine: a later search's best passed
+        // portfolio sweep is promoted by the daemon itself in the next quiet window, audited
+        // as the policy, and used from the next session; other engines' passes wait for a
+        // person.
+        let policy = env.config_dir().join("kronos-auto.toml");
+        std::fs::write(
+            &policy,
+            format!(
+                "{}[promotion]\nauto = true\nengines = [\"portfolio\"]\n",
+                std::fs::read_to_string(env.config_dir().join("engines/kronos.toml")).unwrap()
+            ),
+        )
+        .unwrap();
+        let body = std::fs::read_to_string(&policy).unwrap();
+        let listen = env.listen.clone();
+        let applied = request(
+            &listen,
+            "POST",
+            "/config/kronos",
+            Some(token),
+            &body,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        assert_eq!(applied.status, 200, "{}", applied.body);
+        let (_, status) = spine
+            .run_and_wait(
+                "kronos_weekly",
+                &MarketId::from("US_EQ"),
+                "2021-07-09".parse().unwrap(),
+                "e2e",
+            )
+            .await
+            .unwrap();
+        assert_eq!(status.as_str(), "SUCCEEDED");
+        let states = judged(&r, "search-US_EQ-2021-07-09").await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let promoted = loop {
+            let rows: Vec<(String, String, String)> = rows!(
+                r,
+                "SELECT proposal_id, engine, config_id FROM kronos_proposals WHERE sweep_id = 'search-US_EQ-2021-07-09' AND state = 'PROMOTED'",
+                (String, String, String)
+            );
+            if !rows.is_empty() {
+                break rows;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing auto-promoted: {states:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let by: Vec<(String,)> = rows!(
+            r,
+            format!(
+                "SELECT actor FROM kronos_audit WHERE proposal_id = '{}' AND action = 'promoted'",
+                promoted[0].0
+            ),
+            (String,)
+        );
+        assert_eq!(by, vec![("kronos:policy".to_owned(),)]);
+        assert_eq!(promoted.len(), 1, "{promoted:?}");
+        assert_eq!(promoted[0].1, "portfolio");
+        let waiting: Vec<(String,)> = rows!(
+            r,
+            "SELECT DISTINCT engine FROM kronos_proposals WHERE sweep_id = 'search-US_EQ-2021-07-09' AND state = 'PASSED'",
+            (String,)
+        );
+        assert!(
+            !waiting.is_empty(),
+            "other engines' passes wait: {states:?}"
+        );
+        assert!(waiting.iter().all(|w| w.0 != "portfolio"));
+        sessions(&spine, &clock, "2021-07-15", "2021-07-16").await;
+        let used: Vec<(String,)> = rows!(
+            r,
+            format!(
+                "SELECT DISTINCT j.config_id FROM job_runs j JOIN dag_runs d ON d.run_id = j.run_id \
+                 WHERE d.dag_id = 'engines' AND j.actor = '{}' AND d.as_of_date >= '2021-07-15'",
+                promoted[0].1
+            ),
+            (String,)
+        );
+        assert_eq!(used, vec![(promoted[0].2.clone(),)]);
+
+        worker.abort();
+        server.stop(true).await;
+        spine.shutdown(Duration::from_secs(5)).await;
+        spine.stores.close().await;
+    });
 }

@@ -29,7 +29,43 @@ pub struct KronosConfig {
     pub experiments: ExperimentSettings,
     /// What a candidate must pass.
     pub gates: GateConfig,
+    /// Whether candidates that passed may be promoted without a person.
+    pub promotion: PromotionPolicy,
 }
+
+/// Auto-promotion (`[promotion]`): off by default, so every promotion is a person's
+/// `approve`. When on, the daemon promotes, per engine and search, the passed sweep
+/// candidate with the best in-sample Sharpe ratio. Only sweeps qualify: they move one
+/// declared tunable key by one step inside its bounds and loosen no hard limit (both are
+/// gates), so a policy can never take a config anywhere a person has not bounded.
+/// Proposals from people are always left for a person; nothing is promoted while frozen.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromotionPolicy {
+    /// Promote passed sweep candidates without waiting for `approve`.
+    pub auto: bool,
+    /// The engines the policy may reconfigure (empty: every engine).
+    pub engines: Vec<String>,
+}
+
+impl PromotionPolicy {
+    /// Whether the policy may promote a sweep candidate of `engine`.
+    pub fn covers(&self, engine: &str) -> bool {
+        self.auto && (self.engines.is_empty() || self.engines.iter().any(|e| e == engine))
+    }
+}
+
+/// The engines Kronos can propose configs for: the decision engines a strategy runs, in
+/// the order of the daily chain.
+pub const DECISION_ENGINES: [&str; 7] = [
+    "regime",
+    "stability",
+    "scenarios",
+    "fragility",
+    "assessment",
+    "universe",
+    "portfolio",
+];
 
 /// How experiments run (`[experiments]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,6 +116,7 @@ impl Default for KronosConfig {
             negative_controls: true,
             experiments: ExperimentSettings::default(),
             gates: GateConfig::default(),
+            promotion: PromotionPolicy::default(),
         }
     }
 }
@@ -148,6 +185,18 @@ impl EngineConfig for KronosConfig {
             || format!("{} must be 1 to 3600", e.poll_secs),
         );
         self.gates.validate("gates.", issues);
+        for e in &self.promotion.engines {
+            issues.check(
+                !DECISION_ENGINES.contains(&e.as_str()),
+                "promotion.engines",
+                || {
+                    format!(
+                        "unknown engine `{e}`; Kronos configures {}",
+                        DECISION_ENGINES.join(", ")
+                    )
+                },
+            );
+        }
     }
 }
 
@@ -183,6 +232,10 @@ mod tests {
                 max_pbo: 2.0,
                 ..GateConfig::default()
             },
+            promotion: PromotionPolicy {
+                auto: true,
+                engines: vec!["portfolio".into(), "ingest".into()],
+            },
         }
         .validate(&mut issues);
         let keys: Vec<String> = issues.into_pairs().into_iter().map(|(k, _)| k).collect();
@@ -196,8 +249,24 @@ mod tests {
                 "catch_up_sessions",
                 "max_sweep_candidates",
                 "experiments.lease_secs",
-                "gates.max_pbo"
+                "gates.max_pbo",
+                "promotion.engines"
             ]
         );
+    }
+
+    #[test]
+    fn the_promotion_policy_is_off_by_default_and_covers_only_its_engines() {
+        assert!(!KronosConfig::default().promotion.covers("portfolio"));
+        let all = PromotionPolicy {
+            auto: true,
+            engines: vec![],
+        };
+        assert!(all.covers("regime") && all.covers("portfolio"));
+        let one = PromotionPolicy {
+            auto: true,
+            engines: vec!["portfolio".into()],
+        };
+        assert!(one.covers("portfolio") && !one.covers("regime"));
     }
 }

@@ -21,15 +21,7 @@ use prometheus::store::{ProposalRecord, ProposalState, RuntimeDb};
 use serde_json::Value;
 
 /// The engines Kronos can propose configs for: the decision engines a strategy runs.
-pub const ENGINES: [&str; 7] = [
-    "regime",
-    "stability",
-    "scenarios",
-    "fragility",
-    "assessment",
-    "universe",
-    "portfolio",
-];
+pub const ENGINES: [&str; 7] = prometheus::kronos::config::DECISION_ENGINES;
 
 /// What Kronos needs to know about one engine's config type.
 #[derive(Clone, Copy)]

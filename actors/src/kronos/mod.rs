@@ -10,9 +10,11 @@
 //! store, so a restart or a lost message changes nothing it writes.
 
 pub mod candidates;
+pub mod daemon_worker;
 mod decisions;
 pub mod experiments;
 mod outcomes;
+pub mod promotion;
 pub mod quiet;
 mod sweeps;
 
