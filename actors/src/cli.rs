@@ -490,7 +490,7 @@ pub enum KronosCommand {
         #[arg(long, default_value_t = 10)]
         poll_secs: u64,
     },
-    /// Promote a PASSED proposal: its config becomes active (audited, in one transaction)
+    /// Promote a PASSED (or SHADOW) proposal: its config becomes active (audited, in one transaction)
     /// and the running daemon's engine switches to it at once.
     Approve {
         /// The proposal id.
@@ -513,7 +513,24 @@ pub enum KronosCommand {
         #[arg(long)]
         by: Option<String>,
     },
-    /// Turn a proposal down.
+    /// Run a PASSED proposal in shadow: beside the active config in the daily chain, on the
+    /// same inputs, its outputs stored under its own config and never read downstream, its
+    /// decisions measured; `show` compares it with the active config. Approve or reject it
+    /// after.
+    Shadow {
+        /// The proposal id.
+        id: String,
+        /// Sessions to run (default: Kronos's `shadow_sessions`).
+        #[arg(long)]
+        sessions: Option<u32>,
+        /// Why.
+        #[arg(long, default_value = "shadow before promotion")]
+        reason: String,
+        /// Who (default: the `USER` environment variable).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Turn a proposal down (a shadow stops).
     Reject {
         /// The proposal id.
         id: String,

@@ -5,8 +5,8 @@
 //! later prices are corrupted and every date is re-run, and drives `pv2 kronos` (report,
 //! propose, refuse, reject, freeze, audit). The whole loop runs inside one daemon (spine,
 //! HTTP API, its experiment worker) on the simulated clock: a deliberately worse config is
-//! measured, swept, tested only in a quiet window, approved, used, reverted — and then
-//! promoted by the policy.
+//! measured, swept, tested only in a quiet window, run in shadow, approved, used, reverted
+//! — and then promoted by the policy.
 
 mod common;
 
@@ -1183,16 +1183,56 @@ fn a_worse_config_is_found_tested_promoted_and_reverted_inside_one_daemon_on_the
         assert!(gates.iter().all(|g| g["passed"] == true), "{shown}");
         let new_id = shown["config_id"].as_str().unwrap().to_owned();
 
-        // Approval over HTTP switches the running engine; the next session uses it.
+        // Shadow first, for three sessions: the candidate runs beside the active config on
+        // the same runs, its targets stored under its own id, the run record (what
+        // downstream reads by) still naming the active one; then it stops.
+        let shadowed = post(format!("/kronos/proposals/{chosen}/shadow?sessions=3")).await;
+        assert_eq!(shadowed["proposal"]["state"], "SHADOW", "{shadowed}");
+        sessions(&spine, &clock, "2021-07-02", "2021-07-08").await;
+        assert_eq!(
+            portfolio_configs(&r, "2021-07-02", "2021-07-08").await,
+            vec![worse_id.clone()]
+        );
+        let shadow_days: Vec<(String, String)> = rows!(
+            r,
+            format!(
+                "SELECT CAST(as_of_date AS TEXT), state FROM kronos_shadow_runs \
+                 WHERE proposal_id = '{chosen}' ORDER BY 1"
+            ),
+            (String, String)
+        );
+        // July 5th is a holiday: three sessions from the 2nd, then no more.
+        let expected: Vec<(String, String)> = ["2021-07-02", "2021-07-06", "2021-07-07"]
+            .iter()
+            .map(|d| ((*d).to_owned(), "SUCCEEDED".to_owned()))
+            .collect();
+        assert_eq!(shadow_days, expected);
+        let targets: Vec<(String, i64)> = rows!(
+            r,
+            "SELECT config_id, COUNT(DISTINCT as_of_date) FROM target_portfolios \
+             WHERE as_of_date BETWEEN '2021-07-02' AND '2021-07-08' GROUP BY config_id ORDER BY 2 DESC",
+            (String, i64)
+        );
+        assert_eq!(targets, vec![(worse_id.clone(), 4), (new_id.clone(), 3)]);
+        let shown = json(&env, &["kronos", "show", &chosen]);
+        let shadow = &shown["shadow"];
+        assert_eq!(shadow["ran"], 3, "{shadow}");
+        let primary = &shadow["comparison"][0];
+        assert_eq!(primary["primary"], true, "{shadow}");
+        assert_eq!(primary["metric"], "active_return");
+        assert!(primary["n"].as_u64().unwrap() >= 2, "{shadow}");
+
+        // Approval (from shadow) over HTTP switches the running engine; the next session
+        // uses it.
         let approved = post(format!("/kronos/proposals/{chosen}/approve")).await;
         assert_eq!(
             approved["engine"]["config_id"],
             new_id.as_str(),
             "{approved}"
         );
-        sessions(&spine, &clock, "2021-07-02", "2021-07-09").await;
+        sessions(&spine, &clock, "2021-07-09", "2021-07-09").await;
         assert_eq!(
-            portfolio_configs(&r, "2021-07-02", "2021-07-09").await,
+            portfolio_configs(&r, "2021-07-09", "2021-07-09").await,
             vec![new_id.clone()]
         );
         // Revert: the old config again, from the next session.
@@ -1214,7 +1254,10 @@ fn a_worse_config_is_found_tested_promoted_and_reverted_inside_one_daemon_on_the
             .iter()
             .map(|a| a["action"].as_str().unwrap())
             .collect();
-        assert_eq!(actions, vec!["proposed", "passed", "promoted", "reverted"]);
+        assert_eq!(
+            actions,
+            vec!["proposed", "passed", "shadow", "promoted", "reverted"]
+        );
 
         // The promotion policy on for the portfolio engine: a later search's best passed
         // portfolio sweep is promoted by the daemon itself in the next quiet window, audited

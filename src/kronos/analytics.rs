@@ -81,7 +81,7 @@ pub fn null_of(metric: &str) -> f64 {
 
 /// The Newey–West (Bartlett kernel) variance of the mean of `v`, in time order, with
 /// `lags` autocovariances.
-fn newey_west_var_of_mean(v: &[f64], mean: f64, lags: usize) -> f64 {
+pub(crate) fn newey_west_var_of_mean(v: &[f64], mean: f64, lags: usize) -> f64 {
     let n = v.len();
     let gamma = |k: usize| -> f64 {
         (k..n)

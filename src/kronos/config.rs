@@ -25,6 +25,9 @@ pub struct KronosConfig {
     pub max_sweep_candidates: usize,
     /// Propose the negative controls with every weekly search.
     pub negative_controls: bool,
+    /// Sessions a candidate put in shadow runs beside the active config (unless the
+    /// person starting it says otherwise).
+    pub shadow_sessions: u32,
     /// How candidates are tried.
     pub experiments: ExperimentSettings,
     /// What a candidate must pass.
@@ -114,6 +117,7 @@ impl Default for KronosConfig {
             catch_up_sessions: 10,
             max_sweep_candidates: 12,
             negative_controls: true,
+            shadow_sessions: 10,
             experiments: ExperimentSettings::default(),
             gates: GateConfig::default(),
             promotion: PromotionPolicy::default(),
@@ -154,6 +158,11 @@ impl EngineConfig for KronosConfig {
             self.max_sweep_candidates == 0 || self.max_sweep_candidates > 200,
             "max_sweep_candidates",
             || format!("{} must be 1 to 200", self.max_sweep_candidates),
+        );
+        issues.check(
+            self.shadow_sessions == 0 || self.shadow_sessions > 252,
+            "shadow_sessions",
+            || format!("{} must be 1 to 252", self.shadow_sessions),
         );
         let e = &self.experiments;
         issues.check(e.strategy.trim().is_empty(), "experiments.strategy", || {
@@ -224,6 +233,7 @@ mod tests {
             catch_up_sessions: 1_000,
             max_sweep_candidates: 0,
             negative_controls: true,
+            shadow_sessions: 0,
             experiments: ExperimentSettings {
                 lease_secs: 1,
                 ..ExperimentSettings::default()
@@ -248,6 +258,7 @@ mod tests {
                 "min_outcomes",
                 "catch_up_sessions",
                 "max_sweep_candidates",
+                "shadow_sessions",
                 "experiments.lease_secs",
                 "gates.max_pbo",
                 "promotion.engines"

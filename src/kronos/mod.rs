@@ -8,6 +8,8 @@
 //! - [`proposals`] — bounded sweeps over the keys each engine declares tunable, user
 //!   proposals and negative controls.
 //! - [`gates`] — the checks a candidate must pass against the active config.
+//! - [`shadow`] — a shadowed candidate's outcomes against the active config's on the same
+//!   sessions.
 //! - [`stats`] — the probabilistic and deflated Sharpe ratios and the probability of
 //!   backtest overfitting.
 //!
@@ -20,4 +22,5 @@ pub mod experiment;
 pub mod gates;
 pub mod outcomes;
 pub mod proposals;
+pub mod shadow;
 pub mod stats;

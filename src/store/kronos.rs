@@ -42,6 +42,16 @@ pub struct DecisionRecord {
     pub summary: String,
 }
 
+/// How the summary of a shadow run's decision starts (followed by the proposal id).
+pub const SHADOW_DECISION: &str = "shadow of proposal ";
+
+impl DecisionRecord {
+    /// Whether it is a candidate's decision in shadow (never in force downstream).
+    pub fn is_shadow(&self) -> bool {
+        self.summary.starts_with(SHADOW_DECISION)
+    }
+}
+
 /// An outcome with when it became knowable and the Kronos run that computed it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredOutcome {
@@ -95,8 +105,11 @@ pub enum ProposalState {
     Proposed,
     /// Refused before any experiment (out of bounds, loosens a hard limit, invalid).
     Refused,
-    /// Its experiment passed every gate; a person may approve it.
+    /// Its experiment passed every gate; a person may approve it (or run it in shadow).
     Passed,
+    /// Running beside the active config in the daily chain, on the same inputs, its
+    /// outputs stored under its own config and measured; a person decides after.
+    Shadow,
     /// Its experiment failed a gate (the reasons are stored).
     Failed,
     /// Approved and made active.
@@ -109,10 +122,11 @@ pub enum ProposalState {
 
 impl ProposalState {
     /// Every state.
-    pub const ALL: [ProposalState; 7] = [
+    pub const ALL: [ProposalState; 8] = [
         Self::Proposed,
         Self::Refused,
         Self::Passed,
+        Self::Shadow,
         Self::Failed,
         Self::Promoted,
         Self::Rejected,
@@ -125,6 +139,7 @@ impl ProposalState {
             Self::Proposed => "PROPOSED",
             Self::Refused => "REFUSED",
             Self::Passed => "PASSED",
+            Self::Shadow => "SHADOW",
             Self::Failed => "FAILED",
             Self::Promoted => "PROMOTED",
             Self::Rejected => "REJECTED",
@@ -145,7 +160,8 @@ impl ProposalState {
         matches!(
             (self, to),
             (Proposed, Passed | Failed | Refused | Rejected)
-                | (Passed, Promoted | Rejected)
+                | (Passed, Promoted | Rejected | Shadow)
+                | (Shadow, Promoted | Rejected)
                 | (Failed, Rejected)
                 | (Promoted, Reverted)
         )
@@ -342,10 +358,10 @@ const OUTCOMES: TableSpec = TableSpec {
     ],
 };
 
-const PROPOSAL_COLUMNS: &str = "proposal_id, engine, market_id, config_id, base_config_id, body, changes, origin, \
+pub(super) const PROPOSAL_COLUMNS: &str = "proposal_id, engine, market_id, config_id, base_config_id, body, changes, origin, \
      sweep_id, state, reason, created_at, created_by, updated_at, gates";
 
-type ProposalRow = (
+pub(super) type ProposalRow = (
     String,
     String,
     String,
@@ -363,7 +379,7 @@ type ProposalRow = (
     Option<String>,
 );
 
-fn to_proposal(r: ProposalRow) -> ProposalRecord {
+pub(super) fn to_proposal(r: ProposalRow) -> ProposalRecord {
     ProposalRecord {
         proposal_id: r.0,
         engine: r.1,
@@ -383,7 +399,7 @@ fn to_proposal(r: ProposalRow) -> ProposalRecord {
     }
 }
 
-const INSERT_AUDIT: &str = "INSERT INTO kronos_audit (at, actor, action, proposal_id, engine, detail) \
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO kronos_audit (at, actor, action, proposal_id, engine, detail) \
      VALUES ($1, $2, $3, $4, $5, $6)";
 
 const FREEZE_KEY: &str = "promotion_frozen";
@@ -443,6 +459,8 @@ macro_rules! set_state {
             .map_err(StoreError::query("audit proposal"))?;
     };
 }
+
+pub(super) use {allowed, proposal_in, set_state};
 
 #[async_trait]
 impl KronosStore for RuntimeDb {
@@ -838,6 +856,8 @@ mod tests {
     fn proposals_move_only_forward() {
         assert!(Proposed.may_become(Passed));
         assert!(Passed.may_become(Promoted));
+        assert!(Passed.may_become(Shadow) && Shadow.may_become(Promoted));
+        assert!(!Shadow.may_become(Passed) && !Failed.may_become(Shadow));
         assert!(Promoted.may_become(Reverted));
         assert!(!Failed.may_become(Promoted));
         assert!(!Proposed.may_become(Promoted));

@@ -36,6 +36,7 @@ mod profiles;
 mod reference;
 mod runs;
 mod schedule;
+mod shadows;
 mod synthetic_truth;
 mod tx;
 mod world_state;
@@ -56,7 +57,7 @@ pub use fundamentals::FundamentalsStore;
 pub use ingest_log::{IngestBatch, IngestLog, IngestReject, Provenance};
 pub use kronos::{
     DecisionRecord, FreezeState, KronosAudit, KronosStore, ProposalRecord, ProposalState,
-    StoredOutcome, TransitionError,
+    SHADOW_DECISION, StoredOutcome, TransitionError,
 };
 pub use migrate::{Schema, migrate};
 pub use news::{NewsItem, NewsStore};
@@ -66,6 +67,7 @@ pub use profiles::{ProfileRecord, ProfileStore};
 pub use reference::ReferenceStore;
 pub use runs::{DagRunRecord, JobRunRecord, RunRecord, RunStore};
 pub use schedule::{Activation, ScheduleStore};
+pub use shadows::{ShadowRun, ShadowSpec, ShadowStore};
 pub use synthetic_truth::SyntheticTruthStore;
 pub use world_state::{Stamp, StoredScenarioSet, TransitionRow, WorldOutput, WorldStateStore};
 

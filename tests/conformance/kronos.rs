@@ -7,7 +7,7 @@ use prometheus::domain::ConfigId;
 use prometheus::kronos::analytics::OutcomeRecord;
 use prometheus::store::{
     ConfigStore, DecisionRecord, ExperimentEnd, ExperimentRecord, ExperimentStore, KronosStore,
-    ProposalRecord, ProposalState, StoredOutcome, TransitionError,
+    ProposalRecord, ProposalState, ShadowRun, ShadowStore, StoredOutcome, TransitionError,
 };
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -432,7 +432,119 @@ async fn two_workers_racing_for_the_queue_never_share_an_experiment(db: &TestDb)
     );
 }
 
+async fn a_passed_proposal_runs_in_shadow_until_a_person_decides(db: &TestDb) {
+    let r = &db.runtime;
+    let mut p = proposal("ps", 1);
+    p.body = "{\"risk_aversion\":8.0}".into();
+    r.insert_proposal(&p).await.unwrap();
+    // Only a PASSED proposal can go in shadow.
+    assert!(matches!(
+        r.start_shadow("ps", "engines", 3, "alice", "early", at(2))
+            .await
+            .unwrap_err(),
+        TransitionError::NotAllowed { .. }
+    ));
+    assert!(r.shadow("ps").await.unwrap().is_none());
+    r.transition_proposal(
+        "ps",
+        ProposalState::Passed,
+        Some("[]"),
+        "kronos",
+        "ok",
+        at(3),
+    )
+    .await
+    .unwrap();
+    r.start_shadow("ps", "engines", 3, "alice", "watch it first", at(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.proposal("ps").await.unwrap().unwrap().state,
+        ProposalState::Shadow.as_str()
+    );
+    // Its config is a stored version, not the active one.
+    let stored = r
+        .config(&ConfigId::new("portfolio-ps"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.body, p.body);
+    assert!(r.active_config("portfolio").await.unwrap().is_none());
+    let active = r.active_shadows(Some("portfolio")).await.unwrap();
+    assert_eq!(active.len(), 1);
+    let spec = &active[0];
+    assert_eq!(
+        (
+            spec.dag_id.as_str(),
+            spec.sessions,
+            spec.body.as_str(),
+            spec.started_by.as_str()
+        ),
+        ("engines", 3, p.body.as_str(), "alice")
+    );
+    assert!(r.active_shadows(Some("regime")).await.unwrap().is_empty());
+    // A session's run is upserted on (proposal, date).
+    let mut run = ShadowRun {
+        proposal_id: "ps".into(),
+        as_of: date("2024-03-01"),
+        engine: "portfolio".into(),
+        market_id: "US_EQ".into(),
+        config_id: "portfolio-ps".into(),
+        run_id: "engines:US_EQ:2024-03-01".into(),
+        state: "FAILED".into(),
+        detail: "stale inputs".into(),
+    };
+    r.record_shadow_run(&run).await.unwrap();
+    run.state = "SUCCEEDED".into();
+    run.detail = "12 names".into();
+    r.record_shadow_run(&run).await.unwrap();
+    let mut next = run.clone();
+    next.as_of = date("2024-03-04");
+    next.run_id = "engines:US_EQ:2024-03-04".into();
+    r.record_shadow_run(&next).await.unwrap();
+    let runs = r.shadow_runs(Some("ps"), None).await.unwrap();
+    assert_eq!(runs, vec![run.clone(), next.clone()]);
+    assert_eq!(
+        r.shadow_runs(None, Some(("US_EQ", date("2024-03-04"))))
+            .await
+            .unwrap(),
+        vec![next]
+    );
+    assert!(
+        r.shadow_runs(None, Some(("EU_EQ", date("2024-03-04"))))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A person decides: the shadow is no longer active; its record stays.
+    r.activate_config(
+        "portfolio",
+        &ConfigId::new("portfolio-1"),
+        "{}",
+        "bootstrap",
+        "start",
+        at(5),
+    )
+    .await
+    .unwrap();
+    r.promote_proposal("ps", "alice", "shadow looked right", at(6))
+        .await
+        .unwrap();
+    assert!(r.active_shadows(None).await.unwrap().is_empty());
+    assert_eq!(r.shadow("ps").await.unwrap().unwrap().sessions, 3);
+    let actions: Vec<String> = r
+        .kronos_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.proposal_id.as_deref() == Some("ps"))
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(actions, vec!["proposed", "passed", "shadow", "promoted"]);
+}
+
 conformance!(
+    a_passed_proposal_runs_in_shadow_until_a_person_decides,
     two_workers_racing_for_the_queue_never_share_an_experiment,
     promotion_activates_the_config_in_one_step_and_revert_restores_the_old_one,
     experiments_are_claimed_once_under_leases_that_expire,

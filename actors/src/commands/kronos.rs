@@ -14,8 +14,9 @@ use prometheus::domain::Clock;
 use prometheus::kronos::analytics::{SliceStats, label_configs, primary_metric, summarise};
 use prometheus::kronos::config::KronosConfig;
 use prometheus::kronos::proposals::{Candidate, Origin, diff};
+use prometheus::kronos::shadow::compare;
 use prometheus::store::{
-    ConfigStore, ExperimentStore, KronosStore, ProposalRecord, ProposalState, Stores,
+    ConfigStore, ExperimentStore, KronosStore, ProposalRecord, ProposalState, ShadowStore, Stores,
 };
 use serde_json::{Value, json};
 
@@ -88,6 +89,7 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
                 OutputFormat::Json => {
                     let mut doc = proposal_json(&p);
                     doc["body"] = serde_json::from_str(&p.body).unwrap_or(Value::Null);
+                    doc["shadow"] = shadow_view(db, &p).await?.unwrap_or(Value::Null);
                     doc["audit"] = audit
                         .iter()
                         .map(|a| json!({"at": a.at, "actor": a.actor, "action": a.action, "detail": a.detail}))
@@ -128,6 +130,9 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
                                 g.detail
                             );
                         }
+                    }
+                    if let Some(v) = shadow_view(db, &p).await? {
+                        print_shadow(&v);
                     }
                     println!("  audit");
                     for a in &audit {
@@ -252,8 +257,8 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
                 .promote_proposal(&id, &who, &reason, SystemClock.now())
                 .await?;
             println!(
-                "{id}: PASSED → PROMOTED; {} now runs {} (was {})",
-                before.engine, before.config_id, before.base_config_id
+                "{id}: {} → PROMOTED; {} now runs {} (was {})",
+                before.state, before.engine, before.config_id, before.base_config_id
             );
             notify_daemon(ctx, &before.engine, &before.body).await?;
             Ok(())
@@ -276,7 +281,60 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
             notify_daemon(ctx, &before.engine, &base.body).await?;
             Ok(())
         }
+        KronosCommand::Shadow {
+            id,
+            sessions,
+            reason,
+            by,
+        } => {
+            let query = sessions
+                .map(|n| format!("?sessions={n}"))
+                .unwrap_or_default();
+            if let Some(answer) = in_daemon(
+                ctx,
+                &format!("/kronos/proposals/{id}/shadow{query}"),
+                &reason,
+            )
+            .await?
+            {
+                let v = answer.map_err(|e| anyhow!("the running daemon refused: {e}"))?;
+                println!(
+                    "{id}: PASSED → SHADOW in the running daemon: {}",
+                    v["proposal"]["reason"].as_str().unwrap_or("")
+                );
+                return Ok(());
+            }
+            let cfg = kronos_config(ctx, stores).await?;
+            let n = sessions.unwrap_or(cfg.shadow_sessions);
+            anyhow::ensure!((1..=252).contains(&n), "--sessions {n} must be 1 to 252");
+            let before = db
+                .start_shadow(
+                    &id,
+                    &cfg.decision_dag,
+                    n,
+                    &who(by),
+                    &reason,
+                    SystemClock.now(),
+                )
+                .await?;
+            println!(
+                "{id}: PASSED → SHADOW; {} runs {} beside {} for {n} sessions of {} from the next start",
+                before.engine, before.config_id, before.base_config_id, cfg.decision_dag
+            );
+            Ok(())
+        }
         KronosCommand::Reject { id, reason, by } => {
+            if db
+                .proposal(&id)
+                .await?
+                .is_some_and(|p| p.state == ProposalState::Shadow.as_str())
+                && let Some(answer) =
+                    in_daemon(ctx, &format!("/kronos/proposals/{id}/reject"), &reason).await?
+            {
+                answer.map_err(|e| anyhow!("the running daemon refused: {e}"))?;
+                println!("{id}: SHADOW → REJECTED in the running daemon (its shadow stops)");
+                return Ok(());
+            }
             let before = db
                 .transition_proposal(
                     &id,
@@ -462,6 +520,96 @@ fn print_experiments(list: &[prometheus::store::ExperimentRecord], format: Outpu
 
 /// Tells the running daemon, if any, to switch `engine` to `body` (already active in the
 /// store): the same `ApplyConfig` path as `pv2 config apply`, so its next job uses it.
+/// Sends a Kronos action to the running daemon (which also tells its engines): `None` when
+/// no daemon runs, else its answer or why it refused.
+async fn in_daemon(
+    ctx: &Context,
+    path: &str,
+    reason: &str,
+) -> anyhow::Result<Option<Result<Value, String>>> {
+    let state_dir = std::path::PathBuf::from(&ctx.app.daemon.state_dir);
+    let Some(daemon) = crate::monitor::client::find_daemon(&state_dir).await else {
+        return Ok(None);
+    };
+    let token = crate::monitor::token::client_token(&state_dir)?;
+    let r = crate::monitor::client::request(
+        &daemon.listen,
+        "POST",
+        path,
+        Some(&token),
+        reason,
+        std::time::Duration::from_secs(60),
+    )
+    .await?;
+    let v: Value =
+        serde_json::from_str(&r.body).map_err(|e| anyhow!("bad answer from the daemon: {e}"))?;
+    Ok(Some(if r.status == 200 {
+        Ok(v)
+    } else {
+        Err(v["error"].as_str().unwrap_or(&r.body).to_owned())
+    }))
+}
+
+/// A proposal's shadow: how many sessions ran (and failed) of how many, and its outcomes
+/// against the active config's on the same sessions; `None` for one never in shadow.
+async fn shadow_view(
+    db: &prometheus::store::RuntimeDb,
+    p: &ProposalRecord,
+) -> anyhow::Result<Option<Value>> {
+    let Some(spec) = db.shadow(&p.proposal_id).await? else {
+        return Ok(None);
+    };
+    let runs = db.shadow_runs(Some(&p.proposal_id), None).await?;
+    let failed: Vec<Value> = runs
+        .iter()
+        .filter(|r| r.state != "SUCCEEDED")
+        .map(|r| json!({"date": r.as_of, "detail": r.detail}))
+        .collect();
+    let known_by = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
+    let outcomes = db
+        .outcomes(Some(&p.market_id), Some(&p.engine), known_by)
+        .await?;
+    let records: Vec<_> = outcomes.into_iter().map(|o| o.record).collect();
+    let comparison = compare(&records, &p.engine, &p.config_id, &p.base_config_id);
+    Ok(Some(json!({
+        "dag": spec.dag_id, "sessions": spec.sessions, "ran": runs.len(),
+        "failed": failed, "started_at": spec.started_at, "started_by": spec.started_by,
+        "first": runs.first().map(|r| r.as_of), "last": runs.last().map(|r| r.as_of),
+        "comparison": comparison,
+    })))
+}
+
+fn print_shadow(v: &Value) {
+    println!(
+        "  shadow    {} of {} sessions of {} ({} → {}), {} failed, started by {}",
+        v["ran"],
+        v["sessions"],
+        v["dag"].as_str().unwrap_or("?"),
+        v["first"].as_str().unwrap_or("-"),
+        v["last"].as_str().unwrap_or("-"),
+        v["failed"].as_array().map_or(0, Vec::len),
+        v["started_by"].as_str().unwrap_or("?")
+    );
+    let rows = v["comparison"].as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        println!("    no measured outcome yet on the shadowed sessions");
+    }
+    for m in &rows {
+        println!(
+            "    {}{:<22} {:>3}d {:<14} n {:>3}  shadow {:+.4}  active {:+.4}  diff {:+.4} t {:+.2}",
+            if m["primary"] == true { "*" } else { " " },
+            m["subject"].as_str().unwrap_or("?"),
+            m["horizon_days"],
+            m["metric"].as_str().unwrap_or("?"),
+            m["n"],
+            m["shadow_mean"].as_f64().unwrap_or(f64::NAN),
+            m["active_mean"].as_f64().unwrap_or(f64::NAN),
+            m["diff_mean"].as_f64().unwrap_or(f64::NAN),
+            m["t_stat"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+}
+
 async fn notify_daemon(ctx: &Context, engine: &str, body: &str) -> anyhow::Result<()> {
     match super::config::apply_in_daemon(ctx, engine, body).await? {
         None => println!("no daemon running: the next start uses the new config"),

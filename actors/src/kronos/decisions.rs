@@ -1,12 +1,15 @@
 //! The decision log: every engine job of the day's decision DAG that succeeded, with its
 //! config, its run and where its outputs are stored — read from the run record, never from
-//! a message.
+//! a message — and every successful shadow run of the day (a candidate's decision under
+//! its own config, measured like the active one's so the two can be compared).
 
 use crate::spine::job_actor::JobContext;
 use crate::spine::job_error::JobError;
 use prometheus::domain::ConfigId;
 use prometheus::kronos::config::KronosConfig;
-use prometheus::store::{ConfigStore, DecisionRecord, KronosStore, RunStore};
+use prometheus::store::{
+    ConfigStore, DecisionRecord, KronosStore, RunStore, SHADOW_DECISION, ShadowStore,
+};
 use serde_json::Value;
 
 /// Where an engine's outputs live: (table, the id field of its config naming them).
@@ -23,6 +26,54 @@ fn output_of(engine: &str) -> Option<(&'static str, Option<&'static str>)> {
     })
 }
 
+/// The decision of `engine` under `config_id` in run `run_id` on the job's date, or `None`
+/// for an engine that decides nothing Kronos measures.
+async fn decision(
+    ctx: &JobContext,
+    engine: &str,
+    config_id: &str,
+    run_id: &str,
+    summary: impl FnOnce() -> String,
+) -> Result<Option<DecisionRecord>, JobError> {
+    let (market, as_of) = (ctx.run.market.as_str(), ctx.run.as_of);
+    let Some((table, key_field)) = output_of(engine) else {
+        return Ok(None);
+    };
+    let output_key = match key_field {
+        None => market.to_owned(),
+        Some(field) => {
+            let stored = ctx
+                .stores
+                .runtime
+                .config(&ConfigId::new(config_id))
+                .await?
+                .ok_or_else(|| {
+                    JobError::permanent(format!(
+                        "the run record names config {config_id} for {engine} but the store does not hold it"
+                    ))
+                })?;
+            serde_json::from_str::<Value>(&stored.body)
+                .ok()
+                .and_then(|b| b.get(field).and_then(Value::as_str).map(str::to_owned))
+                .ok_or_else(|| {
+                    JobError::permanent(format!("config {config_id} of {engine} has no `{field}`"))
+                })?
+        }
+    };
+    Ok(Some(DecisionRecord {
+        engine: engine.to_owned(),
+        market_id: market.to_owned(),
+        as_of,
+        config_id: config_id.to_owned(),
+        run_id: run_id.to_owned(),
+        output_table: table.to_owned(),
+        output_key,
+        // Which attempt succeeded is the run record's business: a decision is the same
+        // whether it took one attempt or three.
+        summary: summary(),
+    }))
+}
+
 /// Logs the day's decisions; returns a summary line.
 ///
 /// # Errors
@@ -35,45 +86,26 @@ pub async fn log_decisions(ctx: &JobContext, cfg: &KronosConfig) -> Result<Strin
         .await?;
     let mut rows = Vec::new();
     for job in jobs {
-        let (Some(config_id), Some((table, key_field))) = (&job.config_id, output_of(&job.actor))
-        else {
+        let Some(config_id) = &job.config_id else {
             continue;
         };
-        let output_key = match key_field {
-            None => market.to_owned(),
-            Some(field) => {
-                let stored = runtime
-                    .config(&ConfigId::new(config_id.clone()))
-                    .await?
-                    .ok_or_else(|| {
-                        JobError::permanent(format!(
-                            "the run record names config {config_id} for {} but the store does not hold it",
-                            job.actor
-                        ))
-                    })?;
-                serde_json::from_str::<Value>(&stored.body)
-                    .ok()
-                    .and_then(|b| b.get(field).and_then(Value::as_str).map(str::to_owned))
-                    .ok_or_else(|| {
-                        JobError::permanent(format!(
-                            "config {config_id} of {} has no `{field}`",
-                            job.actor
-                        ))
-                    })?
-            }
-        };
-        rows.push(DecisionRecord {
-            engine: job.actor.clone(),
-            market_id: market.to_owned(),
-            as_of,
-            config_id: config_id.clone(),
-            run_id: job.run_id.clone(),
-            output_table: table.to_owned(),
-            output_key,
-            // Which attempt succeeded is the run record's business: a decision is the same
-            // whether it took one attempt or three.
-            summary: format!("job {} of {}", job.job_id, cfg.decision_dag),
-        });
+        if let Some(row) = decision(ctx, &job.actor, config_id, &job.run_id, || {
+            format!("job {} of {}", job.job_id, cfg.decision_dag)
+        })
+        .await?
+        {
+            rows.push(row);
+        }
+    }
+    let shadows = runtime.shadow_runs(None, Some((market, as_of))).await?;
+    for s in shadows.iter().filter(|s| s.state == "SUCCEEDED") {
+        if let Some(row) = decision(ctx, &s.engine, &s.config_id, &s.run_id, || {
+            format!("{SHADOW_DECISION}{}", s.proposal_id)
+        })
+        .await?
+        {
+            rows.push(row);
+        }
     }
     runtime.write_decisions(&rows).await?;
     let engines: Vec<&str> = rows.iter().map(|r| r.engine.as_str()).collect();

@@ -175,14 +175,17 @@ fn horizon_prices(panel: &prometheus::encoders::numeric::Panel, dates: &[NaiveDa
 }
 
 /// The regime label in force on the decision date: the regime engine's decision of that
-/// date, read under its config.
+/// date (not a shadow's), read under its config.
 async fn regime_in_force(
     ctx: &JobContext,
     market: &str,
     date: NaiveDate,
     decisions: &[DecisionRecord],
 ) -> Result<Option<String>, JobError> {
-    let Some(r) = decisions.iter().find(|d| d.engine == "regime") else {
+    let Some(r) = decisions
+        .iter()
+        .find(|d| d.engine == "regime" && !d.is_shadow())
+    else {
         return Ok(None);
     };
     Ok(ctx

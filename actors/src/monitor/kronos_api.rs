@@ -1,5 +1,5 @@
 //! Kronos over HTTP: proposals, experiments and the audit trail to read; approve, reject,
-//! revert, freeze and unfreeze with the control token. The identity recorded with a change
+//! revert, shadow, freeze and unfreeze with the control token. The identity recorded with a change
 //! is the requester the API derives from the request (client name header and peer address),
 //! never anything in the body; the body is only the reason.
 
@@ -9,8 +9,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use prometheus::domain::{ApplyConfig, ConfigId};
+use prometheus::kronos::config::KronosConfig;
 use prometheus::store::{
-    ConfigStore, ExperimentStore, KronosStore, ProposalState, TransitionError,
+    ConfigStore, ExperimentStore, KronosStore, ProposalState, ShadowStore, TransitionError,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -134,10 +135,25 @@ async fn switch(state: &ApiState, engine: &str, body: String, who: &str) -> Resu
     Ok(json!({"engine": applied.engine, "config_id": applied.config_id.as_str()}))
 }
 
+/// `?sessions=` of a shadow start.
+#[derive(Deserialize)]
+pub(super) struct ActQuery {
+    sessions: Option<u32>,
+}
+
+/// Kronos's config as the store has it active (the daemon activated it at start).
+async fn kronos_config(state: &ApiState) -> KronosConfig {
+    match state.spine.stores.runtime.active_config("kronos").await {
+        Ok(Some(c)) => serde_json::from_str(&c.body).unwrap_or_default(),
+        _ => KronosConfig::default(),
+    }
+}
+
 pub(super) async fn act(
     req: HttpRequest,
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,
+    query: web::Query<ActQuery>,
     body: String,
 ) -> HttpResponse {
     if !authorised(&req, &state.token) {
@@ -148,6 +164,24 @@ pub(super) async fn act(
     let db = &state.spine.stores.runtime;
     let now = Utc::now();
     let result = match action.as_str() {
+        "shadow" => {
+            let cfg = kronos_config(&state).await;
+            let sessions = query.sessions.unwrap_or(cfg.shadow_sessions);
+            if !(1..=252).contains(&sessions) {
+                return HttpResponse::BadRequest().json(json!({
+                    "error": format!("sessions = {sessions} must be 1 to 252")
+                }));
+            }
+            db.start_shadow(
+                &id,
+                &cfg.decision_dag,
+                sessions,
+                &who,
+                &reason(&body, "shadow before promotion"),
+                now,
+            )
+            .await
+        }
         "approve" => {
             db.promote_proposal(&id, &who, &reason(&body, "approved"), now)
                 .await
@@ -169,7 +203,7 @@ pub(super) async fn act(
         }
         other => {
             return HttpResponse::NotFound().json(json!({
-                "error": format!("no action `{other}`; use approve, reject or revert")
+                "error": format!("no action `{other}`; use approve, reject, revert or shadow")
             }));
         }
     };
@@ -177,6 +211,15 @@ pub(super) async fn act(
         Ok(p) => p,
         Err(e) => return transition_error(&e),
     };
+    // A shadow that starts or is turned down changes what the engine runs after each job
+    // (a promotion reaches it with the config below).
+    if (action == "shadow" || (action == "reject" && before.state == "SHADOW"))
+        && let Err(e) = state.spine.refresh_shadows(&before.engine).await
+    {
+        return HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY).json(json!({
+            "error": format!("{action} stored, but the running engine did not take it: {e}")
+        }));
+    }
     // The running engine switches to what is now active.
     let running = match action.as_str() {
         "approve" => Some(before.body.clone()),

@@ -10,7 +10,9 @@
 //! backoff. Past its restart budget it escalates to DEGRADED and refuses work with the
 //! reason until an operator resets it ([`ResetActor`]). `ApplyConfig` swaps the
 //! configuration between jobs after validating it; injected faults fire on the configured
-//! job numbers. Every start, restart, escalation, reset and reconfiguration is recorded.
+//! job numbers. Candidate configs in shadow run after each job on the same run
+//! ([`super::shadow`]). Every start, restart, escalation, reset and reconfiguration is
+//! recorded.
 
 pub use super::job::{Job, JobContext, JobOutput};
 
@@ -19,6 +21,7 @@ use super::edge::{Edge, Subscribe};
 use super::faults::{ActorFaults, FaultKind};
 use super::job_error::{JobError, panic_text};
 use super::reconfig::store_config;
+use super::shadow::{ActiveShadow, RefreshShadows, load, run_shadows};
 use super::supervision::{EventRecorder, Lifecycle, RestartBudget, RestartDecision};
 use crate::panel_cache::PanelCache;
 use actix::prelude::*;
@@ -150,6 +153,8 @@ pub struct JobActor<J: Job> {
     last_error: Option<(DateTime<Utc>, String)>,
     /// Attempts out right now: a restart fails them at once.
     in_flight: BTreeMap<AttemptKey, RunJob>,
+    /// Candidate configs running in shadow after each job (see [`super::shadow`]).
+    shadows: Arc<Vec<ActiveShadow<J::Config>>>,
 }
 
 /// Everything [`JobActor::new`] needs besides the job.
@@ -203,6 +208,7 @@ impl<J: Job> JobActor<J> {
             restarts: 0,
             last_error: None,
             in_flight: BTreeMap::new(),
+            shadows: Arc::new(Vec::new()),
         }
     }
 
@@ -256,7 +262,8 @@ impl<J: Job> JobActor<J> {
 impl<J: Job> Actor for JobActor<J> {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.notify(RefreshShadows);
         if self.lifecycle == Lifecycle::Starting {
             self.events.record(
                 J::NAME,
@@ -335,6 +342,7 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
         let fault = self.faults.on_job(nth);
         let job = Arc::clone(&self.job);
         let cfg = self.config.clone();
+        let shadows = Arc::clone(&self.shadows);
         let jc = JobContext::new(
             run.clone(),
             self.stores.clone(),
@@ -375,6 +383,10 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
             // writes: still inside the attempt, still the supervised path.
             if jc.compute_fault.lock().is_ok_and(|f| f.is_some()) {
                 jc.compute("after the job's writes", || ()).await?;
+            }
+            // Candidates in shadow run on the same run once its outputs are stored.
+            if !shadows.is_empty() {
+                run_shadows(job.as_ref(), &jc, &shadows).await;
             }
             Ok((out, cfg.config_id))
         };
@@ -470,11 +482,32 @@ impl<J: Job> Handler<ResetActor> for JobActor<J> {
     }
 }
 
+impl<J: Job> Handler<RefreshShadows> for JobActor<J> {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _msg: RefreshShadows, _ctx: &mut Context<Self>) -> Self::Result {
+        let stores = self.stores.clone();
+        let fut = async move { load::<J::Config>(&stores).await };
+        Box::pin(fut.into_actor(self).map(|shadows, act, _ctx| {
+            if shadows.len() != act.shadows.len() {
+                act.events.record(
+                    J::NAME,
+                    EventKind::Reconfigured,
+                    format!("{} candidate config(s) in shadow", shadows.len()),
+                );
+            }
+            act.shadows = Arc::new(shadows);
+        }))
+    }
+}
+
 impl<J: Job> Handler<Apply> for JobActor<J> {
     type Result = ResponseActFuture<Self, Result<Applied, String>>;
 
-    fn handle(&mut self, msg: Apply, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Apply, ctx: &mut Context<Self>) -> Self::Result {
         let req = msg.0;
+        // A promotion may end a shadow (its proposal is no longer in SHADOW).
+        ctx.notify(RefreshShadows);
         let runtime = self.stores.runtime.clone();
         let clock = Arc::clone(&self.clock);
         let fut = async move {

@@ -25,6 +25,7 @@ pub mod job_actor;
 pub mod job_error;
 pub mod reconfig;
 pub mod registry;
+pub mod shadow;
 pub mod supervision;
 pub mod system;
 

@@ -9,6 +9,7 @@ use super::engine_config::{overridden, resolve_config};
 use super::faults::FaultPlan;
 use super::job_actor::{ActorDeps, Applied, Apply, Dispatch, Job, JobActor, ResetActor, Status};
 use super::reconfig::store_config;
+use super::shadow::RefreshShadows;
 use super::supervision::EventRecorder;
 use crate::engines::{
     assessment::AssessmentJob, derived::DerivedJob, fragility::FragilityJob, ingest::IngestJob,
@@ -97,6 +98,8 @@ pub struct Control {
     pub status: Recipient<Status>,
     /// Bringing it back from DEGRADED.
     pub reset: Recipient<ResetActor>,
+    /// Re-reading the candidate configs it runs in shadow.
+    pub shadows: Recipient<RefreshShadows>,
 }
 
 impl Control {
@@ -106,6 +109,7 @@ impl Control {
             apply: a.clone().recipient(),
             status: a.clone().recipient(),
             reset: a.clone().recipient(),
+            shadows: a.clone().recipient(),
         }
     }
 }

@@ -256,6 +256,19 @@ impl Spine {
             .map_err(|e| format!("engine unavailable: {e}"))?
     }
 
+    /// Tells engine `name` to re-read the candidate configs in shadow (one started or
+    /// ended).
+    ///
+    /// # Errors
+    /// Unknown engine, or the actor is gone.
+    pub async fn refresh_shadows(&self, name: &str) -> Result<(), String> {
+        self.control(name)?
+            .shadows
+            .send(crate::spine::shadow::RefreshShadows)
+            .await
+            .map_err(|e| format!("actor `{name}` unavailable: {e}"))
+    }
+
     /// Brings the DEGRADED actor `name` back into service, on behalf of `requested_by`:
     /// its restart budget starts afresh, its caches are dropped, and the orchestrator
     /// dispatches its jobs again. Resetting an actor that is not DEGRADED changes nothing.
