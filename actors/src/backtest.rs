@@ -15,6 +15,7 @@ use crate::panel_cache::PanelCache;
 use crate::scheduler::SimulatedClock;
 use crate::spine::engine_config::resolve_config;
 use crate::spine::faults::FaultPlan;
+use crate::spine::read_audit::LookAhead;
 use crate::spine::system::{Spine, SpineOptions};
 use anyhow::{Context as _, anyhow, bail};
 use chrono::{Days, NaiveDate};
@@ -210,6 +211,9 @@ pub struct BacktestOutcome {
     pub last_target: Option<(NaiveDate, Vec<(String, f64)>)>,
     /// The portfolio config the targets were built under.
     pub portfolio_config: Option<prometheus::domain::ConfigId>,
+    /// Price panels the engines were given that broke the point-in-time bound (see
+    /// [`crate::spine::read_audit`]), and how many were checked.
+    pub future_reads: (u64, u64),
 }
 
 /// Runs `strategy` over the sessions of `[from, to]`: starts
@@ -234,13 +238,24 @@ pub async fn run_backtest(
         to,
         faults,
         show_progress,
-        &BTreeMap::new(),
+        &Variant::default(),
     )
     .await
 }
 
+/// How an experiment's backtest differs from the strategy's own: per-engine JSON overlays
+/// (a Kronos candidate) and the "reads the future" control's look-ahead.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Variant<'a> {
+    /// Merged over the strategy's engine tables, by engine (`None`: no overlay).
+    pub overlays: Option<&'a BTreeMap<String, Value>>,
+    /// The control's look-ahead.
+    pub look_ahead: Option<&'a LookAhead>,
+}
+
 /// As [`run_backtest`], with per-engine JSON overlays merged over the strategy's tables (a
-/// Kronos experiment's candidate); they are part of the backtest's identity.
+/// Kronos experiment's candidate) and the "reads the future" control's look-ahead; both are
+/// part of the backtest's identity.
 ///
 /// # Errors
 /// As [`run_backtest`]; an overlay that names an unknown key or fails validation.
@@ -251,8 +266,11 @@ pub async fn run_backtest_with(
     to: NaiveDate,
     faults: FaultPlan,
     show_progress: bool,
-    overlays: &BTreeMap<String, Value>,
+    variant: &Variant<'_>,
 ) -> anyhow::Result<BacktestOutcome> {
+    let no_overlays = BTreeMap::new();
+    let overlays = variant.overlays.unwrap_or(&no_overlays);
+    let look_ahead = variant.look_ahead;
     let calendar: ExchangeCalendar = crate::commands::calendar::calendar_of(ctx, &strategy.market)?;
     crate::commands::calendar::check_range(&calendar, from, to)?;
     let sessions: Vec<NaiveDate> = calendar.sessions(from, to).iter().map(|s| s.date).collect();
@@ -282,6 +300,9 @@ pub async fn run_backtest_with(
     if !overlays.is_empty() {
         identity["overlays"] = serde_json::to_value(overlays)?;
     }
+    if let Some(l) = look_ahead {
+        identity["look_ahead"] = serde_json::to_value(l)?;
+    }
     let identity = canonical_json(&identity)?;
     let backtest_id = format!("bt-{}-{}", strategy.name, &content_hash(&identity)[..12]);
     let options = SpineOptions {
@@ -289,6 +310,8 @@ pub async fn run_backtest_with(
         extra_dags: vec![strategy_dag(strategy, &backtest_id)],
         dags: None,
         override_origin: None,
+        audit_reads: true,
+        look_ahead: look_ahead.cloned(),
     };
     let spine = Spine::start_with(
         ctx,
@@ -389,6 +412,7 @@ pub async fn run_backtest_with(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    let future_reads = (spine.reads.future_reads(), spine.reads.audited());
     spine
         .shutdown(Duration::from_secs_f64(ctx.app.daemon.drain_timeout_secs))
         .await;
@@ -466,6 +490,7 @@ pub async fn run_backtest_with(
         failures,
         last_target: targets.last().map(|t| (t.as_of, t.weights.clone())),
         portfolio_config: Some(portfolio_config),
+        future_reads,
     })
 }
 

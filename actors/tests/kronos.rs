@@ -548,6 +548,7 @@ fn kronos_logs_decisions_measures_outcomes_point_in_time_and_serves_the_cli() {
             ("caps_removed".into(), "portfolio".into()),
             ("inverted_signal".into(), "assessment".into()),
             ("liquidity_blind".into(), "universe".into()),
+            ("reads_future".into(), "assessment".into()),
         ]
     );
     for p in &by_kronos {
@@ -638,7 +639,11 @@ fn kronos_logs_decisions_measures_outcomes_point_in_time_and_serves_the_cli() {
             "{shown}"
         );
         let gates = shown["gates"].as_array().unwrap();
-        assert_eq!(gates.len(), 11, "{shown}");
+        assert_eq!(
+            gates.len(),
+            prometheus::kronos::gates::GATES.len(),
+            "{shown}"
+        );
         if p["origin"]["kind"] == "control" {
             assert_eq!(
                 shown["state"], "FAILED",
@@ -646,7 +651,8 @@ fn kronos_logs_decisions_measures_outcomes_point_in_time_and_serves_the_cli() {
             );
             assert!(gates.iter().any(|g| g["passed"] == false));
             // Each fails at least where it must: removed caps loosen hard limits, a
-            // liquidity-blind universe leaves the declared bounds.
+            // liquidity-blind universe leaves the declared bounds, a config that reads the
+            // future (and changes nothing else) breaks the point-in-time bound.
             let failed = |name: &str| {
                 gates
                     .iter()
@@ -655,6 +661,10 @@ fn kronos_logs_decisions_measures_outcomes_point_in_time_and_serves_the_cli() {
             match p["origin"]["control"].as_str().unwrap() {
                 "caps_removed" => assert!(failed("hard_limits") && failed("bounds"), "{shown}"),
                 "liquidity_blind" => assert!(failed("bounds"), "{shown}"),
+                "reads_future" => assert!(
+                    failed("point_in_time") && !failed("bounds") && !failed("hard_limits"),
+                    "{shown}"
+                ),
                 _ => assert!(failed("bounds"), "{shown}"),
             }
         }
@@ -1179,7 +1189,7 @@ fn a_worse_config_is_found_tested_promoted_and_reverted_inside_one_daemon_on_the
         let (chosen, _, _) = passed[0].clone();
         let shown = json(&env, &["kronos", "show", &chosen]);
         let gates = shown["gates"].as_array().unwrap();
-        assert_eq!(gates.len(), 11);
+        assert_eq!(gates.len(), prometheus::kronos::gates::GATES.len());
         assert!(gates.iter().all(|g| g["passed"] == true), "{shown}");
         let new_id = shown["config_id"].as_str().unwrap().to_owned();
 

@@ -35,6 +35,20 @@ pub struct ExperimentSpec {
     pub in_sample: (NaiveDate, NaiveDate),
     /// First and last day of the holdout.
     pub holdout: (NaiveDate, NaiveDate),
+    /// The "reads the future" negative control's look-ahead (nothing else sets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_ahead: Option<LookAhead>,
+}
+
+/// One engine shown prices `sessions` sessions ahead under today's dates: what a config
+/// that reads the future would see. Only the negative control of that name sets it; the
+/// `point_in_time` gate must catch it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookAhead {
+    /// The engine whose price reads look ahead.
+    pub engine: String,
+    /// How many sessions ahead.
+    pub sessions: u32,
 }
 
 /// The JSON to merge over the active config to obtain a candidate: each changed key's
@@ -129,7 +143,8 @@ fn period(points: &[DayPoint]) -> PeriodMetrics {
     }
 }
 
-/// The evaluation of a config from its backtest's sessions (in date order).
+/// The evaluation of a config from its backtest's sessions (in date order); its
+/// `future_reads` is the caller's to set, from the backtest's read audit.
 pub fn evaluate(spec: &ExperimentSpec, sessions: &[Session]) -> Evaluation {
     let inside = |(a, b): (NaiveDate, NaiveDate)| -> Vec<DayPoint> {
         sessions
@@ -170,6 +185,7 @@ pub fn evaluate(spec: &ExperimentSpec, sessions: &[Session]) -> Evaluation {
             })
             .collect(),
         crisis_returns,
+        future_reads: 0,
     }
 }
 
@@ -265,6 +281,7 @@ mod tests {
         let s = sessions(&[0.0; 200], 0.001);
         let d = |i: u64| NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(i);
         let spec = ExperimentSpec {
+            look_ahead: None,
             market: "US_EQ".into(),
             strategy: "core_long_eq".into(),
             engine: None,

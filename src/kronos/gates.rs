@@ -42,9 +42,10 @@ pub struct GateConfig {
 }
 
 /// Every gate's name, in the order [`evaluate`] reports them.
-pub const GATES: [&str; 11] = [
+pub const GATES: [&str; 12] = [
     "bounds",
     "hard_limits",
+    "point_in_time",
     "holdout_sharpe",
     "in_sample_sharpe",
     "drawdown",
@@ -152,6 +153,10 @@ pub struct Evaluation {
     pub crisis_returns: Vec<f64>,
     /// Daily returns in sample (for the deflated Sharpe ratio and CSCV).
     pub in_sample_returns: Vec<f64>,
+    /// Price panels the experiment's engines were given that broke the point-in-time
+    /// bound (its backtest's read audit).
+    #[serde(default)]
+    pub future_reads: u64,
 }
 
 /// One gate's verdict.
@@ -250,6 +255,20 @@ fn measure(cfg: &GateConfig, x: &GateInputs<'_>) -> Vec<GateResult> {
             "no hard limit loosened".into()
         } else {
             x.loosened.join("; ")
+        },
+    ));
+    out.push(gate(
+        "point_in_time",
+        c.future_reads == 0,
+        c.future_reads as f64,
+        0.0,
+        if c.future_reads == 0 {
+            "every audited price read ended on its job's date".into()
+        } else {
+            format!(
+                "{} price panel(s) held data the store did not have on the job's date: the config reads the future",
+                c.future_reads
+            )
         },
     ));
     for (name, cp, bp) in [
@@ -417,6 +436,7 @@ mod tests {
             }],
             crisis_returns: vec![-0.1, -0.05],
             in_sample_returns: returns(edge, seed),
+            future_reads: 0,
         }
     }
 
@@ -453,6 +473,7 @@ mod tests {
         cand.holdout.cost_drag = 0.05;
         cand.crisis_returns = vec![-0.2, -0.05];
         cand.regimes[0].sharpe = -3.0;
+        cand.future_reads = 7;
         let search = vec![
             base.in_sample_returns.clone(),
             cand.in_sample_returns.clone(),
@@ -496,6 +517,7 @@ mod tests {
             vec![
                 "bounds",
                 "hard_limits",
+                "point_in_time",
                 "holdout_sharpe",
                 "in_sample_sharpe",
                 "drawdown",

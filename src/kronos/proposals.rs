@@ -31,14 +31,23 @@ pub enum Control {
     CapsRemoved,
     /// The universe's liquidity and price filters switched off.
     LiquidityBlind,
+    /// The assessment's config unchanged, but its price reads shown the prices of
+    /// [`LOOK_AHEAD_SESSIONS`] sessions later under today's dates (set on its experiment,
+    /// never by a config): a config that reads the future. The `point_in_time` gate must
+    /// catch it.
+    ReadsFuture,
 }
+
+/// How far ahead the "reads the future" control looks.
+pub const LOOK_AHEAD_SESSIONS: u32 = 5;
 
 impl Control {
     /// Every control.
-    pub const ALL: [Control; 3] = [
+    pub const ALL: [Control; 4] = [
         Control::InvertedSignal,
         Control::CapsRemoved,
         Control::LiquidityBlind,
+        Control::ReadsFuture,
     ];
 
     /// The engine whose config it changes.
@@ -47,6 +56,7 @@ impl Control {
             Self::InvertedSignal => "assessment",
             Self::CapsRemoved => "portfolio",
             Self::LiquidityBlind => "universe",
+            Self::ReadsFuture => "assessment",
         }
     }
 
@@ -56,6 +66,7 @@ impl Control {
             Self::InvertedSignal => "inverted_signal",
             Self::CapsRemoved => "caps_removed",
             Self::LiquidityBlind => "liquidity_blind",
+            Self::ReadsFuture => "reads_future",
         }
     }
 
@@ -91,7 +102,16 @@ impl Control {
                 ("min_traded_value".into(), Some(Value::from(0.0))),
                 ("min_price".into(), Some(Value::from(0.0))),
             ],
+            Self::ReadsFuture => Vec::new(),
         }
+    }
+
+    /// The look-ahead its experiment runs with (only [`Control::ReadsFuture`] has one).
+    pub fn look_ahead(self) -> Option<crate::kronos::experiment::LookAhead> {
+        (self == Self::ReadsFuture).then(|| crate::kronos::experiment::LookAhead {
+            engine: self.engine().to_owned(),
+            sessions: LOOK_AHEAD_SESSIONS,
+        })
     }
 }
 
@@ -319,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn every_negative_control_is_a_valid_config_that_changes_something() {
+    fn every_negative_control_is_a_valid_config_that_changes_something_or_looks_ahead() {
         for ctl in Control::ALL {
             let (active, ok) = match ctl.engine() {
                 "assessment" => {
@@ -340,7 +360,14 @@ mod tests {
             };
             let c = control(ctl, &active);
             assert!(ok, "{} is not a valid config", ctl.name());
-            assert!(!c.changes.is_empty(), "{}", ctl.name());
+            // The look-ahead control changes no key: what it changes is what its
+            // experiment's engine is shown.
+            assert_ne!(
+                c.changes.is_empty(),
+                ctl.look_ahead().is_none(),
+                "{}",
+                ctl.name()
+            );
             assert_eq!(c.origin.label(), format!("control:{}", ctl.name()));
         }
         let p = body::<PortfolioConfig>();
@@ -357,6 +384,11 @@ mod tests {
         );
         assert!(why.iter().any(|w| w.contains("max_ex_ante_vol")), "{why:?}");
         assert!(out_of_bounds(&caps, PortfolioConfig::TUNABLE).contains(&"max_weight".to_owned()));
+        let ahead = Control::ReadsFuture.look_ahead().unwrap();
+        assert_eq!(
+            (ahead.engine.as_str(), ahead.sessions),
+            ("assessment", LOOK_AHEAD_SESSIONS)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The demo's Kronos section: what the daily Kronos jobs logged and measured over the demo's
 //! last sessions, and one search run to its verdict — a user's candidate (the portfolio's
-//! risk aversion doubled) beside the three negative controls, each experiment a walk-forward
+//! risk aversion doubled) beside the negative controls, each experiment a walk-forward
 //! backtest over the last year and a half (a shorter window than the shipped 8 + 2 years,
 //! which the demo's history cannot hold), judged by the gates.
 

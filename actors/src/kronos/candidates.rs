@@ -16,7 +16,7 @@ use prometheus::engines::{
     regime::RegimeConfig, scenarios::ScenarioEngineConfig, stability::StabilityConfig,
     universe::UniverseConfig,
 };
-use prometheus::kronos::proposals::{Candidate, admissibility, diff};
+use prometheus::kronos::proposals::{Candidate, Origin, admissibility, diff};
 use prometheus::store::{ProposalRecord, ProposalState, RuntimeDb};
 use serde_json::Value;
 
@@ -238,7 +238,15 @@ pub fn proposal(
     let (state, reason) = if refusals.is_empty() {
         (
             ProposalState::Proposed,
-            if changes.is_empty() {
+            if let Some(l) = match &candidate.origin {
+                Origin::Control { control } => control.look_ahead(),
+                _ => None,
+            } {
+                format!(
+                    "the active config, its price reads shown {} sessions ahead: a config that reads the future",
+                    l.sessions
+                )
+            } else if changes.is_empty() {
                 "identical to the active config".to_owned()
             } else {
                 changes.iter().map(describe).collect::<Vec<_>>().join(", ")

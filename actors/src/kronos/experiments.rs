@@ -10,7 +10,7 @@
 //! experiment never duplicates anything.
 
 use super::candidates;
-use crate::backtest::{load_strategy, run_backtest_with};
+use crate::backtest::{Variant, load_strategy, run_backtest_with};
 use crate::clock::SystemClock;
 use crate::context::Context;
 use crate::spine::faults::FaultPlan;
@@ -93,6 +93,7 @@ pub async fn enqueue_search(
         base_configs: base_configs.clone(),
         in_sample,
         holdout,
+        look_ahead: None,
     };
     let mut queued = vec![(None, 0, spec(None, BTreeMap::new()))];
     let proposals: Vec<_> = runtime
@@ -111,12 +112,16 @@ pub async fn enqueue_search(
         let body: Value = serde_json::from_str(&p.body)
             .with_context(|| format!("proposal {}: its body", p.proposal_id))?;
         let overlay = BTreeMap::from([(p.engine.clone(), overlay_of(&changes, &body))]);
-        let control = serde_json::from_str::<Origin>(&p.origin)
-            .is_ok_and(|o| matches!(o, Origin::Control { .. }));
+        let control = match serde_json::from_str::<Origin>(&p.origin) {
+            Ok(Origin::Control { control }) => Some(control),
+            _ => None,
+        };
+        let mut s = spec(Some(p.engine.clone()), overlay);
+        s.look_ahead = control.and_then(|c| c.look_ahead());
         queued.push((
             Some(p.proposal_id.clone()),
-            if control { 2 } else { 1 },
-            spec(Some(p.engine.clone()), overlay),
+            if control.is_some() { 2 } else { 1 },
+            s,
         ));
     }
     let now = clock.now();
@@ -203,7 +208,10 @@ async fn run_one(
         spec.holdout.1,
         FaultPlan::default(),
         false,
-        &spec.overlay,
+        &Variant {
+            overlays: Some(&spec.overlay),
+            look_ahead: spec.look_ahead.as_ref(),
+        },
     )
     .await
     .map_err(|e| {
@@ -237,10 +245,12 @@ async fn run_one(
             regime: d.regime.clone(),
         })
         .collect();
+    let mut evaluation = evaluate(&spec, &sessions);
+    evaluation.future_reads = out.future_reads.0;
     Ok(ExperimentResult {
         backtest_id: out.run.backtest_id.clone(),
         failed_rebalances: out.failures.len(),
-        evaluation: evaluate(&spec, &sessions),
+        evaluation,
     })
 }
 

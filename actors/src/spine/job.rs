@@ -5,6 +5,7 @@
 
 use super::calendars::MarketCalendars;
 use super::job_error::{JobError, panic_text};
+use super::read_audit::{ReadAudit, shifted};
 use crate::panel_cache::PanelCache;
 use async_trait::async_trait;
 use prometheus::config::{EngineConfig, MarketsConfig, VersionedConfig};
@@ -29,6 +30,10 @@ pub struct JobContext {
     pub calendars: Arc<MarketCalendars>,
     /// An injected panic (its spec) waiting for the attempt's first computation.
     pub(super) compute_fault: Arc<Mutex<Option<String>>>,
+    /// The actor the job runs in (its look-ahead, if a control gave it one).
+    pub(super) actor: &'static str,
+    /// The spine's read audit.
+    pub(super) reads: Arc<ReadAudit>,
 }
 
 impl JobContext {
@@ -49,11 +54,21 @@ impl JobContext {
             panels,
             calendars,
             compute_fault: Arc::new(Mutex::new(None)),
+            actor: "",
+            reads: Arc::new(ReadAudit::default()),
         }
     }
 
+    /// The same context for a job of `actor` under the spine's read policy `reads`.
+    pub fn reading_as(mut self, actor: &'static str, reads: Arc<ReadAudit>) -> Self {
+        self.actor = actor;
+        self.reads = reads;
+        self
+    }
+
     /// The run's market panel from `history_days` calendar days before `as_of` up to
-    /// `as_of`, from the spine's cache.
+    /// `as_of`, from the spine's cache. Under an audit, sampled panels are compared with
+    /// the point-in-time read (see [`super::read_audit`]).
     ///
     /// # Errors
     /// Store failures, with their class.
@@ -68,15 +83,42 @@ impl JobContext {
         ),
         JobError,
     > {
-        Ok(self
+        let db = &self.stores.historical;
+        let market = &self.run.market;
+        let ahead = self.reads.look_ahead_for(self.actor);
+        let until = if ahead == 0 {
+            None
+        } else {
+            self.calendars
+                .get(market.as_str())
+                .ok()
+                .and_then(|c| c.next_session(as_of, ahead as usize).map(|s| s.date))
+        };
+        let Some(until) = until else {
+            let (listed, panel) = self.panels.panel(db, market, as_of, history_days).await?;
+            if self.reads.auditing() {
+                // Nothing dated after the job's date, in any series.
+                let bounded = panel
+                    .instruments
+                    .values()
+                    .all(|r| r.last().is_none_or(|x| x.date <= self.run.as_of))
+                    && panel.market.last().is_none_or(|x| x.0 <= self.run.as_of);
+                self.reads.record(bounded);
+            }
+            return Ok((listed, panel));
+        };
+        // The negative control only: future prices under today's dates.
+        let extra = u64::try_from((until - as_of).num_days()).unwrap_or(0);
+        let (listed, extended) = self
             .panels
-            .panel(
-                &self.stores.historical,
-                &self.run.market,
-                as_of,
-                history_days,
-            )
-            .await?)
+            .panel(db, market, until, history_days + extra)
+            .await?;
+        let given = shifted(extended, as_of, ahead as usize);
+        if self.reads.audits(self.run.as_of) {
+            let (_, truth) = self.panels.panel(db, market, as_of, history_days).await?;
+            self.reads.record(truth == given);
+        }
+        Ok((listed, given))
     }
 
     /// Runs `f`, a CPU-bound computation, on tokio's blocking pool, so the actors' shared

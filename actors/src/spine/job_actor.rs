@@ -20,6 +20,7 @@ use super::calendars::MarketCalendars;
 use super::edge::{Edge, Subscribe};
 use super::faults::{ActorFaults, FaultKind};
 use super::job_error::{JobError, panic_text};
+use super::read_audit::ReadAudit;
 use super::reconfig::store_config;
 use super::shadow::{ActiveShadow, RefreshShadows, load, run_shadows};
 use super::supervision::{EventRecorder, Lifecycle, RestartBudget, RestartDecision};
@@ -155,6 +156,8 @@ pub struct JobActor<J: Job> {
     in_flight: BTreeMap<AttemptKey, RunJob>,
     /// Candidate configs running in shadow after each job (see [`super::shadow`]).
     shadows: Arc<Vec<ActiveShadow<J::Config>>>,
+    /// The spine's read policy and audit.
+    reads: Arc<ReadAudit>,
 }
 
 /// Everything [`JobActor::new`] needs besides the job.
@@ -175,6 +178,8 @@ pub struct ActorDeps {
     pub degraded_to: Recipient<ActorDegraded>,
     /// Restart policy.
     pub policy: RestartPolicy,
+    /// The spine's read policy and audit.
+    pub reads: Arc<ReadAudit>,
 }
 
 fn key(run: &RunJob) -> AttemptKey {
@@ -209,6 +214,7 @@ impl<J: Job> JobActor<J> {
             last_error: None,
             in_flight: BTreeMap::new(),
             shadows: Arc::new(Vec::new()),
+            reads: deps.reads,
         }
     }
 
@@ -350,7 +356,8 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
             Arc::clone(&self.markets),
             Arc::clone(&self.panels),
             Arc::clone(&self.calendars),
-        );
+        )
+        .reading_as(J::NAME, Arc::clone(&self.reads));
         self.in_flight.insert(key(&run), run.clone());
         let span = tracing::info_span!("job", run_id = %run.run_id, job = %run.job_id, attempt = run.attempt, actor = J::NAME);
         let attempt = async move {

@@ -51,6 +51,8 @@ pub struct StartDeps<'a> {
     pub override_origin: &'a str,
     /// The spine's price panels.
     pub panels: &'a Arc<PanelCache>,
+    /// The spine's read policy and audit.
+    pub reads: &'a Arc<super::read_audit::ReadAudit>,
 }
 
 /// Starts the supervised actor of job `J` with its active configuration (and the spine's
@@ -80,6 +82,7 @@ async fn start_actor<J: Job + Default>(d: &StartDeps<'_>) -> anyhow::Result<Addr
         orchestrator: d.orchestrator.clone().recipient(),
         degraded_to: d.orchestrator.clone().recipient(),
         policy: d.supervision.policy(J::NAME),
+        reads: Arc::clone(d.reads),
     };
     let faults = d.faults.for_actor(J::NAME);
     Ok(Supervisor::start(move |_| {

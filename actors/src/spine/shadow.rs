@@ -106,7 +106,8 @@ pub async fn run_shadows<J: Job>(job: &J, jc: &JobContext, shadows: &[ActiveShad
             jc.markets.clone(),
             jc.panels.clone(),
             jc.calendars.clone(),
-        );
+        )
+        .reading_as(jc.actor, jc.reads.clone());
         let result = AssertUnwindSafe(job.run(&sjc, &s.config))
             .catch_unwind()
             .await;

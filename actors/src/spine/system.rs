@@ -10,6 +10,7 @@ use crate::context::Context as Cli;
 use crate::orchestrator::{ActorRecovered, Calendars, Orchestrator};
 use crate::panel_cache::PanelCache;
 use crate::scheduler::{Scheduler, SchedulerOptions};
+use crate::spine::read_audit::{LookAhead, ReadAudit};
 use actix::prelude::*;
 use anyhow::anyhow;
 use prometheus::config::Issues;
@@ -36,6 +37,8 @@ pub struct Spine {
     pub calendars: Arc<Calendars>,
     /// The price panels the engines read.
     pub panels: Arc<PanelCache>,
+    /// How the engines' price reads are audited, and what the audit found.
+    pub reads: Arc<ReadAudit>,
 }
 
 /// Loads `config/dags.toml` and checks it against the actors and markets.
@@ -71,6 +74,10 @@ pub struct SpineOptions {
     pub dags: Option<DagsConfig>,
     /// Who override versions are recorded as created by (default `backtest`).
     pub override_origin: Option<String>,
+    /// Audit the engines' price reads (Kronos's experiments).
+    pub audit_reads: bool,
+    /// The "reads the future" negative control's look-ahead.
+    pub look_ahead: Option<LookAhead>,
 }
 
 impl Spine {
@@ -167,6 +174,10 @@ impl Spine {
             events.record("spine", EventKind::FaultsArmed, faults.to_string());
         }
         let panels = Arc::new(PanelCache::default());
+        let reads = Arc::new(ReadAudit::new(
+            options.audit_reads,
+            options.look_ahead.clone(),
+        ));
         let orch_ctx = actix::Context::<Orchestrator>::new();
         let orchestrator = orch_ctx.address();
         let actors = EngineActors::start(&StartDeps {
@@ -181,6 +192,7 @@ impl Spine {
             overrides: &options.overrides,
             override_origin: options.override_origin.as_deref().unwrap_or("backtest"),
             panels: &panels,
+            reads: &reads,
         })
         .await?;
         dataflow::wire(&actors);
@@ -207,6 +219,7 @@ impl Spine {
             dags,
             calendars,
             panels,
+            reads,
         })
     }
 
