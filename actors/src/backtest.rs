@@ -251,7 +251,24 @@ pub struct Variant<'a> {
     pub overlays: Option<&'a BTreeMap<String, Value>>,
     /// The control's look-ahead.
     pub look_ahead: Option<&'a LookAhead>,
+    /// Checked before each rebalance is submitted: once set, the backtest finishes the
+    /// rebalances in flight, shuts its spine down and returns [`Stopped`] (Kronos's
+    /// daemon worker pauses an experiment this way when a must-run job falls due).
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
 }
+
+/// A backtest stopped on request before its end (see [`Variant::stop`]); running it again
+/// starts it afresh and writes the same rows.
+#[derive(Debug)]
+pub struct Stopped(pub String);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the backtest was stopped before its end ({})", self.0)
+    }
+}
+
+impl std::error::Error for Stopped {}
 
 /// As [`run_backtest`], with per-engine JSON overlays merged over the strategy's tables (a
 /// Kronos experiment's candidate) and the "reads the future" control's look-ahead; both are
@@ -357,8 +374,13 @@ pub async fn run_backtest_with(
     let mut in_flight: VecDeque<(NaiveDate, String, Option<oneshot::Receiver<RunSummary>>)> =
         VecDeque::new();
     let mut next = rebalances.iter();
+    let mut stopped = false;
     loop {
-        while in_flight.len() < REBALANCES_IN_FLIGHT {
+        stopped = stopped
+            || variant
+                .stop
+                .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed));
+        while !stopped && in_flight.len() < REBALANCES_IN_FLIGHT {
             let Some(d) = next.next() else { break };
             if let Some(s) = calendar.session(*d) {
                 clock.advance_to(s.close);
@@ -416,6 +438,15 @@ pub async fn run_backtest_with(
     spine
         .shutdown(Duration::from_secs_f64(ctx.app.daemon.drain_timeout_secs))
         .await;
+    if stopped {
+        stores.close().await;
+        return Err(Stopped(format!(
+            "after {} of {} rebalances",
+            rebalances.len() - next.len(),
+            rebalances.len()
+        ))
+        .into());
+    }
     let engine_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let portfolio_config =

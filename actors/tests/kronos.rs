@@ -1361,3 +1361,56 @@ fn a_worse_config_is_found_tested_promoted_and_reverted_inside_one_daemon_on_the
         spine.stores.close().await;
     });
 }
+
+#[test]
+fn an_experiment_paused_for_a_must_run_job_goes_back_to_the_queue_without_spending_an_attempt() {
+    use prometheus_actors::kronos::experiments::{Worked, work_one_until};
+    use std::sync::atomic::AtomicBool;
+    let env = env();
+    queue_a_search(&env);
+    in_system(async {
+        let ctx = env.context();
+        let stores = ctx.open_stores().await.unwrap();
+        let cfg: prometheus::kronos::config::KronosConfig = toml::from_str(KRONOS).unwrap();
+        // The window closed before the first rebalance: the backtest stops, the experiment
+        // goes back to the queue, its claim not counted.
+        let stop = AtomicBool::new(true);
+        let (worked, _) = work_one_until(&ctx, &stores, &cfg, "w1", Some(&stop))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(worked, Worked::Paused);
+        let r = Pool::connect(&env.runtime, 2).await.unwrap();
+        let states: Vec<(String, i64, Option<String>)> = rows!(
+            r,
+            "SELECT state, attempts, error FROM kronos_experiments ORDER BY priority, experiment_id",
+            (String, i64, Option<String>)
+        );
+        assert_eq!(states.len(), 2);
+        assert!(
+            states.iter().all(|s| s.0 == "QUEUED" && s.1 == 0),
+            "{states:?}"
+        );
+        assert!(
+            states
+                .iter()
+                .any(|s| s.2.as_deref().is_some_and(|e| e.starts_with("paused"))),
+            "{states:?}"
+        );
+        // The next quiet window runs both to the end, once each.
+        for _ in 0..2 {
+            let (worked, _) = work_one_until(&ctx, &stores, &cfg, "w2", None)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(worked, Worked::Done);
+        }
+        let done: Vec<(String, i64)> = rows!(
+            r,
+            "SELECT state, attempts FROM kronos_experiments",
+            (String, i64)
+        );
+        assert!(done.iter().all(|d| d.0 == "DONE" && d.1 == 1), "{done:?}");
+        stores.close().await;
+    });
+}

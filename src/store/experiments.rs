@@ -92,6 +92,9 @@ pub enum ExperimentEnd<'a> {
     Failed(&'a str),
     /// It failed in a way a later attempt may not (the reason); queued again.
     Retry(&'a str),
+    /// It was paused before its end (why); queued again, the claim not counted as an
+    /// attempt.
+    Paused(&'a str),
 }
 
 const COLUMNS: &str = "experiment_id, sweep_id, proposal_id, priority, state, spec, lease_owner, lease_expires, \
@@ -201,17 +204,19 @@ impl ExperimentStore for RuntimeDb {
         outcome: ExperimentEnd<'_>,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (state, result, error, finished) = match outcome {
-            ExperimentEnd::Done(r) => ("DONE", Some(r), None, Some(at)),
-            ExperimentEnd::Failed(e) => ("FAILED", None, Some(e), Some(at)),
-            ExperimentEnd::Retry(e) => ("QUEUED", None, Some(e), None),
+        let (state, result, error, finished, given_back) = match outcome {
+            ExperimentEnd::Done(r) => ("DONE", Some(r), None, Some(at), 0_i64),
+            ExperimentEnd::Failed(e) => ("FAILED", None, Some(e), Some(at), 0),
+            ExperimentEnd::Retry(e) => ("QUEUED", None, Some(e), None, 0),
+            ExperimentEnd::Paused(e) => ("QUEUED", None, Some(e), None, 1),
         };
         const SQL: &str = "UPDATE kronos_experiments SET state = $1, result = $2, error = $3, finished_at = $4, \
-             lease_owner = NULL, lease_expires = NULL WHERE experiment_id = $5 AND lease_owner = $6 AND state = 'RUNNING'";
+             lease_owner = NULL, lease_expires = NULL, attempts = attempts - $7 \
+             WHERE experiment_id = $5 AND lease_owner = $6 AND state = 'RUNNING'";
         let n = on_pool!(&self.pool, p => {
             let mut c = p.write_conn().await.map_err(StoreError::query("finish experiment"))?;
             sqlx::query(SQL).bind(state).bind(result).bind(error).bind(finished)
-                .bind(experiment_id).bind(worker)
+                .bind(experiment_id).bind(worker).bind(given_back)
                 .execute(&mut *c).await.map_err(StoreError::query("finish experiment"))?
                 .rows_affected()
         });

@@ -1,10 +1,13 @@
 //! The daemon's own Kronos worker: in quiet windows only (see [`super::quiet`]) it applies
 //! the promotion policy (see [`super::promotion`]) and runs queued experiments, one at a
-//! time, the window checked again before each. It reads Kronos's active config on every
+//! time, the window checked again before each and, while one runs, every `poll_secs`: when
+//! a market opens or a priority-1 job falls due within two polls, the experiment pauses at
+//! its next rebalance and goes back to the queue (the claim not counted as an attempt),
+//! to start afresh in the next quiet window. It reads Kronos's active config on every
 //! look, so `pv2 config apply kronos` switches it on or off; its clock is the daemon's (a
 //! simulated one in tests), so "quiet" means what the scheduler means.
 
-use super::experiments::{Worked, judge_search, work_one};
+use super::experiments::{Worked, judge_search, work_one_until};
 use super::promotion::auto_promote;
 use super::quiet::busy_reason;
 use crate::context::Context;
@@ -12,6 +15,7 @@ use crate::spine::system::Spine;
 use prometheus::domain::Clock;
 use prometheus::kronos::config::KronosConfig;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Runs until the task is dropped (the daemon aborts it on shutdown; a claimed experiment is
@@ -27,7 +31,7 @@ pub async fn run(ctx: Context, spine: Arc<Spine>, clock: Arc<dyn Clock>) {
         Ok((dags, calendars, bindings))
     };
     let (dags, calendars, bindings) = match setup() {
-        Ok(s) => s,
+        Ok((d, c, b)) => (Arc::new(d), Arc::new(c), Arc::new(b)),
         Err(e) => {
             tracing::error!(error = %e, "the experiment worker cannot read the DAGs; it stays off");
             return;
@@ -64,9 +68,35 @@ pub async fn run(ctx: Context, spine: Arc<Spine>, clock: Arc<dyn Clock>) {
             tokio::time::sleep(pause).await;
             continue;
         }
-        match work_one(&ctx, &stores, &cfg, &worker).await {
+        // While it runs: paused (back to the queue) as soon as the window closes.
+        let stop = Arc::new(AtomicBool::new(false));
+        let watcher = {
+            let (stop, clock) = (Arc::clone(&stop), Arc::clone(&clock));
+            let (dags, calendars, bindings) = (
+                Arc::clone(&dags),
+                Arc::clone(&calendars),
+                Arc::clone(&bindings),
+            );
+            let soon = chrono::Duration::seconds(
+                2 * i64::try_from(cfg.experiments.poll_secs).unwrap_or(60),
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(pause).await;
+                    if let Some(why) = busy_reason(clock.now(), soon, &dags, &bindings, &calendars)
+                    {
+                        tracing::info!(reason = %why, "experiment worker: pausing the experiment");
+                        stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            })
+        };
+        let worked = work_one_until(&ctx, &stores, &cfg, &worker, Some(&stop)).await;
+        watcher.abort();
+        match worked {
             Ok(Some((worked, search))) => {
-                if worked != Worked::LostLease
+                if !matches!(worked, Worked::LostLease | Worked::Paused)
                     && let Err(e) = judge_search(&stores, &cfg, &search).await
                 {
                     tracing::warn!(error = %e, search = %search, "experiment worker: judging failed");

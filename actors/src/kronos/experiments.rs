@@ -10,7 +10,7 @@
 //! experiment never duplicates anything.
 
 use super::candidates;
-use crate::backtest::{Variant, load_strategy, run_backtest_with};
+use crate::backtest::{Stopped, Variant, load_strategy, run_backtest_with};
 use crate::clock::SystemClock;
 use crate::context::Context;
 use crate::spine::faults::FaultPlan;
@@ -32,6 +32,7 @@ use prometheus::store::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// What a finished experiment stores.
@@ -156,6 +157,8 @@ pub async fn enqueue_search(
 
 /// Why an experiment did not produce a result.
 enum RunError {
+    /// It was paused on request before its end (why).
+    Paused(String),
     /// A later attempt cannot do better (the search is stale, the strategy is invalid).
     Permanent(String),
     /// It may (a busy database, an interrupted backtest).
@@ -167,6 +170,7 @@ async fn run_one(
     ctx: &Context,
     stores: &Stores,
     exp: &ExperimentRecord,
+    stop: Option<&AtomicBool>,
 ) -> Result<ExperimentResult, RunError> {
     let spec: ExperimentSpec = serde_json::from_str(&exp.spec)
         .map_err(|e| RunError::Permanent(format!("the spec does not parse: {e}")))?;
@@ -211,10 +215,14 @@ async fn run_one(
         &Variant {
             overlays: Some(&spec.overlay),
             look_ahead: spec.look_ahead.as_ref(),
+            stop,
         },
     )
     .await
     .map_err(|e| {
+        if let Some(s) = e.downcast_ref::<Stopped>() {
+            return RunError::Paused(s.to_string());
+        }
         let text = format!("{e:#}");
         // A candidate the engines refuse, or a range without targets, stays that way.
         if text.contains("invalid")
@@ -276,6 +284,8 @@ pub enum Worked {
     Failed,
     /// It was put back for another attempt.
     Retried,
+    /// It was paused on request and put back, the attempt not counted.
+    Paused,
     /// Another worker took it over (this worker's lease had ended); nothing was stored.
     LostLease,
 }
@@ -290,6 +300,21 @@ pub async fn work_one(
     stores: &Stores,
     cfg: &KronosConfig,
     worker: &str,
+) -> anyhow::Result<Option<(Worked, String)>> {
+    work_one_until(ctx, stores, cfg, worker, None).await
+}
+
+/// As [`work_one`]; once `stop` is set the experiment pauses at its next rebalance and goes
+/// back to the queue, the claim not counted as an attempt ([`Worked::Paused`]).
+///
+/// # Errors
+/// Storage failures.
+pub async fn work_one_until(
+    ctx: &Context,
+    stores: &Stores,
+    cfg: &KronosConfig,
+    worker: &str,
+    stop: Option<&AtomicBool>,
 ) -> anyhow::Result<Option<(Worked, String)>> {
     let lease = chrono::Duration::seconds(i64::try_from(cfg.experiments.lease_secs).unwrap_or(600));
     let now = SystemClock.now();
@@ -316,11 +341,12 @@ pub async fn work_one(
             }
         })
     };
-    let result = run_one(ctx, stores, &exp).await;
+    let result = run_one(ctx, stores, &exp, stop).await;
     renewer.abort();
     let at = SystemClock.now();
     let (worked, text) = match result {
         Ok(r) => (Worked::Done, serde_json::to_string(&r)?),
+        Err(RunError::Paused(why)) => (Worked::Paused, format!("paused: {why}")),
         Err(RunError::Permanent(e)) => (Worked::Failed, e),
         Err(RunError::Transient(e)) if exp.attempts >= i64::from(cfg.experiments.max_attempts) => {
             (Worked::Failed, e)
@@ -330,6 +356,7 @@ pub async fn work_one(
     let outcome = match worked {
         Worked::Done => ExperimentEnd::Done(&text),
         Worked::Failed => ExperimentEnd::Failed(&text),
+        Worked::Paused => ExperimentEnd::Paused(&text),
         _ => ExperimentEnd::Retry(&text),
     };
     if !stores
@@ -370,7 +397,7 @@ pub async fn work(
             Worked::Done => report.done += 1,
             Worked::Failed => report.failed += 1,
             Worked::Retried => report.retried += 1,
-            Worked::LostLease => continue,
+            Worked::LostLease | Worked::Paused => continue,
         }
         if judge_search(stores, cfg, &search).await? {
             report.judged.push(search);
