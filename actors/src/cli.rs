@@ -684,6 +684,9 @@ pub struct BenchKronosArgs {
     /// Candidates in the search.
     #[arg(long, default_value_t = 20)]
     pub candidates: usize,
+    /// Sweep this engine only (default: the engines in chain order until `--candidates`).
+    #[arg(long)]
+    pub engine: Option<String>,
     /// Worker processes.
     #[arg(long, default_value_t = 1)]
     pub workers: usize,

@@ -29,7 +29,13 @@ pub async fn run(ctx: &Context, args: &BenchKronosArgs) -> anyhow::Result<()> {
     let now = SystemClock.now();
     let search = format!("bench-{}", now.format("%Y%m%dT%H%M%S"));
     let mut proposed = 0;
+    if let Some(e) = &args.engine {
+        candidates::spec(e).ok_or_else(|| anyhow::anyhow!(candidates::unknown_engine(e)))?;
+    }
     for engine in candidates::ENGINES {
+        if args.engine.as_deref().is_some_and(|e| e != engine) {
+            continue;
+        }
         let Some(spec) = candidates::spec(engine) else {
             continue;
         };
