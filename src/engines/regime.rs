@@ -551,7 +551,31 @@ pub fn standardised(f: &MarketFeatures, upto: usize) -> (Vec<f64>, Vec<f64>, Vec
     (data, center, scale)
 }
 
+/// The keys that only decode a fitted model or choose when to refit it: two configs that
+/// differ in nothing else fit the same mixture at the same anchor date, so they share their
+/// stored fits (a Kronos search over these keys does not refit 120 mixtures per candidate).
+const DECODING_KEYS: [&str; 4] = [
+    "refit",
+    "min_duration",
+    "switch_probability",
+    "change_horizon",
+];
+
 impl RegimeConfig {
+    /// The id the fitted models of this config are stored under: `regime-fit-` and a hash
+    /// of every key but the decoding ones ([`DECODING_KEYS`]) — the fit at an anchor depends
+    /// on the data up to it and on these keys only.
+    pub fn fit_id(&self) -> crate::domain::ConfigId {
+        let mut body = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(m) = &mut body {
+            for k in DECODING_KEYS {
+                m.remove(k);
+            }
+        }
+        let text = crate::config::canonical_json(&body).unwrap_or_default();
+        crate::domain::ConfigId::new(format!("regime-fit-{}", crate::config::content_hash(&text)))
+    }
+
     /// Fits the model on the features dated on or before `anchor`.
     ///
     /// # Errors
@@ -968,6 +992,26 @@ pub fn regime_history(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configs_that_differ_only_in_decoding_share_their_fits() {
+        let base = RegimeConfig::default();
+        let decoded = RegimeConfig {
+            min_duration: base.min_duration + 2,
+            switch_probability: 0.9,
+            change_horizon: base.change_horizon + 5,
+            refit: Refit::Weekly,
+            ..base.clone()
+        };
+        assert_eq!(base.fit_id(), decoded.fit_id());
+        assert_ne!(base.config_id(), decoded.config_id());
+        let other = RegimeConfig {
+            max_states: base.max_states + 1,
+            ..base.clone()
+        };
+        assert_ne!(base.fit_id(), other.fit_id());
+        assert!(base.fit_id().as_str().starts_with("regime-fit-"));
+    }
     use crate::domain::MarketId;
     use crate::synthetic_market::{HiddenRegime, SyntheticMarketParams, generate};
 

@@ -1,6 +1,7 @@
 //! The regime engine's job: the market's regime on the run's date, from the market factor
 //! and its second moment up to that date, with the model fitted at the date's refit anchor
-//! (fitted once per anchor, stored content-addressed in `encoder_models`, then reused).
+//! (fitted once per anchor, stored content-addressed in `encoder_models` under the config's
+//! fit id — shared by configs that differ only in decoding — then reused).
 
 use crate::spine::job_actor::{Job, JobContext, JobOutput};
 use crate::spine::job_error::JobError;
@@ -88,10 +89,10 @@ impl Job for RegimeJob {
         }
         let config = &cfg.config;
         let anchor = config.refit.anchor(as_of);
-        // The anchor's model is fitted once and reused from the store by later sessions.
-        let stored = db
-            .encoder_model(Self::NAME_STR, &cfg.config_id, anchor)
-            .await?;
+        // The anchor's model is fitted once and reused from the store by later sessions —
+        // and by every config that differs only in how it decodes the fit.
+        let fit_id = config.fit_id();
+        let stored = db.encoder_model(Self::NAME_STR, &fit_id, anchor).await?;
         let stored: Option<RegimeModel> = stored
             .map(|m| {
                 serde_json::from_str(&m.body).map_err(|e| {
@@ -137,7 +138,7 @@ impl Job for RegimeJob {
             db.save_encoder_model(&StoredModel {
                 model_id: model.model_id.clone(),
                 encoder: Self::NAME_STR.to_owned(),
-                config_id: cfg.config_id.clone(),
+                config_id: fit_id,
                 fitted_as_of: anchor,
                 body: serde_json::to_string(&model).map_err(JobError::permanent)?,
                 run_id: ctx.run.run_id.clone(),
