@@ -49,6 +49,24 @@ async fn models_are_immutable_and_found_by_fit_date(db: &TestDb) {
             .unwrap()
             .is_none()
     );
+    // The same fit (same content id) under another config is stored for that config too,
+    // so each config finds it again.
+    let shared = StoredModel {
+        config_id: ConfigId::new("regime-fit-1"),
+        ..m.clone()
+    };
+    assert!(h.save_encoder_model(&shared).await.unwrap());
+    for c in [&m.config_id, &shared.config_id] {
+        let got = h
+            .encoder_model("numeric_encoder", c, m.fitted_as_of)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (got.model_id.as_str(), &got.config_id),
+            (m.model_id.as_str(), c)
+        );
+    }
 }
 
 async fn vectors_round_trip_bit_exact_and_upsert(db: &TestDb) {
