@@ -134,6 +134,40 @@ pub(super) struct DaemonApplied {
     pub pid: u32,
 }
 
+/// POSTs `body` to `path` on the running daemon with the control token: `None` when no
+/// daemon runs, else its pid and its JSON answer (`Err`: why it refused).
+///
+/// # Errors
+/// The daemon cannot be reached or answers nonsense.
+pub(super) async fn post_to_daemon(
+    ctx: &Context,
+    path: &str,
+    body: &str,
+) -> anyhow::Result<Option<(u32, Result<serde_json::Value, String>)>> {
+    let state_dir = PathBuf::from(&ctx.app.daemon.state_dir);
+    let Some(daemon) = find_daemon(&state_dir).await else {
+        return Ok(None);
+    };
+    let token = client_token(&state_dir)?;
+    let r = request(
+        &daemon.listen,
+        "POST",
+        path,
+        Some(&token),
+        body,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let v: serde_json::Value =
+        serde_json::from_str(&r.body).map_err(|e| anyhow!("bad answer from the daemon: {e}"))?;
+    let answer = if r.status == 200 {
+        Ok(v)
+    } else {
+        Err(v["error"].as_str().unwrap_or(&r.body).to_owned())
+    };
+    Ok(Some((daemon.pid, answer)))
+}
+
 /// Sends `body` (TOML, or a stored version's JSON) for `engine` to the running daemon's
 /// `ApplyConfig` path: `None` when no daemon runs, else its answer (`Err`: why it refused).
 ///
@@ -144,29 +178,13 @@ pub(super) async fn apply_in_daemon(
     engine: &str,
     body: &str,
 ) -> anyhow::Result<Option<Result<DaemonApplied, String>>> {
-    let state_dir = PathBuf::from(&ctx.app.daemon.state_dir);
-    let Some(daemon) = find_daemon(&state_dir).await else {
+    let Some((pid, answer)) = post_to_daemon(ctx, &format!("/config/{engine}"), body).await? else {
         return Ok(None);
     };
-    let token = client_token(&state_dir)?;
-    let r = request(
-        &daemon.listen,
-        "POST",
-        &format!("/config/{engine}"),
-        Some(&token),
-        body,
-        Duration::from_secs(60),
-    )
-    .await?;
-    let v: serde_json::Value =
-        serde_json::from_str(&r.body).map_err(|e| anyhow!("bad answer from the daemon: {e}"))?;
-    if r.status != 200 {
-        return Ok(Some(Err(v["error"].as_str().unwrap_or(&r.body).to_owned())));
-    }
-    Ok(Some(Ok(DaemonApplied {
+    Ok(Some(answer.map(|v| DaemonApplied {
         config_id: v["config_id"].as_str().unwrap_or("?").to_owned(),
         changed: v["changed"].as_bool() == Some(true),
-        pid: daemon.pid,
+        pid,
     })))
 }
 

@@ -290,7 +290,7 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
             let query = sessions
                 .map(|n| format!("?sessions={n}"))
                 .unwrap_or_default();
-            if let Some(answer) = in_daemon(
+            if let Some((_, answer)) = super::config::post_to_daemon(
                 ctx,
                 &format!("/kronos/proposals/{id}/shadow{query}"),
                 &reason,
@@ -328,8 +328,13 @@ async fn dispatch(ctx: &Context, stores: &Stores, what: KronosCommand) -> anyhow
                 .proposal(&id)
                 .await?
                 .is_some_and(|p| p.state == ProposalState::Shadow.as_str())
-                && let Some(answer) =
-                    in_daemon(ctx, &format!("/kronos/proposals/{id}/reject"), &reason).await?
+                && let Some(answer) = super::config::post_to_daemon(
+                    ctx,
+                    &format!("/kronos/proposals/{id}/reject"),
+                    &reason,
+                )
+                .await?
+                .map(|(_, a)| a)
             {
                 answer.map_err(|e| anyhow!("the running daemon refused: {e}"))?;
                 println!("{id}: SHADOW → REJECTED in the running daemon (its shadow stops)");
@@ -520,36 +525,6 @@ fn print_experiments(list: &[prometheus::store::ExperimentRecord], format: Outpu
 
 /// Tells the running daemon, if any, to switch `engine` to `body` (already active in the
 /// store): the same `ApplyConfig` path as `pv2 config apply`, so its next job uses it.
-/// Sends a Kronos action to the running daemon (which also tells its engines): `None` when
-/// no daemon runs, else its answer or why it refused.
-async fn in_daemon(
-    ctx: &Context,
-    path: &str,
-    reason: &str,
-) -> anyhow::Result<Option<Result<Value, String>>> {
-    let state_dir = std::path::PathBuf::from(&ctx.app.daemon.state_dir);
-    let Some(daemon) = crate::monitor::client::find_daemon(&state_dir).await else {
-        return Ok(None);
-    };
-    let token = crate::monitor::token::client_token(&state_dir)?;
-    let r = crate::monitor::client::request(
-        &daemon.listen,
-        "POST",
-        path,
-        Some(&token),
-        reason,
-        std::time::Duration::from_secs(60),
-    )
-    .await?;
-    let v: Value =
-        serde_json::from_str(&r.body).map_err(|e| anyhow!("bad answer from the daemon: {e}"))?;
-    Ok(Some(if r.status == 200 {
-        Ok(v)
-    } else {
-        Err(v["error"].as_str().unwrap_or(&r.body).to_owned())
-    }))
-}
-
 /// A proposal's shadow: how many sessions ran (and failed) of how many, and its outcomes
 /// against the active config's on the same sessions; `None` for one never in shadow.
 async fn shadow_view(
