@@ -3,8 +3,9 @@
 
 use crate::clock::SystemClock;
 use crate::context::Context as Cli;
+use crate::monitor::access::{self, Access};
 use crate::monitor::client::{DaemonInfo, info_path};
-use crate::monitor::{http, token};
+use crate::monitor::{freshness, http, token};
 use crate::orchestrator::Resume;
 use crate::scheduler::{SchedulerClock, SchedulerOptions};
 use crate::spine::faults::FaultPlan;
@@ -43,6 +44,26 @@ pub async fn shutdown_signal() -> &'static str {
     }
 }
 
+/// How this daemon serves its API: the control token, the read token (`PV2_READ_TOKEN`,
+/// else `daemon.read_token`), the default DAG, when data is due, where the dashboard's
+/// chart library is.
+pub fn serve_options(cli: &Cli, control: String) -> http::ServeOptions {
+    let d = &cli.app.daemon;
+    let config_dir = match cli.source.root() {
+        prometheus::config::ConfigRoot::Dir(dir) => Some(dir.as_path()),
+        prometheus::config::ConfigRoot::Builtin => None,
+    };
+    http::ServeOptions {
+        access: Access {
+            control,
+            read: access::read_token(&d.read_token),
+        },
+        daily_dag: d.daily_dag.clone(),
+        data_due: chrono::Duration::minutes(i64::from(d.data_due_minutes)),
+        ui_dirs: crate::monitor::ui_dirs(config_dir),
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 ///
 /// # Errors
@@ -50,6 +71,9 @@ pub async fn shutdown_signal() -> &'static str {
 pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow::Result<()> {
     let d = &cli.app.daemon;
     let listen = listen.unwrap_or_else(|| d.listen.clone());
+    // Refused before anything starts: a listener others can reach must have a read token.
+    access::check_listener(&listen, access::read_token(&d.read_token).as_deref())
+        .map_err(|e| anyhow::anyhow!(e))?;
     let state_dir = PathBuf::from(&d.state_dir);
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
@@ -57,7 +81,7 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let spine = Arc::new(Spine::start(cli, stores, faults, Arc::clone(&clock)).await?);
     let token = token::daemon_token(&state_dir)?;
-    let server = http::serve(&listen, Arc::clone(&spine), token, d.daily_dag.clone())?;
+    let server = http::serve(&listen, Arc::clone(&spine), serve_options(cli, token))?;
     let info = DaemonInfo {
         pid: std::process::id(),
         listen: listen.clone(),
@@ -102,6 +126,14 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
             .record("scheduler", EventKind::Disabled, "daemon.scheduler = false");
         None
     };
+    let watchdog = (d.freshness_check_secs > 0.0).then(|| {
+        actix::spawn(freshness::run(
+            Arc::clone(&spine),
+            Arc::clone(&clock),
+            chrono::Duration::minutes(i64::from(d.data_due_minutes)),
+            Duration::from_secs_f64(d.freshness_check_secs),
+        ))
+    });
     let experiments = actix::spawn(crate::kronos::daemon_worker::run(
         cli.clone(),
         Arc::clone(&spine),
@@ -111,6 +143,9 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
     eprintln!("pv2 daemon: {signal} received, draining");
     // A claimed experiment is left to its lease: the next worker (or start) takes it over.
     experiments.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
     spine.events.record("daemon", EventKind::Stopping, signal);
     if let Some(s) = scheduler {
         s.do_send(crate::scheduler::Stop);

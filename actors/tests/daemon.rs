@@ -612,52 +612,6 @@ async fn an_operator_sees_a_degraded_actor_and_resets_it_without_a_restart() {
     env.cleanup().await;
 }
 
-/// A PASSED proposal for the portfolio engine (risk aversion doubled), as a judged search
-/// leaves it.
-async fn passed_proposal(db: &RuntimeDb) -> (String, String) {
-    use prometheus::config::EngineConfig;
-    use prometheus::engines::portfolio::PortfolioConfig;
-    use prometheus::store::{KronosStore, ProposalRecord, ProposalState};
-    let cfg = PortfolioConfig {
-        risk_aversion: 8.0,
-        ..PortfolioConfig::default()
-    };
-    let active = prometheus::store::ConfigStore::active_config(db, "portfolio")
-        .await
-        .unwrap()
-        .expect("the daemon activated the portfolio config at start");
-    let at = chrono::Utc::now();
-    let p = ProposalRecord {
-        proposal_id: "kp-http".into(),
-        engine: "portfolio".into(),
-        market_id: "US_EQ".into(),
-        config_id: cfg.config_id().to_string(),
-        base_config_id: active.config_id.to_string(),
-        body: cfg.canonical_body(),
-        changes: "[]".into(),
-        origin: "{\"kind\":\"sweep\"}".into(),
-        sweep_id: "search-http".into(),
-        state: ProposalState::Proposed.as_str().into(),
-        reason: "risk_aversion 4 → 8".into(),
-        created_at: at,
-        created_by: "kronos".into(),
-        updated_at: at,
-        gates: None,
-    };
-    db.insert_proposal(&p).await.unwrap();
-    db.transition_proposal(
-        "kp-http",
-        ProposalState::Passed,
-        Some("[]"),
-        "kronos",
-        "every gate passed",
-        at,
-    )
-    .await
-    .unwrap();
-    (p.config_id, active.config_id.to_string())
-}
-
 /// The running portfolio actor's config id.
 fn running_portfolio_config(env: &Env) -> String {
     let o = pv2(env, &["actors", "--format", "json"]);
@@ -679,7 +633,7 @@ async fn kronos_over_http_promotes_into_the_running_engine_and_reverts_with_the_
     let mut daemon = spawn_daemon(&env, None);
     wait_healthy(&env, &mut daemon).await;
     let db = runtime(&env).await;
-    let (candidate, old) = passed_proposal(&db).await;
+    let (candidate, old) = common::passed_proposal(&db, "kp-http").await;
     assert_eq!(running_portfolio_config(&env), old);
     let post = |path: &str, token: Option<&str>, body: &str| {
         let (listen, path, token, body) = (

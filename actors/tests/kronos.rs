@@ -1101,8 +1101,7 @@ fn a_worse_config_is_found_tested_promoted_and_reverted_inside_one_daemon_on_the
         let server = http::serve(
             &env.listen,
             Arc::clone(&spine),
-            token.to_owned(),
-            "daily".into(),
+            prometheus_actors::daemon::serve_options(&ctx, token.to_owned()),
         )
         .unwrap();
         let worker = actix::spawn(prometheus_actors::kronos::daemon_worker::run(

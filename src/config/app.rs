@@ -220,6 +220,16 @@ pub struct DaemonConfig {
     pub max_concurrent_jobs: usize,
     /// How long SIGTERM waits for running jobs before recording them as interrupted.
     pub drain_timeout_secs: f64,
+    /// The token reads need (`Authorization: Bearer …`); empty: reads are open to whoever
+    /// can reach the listener (loopback by default). `PV2_READ_TOKEN` overrides it, so it
+    /// need not be written in a file. A listener on a non-loopback address without one is
+    /// refused at start.
+    pub read_token: String,
+    /// Minutes after a session's close by which its prices should be in the database; later
+    /// than that the freshness watchdog raises an alert and `/readyz` says why.
+    pub data_due_minutes: u32,
+    /// How often the freshness watchdog looks, in seconds (0: it never looks).
+    pub freshness_check_secs: f64,
 }
 
 impl Default for DaemonConfig {
@@ -231,6 +241,9 @@ impl Default for DaemonConfig {
             scheduler: true,
             max_concurrent_jobs: 4,
             drain_timeout_secs: 8.0,
+            read_token: String::new(),
+            data_due_minutes: 120,
+            freshness_check_secs: 60.0,
         }
     }
 }
@@ -259,6 +272,31 @@ impl DaemonConfig {
             !(0.0..=3600.0).contains(&self.drain_timeout_secs),
             "daemon.drain_timeout_secs",
             || format!("{} is out of range; use 0..=3600", self.drain_timeout_secs),
+        );
+        issues.check(
+            self.data_due_minutes > 7 * 24 * 60,
+            "daemon.data_due_minutes",
+            || {
+                format!(
+                    "{} is more than a week after the close; use 0..=10080",
+                    self.data_due_minutes
+                )
+            },
+        );
+        issues.check(
+            !(0.0..=86_400.0).contains(&self.freshness_check_secs),
+            "daemon.freshness_check_secs",
+            || {
+                format!(
+                    "{} is out of range; use 0 (off) ..= 86400",
+                    self.freshness_check_secs
+                )
+            },
+        );
+        issues.check(
+            !self.read_token.is_empty() && self.read_token.trim().len() < 16,
+            "daemon.read_token",
+            || "is shorter than 16 characters; use a long random string (or leave it empty)".into(),
         );
     }
 }

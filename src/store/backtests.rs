@@ -66,6 +66,8 @@ pub trait BacktestStore {
     ) -> Result<(), StoreError>;
     /// A backtest's header.
     async fn backtest_run(&self, backtest_id: &str) -> Result<Option<BacktestRun>, StoreError>;
+    /// The headers of the latest `last` backtests (by last session, then id), newest first.
+    async fn backtest_runs(&self, last: u32) -> Result<Vec<BacktestRun>, StoreError>;
     /// Its equity curve, in date order.
     async fn backtest_days(&self, backtest_id: &str) -> Result<Vec<StoredDay>, StoreError>;
     /// Its fills, in date and instrument order.
@@ -74,6 +76,44 @@ pub trait BacktestStore {
 
 fn to_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+const RUN_COLUMNS: &str = "backtest_id, strategy, market_id, from_date, to_date, run_id, config_id, strategy_body, \
+     engine_configs, state, rebalances, failed_rebalances, metrics";
+
+/// A `backtest_runs` row as read, in `RUN_COLUMNS` order.
+type RunRow = (
+    String,
+    String,
+    String,
+    NaiveDate,
+    NaiveDate,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+);
+
+fn to_run(r: RunRow) -> BacktestRun {
+    BacktestRun {
+        backtest_id: r.0,
+        strategy: r.1,
+        market_id: r.2,
+        from: r.3,
+        to: r.4,
+        run_id: r.5,
+        config_id: r.6,
+        strategy_body: r.7,
+        engine_configs: r.8,
+        state: r.9,
+        rebalances: usize::try_from(r.10).unwrap_or(0),
+        failed_rebalances: usize::try_from(r.11).unwrap_or(0),
+        metrics: r.12,
+    }
 }
 
 const UPSERT_RUN: &str = "INSERT INTO backtest_runs (backtest_id, strategy, market_id, from_date, to_date, run_id, config_id, \
@@ -134,41 +174,21 @@ impl BacktestStore for RuntimeDb {
     }
 
     async fn backtest_run(&self, backtest_id: &str) -> Result<Option<BacktestRun>, StoreError> {
-        type Row = (
-            String,
-            String,
-            String,
-            NaiveDate,
-            NaiveDate,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            Option<String>,
-        );
-        const SQL: &str = "SELECT backtest_id, strategy, market_id, from_date, to_date, run_id, config_id, strategy_body, \
-             engine_configs, state, rebalances, failed_rebalances, metrics FROM backtest_runs WHERE backtest_id = $1";
-        let row: Option<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let sql = format!("SELECT {RUN_COLUMNS} FROM backtest_runs WHERE backtest_id = $1");
+        let row: Option<RunRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(backtest_id)
             .fetch_optional(p).await.map_err(StoreError::query("read backtest run"))?);
-        Ok(row.map(|r| BacktestRun {
-            backtest_id: r.0,
-            strategy: r.1,
-            market_id: r.2,
-            from: r.3,
-            to: r.4,
-            run_id: r.5,
-            config_id: r.6,
-            strategy_body: r.7,
-            engine_configs: r.8,
-            state: r.9,
-            rebalances: usize::try_from(r.10).unwrap_or(0),
-            failed_rebalances: usize::try_from(r.11).unwrap_or(0),
-            metrics: r.12,
-        }))
+        Ok(row.map(to_run))
+    }
+
+    async fn backtest_runs(&self, last: u32) -> Result<Vec<BacktestRun>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM backtest_runs ORDER BY to_date DESC, backtest_id DESC LIMIT $1"
+        );
+        let rows: Vec<RunRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(last))
+            .fetch_all(p).await.map_err(StoreError::query("list backtest runs"))?);
+        Ok(rows.into_iter().map(to_run).collect())
     }
 
     async fn backtest_days(&self, backtest_id: &str) -> Result<Vec<StoredDay>, StoreError> {

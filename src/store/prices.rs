@@ -101,6 +101,10 @@ pub trait PriceStore {
 
     /// Number of stored price rows (all instruments, all dates).
     async fn price_row_count(&self) -> Result<u64, StoreError>;
+
+    /// The latest session with a price for any instrument of `market`: how fresh the
+    /// market's data is (the freshness watchdog and `/metrics` read it).
+    async fn latest_price_date(&self, market: &str) -> Result<Option<NaiveDate>, StoreError>;
 }
 
 const PRICES: TableSpec = TableSpec {
@@ -671,6 +675,18 @@ impl PriceStore for HistoricalDb {
             .await
             .map_err(StoreError::query("count prices"))?);
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn latest_price_date(&self, market: &str) -> Result<Option<NaiveDate>, StoreError> {
+        // Per instrument the primary key's last entry, then the largest: an index lookup
+        // per instrument instead of a scan of every price.
+        const SQL: &str = "SELECT MAX((SELECT MAX(p.trade_date) FROM prices_daily p \
+             WHERE p.instrument_id = i.instrument_id)) FROM instruments i WHERE i.market_id = $1";
+        on_pool!(&self.pool, p => sqlx::query_scalar::<_, Option<NaiveDate>>(SQL)
+            .bind(market)
+            .fetch_one(p)
+            .await
+            .map_err(StoreError::query("read the latest price date")))
     }
 }
 

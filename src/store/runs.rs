@@ -82,6 +82,21 @@ pub trait RunStore {
     async fn unfinished_dag_runs(&self) -> Result<Vec<DagRunRecord>, StoreError>;
     /// Every attempt of every job of a run, by job then attempt.
     async fn job_runs(&self, run_id: &str) -> Result<Vec<JobRunRecord>, StoreError>;
+    /// Every DAG run for `market` on session `as_of`, oldest first: a day's pipeline as
+    /// the dashboard draws it.
+    async fn runs_on(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+    ) -> Result<Vec<DagRunRecord>, StoreError>;
+    /// The succeeded attempts of the runs for `market` with sessions in `[from, to]`, each
+    /// with its run's DAG: what a job's usual latency is measured from.
+    async fn succeeded_attempts(
+        &self,
+        market: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, JobRunRecord)>, StoreError>;
     /// The config the latest successful attempt of `actor` for `market` on `as_of` ran
     /// with, in any run: how a job finds the rows an upstream actor of another DAG's run
     /// wrote (the joint encoder reads the encoders of the `features` run).
@@ -324,6 +339,62 @@ impl RunStore for RuntimeDb {
             .await
             .map_err(StoreError::query("read job runs"))?);
         job_records(rows)
+    }
+
+    async fn runs_on(
+        &self,
+        market: &str,
+        as_of: NaiveDate,
+    ) -> Result<Vec<DagRunRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {DAG_COLUMNS} FROM dag_runs WHERE market_id = $1 AND as_of_date = $2 \
+             ORDER BY created_at, run_id"
+        );
+        let rows: Vec<DagTuple> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(market)
+            .bind(as_of)
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read the day's dag runs"))?);
+        rows.into_iter().map(to_dag).collect()
+    }
+
+    async fn succeeded_attempts(
+        &self,
+        market: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(String, JobRunRecord)>, StoreError> {
+        const SQL: &str = "SELECT j.run_id, j.job_id, j.attempt, j.state, j.config_id, j.started_at, j.finished_at, \
+             j.error, j.error_class, j.actor, d.dag_id FROM dag_runs d CROSS JOIN job_runs j \
+             WHERE d.market_id = $1 AND d.as_of_date >= $2 AND d.as_of_date <= $3 AND j.run_id = d.run_id \
+             AND j.state = $4 ORDER BY d.as_of_date, j.run_id, j.job_id, j.attempt";
+        type Row = (
+            String,
+            String,
+            i64,
+            String,
+            Option<String>,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market)
+            .bind(from)
+            .bind(to)
+            .bind(AttemptState::Succeeded.as_str())
+            .fetch_all(p)
+            .await
+            .map_err(StoreError::query("read succeeded attempts"))?);
+        let (dags, jobs): (Vec<String>, Vec<JobRow>) = rows
+            .into_iter()
+            .map(|r| (r.10, (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9)))
+            .unzip();
+        Ok(dags.into_iter().zip(job_records(jobs)?).collect())
     }
 
     async fn succeeded_jobs(

@@ -329,8 +329,18 @@ async fn backtests_replace_their_rows_on_a_rerun(db: &TestDb) {
         .unwrap();
     assert_eq!(r.backtest_days("bt-1").await.unwrap(), days);
     assert_eq!(r.backtest_fills("bt-1").await.unwrap(), vec![fill]);
-    assert_eq!(r.backtest_run("bt-1").await.unwrap(), Some(run));
+    assert_eq!(r.backtest_run("bt-1").await.unwrap(), Some(run.clone()));
     assert_eq!(r.backtest_run("bt-2").await.unwrap(), None);
+    // The list, newest last session first.
+    let older = BacktestRun {
+        backtest_id: "bt-0".into(),
+        to: date("2024-01-02"),
+        ..run.clone()
+    };
+    r.start_backtest(&older).await.unwrap();
+    let listed = r.backtest_runs(10).await.unwrap();
+    assert_eq!(listed, [run.clone(), older]);
+    assert_eq!(r.backtest_runs(1).await.unwrap(), [run]);
 }
 
 conformance!(

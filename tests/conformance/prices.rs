@@ -200,6 +200,32 @@ async fn marks_remember_the_earliest_changed_date(db: &TestDb) {
     assert!(h.derive_marks().await.unwrap().is_empty());
 }
 
+async fn the_latest_price_date_is_per_market(db: &TestDb) {
+    register(db, &["AAA", "BBB"]).await;
+    let h = &db.historical;
+    assert_eq!(h.latest_price_date("US_EQ").await.unwrap(), None);
+    h.write_prices(
+        "b",
+        &[
+            series(
+                "AAA",
+                vec![
+                    ohlcv("2024-01-02", 10.0, Some(1.0)),
+                    ohlcv("2024-01-05", 11.0, Some(1.0)),
+                ],
+            ),
+            series("BBB", vec![ohlcv("2024-01-03", 20.0, Some(1.0))]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        h.latest_price_date("US_EQ").await.unwrap(),
+        Some(date("2024-01-05"))
+    );
+    assert_eq!(h.latest_price_date("JP_EQ").await.unwrap(), None);
+}
+
 async fn lookback_start_counts_observations(db: &TestDb) {
     register(db, &["AAA"]).await;
     let h = &db.historical;
@@ -324,6 +350,7 @@ conformance!(
     rows_without_volume_keep_known_fields,
     marks_remember_the_earliest_changed_date,
     lookback_start_counts_observations,
+    the_latest_price_date_is_per_market,
 );
 
 /// The bundled SQLite is compiled without memory statistics (`LIBSQLITE3_FLAGS` in

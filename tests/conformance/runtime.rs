@@ -171,7 +171,7 @@ async fn runs_and_attempts_are_upserted(db: &TestDb) {
     assert!(r.unfinished_dag_runs().await.unwrap().is_empty());
     assert_eq!(r.dag_run(&run.run_id).await.unwrap().unwrap(), run);
     let jobs = r.job_runs(&run.run_id).await.unwrap();
-    assert_eq!(jobs, [job, retry]);
+    assert_eq!(jobs, [job, retry.clone()]);
     // An upstream actor's config is found by market, date and actor, in any run.
     assert_eq!(
         r.succeeded_config("US_EQ", date("2024-01-02"), "ingest")
@@ -194,6 +194,31 @@ async fn runs_and_attempts_are_upserted(db: &TestDb) {
     let recent = r.dag_runs(1).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].run_id, later.run_id);
+    // A day's runs (the dashboard's pipeline) and the succeeded attempts of a window, each
+    // with its DAG (a job's usual latency).
+    let day = r.runs_on("US_EQ", date("2024-01-02")).await.unwrap();
+    assert_eq!(
+        day,
+        [run.clone(), later.clone()],
+        "both are for that session, oldest first"
+    );
+    assert!(
+        r.runs_on("JP_EQ", date("2024-01-02"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let done = r
+        .succeeded_attempts("US_EQ", date("2024-01-01"), date("2024-01-03"))
+        .await
+        .unwrap();
+    assert_eq!(done, [("daily".to_owned(), retry.clone())]);
+    assert!(
+        r.succeeded_attempts("US_EQ", date("2024-01-03"), date("2024-01-05"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn batched_run_records_apply_in_order(db: &TestDb) {

@@ -25,7 +25,7 @@ mod run;
 mod runs;
 mod show;
 pub(crate) mod show_decisions;
-mod show_timeline;
+pub(crate) mod show_timeline;
 
 use crate::cli::{
     ActorsCommand, BenchCommand, CalendarCommand, Cli, Command, ConfigCommand, DrillCommand,

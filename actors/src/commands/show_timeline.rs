@@ -9,7 +9,7 @@ use crate::context::Context;
 use anyhow::{Context as _, anyhow};
 use chrono::NaiveDate;
 use prometheus::domain::ConfigId;
-use prometheus::engines::assessment::AssessmentConfig;
+use prometheus::engines::assessment::{AssessmentConfig, FAMILIES};
 use prometheus::engines::portfolio::PortfolioConfig;
 use prometheus::engines::regime::RegimeLabel;
 use prometheus::engines::universe::UniverseConfig;
@@ -83,7 +83,12 @@ pub async fn run(
     Ok(())
 }
 
-async fn collect(
+/// The rows of `args.what` over `dates` (the sessions of `[from, to]`): what `pv2 show
+/// --from --to` prints and the dashboard's tables show.
+///
+/// # Errors
+/// No active config to read by (and none named), storage failures.
+pub(crate) async fn collect(
     stores: &Stores,
     args: &ShowArgs,
     dates: &[NaiveDate],
@@ -161,11 +166,13 @@ async fn collect(
                     });
                     v.truncate(args.top);
                     rows.extend(v.iter().map(|s| {
-                        row(
-                            d,
-                            json!({"instrument_id": s.instrument_id, "expected_return": s.expected_return, "score": s.score,
-                                   "confidence": s.confidence, "label": s.label.as_str(), "prediction": s.prediction}),
-                        )
+                        let mut fields = json!({"instrument_id": s.instrument_id, "expected_return": s.expected_return, "score": s.score,
+                                   "confidence": s.confidence, "label": s.label.as_str(), "prediction": s.prediction});
+                        // Each factor family's z-score as its own column (`z_momentum`…).
+                        for (family, z) in FAMILIES.iter().zip(s.families) {
+                            fields[format!("z_{family}")] = json!(z);
+                        }
+                        row(d, fields)
                     }));
                 }
             }

@@ -1,17 +1,22 @@
-//! The daemon's HTTP API on a loopback listener: liveness, readiness, actor and run state,
-//! Kronos's proposals, experiments and audit trail, and — with the control token —
-//! activating runs, applying configurations, resetting a DEGRADED actor and Kronos's
-//! approve / reject / revert / freeze / unfreeze. Every change is recorded with who asked: the client's
-//! `X-PV2-Requested-By` header (the CLI sends `cli:USER@HOST`) and the peer address.
+//! The daemon's HTTP API, loopback by default: the dashboard and its reads, liveness,
+//! readiness, metrics, live events, actor and run state, Kronos's proposals, experiments
+//! and audit trail, and — with the control token — activating runs, applying
+//! configurations, resetting a DEGRADED actor and Kronos's approve / reject / revert /
+//! freeze / unfreeze. Reads need the read token when one is set ([`super::access`]). Every
+//! change is recorded with who asked: the client's `X-PV2-Requested-By` header (the CLI
+//! sends `cli:USER@HOST`) and the peer address. The routes are listed, with who may call
+//! them, in [`super::openapi::ROUTES`] and served as `/openapi.json`.
 
+use super::access::{Access, is_public};
 use super::client::REQUESTED_BY_HEADER;
-use super::kronos_api;
-use super::token::tokens_match;
+use super::{dashboard, freshness, kronos_api, live, metrics_api, openapi, views};
 use crate::orchestrator::{Snapshot, Submit, WaitRun};
 use crate::spine::job_actor::ActorStatus;
 use crate::spine::system::Spine;
-use actix_web::dev::ServerHandle;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::NaiveDate;
 use prometheus::domain::{ApplyConfig, MarketId, RunStatus};
@@ -24,18 +29,49 @@ use std::sync::Arc;
 pub(super) struct ApiState {
     /// The running spine (its stores, actors, orchestrator).
     pub(super) spine: Arc<Spine>,
-    /// The control token mutations need.
-    pub(super) token: String,
+    /// The tokens reads and mutations need.
+    pub(super) access: Access,
     daily_dag: String,
+    /// How long after a close a session's prices are due.
+    pub(super) data_due: chrono::Duration,
+}
+
+/// How the API is served, beside the spine it serves.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The tokens.
+    pub access: Access,
+    /// The DAG `POST /runs` activates when the request names none.
+    pub daily_dag: String,
+    /// How long after a close a session's prices are due (`daemon.data_due_minutes`).
+    pub data_due: chrono::Duration,
+    /// Where the dashboard's chart library is looked for ([`dashboard::ui_dirs`]).
+    pub ui_dirs: Vec<std::path::PathBuf>,
 }
 
 /// Whether the request carries the control token.
-pub(super) fn authorised(req: &HttpRequest, token: &str) -> bool {
-    req.headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| tokens_match(t.trim(), token))
+pub(super) fn authorised(req: &HttpRequest, access: &Access) -> bool {
+    access.may_change(req)
+}
+
+/// Refuses reads without the read token (when one is set) before any handler runs.
+async fn read_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let allowed = is_public(req.path())
+        || req
+            .app_data::<web::Data<ApiState>>()
+            .is_some_and(|s| s.access.may_read(req.request()));
+    if allowed {
+        next.call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body)
+    } else {
+        Ok(req.into_response(HttpResponse::Unauthorized().json(
+            json!({"error": "missing or wrong read token (Authorization: Bearer …); set by daemon.read_token or PV2_READ_TOKEN"}),
+        )))
+    }
 }
 
 /// Who asked for a change, for the audit trail: the client's own name and its address.
@@ -79,11 +115,29 @@ async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
         }
     };
     let store_ok = state.spine.stores.runtime.dag_runs(1).await.is_ok();
-    let ready = snap.accepting && store_ok;
+    let overdue: Vec<_> = state
+        .spine
+        .events
+        .telemetry()
+        .open_alerts()
+        .into_iter()
+        .filter(|a| a.kind == freshness::FRESHNESS)
+        .collect();
+    let ready = snap.accepting && store_ok && overdue.is_empty();
+    let mut reasons: Vec<String> = Vec::new();
+    if !snap.accepting {
+        reasons.push("not accepting runs (draining)".into());
+    }
+    if !store_ok {
+        reasons.push("the runtime database is unreachable".into());
+    }
+    reasons.extend(overdue.iter().map(|a| a.detail.clone()));
     let body = json!({
         "ready": ready,
+        "reasons": reasons,
         "accepting_runs": snap.accepting,
         "runtime_db": if store_ok { "ok" } else { "unreachable" },
+        "data_overdue": overdue.iter().map(|a| a.subject.clone()).collect::<Vec<_>>(),
         "running_jobs": snap.running_jobs,
         "active_runs": snap.active_runs,
         "degraded_actors": snap.degraded,
@@ -125,7 +179,7 @@ async fn reset_actor(
     state: web::Data<ApiState>,
     name: web::Path<String>,
 ) -> HttpResponse {
-    if !authorised(&req, &state.token) {
+    if !authorised(&req, &state.access) {
         return unauthorised();
     }
     let name = name.into_inner();
@@ -169,7 +223,7 @@ struct RunRequest {
 }
 
 async fn submit_run(req: HttpRequest, state: web::Data<ApiState>, body: String) -> HttpResponse {
-    if !authorised(&req, &state.token) {
+    if !authorised(&req, &state.access) {
         return unauthorised();
     }
     let r: RunRequest = match serde_json::from_str(&body) {
@@ -214,7 +268,7 @@ async fn apply_config(
     engine: web::Path<String>,
     body: String,
 ) -> HttpResponse {
-    if !authorised(&req, &state.token) {
+    if !authorised(&req, &state.access) {
         return unauthorised();
     }
     let apply = ApplyConfig {
@@ -230,31 +284,52 @@ async fn apply_config(
     }
 }
 
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(openapi::document())
+}
+
 /// Starts the API server on `listen`; returns its handle (to stop it) once bound.
 ///
 /// # Errors
-/// The address cannot be bound.
-pub fn serve(
-    listen: &str,
-    spine: Arc<Spine>,
-    token: String,
-    daily_dag: String,
-) -> anyhow::Result<ServerHandle> {
+/// The address cannot be bound, or is reachable from other hosts while reads need no token.
+pub fn serve(listen: &str, spine: Arc<Spine>, opts: ServeOptions) -> anyhow::Result<ServerHandle> {
+    super::access::check_listener(listen, opts.access.read.as_deref())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let charts = web::Data::new(dashboard::chart_library(&opts.ui_dirs));
     let state = web::Data::new(ApiState {
         spine,
-        token,
-        daily_dag,
+        access: opts.access,
+        daily_dag: opts.daily_dag,
+        data_due: opts.data_due,
     });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(charts.clone())
+            .wrap(from_fn(read_guard))
+            .route("/", web::get().to(dashboard::index))
+            .route("/assets/{file}", web::get().to(dashboard::asset))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics_api::metrics))
+            .route("/alerts", web::get().to(metrics_api::alerts))
+            .route("/events", web::get().to(live::events))
+            .route("/openapi.json", web::get().to(openapi_json))
             .route("/actors", web::get().to(actors))
             .route("/runs", web::get().to(list_runs))
             .route("/runs", web::post().to(submit_run))
             .route("/config/{engine}", web::post().to(apply_config))
             .route("/actors/{name}/reset", web::post().to(reset_actor))
+            .route("/api/markets", web::get().to(views::markets))
+            .route("/api/overview", web::get().to(views::overview))
+            .route("/api/table/{what}", web::get().to(views::table))
+            .route("/api/pipeline", web::get().to(views::pipeline))
+            .route("/api/backtests", web::get().to(views::backtests))
+            .route("/api/backtests/{id}", web::get().to(views::backtest))
+            .route(
+                "/api/configs/{engine}",
+                web::get().to(views::config_history),
+            )
             .route("/kronos/proposals", web::get().to(kronos_api::proposals))
             .route(
                 "/kronos/proposals/{id}",

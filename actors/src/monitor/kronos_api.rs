@@ -156,7 +156,7 @@ pub(super) async fn act(
     query: web::Query<ActQuery>,
     body: String,
 ) -> HttpResponse {
-    if !authorised(&req, &state.token) {
+    if !authorised(&req, &state.access) {
         return unauthorised();
     }
     let (id, action) = path.into_inner();
@@ -259,7 +259,7 @@ pub(super) async fn freeze(
     what: web::Path<String>,
     body: String,
 ) -> HttpResponse {
-    if !authorised(&req, &state.token) {
+    if !authorised(&req, &state.access) {
         return unauthorised();
     }
     let frozen = match what.as_str() {

@@ -91,7 +91,7 @@ impl Orchestrator {
             max_concurrent: max_concurrent.max(1),
             degraded: BTreeMap::new(),
             accepting: true,
-            log: RunLog::start(db.clone()),
+            log: RunLog::start(db.clone(), events.telemetry()),
             db,
             events,
             clock,

@@ -7,10 +7,12 @@
 
 use super::dispatch::attempt_record;
 use super::{JobSummary, Orchestrator, RunSummary};
+use crate::monitor::telemetry::Telemetry;
 use actix::prelude::*;
 use prometheus::dag::JobStatus;
 use prometheus::domain::{AttemptState, EventKind, RunStatus};
 use prometheus::store::{DagRunRecord, JobRunRecord, RunRecord, RunStore, RuntimeDb};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 enum Entry {
@@ -50,11 +52,13 @@ async fn write_batch(db: &RuntimeDb, batch: &[RunRecord]) {
 #[derive(Clone, Debug)]
 pub struct RunLog {
     tx: mpsc::UnboundedSender<Entry>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl RunLog {
-    /// Starts the writer on the current runtime.
-    pub fn start(db: RuntimeDb) -> Self {
+    /// Starts the writer on the current runtime; every record queued is also told to
+    /// `telemetry` (the dashboard's live feed and `/metrics`).
+    pub fn start(db: RuntimeDb, telemetry: Arc<Telemetry>) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<Entry>();
         tokio::spawn(async move {
             let mut batch: Vec<RunRecord> = Vec::new();
@@ -81,16 +85,18 @@ impl RunLog {
                 }
             }
         });
-        Self { tx }
+        Self { tx, telemetry }
     }
 
     /// Queues a DAG run upsert.
     pub fn run(&self, r: DagRunRecord) {
+        self.telemetry.run(&r);
         let _ = self.tx.send(Entry::Run(r));
     }
 
     /// Queues a job attempt upsert.
     pub fn job(&self, j: JobRunRecord) {
+        self.telemetry.job(&j);
         let _ = self.tx.send(Entry::Job(j));
     }
 

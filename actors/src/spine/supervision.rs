@@ -1,6 +1,7 @@
 //! Supervision: restart budgets, actor life cycles, and the event recorder that makes every
 //! start, restart, escalation and reconfiguration an `actor_events` row and a tracing event.
 
+use crate::monitor::telemetry::Telemetry;
 use chrono::{DateTime, Utc};
 use prometheus::config::RestartPolicy;
 use prometheus::domain::{Clock, EventKind};
@@ -118,6 +119,7 @@ enum EventCommand {
 pub struct EventRecorder {
     tx: mpsc::UnboundedSender<EventCommand>,
     clock: Arc<dyn Clock>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl fmt::Debug for EventRecorder {
@@ -186,7 +188,17 @@ impl EventRecorder {
                 }
             }
         });
-        Self { tx, clock }
+        Self {
+            tx,
+            clock,
+            telemetry: Arc::new(Telemetry::default()),
+        }
+    }
+
+    /// The live feed and counters every recorded event also goes to (and the orchestrator's
+    /// run log, which shares them).
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        Arc::clone(&self.telemetry)
     }
 
     /// Records `event` of `actor` with a detail text.
@@ -206,6 +218,7 @@ impl EventRecorder {
             event,
             detail,
         };
+        self.telemetry.actor_event(&e);
         let _ = self.tx.send(EventCommand::Record(e));
     }
 

@@ -98,7 +98,7 @@ impl Env {
         std::fs::write(
             cfg.join("default.toml"),
             format!(
-                "[storage]\nhistorical_db = \"{historical}\"\nruntime_db = \"{runtime}\"\n\n[daemon]\nlisten = \"{listen}\"\nstate_dir = \"{}\"\ndrain_timeout_secs = 2\n\n[supervision]\nmax_restarts = 3\nwindow_secs = 60\nbackoff_ms = 20\nbackoff_max_ms = 100\n{extra}",
+                "[storage]\nhistorical_db = \"{historical}\"\nruntime_db = \"{runtime}\"\n\n[daemon]\nlisten = \"{listen}\"\nstate_dir = \"{}\"\ndrain_timeout_secs = 2\nfreshness_check_secs = 0\n\n[supervision]\nmax_restarts = 3\nwindow_secs = 60\nbackoff_ms = 20\nbackoff_max_ms = 100\n{extra}",
                 state.display()
             ),
         )
@@ -320,3 +320,49 @@ macro_rules! rows {
 }
 #[allow(unused_imports)]
 pub(crate) use rows;
+
+/// Stores a portfolio proposal `id` (risk aversion 8, against the active config) that has
+/// passed every gate: what an operator approves. Returns (its config id, the active one).
+pub async fn passed_proposal(db: &prometheus::store::RuntimeDb, id: &str) -> (String, String) {
+    use prometheus::config::EngineConfig;
+    use prometheus::engines::portfolio::PortfolioConfig;
+    use prometheus::store::{KronosStore, ProposalRecord, ProposalState};
+    let cfg = PortfolioConfig {
+        risk_aversion: 8.0,
+        ..PortfolioConfig::default()
+    };
+    let active = prometheus::store::ConfigStore::active_config(db, "portfolio")
+        .await
+        .unwrap()
+        .expect("the daemon activated the portfolio config at start");
+    let at = chrono::Utc::now();
+    let p = ProposalRecord {
+        proposal_id: id.into(),
+        engine: "portfolio".into(),
+        market_id: "US_EQ".into(),
+        config_id: cfg.config_id().to_string(),
+        base_config_id: active.config_id.to_string(),
+        body: cfg.canonical_body(),
+        changes: "[]".into(),
+        origin: "{\"kind\":\"sweep\"}".into(),
+        sweep_id: "search-http".into(),
+        state: ProposalState::Proposed.as_str().into(),
+        reason: "risk_aversion 4 → 8".into(),
+        created_at: at,
+        created_by: "kronos".into(),
+        updated_at: at,
+        gates: None,
+    };
+    db.insert_proposal(&p).await.unwrap();
+    db.transition_proposal(
+        id,
+        ProposalState::Passed,
+        Some("[]"),
+        "kronos",
+        "every gate passed",
+        at,
+    )
+    .await
+    .unwrap();
+    (p.config_id, active.config_id.to_string())
+}

@@ -1,0 +1,516 @@
+//! The dashboard's reads: what each view shows, as JSON, for any date the operator picks —
+//! `as_of` bounds every read, so a past date shows what the system knew then (the engines'
+//! outputs for a session are computed from data up to that session; runs, config changes
+//! and Kronos decisions are cut at the end of that day).
+
+use super::http::ApiState;
+use crate::cli::{ShowArgs, ShowWhat, TableFormat};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clap::ValueEnum as _;
+use prometheus::domain::InstrumentId;
+use prometheus::engines::portfolio::PortfolioConfig;
+use prometheus::store::{
+    BacktestStore, ConfigStore, DecisionStore, PriceStore, RunStore, WorldStateStore,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+fn error(status: actix_web::http::StatusCode, e: impl std::fmt::Display) -> HttpResponse {
+    HttpResponse::build(status).json(json!({"error": e.to_string()}))
+}
+
+fn internal(e: impl std::fmt::Display) -> HttpResponse {
+    error(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, e)
+}
+
+fn bad(e: impl std::fmt::Display) -> HttpResponse {
+    error(actix_web::http::StatusCode::BAD_REQUEST, e)
+}
+
+/// The date a request is about: `as_of`, else today on the daemon's clock.
+fn as_of_or_today(state: &ApiState, as_of: Option<NaiveDate>) -> NaiveDate {
+    as_of.unwrap_or_else(|| state.spine.events.now().date_naive())
+}
+
+/// The last instant of `d` (UTC): what "known on `d`" means for wall-clock records.
+pub(super) fn end_of(d: NaiveDate) -> DateTime<Utc> {
+    (d + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .map_or(DateTime::<Utc>::MAX_UTC, |t| t.and_utc())
+        - Duration::nanoseconds(1)
+}
+
+/// `?as_of=`.
+#[derive(Deserialize)]
+pub(super) struct AsOf {
+    as_of: Option<NaiveDate>,
+}
+
+/// `GET /api/markets`: the configured markets and their latest priced session.
+pub(super) async fn markets(state: web::Data<ApiState>) -> HttpResponse {
+    let mut out = Vec::new();
+    for market in state.spine.calendars.keys() {
+        match state
+            .spine
+            .stores
+            .historical
+            .latest_price_date(market)
+            .await
+        {
+            Ok(latest) => out.push(json!({"market": market, "latest_prices": latest})),
+            Err(e) => return internal(e),
+        }
+    }
+    HttpResponse::Ok().json(out)
+}
+
+/// The active portfolio config: its id and body (the overview's limits and ids).
+async fn active_portfolio(
+    state: &ApiState,
+) -> Result<Option<(prometheus::domain::ConfigId, PortfolioConfig)>, String> {
+    let stored = state
+        .spine
+        .stores
+        .runtime
+        .active_config("portfolio")
+        .await
+        .map_err(|e| e.to_string())?;
+    match stored {
+        None => Ok(None),
+        Some(s) => match serde_json::from_str(&s.body) {
+            Ok(c) => Ok(Some((s.config_id, c))),
+            Err(e) => Err(format!("the active portfolio config {}: {e}", s.config_id)),
+        },
+    }
+}
+
+/// Daily returns, before costs, of holding each target from the session after it was set
+/// until the next: the portfolio's paper P&L over `[from, to]`.
+async fn paper_pnl(
+    state: &ApiState,
+    targets: &[prometheus::store::StoredTarget],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Value>, String> {
+    let mut ids: Vec<InstrumentId> = targets
+        .iter()
+        .flat_map(|t| {
+            t.weights
+                .iter()
+                .map(|(i, _)| InstrumentId::from(i.as_str()))
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let closes = state
+        .spine
+        .stores
+        .historical
+        .adj_closes_many(&ids, from, to)
+        .await
+        .map_err(|e| e.to_string())?;
+    let by_name: BTreeMap<&str, BTreeMap<NaiveDate, f64>> = closes
+        .iter()
+        .map(|(id, v)| (id.as_str(), v.iter().copied().collect()))
+        .collect();
+    let mut dates: Vec<NaiveDate> = by_name.values().flat_map(|m| m.keys().copied()).collect();
+    dates.sort();
+    dates.dedup();
+    let mut out = Vec::new();
+    let mut equity = 1.0;
+    for pair in dates.windows(2) {
+        let (prev, d) = (pair[0], pair[1]);
+        // The target in force over (prev, d]: the latest set on or before prev.
+        let Some(t) = targets.iter().rev().find(|t| t.as_of <= prev) else {
+            continue;
+        };
+        let r: f64 = t
+            .weights
+            .iter()
+            .filter_map(|(i, w)| {
+                let p = by_name.get(i.as_str())?;
+                Some(w * (p.get(&d)? / p.get(&prev)? - 1.0))
+            })
+            .sum();
+        equity *= 1.0 + r;
+        out.push(json!({"date": d, "return": r, "equity": equity}));
+    }
+    Ok(out)
+}
+
+/// `GET /api/overview?as_of=`: per market the regime, the latest target's risk against its
+/// limits and its paper P&L; open alerts; actor states.
+pub(super) async fn overview(state: web::Data<ApiState>, q: web::Query<AsOf>) -> HttpResponse {
+    let as_of = as_of_or_today(&state, q.as_of);
+    let r = &state.spine.stores.runtime;
+    let portfolio = match active_portfolio(&state).await {
+        Ok(p) => p,
+        Err(e) => return internal(e),
+    };
+    let mut markets = Vec::new();
+    for market in state.spine.calendars.keys() {
+        let regime = match r.latest_regime(market, as_of).await {
+            Ok(x) => x.map(|(day, c)| json!({"day": day, "config_id": c.as_str()})),
+            Err(e) => return internal(e),
+        };
+        let mut block =
+            json!({"market": market, "regime": regime, "portfolio": Value::Null, "pnl": []});
+        if let Some((config_id, config)) = &portfolio {
+            let id = &config.portfolio_id;
+            let target = match r.latest_target(id, market, config_id, as_of).await {
+                Ok(t) => t,
+                Err(e) => return internal(e),
+            };
+            if let Some(t) = target {
+                let report = match r.risk_report(id, market, t.as_of, config_id).await {
+                    Ok(x) => x,
+                    Err(e) => return internal(e),
+                };
+                let from = as_of - Duration::days(120);
+                let targets = match r.targets(id, market, config_id, from, as_of).await {
+                    Ok(x) => x,
+                    Err(e) => return internal(e),
+                };
+                let pnl = match paper_pnl(&state, &targets, from, as_of).await {
+                    Ok(x) => x,
+                    Err(e) => return internal(e),
+                };
+                block["portfolio"] = json!({
+                    "portfolio_id": id, "config_id": config_id.as_str(), "date": t.as_of,
+                    "method": t.method, "weights": t.weights, "risk": report,
+                    "limits": config.limits, "sector_cap": config.sector_cap,
+                    "sector_caps": config.sector_caps,
+                });
+                block["pnl"] = json!(pnl);
+            }
+        }
+        markets.push(block);
+    }
+    let actors: Vec<Value> = state
+        .spine
+        .statuses()
+        .await
+        .iter()
+        .map(super::http::actor_json)
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "as_of": as_of,
+        "markets": markets,
+        "alerts": state.spine.events.telemetry().open_alerts(),
+        "actors": actors,
+    }))
+}
+
+/// `GET /api/table/{what}` parameters: the rows of `pv2 show WHAT --from --to`.
+#[derive(Deserialize)]
+pub(super) struct TableQuery {
+    market: String,
+    /// Last session (default: today on the daemon's clock).
+    to: Option<NaiveDate>,
+    /// First session (default: `sessions` sessions before `to`).
+    from: Option<NaiveDate>,
+    /// How many sessions back when `from` is not given (default 250).
+    sessions: Option<usize>,
+    /// Instruments per date (default 25).
+    top: Option<usize>,
+    config_id: Option<String>,
+    id: Option<String>,
+}
+
+/// `GET /api/table/{what}`: an engine's stored outputs over a range of sessions, one row per
+/// date or per date and instrument — what `pv2 show WHAT --from --to --format json` prints.
+pub(super) async fn table(
+    state: web::Data<ApiState>,
+    what: web::Path<String>,
+    q: web::Query<TableQuery>,
+) -> HttpResponse {
+    let Ok(what) = ShowWhat::from_str(&what, true) else {
+        let names: Vec<String> = ShowWhat::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+            .collect();
+        return error(
+            actix_web::http::StatusCode::NOT_FOUND,
+            format!("no table `{what}`; use one of {}", names.join(", ")),
+        );
+    };
+    let Some(calendar) = state.spine.calendars.get(&q.market) else {
+        return bad(format!("unknown market `{}`", q.market));
+    };
+    let to = as_of_or_today(&state, q.to);
+    let sessions = q.sessions.unwrap_or(250).clamp(1, 20_000);
+    let from = q.from.unwrap_or_else(|| {
+        calendar
+            .sessions(to - Duration::days(7 * 366 * 10), to)
+            .iter()
+            .rev()
+            .nth(sessions - 1)
+            .map_or(to - Duration::days(366), |s| s.date)
+    });
+    if from > to {
+        return bad(format!("from {from} is after to {to}"));
+    }
+    let dates: Vec<NaiveDate> = calendar.sessions(from, to).iter().map(|s| s.date).collect();
+    let args = ShowArgs {
+        what,
+        market: q.market.clone(),
+        date: None,
+        from: Some(from),
+        to: Some(to),
+        config_id: q.config_id.clone(),
+        id: q.id.clone(),
+        top: q.top.unwrap_or(25).clamp(1, 5_000),
+        format: TableFormat::Json,
+    };
+    match crate::commands::show_timeline::collect(&state.spine.stores, &args, &dates, from, to)
+        .await
+    {
+        Ok(rows) => HttpResponse::Ok().json(json!({
+            "what": what.engine(), "market": q.market, "from": from, "to": to, "rows": rows,
+        })),
+        // No active config yet is a state, not a failure: an empty table with the reason.
+        Err(e) => HttpResponse::Ok().json(json!({
+            "what": what.engine(), "market": q.market, "from": from, "to": to, "rows": [],
+            "note": e.to_string(),
+        })),
+    }
+}
+
+/// `?market=&date=` of the pipeline view.
+#[derive(Deserialize)]
+pub(super) struct PipelineQuery {
+    market: String,
+    date: Option<NaiveDate>,
+}
+
+fn secs(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from).num_microseconds().unwrap_or(0) as f64 / 1e6
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// `GET /api/pipeline?market=&date=`: the day's DAG runs with every job attempt (a Gantt),
+/// each job's usual latency (median of its successful attempts over the 60 days before),
+/// and the next activations from the calendar and `dags.toml`.
+pub(super) async fn pipeline(
+    state: web::Data<ApiState>,
+    q: web::Query<PipelineQuery>,
+) -> HttpResponse {
+    let Some(_) = state.spine.calendars.get(&q.market) else {
+        return bad(format!("unknown market `{}`", q.market));
+    };
+    let date = as_of_or_today(&state, q.date);
+    let r = &state.spine.stores.runtime;
+    let runs = match r.runs_on(&q.market, date).await {
+        Ok(x) => x,
+        Err(e) => return internal(e),
+    };
+    let mut out_runs = Vec::new();
+    for run in &runs {
+        let jobs = match r.job_runs(&run.run_id).await {
+            Ok(x) => x,
+            Err(e) => return internal(e),
+        };
+        out_runs.push(json!({
+            "run_id": run.run_id, "dag": run.dag_id, "state": run.state.as_str(),
+            "trigger": run.trigger, "created_at": run.created_at, "finished_at": run.finished_at,
+            "error": run.error,
+            "jobs": jobs.iter().map(|j| json!({
+                "job_id": j.job_id, "actor": j.actor, "attempt": j.attempt, "state": j.state.as_str(),
+                "started_at": j.started_at, "finished_at": j.finished_at, "error": j.error,
+                "seconds": j.finished_at.map(|f| secs(j.started_at, f)),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    let history = match r
+        .succeeded_attempts(
+            &q.market,
+            date - Duration::days(60),
+            date - Duration::days(1),
+        )
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => return internal(e),
+    };
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (dag, j) in history {
+        if let Some(f) = j.finished_at {
+            samples
+                .entry(format!("{dag}/{}", j.job_id))
+                .or_default()
+                .push(secs(j.started_at, f));
+        }
+    }
+    let usual: BTreeMap<String, Value> = samples
+        .into_iter()
+        .map(|(k, v)| {
+            let n = v.len();
+            (k, json!({"median_seconds": median(v), "samples": n}))
+        })
+        .collect();
+    let now = state.spine.events.now();
+    let next = match crate::scheduler::bindings(
+        &state.spine.dags,
+        &state.spine.calendars,
+        Some(&q.market),
+        None,
+    ) {
+        Ok(b) => {
+            let mut planned = crate::scheduler::plan(&b, now, now + Duration::days(4));
+            planned.truncate(12);
+            json!(planned)
+        }
+        Err(e) => json!({"error": e}),
+    };
+    HttpResponse::Ok().json(json!({
+        "market": q.market, "date": date, "now": now, "runs": out_runs, "usual": usual, "next": next,
+    }))
+}
+
+/// `?last=` of the backtest list.
+#[derive(Deserialize)]
+pub(super) struct Last {
+    last: Option<u32>,
+}
+
+fn backtest_json(b: &prometheus::store::BacktestRun) -> Value {
+    json!({
+        "backtest_id": b.backtest_id, "strategy": b.strategy, "market": b.market_id,
+        "from": b.from, "to": b.to, "state": b.state, "rebalances": b.rebalances,
+        "failed_rebalances": b.failed_rebalances,
+        "metrics": b.metrics.as_deref().and_then(|m| serde_json::from_str::<Value>(m).ok()),
+    })
+}
+
+/// `GET /api/backtests`: the latest backtests with their metrics.
+pub(super) async fn backtests(state: web::Data<ApiState>, q: web::Query<Last>) -> HttpResponse {
+    match state
+        .spine
+        .stores
+        .runtime
+        .backtest_runs(q.last.unwrap_or(50).min(500))
+        .await
+    {
+        Ok(runs) => HttpResponse::Ok().json(runs.iter().map(backtest_json).collect::<Vec<_>>()),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /api/backtests/{id}`: one backtest: header, metrics (by regime too), and its daily
+/// equity, benchmark and drawdown.
+pub(super) async fn backtest(state: web::Data<ApiState>, id: web::Path<String>) -> HttpResponse {
+    let r = &state.spine.stores.runtime;
+    let run = match r.backtest_run(&id).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return error(
+                actix_web::http::StatusCode::NOT_FOUND,
+                format!("no backtest `{id}`"),
+            );
+        }
+        Err(e) => return internal(e),
+    };
+    let days = match r.backtest_days(&id).await {
+        Ok(d) => d,
+        Err(e) => return internal(e),
+    };
+    let (mut bench, mut peak) = (1.0_f64, f64::MIN);
+    let start = days.first().map_or(1.0, |d| d.day.equity);
+    let curve: Vec<Value> = days
+        .iter()
+        .map(|d| {
+            bench *= 1.0 + d.benchmark_return.unwrap_or(0.0);
+            peak = peak.max(d.day.equity);
+            json!({
+                "date": d.day.date, "equity": d.day.equity / start, "benchmark": bench,
+                "drawdown": d.day.equity / peak - 1.0, "regime": d.regime,
+                "return": d.day.daily_return, "costs": d.day.costs,
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({"run": backtest_json(&run), "days": curve}))
+}
+
+/// `GET /api/configs/{engine}?as_of=`: the engine's versions and audited changes known by
+/// the end of `as_of`, the active one then, newest first.
+pub(super) async fn config_history(
+    state: web::Data<ApiState>,
+    engine: web::Path<String>,
+    q: web::Query<AsOf>,
+) -> HttpResponse {
+    let r = &state.spine.stores.runtime;
+    let cut = end_of(as_of_or_today(&state, q.as_of));
+    let versions = match r.config_versions(&engine).await {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    let changes = match r.config_changes(&engine).await {
+        Ok(c) => c,
+        Err(e) => return internal(e),
+    };
+    let mut changes: Vec<_> = changes.into_iter().filter(|c| c.at <= cut).collect();
+    changes.sort_by_key(|c| std::cmp::Reverse(c.change_id));
+    let active = changes
+        .iter()
+        .find(|c| c.action == "activated")
+        .and_then(|c| c.new_config_id.as_ref())
+        .map(|c| c.as_str().to_owned());
+    let mut versions: Vec<_> = versions
+        .into_iter()
+        .filter(|v| v.created_at <= cut)
+        .collect();
+    versions.sort_by_key(|v| std::cmp::Reverse(v.version));
+    HttpResponse::Ok().json(json!({
+        "engine": engine.as_str(),
+        "active": active,
+        "versions": versions.iter().map(|v| json!({
+            "config_id": v.config_id.as_str(), "version": v.version, "created_at": v.created_at,
+            "created_by": v.created_by,
+            "body": serde_json::from_str::<Value>(&v.body).unwrap_or(Value::String(v.body.clone())),
+        })).collect::<Vec<_>>(),
+        "changes": changes.iter().map(|c| json!({
+            "change_id": c.change_id, "at": c.at, "action": c.action,
+            "old_config_id": c.old_config_id.as_ref().map(|x| x.as_str()),
+            "new_config_id": c.new_config_id.as_ref().map(|x| x.as_str()),
+            "actor": c.actor, "reason": c.reason,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_of_a_day_is_its_last_instant() {
+        let d: NaiveDate = "2024-07-02".parse().unwrap();
+        assert_eq!(
+            end_of(d).to_rfc3339(),
+            "2024-07-02T23:59:59.999999999+00:00"
+        );
+    }
+
+    #[test]
+    fn median_of_odd_and_even_samples() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+    }
+}

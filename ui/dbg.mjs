@@ -1,0 +1,13 @@
+import { chromium } from 'playwright-core';
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless','--no-sandbox','--disable-gpu','--disable-background-networking'] });
+const p = await b.newPage({ viewport: { width: 1500, height: 1000 } });
+p.on('console', (m) => { if (!/401/.test(m.text())) console.log('console', m.text()); });
+await p.goto(process.argv[2]);
+await p.fill('#token', 'read-token-0123456789');
+await p.dispatchEvent('#token', 'change');
+await p.waitForFunction((v) => (document.querySelector('#view')?.dataset.rendered || '').startsWith(v), process.argv[3], { timeout: 30000 }).catch(e => console.log('timeout'));
+await p.waitForTimeout(1500);
+console.log(await p.$$eval('#view table', (ts) => ts.map((t) => t.dataset.rows)));
+console.log((await p.locator('#view').innerText()).slice(0, 1500));
+await p.screenshot({ path: process.argv[4], fullPage: true });
+await b.close();
