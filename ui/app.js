@@ -242,6 +242,10 @@ views.pipeline = async (root) => {
         el('span', { class: 'track' }, el('span', { class: 'bar ' + j.state, style: `left:${(100 * (s - t0) / width).toFixed(2)}%;width:${(100 * (e - s) / width).toFixed(2)}%` })),
         el('span', { class: 'lat ' + (j.state === 'FAILED' || slow ? 'bad' : '') }, lat)));
     }
+    for (const j of r.waiting || []) {
+      gantt.append(el('div', { class: 'row waiting' }, el('span', { class: 'name' }, j.job_id), el('span', { class: 'track' }),
+        el('span', { class: 'lat' }, j.state === 'QUEUED' ? 'queued' : 'not run')));
+    }
   }
   if (!p.runs.length) gantt.append(empty(`No runs for ${state.market} on ${date}.`));
   const next = Array.isArray(p.next) ? table(p.next.map((a) => ({ at: when(a.at), dag: a.dag_id, market: a.market, session: a.as_of, trigger: a.trigger }))) : empty(JSON.stringify(p.next));

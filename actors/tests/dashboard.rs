@@ -371,6 +371,8 @@ fn metrics_alerts_readiness_and_live_events_follow_what_the_daemon_does() {
             "pv2_job_duration_seconds_count{dag=\"engines\",job=\"portfolio\"} 1",
             "pv2_actor_degraded{actor=\"portfolio\"} 0",
             "pv2_active_runs 0",
+            // The engines run wrote the demo's 40 names' stability rows, among others.
+            "pv2_rows_written_total{actor=\"stability\"} 40",
             "pv2_data_latest_session_timestamp_seconds{market=\"US_EQ\"} 1767139200",
         ] {
             assert!(m.contains(line), "missing `{line}` in\n{m}");

@@ -81,6 +81,10 @@ pub trait ExperimentStore {
         &self,
         sweep_id: Option<&str>,
     ) -> Result<Vec<ExperimentRecord>, StoreError>;
+    /// How many experiments are in each state (`QUEUED` is the queue's length).
+    async fn experiment_counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;
 }
 
 /// How a worker's run of an experiment ended.
@@ -221,6 +225,18 @@ impl ExperimentStore for RuntimeDb {
                 .rows_affected()
         });
         Ok(n > 0)
+    }
+
+    async fn experiment_counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT state, COUNT(*) FROM kronos_experiments GROUP BY state")
+            .fetch_all(p).await.map_err(StoreError::query("count experiments"))?);
+        Ok(rows
+            .into_iter()
+            .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 
     async fn experiments(

@@ -268,6 +268,8 @@ pub trait KronosStore {
         &self,
         state: Option<ProposalState>,
     ) -> Result<Vec<ProposalRecord>, StoreError>;
+    /// How many proposals are in each state (`/metrics`).
+    async fn proposal_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError>;
     /// One proposal.
     async fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError>;
     /// Moves a proposal to `to` when its current state allows it, with an audit row, in one
@@ -672,6 +674,16 @@ impl KronosStore for RuntimeDb {
             .bind(state.map(ProposalState::as_str))
             .fetch_all(p).await.map_err(StoreError::query("read proposals"))?);
         Ok(rows.into_iter().map(to_proposal).collect())
+    }
+
+    async fn proposal_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(
+            "SELECT state, COUNT(*) FROM kronos_proposals GROUP BY state")
+            .fetch_all(p).await.map_err(StoreError::query("count proposals"))?);
+        Ok(rows
+            .into_iter()
+            .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 
     async fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError> {

@@ -117,6 +117,10 @@ async fn proposals_change_state_only_as_allowed_and_every_change_is_audited(db: 
     assert!(r.insert_proposal(&proposal("p1", 0)).await.unwrap());
     assert!(!r.insert_proposal(&proposal("p1", 5)).await.unwrap());
     assert!(r.insert_proposal(&proposal("p2", 10)).await.unwrap());
+    assert_eq!(
+        r.proposal_counts().await.unwrap(),
+        [("PROPOSED".to_owned(), 2)].into_iter().collect()
+    );
     let listed = r.proposals(None).await.unwrap();
     assert_eq!(
         listed
@@ -429,6 +433,10 @@ async fn two_workers_racing_for_the_queue_never_share_an_experiment(db: &TestDb)
             .unwrap()
             .iter()
             .all(|e| e.state == "DONE" && e.attempts == 1)
+    );
+    assert_eq!(
+        r.experiment_counts().await.unwrap(),
+        [("DONE".to_owned(), 24)].into_iter().collect()
     );
 }
 

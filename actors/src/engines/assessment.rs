@@ -264,6 +264,7 @@ impl Job for AssessmentJob {
         let buys = rows.iter().filter(|r| r.score >= config.mild).count();
         let sells = rows.iter().filter(|r| r.score <= -config.mild).count();
         Ok(JobOutput {
+            rows: rows.len() as u64 + 1,
             summary: format!(
                 "{} names: {buys} buy, {sells} sell; weights {:?} from {} samples{}",
                 rows.len(),

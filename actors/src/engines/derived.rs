@@ -68,6 +68,7 @@ impl Job for DerivedJob {
             },
         );
         Ok(JobOutput {
+            rows: (s.returns + s.volatility + s.factor_values) as u64,
             summary: format!(
                 "{} instruments, {} returns, {} volatilities, {} factor values; {upstream}",
                 s.instruments, s.returns, s.volatility, s.factor_values

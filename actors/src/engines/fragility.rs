@@ -97,6 +97,7 @@ impl Job for FragilityJob {
         let count = |c: FragilityClass| rows.iter().filter(|r| r.class == c).count();
         let shorts = count(FragilityClass::ShortCandidate) + count(FragilityClass::Crisis);
         Ok(JobOutput {
+            rows: rows.len() as u64,
             summary: format!(
                 "{} instruments against {}: {} WATCHLIST, {} SHORT_CANDIDATE, {} CRISIS",
                 rows.len(),

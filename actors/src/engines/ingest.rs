@@ -92,6 +92,7 @@ impl Job for IngestJob {
             DailySource::Synthetic => {
                 if market.as_str() != cfg.config.synthetic.market {
                     return Ok(JobOutput {
+                        rows: 0,
                         summary: format!("the synthetic feed publishes nothing for {market}"),
                         emit: None,
                     });
@@ -106,6 +107,7 @@ impl Job for IngestJob {
                 self.keep_feed(cfg, feed);
                 let Some(day) = day else {
                     return Ok(JobOutput {
+                        rows: 0,
                         summary: format!("{date} is not a session of the synthetic feed"),
                         emit: None,
                     });
@@ -151,6 +153,7 @@ impl Job for IngestJob {
             instruments: summary.instruments.clone(),
         };
         Ok(JobOutput {
+            rows: summary.prices.inserted + summary.prices.updated + summary.articles,
             summary: describe(&summary),
             emit: Some(emit),
         })

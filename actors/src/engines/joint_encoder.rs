@@ -354,6 +354,7 @@ impl Job for JointEncoderJob {
         }
         db.write_joint(&rows).await?;
         Ok(JobOutput {
+            rows: rows.len() as u64,
             summary: format!(
                 "{} joint vectors in {} spaces from {} numeric, {} issuer news, {} profiles{}",
                 rows.len(),

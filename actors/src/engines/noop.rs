@@ -54,6 +54,7 @@ impl Job for NoopJob {
         // Its computation is empty, but it is one: a drill's `noop:panic` fires in it.
         ctx.compute("noop", || ()).await?;
         Ok(JobOutput {
+            rows: 0,
             summary: format!("waited {} ms", cfg.config.work_ms),
             emit: None,
         })

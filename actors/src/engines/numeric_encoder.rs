@@ -55,6 +55,7 @@ impl Job for NumericEncoderJob {
                     Err(EncoderError::NotEnoughData(why)) => {
                         // Early in a market's history: nothing to embed yet, not a failure.
                         return Ok(JobOutput {
+                            rows: 0,
                             summary: format!("no embeddings: no PCA at {anchor}: {why}"),
                             emit: None,
                         });
@@ -94,6 +95,7 @@ impl Job for NumericEncoderJob {
             .collect();
         db.write_numeric_embeddings(&rows).await?;
         Ok(JobOutput {
+            rows: rows.len() as u64,
             summary: format!(
                 "{} instruments embedded ({} dims) with {model_id} (fitted at {anchor}{}; {:.0}% variance)",
                 rows.len(),

@@ -339,6 +339,7 @@ async fn write_and_emit(
         )
         .await?;
     Ok(JobOutput {
+        rows: weights.len() as u64 + 1,
         summary,
         emit: Some(TargetPortfolio {
             run_id: ctx.run.run_id.clone(),

@@ -146,6 +146,7 @@ impl Job for ProfilesJob {
             .filter(|r| r.risk_flags.values().any(|f| *f >= 0.5))
             .count();
         Ok(JobOutput {
+            rows: rows.len() as u64,
             summary: format!(
                 "{} issuer profiles ({flagged} with a flag ≥ 0.5)",
                 rows.len()

@@ -126,6 +126,7 @@ impl Job for RegimeJob {
         let (model, days) = match outcome {
             RegimeFit::NotYet { have, need } => {
                 return Ok(JobOutput {
+                    rows: 0,
                     summary: format!(
                         "no regime yet: {have} feature days by {anchor}, the first fit needs {need}"
                     ),
@@ -178,6 +179,7 @@ impl Job for RegimeJob {
             .write_regime(&stamp, &day, &transitions)
             .await?;
         Ok(JobOutput {
+            rows: 1 + transitions.len() as u64,
             summary: format!(
                 "{} (p {:.2}, {} days, change risk {:.2}) from {}",
                 day.label,

@@ -139,6 +139,7 @@ impl Job for ScenariosJob {
             .write_scenario_set(&stamp, &set, config.stored_paths)
             .await?;
         Ok(JobOutput {
+            rows: 1 + config.stored_paths.min(set.paths) as u64,
             summary: format!(
                 "{} {}: {} paths x {} days x {} instruments",
                 set.kind.tag(),

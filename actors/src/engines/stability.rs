@@ -88,6 +88,7 @@ impl Job for StabilityJob {
             .filter(|r| r.class >= SoftTargetClass::Fragile)
             .count();
         Ok(JobOutput {
+            rows: rows.len() as u64,
             summary: format!(
                 "{} instruments, {fragile} FRAGILE or worse (regime {})",
                 rows.len(),

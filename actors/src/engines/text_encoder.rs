@@ -146,6 +146,7 @@ impl Job for TextEncoderJob {
             TextModel::Minilm => "minilm",
         };
         Ok(JobOutput {
+            rows: rows.len() as u64,
             summary: format!(
                 "{} articles in the session window ({} newly embedded with {model_name} {model_id}), {} issuers",
                 news.len(),

@@ -135,6 +135,7 @@ impl Job for UniverseJob {
         let count = |t: Tier| members.iter().filter(|m| m.tier == t).count();
         let (core, satellite) = (count(Tier::Core), count(Tier::Satellite));
         Ok(JobOutput {
+            rows: members.len() as u64,
             summary: format!(
                 "{} candidates: {core} CORE, {satellite} SATELLITE, {} EXCLUDED{}",
                 members.len(),

@@ -78,7 +78,10 @@ async fn decision(
 ///
 /// # Errors
 /// Store failures; a config id in the run record that the store does not hold (permanent).
-pub async fn log_decisions(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, JobError> {
+pub async fn log_decisions(
+    ctx: &JobContext,
+    cfg: &KronosConfig,
+) -> Result<(String, u64), JobError> {
     let (market, as_of) = (ctx.run.market.as_str(), ctx.run.as_of);
     let runtime = &ctx.stores.runtime;
     let jobs = runtime
@@ -109,12 +112,13 @@ pub async fn log_decisions(ctx: &JobContext, cfg: &KronosConfig) -> Result<Strin
     }
     runtime.write_decisions(&rows).await?;
     let engines: Vec<&str> = rows.iter().map(|r| r.engine.as_str()).collect();
-    Ok(if rows.is_empty() {
+    let summary = if rows.is_empty() {
         format!(
             "no {} job succeeded for {market} on {as_of}",
             cfg.decision_dag
         )
     } else {
         format!("{} decisions logged ({})", rows.len(), engines.join(", "))
-    })
+    };
+    Ok((summary, rows.len() as u64))
 }

@@ -131,7 +131,7 @@ impl Job for KronosJob {
         ctx: &JobContext,
         cfg: &VersionedConfig<KronosConfig>,
     ) -> Result<JobOutput<NoOutput>, JobError> {
-        let summary = match ctx.run.job_id.as_str() {
+        let (summary, rows) = match ctx.run.job_id.as_str() {
             "decisions" => decisions::log_decisions(ctx, &cfg.config).await?,
             "outcomes" => outcomes::measure(ctx, &cfg.config).await?,
             "proposals" => sweeps::propose(ctx, &cfg.config).await?,
@@ -142,6 +142,7 @@ impl Job for KronosJob {
             }
         };
         Ok(JobOutput {
+            rows,
             summary: format!("{summary}{}", self.received_line()),
             emit: None,
         })

@@ -83,7 +83,7 @@ impl Sink<'_> {
 ///
 /// # Errors
 /// Store failures; a market without a calendar (permanent).
-pub async fn measure(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, JobError> {
+pub async fn measure(ctx: &JobContext, cfg: &KronosConfig) -> Result<(String, u64), JobError> {
     let (market, as_of) = (ctx.run.market.as_str(), ctx.run.as_of);
     let calendar = ctx.calendars.get(market).map_err(JobError::permanent)?;
     let longest = (cfg.longest_horizon() + cfg.catch_up_sessions) as usize;
@@ -104,7 +104,7 @@ pub async fn measure(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
         .filter_map(|(end, h)| Some((end, h, calendar.previous_session(end, h as usize)?.date)))
         .collect();
     let Some(first) = spans.iter().map(|s| s.2).min() else {
-        return Ok("no session far enough back to measure".into());
+        return Ok(("no session far enough back to measure".into(), 0));
     };
     let mut by_date: BTreeMap<NaiveDate, Vec<DecisionRecord>> = BTreeMap::new();
     for d in ctx.stores.runtime.decisions(market, first, as_of).await? {
@@ -140,9 +140,12 @@ pub async fn measure(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
         }
     }
     ctx.stores.runtime.write_outcomes(&out).await?;
-    Ok(format!(
-        "{measured} decision horizons measured ({} values)",
-        out.len()
+    Ok((
+        format!(
+            "{measured} decision horizons measured ({} values)",
+            out.len()
+        ),
+        out.len() as u64,
     ))
 }
 

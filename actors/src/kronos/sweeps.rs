@@ -24,7 +24,7 @@ const SWEEP_WHEN: [&str; 3] = ["dominated", "niche", "failing"];
 ///
 /// # Errors
 /// Store failures; an active config that no longer parses (permanent).
-pub async fn propose(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, JobError> {
+pub async fn propose(ctx: &JobContext, cfg: &KronosConfig) -> Result<(String, u64), JobError> {
     let runtime = &ctx.stores.runtime;
     let as_of = ctx.run.as_of;
     let run_market = ctx.run.market.as_str();
@@ -49,6 +49,7 @@ pub async fn propose(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
         .collect();
     let now = ctx.clock.now();
     let mut new = 0usize;
+    let mut queued_total = 0u64;
     let mut lines = Vec::new();
     for market in &markets {
         let records: Vec<_> = outcomes
@@ -120,6 +121,7 @@ pub async fn propose(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
         )
         .await
         .map_err(|e| JobError::transient(format!("queue {sweep_id}: {e:#}")))?;
+        queued_total += queued as u64;
         lines.push(format!(
             "{market}: {queued} experiments queued; {}",
             if swept.is_empty() {
@@ -129,7 +131,10 @@ pub async fn propose(ctx: &JobContext, cfg: &KronosConfig) -> Result<String, Job
             }
         ));
     }
-    Ok(format!("{new} new proposals; {}", lines.join("; ")))
+    Ok((
+        format!("{new} new proposals; {}", lines.join("; ")),
+        new as u64 + queued_total,
+    ))
 }
 
 /// The engine's active config (id and body), if it was ever activated.

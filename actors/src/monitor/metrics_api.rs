@@ -10,7 +10,6 @@ use crate::spine::supervision::Lifecycle;
 use actix_web::{HttpResponse, web};
 use prometheus::store::{ExperimentStore, KronosStore};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 /// Every market's freshness on the daemon's clock now.
 pub(super) async fn freshness_now(state: &ApiState) -> Result<Vec<MarketFreshness>, String> {
@@ -41,14 +40,8 @@ async fn gauges(state: &ApiState) -> Result<Gauges, String> {
         })
         .collect();
     let r = &state.spine.stores.runtime;
-    let mut kronos_experiments: BTreeMap<String, usize> = BTreeMap::new();
-    for e in r.experiments(None).await.map_err(|e| e.to_string())? {
-        *kronos_experiments.entry(e.state).or_default() += 1;
-    }
-    let mut kronos_proposals: BTreeMap<String, usize> = BTreeMap::new();
-    for p in r.proposals(None).await.map_err(|e| e.to_string())? {
-        *kronos_proposals.entry(p.state).or_default() += 1;
-    }
+    let kronos_experiments = r.experiment_counts().await.map_err(|e| e.to_string())?;
+    let kronos_proposals = r.proposal_counts().await.map_err(|e| e.to_string())?;
     Ok(Gauges {
         active_runs: snap.active_runs.len(),
         running_jobs: snap.running_jobs,

@@ -148,6 +148,7 @@ struct Counters {
     escalations: BTreeMap<String, u64>,
     actor_events: BTreeMap<&'static str, u64>,
     alerts: BTreeMap<String, u64>,
+    rows: BTreeMap<String, u64>,
 }
 
 impl Counters {
@@ -184,9 +185,9 @@ pub struct Gauges {
     /// whether it is overdue now.
     pub freshness: Vec<MarketFreshness>,
     /// Kronos experiments by state.
-    pub kronos_experiments: BTreeMap<String, usize>,
+    pub kronos_experiments: BTreeMap<String, u64>,
     /// Kronos proposals by state.
-    pub kronos_proposals: BTreeMap<String, usize>,
+    pub kronos_proposals: BTreeMap<String, u64>,
 }
 
 /// How fresh one market's data is.
@@ -311,6 +312,14 @@ impl Telemetry {
             detail: e.detail.clone(),
             at: e.at,
         });
+    }
+
+    /// A successful attempt of `actor` wrote `rows` rows.
+    pub fn rows_written(&self, actor: &str, rows: u64) {
+        *lock(&self.counters)
+            .rows
+            .entry(actor.to_owned())
+            .or_default() += rows;
     }
 
     /// Raises an alert (once: raising the same kind and subject again while it is open
@@ -442,6 +451,14 @@ impl Telemetry {
         );
         for (e, n) in &c.actor_events {
             m.sample("pv2_actor_events_total", &[("event", e)], *n as f64);
+        }
+        m.family(
+            "pv2_rows_written_total",
+            "counter",
+            "Rows written by successful job attempts, by actor.",
+        );
+        for (a, n) in &c.rows {
+            m.sample("pv2_rows_written_total", &[("actor", a)], *n as f64);
         }
         m.family("pv2_alerts_total", "counter", "Alerts raised, by kind.");
         for (k, n) in &c.alerts {
@@ -619,6 +636,8 @@ mod tests {
         t.job(&job(2, AttemptState::Running, 0));
         t.job(&job(2, AttemptState::Succeeded, 20));
         t.run(&run("r1", RunStatus::Succeeded));
+        t.rows_written("portfolio", 19);
+        t.rows_written("portfolio", 20);
         let text = t.render(&Gauges::default());
         for line in [
             "pv2_job_attempts_total{dag=\"daily\",job=\"portfolio\",state=\"FAILED\"} 1",
@@ -630,6 +649,7 @@ mod tests {
             "pv2_job_duration_seconds_bucket{dag=\"daily\",job=\"portfolio\",le=\"+Inf\"} 2",
             "pv2_job_duration_seconds_sum{dag=\"daily\",job=\"portfolio\"} 23",
             "pv2_runs_total{dag=\"daily\",state=\"SUCCEEDED\"} 1",
+            "pv2_rows_written_total{actor=\"portfolio\"} 39",
             "# TYPE pv2_job_duration_seconds histogram",
         ] {
             assert!(text.contains(line), "missing `{line}` in\n{text}");

@@ -327,7 +327,29 @@ pub(super) async fn pipeline(
             Ok(x) => x,
             Err(e) => return internal(e),
         };
+        // Jobs of the DAG without an attempt yet: queued while the run goes on, not run
+        // (skipped or blocked upstream) once it ended.
+        let pending = if run.state == prometheus::domain::RunStatus::Running {
+            "QUEUED"
+        } else {
+            "NOT_RUN"
+        };
+        let waiting: Vec<Value> = state
+            .spine
+            .dags
+            .dags
+            .iter()
+            .find(|d| d.id == run.dag_id)
+            .map(|d| {
+                d.jobs
+                    .iter()
+                    .filter(|j| !jobs.iter().any(|a| a.job_id == j.id))
+                    .map(|j| json!({"job_id": j.id, "actor": j.actor, "state": pending}))
+                    .collect()
+            })
+            .unwrap_or_default();
         out_runs.push(json!({
+            "waiting": waiting,
             "run_id": run.run_id, "dag": run.dag_id, "state": run.state.as_str(),
             "trigger": run.trigger, "created_at": run.created_at, "finished_at": run.finished_at,
             "error": run.error,

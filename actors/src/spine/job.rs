@@ -175,6 +175,9 @@ impl JobContext {
 pub struct JobOutput<O> {
     /// One line for `job_runs` and logs.
     pub summary: String,
+    /// Rows the attempt wrote (`pv2_rows_written_total`): its outputs, counted by the job
+    /// that wrote them.
+    pub rows: u64,
     /// The message for downstream actors, if any.
     pub emit: Option<O>,
 }

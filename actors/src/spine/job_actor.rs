@@ -403,6 +403,7 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
             act.in_flight.remove(&key(&run));
             match res {
                 Ok(Ok((out, config_id))) => {
+                    act.events.telemetry().rows_written(J::NAME, out.rows);
                     if let Some(msg) = out.emit {
                         for s in &act.subscribers {
                             s.do_send(Edge(msg.clone()));
