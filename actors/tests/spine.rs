@@ -170,6 +170,26 @@ fn repeated_panics_escalate_and_other_actors_keep_serving() {
         let statuses = spine.statuses().await;
         let derived = statuses.iter().find(|s| s.name == "derived").unwrap();
         assert_eq!(derived.lifecycle.to_string(), "DEGRADED");
+        // The same story in /metrics: restarts, the escalation, retried and failed
+        // attempts, the failed runs, the rows the healthy ingest wrote.
+        let metrics = spine
+            .events
+            .telemetry()
+            .render(&prometheus_actors::monitor::telemetry::Gauges::default());
+        for line in [
+            "pv2_actor_restarts_total{actor=\"derived\"} 2",
+            "pv2_actor_escalations_total{actor=\"derived\"} 1",
+            "pv2_job_retries_total{dag=\"daily\",job=\"derive\"} 2",
+            "pv2_job_attempts_total{dag=\"daily\",job=\"ingest\",state=\"SUCCEEDED\"} 2",
+            "pv2_runs_total{dag=\"daily\",state=\"FAILED\"} 2",
+            "pv2_runs_total{dag=\"drill\",state=\"SUCCEEDED\"} 1",
+        ] {
+            assert!(metrics.contains(line), "missing `{line}` in\n{metrics}");
+        }
+        assert!(
+            metrics.contains("pv2_rows_written_total{actor=\"ingest\"}"),
+            "{metrics}"
+        );
         env.cleanup().await;
     });
 }

@@ -213,6 +213,63 @@ mod tests {
         assert!(!f.overdue);
     }
 
+    /// Raised once while overdue (one `alert` actor event), resolved with another when the
+    /// data is in, on the telemetry the dashboard and `/metrics` read.
+    #[tokio::test]
+    async fn an_overdue_market_raises_one_alert_and_resolves_when_its_data_arrives() {
+        use prometheus::store::{EventLog, RuntimeDb};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("runtime.db").display());
+        let db = RuntimeDb::open(&url, 2).await.unwrap();
+        let now = at("2024-07-02T22:30:00Z");
+        let events = crate::spine::supervision::EventRecorder::start(
+            db.clone(),
+            Arc::new(prometheus::domain::FixedClock(now)),
+        );
+        let telemetry = events.telemetry();
+        let late = MarketFreshness {
+            market: "US_EQ".into(),
+            latest: Some(d("2024-07-01")),
+            expected: Some(d("2024-07-02")),
+            due_at: Some(at("2024-07-02T22:00:00Z")),
+            overdue: true,
+        };
+        assert_eq!(
+            apply(&telemetry, &events, now, std::slice::from_ref(&late)),
+            1
+        );
+        assert_eq!(
+            apply(&telemetry, &events, now, std::slice::from_ref(&late)),
+            0
+        );
+        let open = telemetry.open_alerts();
+        assert_eq!(open.len(), 1);
+        assert_eq!(
+            (open[0].kind.as_str(), open[0].subject.as_str()),
+            (FRESHNESS, "US_EQ")
+        );
+        let fresh = MarketFreshness {
+            latest: Some(d("2024-07-02")),
+            overdue: false,
+            ..late
+        };
+        assert_eq!(apply(&telemetry, &events, now, &[fresh]), 0);
+        assert!(telemetry.open_alerts().is_empty());
+        events.flush().await;
+        let mut logged: Vec<String> = db
+            .events(Some("watchdog"), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event == EventKind::Alert)
+            .map(|e| e.detail)
+            .collect();
+        logged.sort_by_key(|d| d.contains("resolved"));
+        assert_eq!(logged.len(), 2, "{logged:?}");
+        assert!(logged[0].contains("are not in"), "{logged:?}");
+        assert!(logged[1].contains("resolved"), "{logged:?}");
+    }
+
     #[test]
     fn an_overdue_alert_names_the_missing_session_the_latest_and_what_to_do() {
         let late = MarketFreshness {
