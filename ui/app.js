@@ -382,18 +382,18 @@ function diff(older, newer) {
 
 views.actors = async (root) => {
   const actors = await api('/actors');
-  const msg = el('div', { class: 'msg' });
+  const msg = el('div', { class: 'msg ok', id: 'actors-msg' }, state.flash || '');
+  state.flash = '';
   const reset = async (name) => {
     try {
       const r = await post('/actors/' + encodeURIComponent(name) + '/reset');
-      msg.className = 'msg ok';
-      msg.textContent = `${name}: was ${r.was}, ${r.reset ? 'reset' : 'nothing to reset'}`;
-      render();
-    } catch (e) { msg.className = 'msg error'; msg.textContent = e.message; }
+      state.flash = `${name}: was ${r.was}, ${r.reset ? 'reset' : 'nothing to reset'}`;
+      await render();
+    } catch (e) { msg.className = 'msg error'; msg.textContent = `reset ${name}: ${e.message}`; }
   };
-  root.append(card('Actors', msg, table(actors, [{ key: 'actor', label: 'actor' }, { key: 'state', label: 'state', render: (a) => el('span', { class: 's-' + a.state + ' actor' }, a.state) },
+  root.append(card('Actors', msg, table(actors, [{ key: 'actor', label: 'actor' }, { key: 'state', label: 'state', render: (a) => el('span', { class: 's-' + a.state + ' actor', dataset: { actor: a.actor } }, a.state) },
     'config_id', 'jobs', 'in_flight', 'restarts', 'recent_restarts', { key: 'last_error', label: 'last error', cls: 'wrap', render: (a) => (a.last_error ? `${when(a.last_error.at)} ${a.last_error.error}` : '') },
-    { key: 'reset', label: '', render: (a) => (a.state === 'DEGRADED' ? el('button', { class: 'act', onclick: () => reset(a.actor) }, 'Reset') : '') }])));
+    { key: 'reset', label: '', render: (a) => (a.state === 'DEGRADED' ? el('button', { class: 'act', dataset: { reset: a.actor }, onclick: () => reset(a.actor) }, 'Reset') : '') }])));
   const pick = el('select', { id: 'config-engine' }, actors.map((a) => el('option', { value: a.actor }, a.actor)));
   const hist = el('div');
   const load = async () => {
@@ -403,7 +403,7 @@ views.actors = async (root) => {
       return el('div', {}, el('h3', {}, `v${v.version} ${v.config_id} · ${when(v.created_at)} by ${v.created_by}${v.config_id === h.active ? ' · active' : ''}`),
         older ? table(diff(older.body, v.body), ['key', { key: 'was', label: 'was', cls: 'diff-del' }, { key: 'now', label: 'now', cls: 'diff-add' }]) : empty('first version'));
     });
-    hist.replaceChildren(el('h3', {}, 'Changes (activations and refusals, by wall-clock time)'), h.changes.length ? null : empty('No change recorded by the end of this date.'), table(h.changes.map((c) => ({ at: when(c.at), action: c.action, from: c.old_config_id, to: c.new_config_id, by: c.actor, reason: c.reason }))), ...diffs);
+    hist.replaceChildren(...[el('h3', {}, 'Changes (activations and refusals, by wall-clock time)'), h.changes.length ? null : empty('No change recorded by the end of this date.'), table(h.changes.map((c) => ({ at: when(c.at), action: c.action, from: c.old_config_id, to: c.new_config_id, by: c.actor, reason: c.reason }))), ...diffs].filter(Boolean));
   };
   pick.addEventListener('change', load);
   root.append(card('Config history with diffs', el('label', {}, 'Engine ', pick), hist));

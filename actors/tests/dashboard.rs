@@ -56,6 +56,11 @@ impl Demo {
     /// started with a read token (the watchdog on: the demo's data ends in 2025, so it is
     /// overdue today).
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`Demo::start`], the daemon with extra environment variables.
+    async fn start_with(daemon_env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = pv2(dir.path())
             .args(["demo", "--instruments", "40", "--years", "3"])
@@ -74,6 +79,7 @@ impl Demo {
         let daemon = pv2(dir.path())
             .args(["daemon", "--listen", &listen])
             .env("PV2_READ_TOKEN", READ)
+            .envs(daemon_env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -407,8 +413,9 @@ fn a_listener_other_hosts_can_reach_is_refused_without_a_read_token() {
 }
 
 /// The dashboard in Chromium: every view renders with data, the as-of picker changes what
-/// is shown, a finished run redraws the pipeline through SSE, and a Kronos approval works
-/// with the control token and is refused without it (ui/tests/dashboard.mjs). Screenshots go
+/// is shown, a finished run redraws the pipeline through SSE, and a Kronos approval and the
+/// reset of a DEGRADED actor work with the control token and are refused without it
+/// (ui/tests/dashboard.mjs). Screenshots go
 /// to target/dashboard-screenshots.
 #[test]
 fn the_dashboard_works_in_a_real_browser() {
@@ -430,7 +437,12 @@ fn the_dashboard_works_in_a_real_browser() {
     }
     let shots = repo().join("target/dashboard-screenshots");
     common::in_system(async {
-        let demo = Demo::start().await;
+        // One panic of the noop actor with no restart allowed: DEGRADED, for the reset check.
+        let demo = Demo::start_with(&[
+            ("PV2_FAULTS", "noop:panic@1"),
+            ("PV2_SUPERVISION__MAX_RESTARTS", "0"),
+        ])
+        .await;
         let out = tokio::process::Command::new("node")
             .arg(ui.join("tests/dashboard.mjs"))
             .current_dir(&ui)

@@ -8,6 +8,8 @@
 //   PV2_PROPOSAL        a PASSED Kronos proposal to approve
 //   PV2_SCREENSHOTS     where to save one PNG per view
 //   PV2_CHROMIUM        the browser (default /usr/bin/chromium)
+// The daemon runs with PV2_FAULTS=noop:panic@1 and no restarts allowed, so one drill run
+// leaves the noop actor DEGRADED for the reset check.
 // Any failed check throws: the process exits non-zero with the reason.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -119,8 +121,19 @@ assert.ok((await minPoints('#backtest-detail')) > 10, 'equity curve too short');
 assert.ok((await rows('#view-backtests'))[0] > 0);
 await shot('backtests');
 
-step('actors & config history');
+step('actors & config history; a DEGRADED actor needs the control token to reset');
+// The daemon runs with noop:panic@1 and no restarts allowed: one drill run degrades noop.
+const drill = await fetch(url + '/runs', {
+  method: 'POST',
+  headers: { Authorization: 'Bearer ' + controlToken },
+  body: JSON.stringify({ market, date: asOf, dag: 'drill', wait: true }),
+});
+assert.equal(drill.status, 200, await drill.text());
 await go('actors');
+assert.equal(await page.locator('[data-actor="noop"]').innerText(), 'DEGRADED');
+await page.click('button[data-reset="noop"]');
+await page.waitForFunction(() => /refused \(401\)/.test(document.querySelector('#actors-msg')?.textContent || ''));
+assert.equal(await page.locator('[data-actor="noop"]').innerText(), 'DEGRADED');
 await page.waitForFunction(() => document.querySelectorAll('#view-actors table').length >= 2);
 const actorTables = await rows('#view-actors');
 assert.ok(actorTables[0] > 0, 'no actors listed');
@@ -174,6 +187,13 @@ await page.waitForFunction(() => /is now PROMOTED/.test(document.querySelector('
 p = await (await fetch(`${url}/kronos/proposals/${proposal}`, { headers: { Authorization: 'Bearer ' + readToken } })).json();
 assert.equal(p.state, 'PROMOTED');
 await shot('kronos');
+
+step('reset the DEGRADED actor with the control token');
+await go('actors');
+await page.click('button[data-reset="noop"]');
+await page.waitForFunction(() => /noop: was DEGRADED, reset/.test(document.querySelector('#actors-msg')?.textContent || ''), null, { timeout: 30000 });
+assert.equal(await page.locator('[data-actor="noop"]').innerText(), 'RUNNING');
+await shot('actors-reset');
 
 assert.deepEqual(errors, [], 'errors in the page');
 await browser.close();
