@@ -195,6 +195,7 @@ views.overview = async (root) => {
     const reg = m.regime ? m.regime.day : null;
     const regime = reg
       ? el('div', {}, el('span', { class: 'tag label-' + reg.label, id: 'regime-' + m.market }, reg.label), ` since ${reg.days_in_regime} sessions, on ${reg.date}; change risk ${pct(reg.change_risk, 1)}`,
+        el('div', { class: 'muted' }, `config ${m.regime.config_id} · model ${reg.model_id}`),
         kv(['CRISIS', 'RISK_OFF', 'NEUTRAL', 'CARRY'].map((l, i) => [l, pct(reg.probabilities[i], 1)])))
       : empty('No regime stored yet.');
     let risk = empty('No target portfolio on or before this date.');

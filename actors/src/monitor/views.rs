@@ -143,6 +143,39 @@ async fn paper_pnl(
     Ok(out)
 }
 
+/// The regime of `market` on the latest session on or before `as_of` under the regime
+/// engine's active config (what `pv2 show regime` reads); when it has none in the 20
+/// sessions before, the latest under any config (a backtest's, a shadow's), with its id.
+async fn regime_as_of(
+    state: &ApiState,
+    market: &str,
+    as_of: NaiveDate,
+) -> Result<
+    Option<(
+        prometheus::engines::regime::RegimeDay,
+        prometheus::domain::ConfigId,
+    )>,
+    prometheus::store::StoreError,
+> {
+    let r = &state.spine.stores.runtime;
+    if let (Some(active), Some(calendar)) = (
+        r.active_config("regime").await?,
+        state.spine.calendars.get(market),
+    ) {
+        for s in calendar
+            .sessions(as_of - Duration::days(60), as_of)
+            .iter()
+            .rev()
+            .take(20)
+        {
+            if let Some(day) = r.regime(market, s.date, &active.config_id).await? {
+                return Ok(Some((day, active.config_id)));
+            }
+        }
+    }
+    r.latest_regime(market, as_of).await
+}
+
 /// `GET /api/overview?as_of=`: per market the regime, the latest target's risk against its
 /// limits and its paper P&L; open alerts; actor states.
 pub(super) async fn overview(state: web::Data<ApiState>, q: web::Query<AsOf>) -> HttpResponse {
@@ -154,7 +187,7 @@ pub(super) async fn overview(state: web::Data<ApiState>, q: web::Query<AsOf>) ->
     };
     let mut markets = Vec::new();
     for market in state.spine.calendars.keys() {
-        let regime = match r.latest_regime(market, as_of).await {
+        let regime = match regime_as_of(&state, market, as_of).await {
             Ok(x) => x.map(|(day, c)| json!({"day": day, "config_id": c.as_str()})),
             Err(e) => return internal(e),
         };
