@@ -273,19 +273,21 @@ async function regimeCharts(root) {
 
 views.regime = async (root) => {
   await regimeCharts(root);
-  const st = await api('/api/table/stability' + q({ market: state.market, to: state.asOf, sessions: 120, top: 5000 }));
+  // Names per class and day, counted by the daemon (a 5,000-name universe stays small).
+  const counts = await api('/api/table/stability' + q({ market: state.market, to: state.asOf, sessions: 250, top: 5000, count_by: 'class' }));
   const byDate = new Map();
-  for (const r of st.rows) {
+  for (const r of counts.rows) {
     const d = byDate.get(r.date) || {};
-    d[r.class] = (d[r.class] || 0) + 1;
+    d[r.class] = r.count;
     byDate.set(r.date, d);
   }
-  const classes = [...new Set(st.rows.map((r) => r.class))].sort();
-  const classChart = st.rows.length
+  const classes = [...new Set(counts.rows.map((r) => r.class))].sort();
+  const classChart = counts.rows.length
     ? chart(classes.map((c) => ({ name: c, data: [...byDate.entries()].map(([d, m]) => ({ time: d, value: m[c] || 0 })) })))
-    : empty(st.note || 'No stability rows.');
-  const last = st.rows.length ? st.rows[st.rows.length - 1].date : null;
-  const latest = st.rows.filter((r) => r.date === last).sort((a, b) => b.soft_target_score - a.soft_target_score).slice(0, 30);
+    : empty(counts.note || 'No stability rows.');
+  const st = await api('/api/table/stability' + q({ market: state.market, to: state.asOf, sessions: 1, top: 30 }));
+  const last = st.rows.length ? st.rows[0].date : null;
+  const latest = st.rows;
   const fr = await api('/api/table/fragility' + q({ market: state.market, to: state.asOf, sessions: 1, top: 30 }));
   root.append(el('div', { class: 'grid' },
     card('Stability classes over time (names per class)', classChart),

@@ -388,6 +388,32 @@ fn metrics_alerts_readiness_and_live_events_follow_what_the_daemon_does() {
             m.contains("pv2_kronos_proposals{state=\"PASSED\"} 1"),
             "{m}"
         );
+
+        // A regime config applied now does not hide the history made under the one in
+        // force then: the table reads the config the scheduled runs used on its last day.
+        let table = || async {
+            let r = demo
+                .get(
+                    "/api/table/regime?market=US_EQ&to=2025-12-31&sessions=5",
+                    Some(READ),
+                )
+                .await
+                .unwrap();
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["rows"].clone()
+        };
+        let before = table().await;
+        assert_eq!(before.as_array().unwrap().len(), 5, "{before}");
+        let body = std::fs::read_to_string(repo().join("config/engines/regime.toml"))
+            .unwrap()
+            .replace("min_duration = 5", "min_duration = 6");
+        let applied = demo.post("/config/regime", Some(CONTROL), &body).await;
+        assert_eq!(applied.status, 200, "{}", applied.body);
+        assert!(
+            applied.body.contains("\"changed\":true"),
+            "{}",
+            applied.body
+        );
+        assert_eq!(table().await, before);
     });
 }
 

@@ -8,10 +8,12 @@ use crate::cli::{ShowArgs, ShowWhat, TableFormat};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::ValueEnum as _;
+use prometheus::domain::ConfigId;
 use prometheus::domain::InstrumentId;
 use prometheus::engines::portfolio::PortfolioConfig;
 use prometheus::store::{
-    BacktestStore, ConfigStore, DecisionStore, PriceStore, RunStore, WorldStateStore,
+    BacktestStore, ConfigStore, DecisionStore, PriceStore, RunStore, StoreError, StoredConfig,
+    WorldStateStore,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -66,15 +68,73 @@ pub(super) async fn markets(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok().json(out)
 }
 
-/// The active portfolio config: its id and body (the overview's limits and ids).
-async fn active_portfolio(
+/// The config `actor` ran with in the scheduled DAGs' runs for `market` on the latest
+/// session on or before `as_of` (looking 20 sessions back): what the system used then.
+async fn used_config(
     state: &ApiState,
-) -> Result<Option<(prometheus::domain::ConfigId, PortfolioConfig)>, String> {
-    let stored = state
+    market: &str,
+    actor: &str,
+    as_of: NaiveDate,
+) -> Result<Option<StoredConfig>, StoreError> {
+    let r = &state.spine.stores.runtime;
+    let dags: Vec<&str> = state
         .spine
-        .stores
-        .runtime
-        .active_config("portfolio")
+        .dags
+        .dags
+        .iter()
+        .filter(|d| d.trigger.is_some() && d.jobs.iter().any(|j| j.actor == actor))
+        .map(|d| d.id.as_str())
+        .collect();
+    let Some(calendar) = state.spine.calendars.get(market) else {
+        return Ok(None);
+    };
+    if dags.is_empty() {
+        return Ok(None);
+    }
+    for s in calendar
+        .sessions(as_of - Duration::days(60), as_of)
+        .iter()
+        .rev()
+        .take(20)
+    {
+        for dag in &dags {
+            let jobs = r.succeeded_jobs(dag, market, s.date).await?;
+            if let Some(c) = jobs
+                .iter()
+                .rev()
+                .find(|j| j.actor == actor)
+                .and_then(|j| j.config_id.clone())
+            {
+                return r.config(&ConfigId::new(c)).await;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The config whose rows show `actor`'s outputs as of a date: the one its scheduled runs
+/// used then, else (nothing ran by then) the active one. A config changed since does not
+/// hide the history made under the old one.
+pub(super) async fn config_as_of(
+    state: &ApiState,
+    market: &str,
+    actor: &str,
+    as_of: NaiveDate,
+) -> Result<Option<StoredConfig>, StoreError> {
+    match used_config(state, market, actor, as_of).await? {
+        Some(c) => Ok(Some(c)),
+        None => state.spine.stores.runtime.active_config(actor).await,
+    }
+}
+
+/// The portfolio config in force for `market` on `as_of` ([`config_as_of`]): its id and
+/// body (the overview's limits and ids).
+async fn portfolio_as_of(
+    state: &ApiState,
+    market: &str,
+    as_of: NaiveDate,
+) -> Result<Option<(prometheus::domain::ConfigId, PortfolioConfig)>, String> {
+    let stored = config_as_of(state, market, "portfolio", as_of)
         .await
         .map_err(|e| e.to_string())?;
     match stored {
@@ -144,8 +204,8 @@ async fn paper_pnl(
 }
 
 /// The regime of `market` on the latest session on or before `as_of` under the regime
-/// engine's active config (what `pv2 show regime` reads); when it has none in the 20
-/// sessions before, the latest under any config (a backtest's, a shadow's), with its id.
+/// config in force then ([`config_as_of`]); when it has none in the 20 sessions before,
+/// the latest under any config (a backtest's, a shadow's), with its id.
 async fn regime_as_of(
     state: &ApiState,
     market: &str,
@@ -159,7 +219,7 @@ async fn regime_as_of(
 > {
     let r = &state.spine.stores.runtime;
     if let (Some(active), Some(calendar)) = (
-        r.active_config("regime").await?,
+        config_as_of(state, market, "regime", as_of).await?,
         state.spine.calendars.get(market),
     ) {
         for s in calendar
@@ -181,12 +241,12 @@ async fn regime_as_of(
 pub(super) async fn overview(state: web::Data<ApiState>, q: web::Query<AsOf>) -> HttpResponse {
     let as_of = as_of_or_today(&state, q.as_of);
     let r = &state.spine.stores.runtime;
-    let portfolio = match active_portfolio(&state).await {
-        Ok(p) => p,
-        Err(e) => return internal(e),
-    };
     let mut markets = Vec::new();
     for market in state.spine.calendars.keys() {
+        let portfolio = match portfolio_as_of(&state, market, as_of).await {
+            Ok(p) => p,
+            Err(e) => return internal(e),
+        };
         let regime = match regime_as_of(&state, market, as_of).await {
             Ok(x) => x.map(|(day, c)| json!({"day": day, "config_id": c.as_str()})),
             Err(e) => return internal(e),
@@ -253,6 +313,27 @@ pub(super) struct TableQuery {
     top: Option<usize>,
     config_id: Option<String>,
     id: Option<String>,
+    /// Instead of the rows, how many rows per date have each value of this column
+    /// (`count_by=class`: names per stability class and day).
+    count_by: Option<String>,
+}
+
+/// Rows per date and value of `column`: `{date, <column>, count}`, by date then value.
+fn count_rows(rows: &[serde_json::Map<String, Value>], column: &str) -> Vec<Value> {
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in rows {
+        let date = r.get("date").and_then(Value::as_str).unwrap_or_default();
+        let value = match r.get(column) {
+            Some(Value::String(v)) => v.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        *counts.entry((date.to_owned(), value)).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((date, value), n)| json!({"date": date, column: value, "count": n}))
+        .collect()
 }
 
 /// `GET /api/table/{what}`: an engine's stored outputs over a range of sessions, one row per
@@ -289,28 +370,64 @@ pub(super) async fn table(
         return bad(format!("from {from} is after to {to}"));
     }
     let dates: Vec<NaiveDate> = calendar.sessions(from, to).iter().map(|s| s.date).collect();
+    // Unless named, the rows of the config in force on `to` (and, for the decision
+    // engines, the strategy / universe / portfolio id in that config).
+    let (mut config_id, mut id) = (q.config_id.clone(), q.id.clone());
+    if config_id.is_none() {
+        match config_as_of(&state, &q.market, what.engine(), to).await {
+            Ok(Some(c)) => {
+                if id.is_none()
+                    && let Some(field) = id_field(what)
+                {
+                    id = serde_json::from_str::<Value>(&c.body)
+                        .ok()
+                        .and_then(|b| b[field].as_str().map(str::to_owned));
+                }
+                config_id = Some(c.config_id.as_str().to_owned());
+            }
+            Ok(None) => {}
+            Err(e) => return internal(e),
+        }
+    }
     let args = ShowArgs {
         what,
         market: q.market.clone(),
         date: None,
         from: Some(from),
         to: Some(to),
-        config_id: q.config_id.clone(),
-        id: q.id.clone(),
+        config_id,
+        id,
         top: q.top.unwrap_or(25).clamp(1, 5_000),
         format: TableFormat::Json,
     };
     match crate::commands::show_timeline::collect(&state.spine.stores, &args, &dates, from, to)
         .await
     {
-        Ok(rows) => HttpResponse::Ok().json(json!({
-            "what": what.engine(), "market": q.market, "from": from, "to": to, "rows": rows,
-        })),
+        Ok(rows) => {
+            let rows = match &q.count_by {
+                Some(column) => json!(count_rows(&rows, column)),
+                None => json!(rows),
+            };
+            HttpResponse::Ok().json(json!({
+                "what": what.engine(), "market": q.market, "from": from, "to": to, "rows": rows,
+            }))
+        }
         // No active config yet is a state, not a failure: an empty table with the reason.
         Err(e) => HttpResponse::Ok().json(json!({
             "what": what.engine(), "market": q.market, "from": from, "to": to, "rows": [],
             "note": e.to_string(),
         })),
+    }
+}
+
+/// The field of a decision engine's config that names its rows (`None`: world-state
+/// engines, whose rows are named by config alone).
+fn id_field(what: ShowWhat) -> Option<&'static str> {
+    match what {
+        ShowWhat::Scores => Some("strategy_id"),
+        ShowWhat::Universe => Some("universe_id"),
+        ShowWhat::Portfolio | ShowWhat::Risk => Some("portfolio_id"),
+        _ => None,
     }
 }
 
@@ -559,6 +676,27 @@ mod tests {
         assert_eq!(
             end_of(d).to_rfc3339(),
             "2024-07-02T23:59:59.999999999+00:00"
+        );
+    }
+
+    #[test]
+    fn rows_are_counted_per_date_and_value() {
+        let rows: Vec<serde_json::Map<String, Value>> = [
+            json!({"date": "2024-01-02", "class": "STABLE"}),
+            json!({"date": "2024-01-02", "class": "FRAGILE"}),
+            json!({"date": "2024-01-02", "class": "STABLE"}),
+            json!({"date": "2024-01-03", "class": "STABLE"}),
+        ]
+        .into_iter()
+        .filter_map(|v| v.as_object().cloned())
+        .collect();
+        assert_eq!(
+            count_rows(&rows, "class"),
+            vec![
+                json!({"date": "2024-01-02", "class": "FRAGILE", "count": 1}),
+                json!({"date": "2024-01-02", "class": "STABLE", "count": 2}),
+                json!({"date": "2024-01-03", "class": "STABLE", "count": 1}),
+            ]
         );
     }
 
