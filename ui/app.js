@@ -401,12 +401,27 @@ views.actors = async (root) => {
   const hist = el('div');
   const load = async () => {
     const h = await api('/api/configs/' + encodeURIComponent(pick.value) + q({ as_of: state.asOf }));
-    const diffs = h.versions.map((v, i) => {
+    // What each activation changed: the config it replaced against the one it activated.
+    const bodies = new Map(h.versions.map((v) => [v.config_id, v.body]));
+    const diffCols = ['key', { key: 'was', label: 'was', cls: 'diff-del' }, { key: 'now', label: 'now', cls: 'diff-add' }];
+    const changeDiffs = h.changes
+      .filter((c) => c.action === 'activated' && c.old_config_id && bodies.has(c.old_config_id) && bodies.has(c.new_config_id))
+      .map((c) => el('div', { class: 'change-diff' }, el('h3', {}, `${when(c.at)} ${c.old_config_id} → ${c.new_config_id} by ${c.actor}`),
+        table(diff(bodies.get(c.old_config_id), bodies.get(c.new_config_id)), diffCols)));
+    // Every stored version against the one before it (backtests' and Kronos's included).
+    const versionDiffs = h.versions.map((v, i) => {
       const older = h.versions[i + 1];
-      return el('div', {}, el('h3', {}, `v${v.version} ${v.config_id} · ${when(v.created_at)} by ${v.created_by}${v.config_id === h.active ? ' · active' : ''}`),
-        older ? table(diff(older.body, v.body), ['key', { key: 'was', label: 'was', cls: 'diff-del' }, { key: 'now', label: 'now', cls: 'diff-add' }]) : empty('first version'));
+      return el('details', {}, el('summary', {}, `v${v.version} ${v.config_id} · ${when(v.created_at)} by ${v.created_by}${v.config_id === h.active ? ' · active' : ''}`),
+        older ? table(diff(older.body, v.body), diffCols) : empty('first version'));
     });
-    hist.replaceChildren(...[el('h3', {}, 'Changes (activations and refusals, by wall-clock time)'), h.changes.length ? null : empty('No change recorded by the end of this date.'), table(h.changes.map((c) => ({ at: when(c.at), action: c.action, from: c.old_config_id, to: c.new_config_id, by: c.actor, reason: c.reason }))), ...diffs].filter(Boolean));
+    hist.replaceChildren(...[
+      el('h3', {}, 'Changes (activations and refusals, by wall-clock time)'),
+      h.changes.length ? null : empty('No change recorded by the end of this date.'),
+      table(h.changes.map((c) => ({ at: when(c.at), action: c.action, from: c.old_config_id, to: c.new_config_id, by: c.actor, reason: c.reason }))),
+      ...changeDiffs,
+      el('h3', {}, `Versions (${h.versions.length}), each against the one before`),
+      ...versionDiffs,
+    ].filter(Boolean));
   };
   pick.addEventListener('change', load);
   root.append(card('Config history with diffs', el('label', {}, 'Engine ', pick), hist));

@@ -193,6 +193,9 @@ await go('actors');
 await page.click('button[data-reset="noop"]');
 await page.waitForFunction(() => /noop: was DEGRADED, reset/.test(document.querySelector('#actors-msg')?.textContent || ''), null, { timeout: 30000 });
 assert.equal(await page.locator('[data-actor="noop"]').innerText(), 'RUNNING');
+// As of today, the approval is an audited activation whose diff names the key it changed.
+const change = page.locator('.change-diff', { hasText: 'dashboard' }).first();
+assert.match(await change.innerText(), /risk_aversion/);
 await shot('actors-reset');
 
 assert.deepEqual(errors, [], 'errors in the page');
