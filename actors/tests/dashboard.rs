@@ -261,6 +261,37 @@ fn every_documented_route_answers_its_shape_and_refuses_missing_or_wrong_tokens(
                 }
             }
         }
+        // The pipeline of a day a backtest rebalanced shows the daemon's DAGs only.
+        let runtime = format!(
+            "sqlite://{}",
+            demo.dir.path().join("data/runtime.db").display()
+        );
+        let db = RuntimeDb::open(&runtime, 2).await.unwrap();
+        let bt_day = prometheus::store::RunStore::dag_runs(&db, 5000)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.dag_id.starts_with("bt-"))
+            .and_then(|r| r.as_of_date)
+            .expect("the demo's backtests recorded runs");
+        drop(db);
+        let p = demo
+            .get(
+                &format!("/api/pipeline?market=US_EQ&date={bt_day}"),
+                Some(READ),
+            )
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&p.body).unwrap();
+        assert!(
+            v["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| !r["dag"].as_str().unwrap().starts_with("bt-")),
+            "{}",
+            p.body
+        );
         // Refused mutations changed nothing.
         let p = demo
             .get("/kronos/proposals/kp-dashboard", Some(READ))

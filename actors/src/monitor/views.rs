@@ -455,9 +455,9 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
-/// `GET /api/pipeline?market=&date=`: the day's DAG runs with every job attempt (a Gantt),
-/// each job's usual latency (median of its successful attempts over the 60 days before),
-/// and the next activations from the calendar and `dags.toml`.
+/// `GET /api/pipeline?market=&date=`: the day's runs of the daemon's DAGs with every job
+/// attempt (a Gantt), each job's usual latency (median of its successful attempts over the
+/// 60 days before), and the next activations from the calendar and `dags.toml`.
 pub(super) async fn pipeline(
     state: web::Data<ApiState>,
     q: web::Query<PipelineQuery>,
@@ -467,8 +467,13 @@ pub(super) async fn pipeline(
     };
     let date = as_of_or_today(&state, q.date);
     let r = &state.spine.stores.runtime;
-    let runs = match r.runs_on(&q.market, date).await {
-        Ok(x) => x,
+    // The daemon's own DAGs: a backtest's or an experiment's runs (their own DAGs, in the
+    // same record) are not the day's pipeline.
+    let runs: Vec<_> = match r.runs_on(&q.market, date).await {
+        Ok(x) => x
+            .into_iter()
+            .filter(|run| state.spine.dags.dags.iter().any(|d| d.id == run.dag_id))
+            .collect(),
         Err(e) => return internal(e),
     };
     let mut out_runs = Vec::new();
