@@ -11,6 +11,7 @@ mod messages;
 mod news;
 mod reference;
 mod supervision;
+mod trading;
 
 pub use clock::{Clock, FixedClock};
 pub use fundamentals::FundamentalValue;
@@ -26,3 +27,4 @@ pub use messages::{
 pub use news::{NewsArticle, NewsLink};
 pub use reference::{ASSET_CLASSES, Instrument, InstrumentStatus, Issuer, Market, is_investable};
 pub use supervision::{AttemptState, ErrorClass, EventKind, RunStatus};
+pub use trading::TradingMode;

@@ -38,6 +38,7 @@ macro_rules! stored_enum {
         }
     };
 }
+pub(crate) use stored_enum;
 
 stored_enum! {
     /// The overall state of a DAG run (`dag_runs.state`).

@@ -38,6 +38,7 @@ mod runs;
 mod schedule;
 mod shadows;
 mod synthetic_truth;
+mod trading;
 mod tx;
 mod world_state;
 
@@ -69,6 +70,7 @@ pub use runs::{DagRunRecord, JobRunRecord, RunRecord, RunStore};
 pub use schedule::{Activation, ScheduleStore};
 pub use shadows::{ShadowRun, ShadowSpec, ShadowStore};
 pub use synthetic_truth::SyntheticTruthStore;
+pub use trading::{TradingModeChange, TradingStore};
 pub use world_state::{Stamp, StoredScenarioSet, TransitionRow, WorldOutput, WorldStateStore};
 
 use crate::config::StorageConfig;

@@ -12,6 +12,7 @@ pub struct TestDb {
     pub runtime: RuntimeDb,
     pub dir: tempfile::TempDir,
     pg: Option<(String, String)>,
+    runtime_url: String,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -36,11 +37,13 @@ impl TestDb {
         let runtime = RuntimeDb::open(&url("runtime.db"), 2)
             .await
             .expect("open sqlite runtime");
+        let runtime_url = url("runtime.db");
         Self {
             historical,
             runtime,
             dir,
             pg: None,
+            runtime_url,
         }
     }
 
@@ -72,7 +75,15 @@ impl TestDb {
             runtime,
             dir: tempfile::tempdir().expect("tempdir"),
             pg: Some((server, name)),
+            runtime_url: url,
         }
+    }
+
+    /// A second handle on the same runtime database: what a restarted daemon opens.
+    pub async fn reopen_runtime(&self) -> RuntimeDb {
+        RuntimeDb::open(&self.runtime_url, 2)
+            .await
+            .expect("reopen runtime")
     }
 
     /// Closes the pools and drops a PostgreSQL scratch database.

@@ -300,7 +300,55 @@ async fn events_are_appended_in_order(db: &TestDb) {
     assert_eq!(r.events(None, 100).await.unwrap().len(), 4);
 }
 
+/// The kill switch: ACTIVE until set; each change records the mode it replaced, who and
+/// why; the latest is in force, read back by a second handle on the same database (what a
+/// restarted daemon does).
+async fn the_trading_mode_is_audited_and_the_latest_is_in_force(db: &TestDb) {
+    use prometheus::domain::TradingMode;
+    use prometheus::store::TradingStore;
+    let r = &db.runtime;
+    assert_eq!(r.trading_mode().await.unwrap(), (TradingMode::Active, None));
+    let halt = r
+        .set_trading_mode(TradingMode::Halted, "cli:ops@host", "broker outage", t(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            halt.mode,
+            halt.previous,
+            halt.actor.as_str(),
+            halt.reason.as_str(),
+            halt.at
+        ),
+        (
+            TradingMode::Halted,
+            TradingMode::Active,
+            "cli:ops@host",
+            "broker outage",
+            t(10)
+        )
+    );
+    let reduce = r
+        .set_trading_mode(TradingMode::ReduceOnly, "http", "winding down", t(20))
+        .await
+        .unwrap();
+    assert_eq!(reduce.previous, TradingMode::Halted);
+    assert!(reduce.change_id > halt.change_id);
+    let again = db.reopen_runtime().await;
+    assert_eq!(
+        again.trading_mode().await.unwrap(),
+        (TradingMode::ReduceOnly, Some(reduce.clone()))
+    );
+    assert_eq!(
+        again.trading_mode_changes(10).await.unwrap(),
+        [reduce, halt.clone()]
+    );
+    assert_eq!(again.trading_mode_changes(1).await.unwrap().len(), 1);
+    again.pool().close().await;
+}
+
 conformance!(
+    the_trading_mode_is_audited_and_the_latest_is_in_force,
     config_versions_activation_and_audit,
     runs_and_attempts_are_upserted,
     batched_run_records_apply_in_order,
