@@ -230,13 +230,7 @@ impl ExperimentStore for RuntimeDb {
     async fn experiment_counts(
         &self,
     ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
-        let rows: Vec<(String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT state, COUNT(*) FROM kronos_experiments GROUP BY state")
-            .fetch_all(p).await.map_err(StoreError::query("count experiments"))?);
-        Ok(rows
-            .into_iter()
-            .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
-            .collect())
+        super::pool::counts_by_state(&self.pool, "kronos_experiments").await
     }
 
     async fn experiments(

@@ -677,13 +677,7 @@ impl KronosStore for RuntimeDb {
     }
 
     async fn proposal_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
-        let rows: Vec<(String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(
-            "SELECT state, COUNT(*) FROM kronos_proposals GROUP BY state")
-            .fetch_all(p).await.map_err(StoreError::query("count proposals"))?);
-        Ok(rows
-            .into_iter()
-            .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
-            .collect())
+        super::pool::counts_by_state(&self.pool, "kronos_proposals").await
     }
 
     async fn proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError> {

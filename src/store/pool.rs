@@ -53,6 +53,23 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// How many rows of `table` are in each `state`: the `/metrics` gauges of queues kept as
+/// state machines (Kronos's experiments and proposals).
+pub(crate) async fn counts_by_state(
+    pool: &Pool,
+    table: &'static str,
+) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+    let sql = format!("SELECT state, COUNT(*) FROM {table} GROUP BY state");
+    let rows: Vec<(String, i64)> = on_pool!(pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(p)
+        .await
+        .map_err(StoreError::query("count rows by state"))?);
+    Ok(rows
+        .into_iter()
+        .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
 /// `$first, $first+1, …` for `n` bind parameters: the list of an `IN (…)` clause whose
 /// length is known only at run time (a batch of instrument ids).
 pub(crate) fn placeholders(first: usize, n: usize) -> String {

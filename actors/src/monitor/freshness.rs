@@ -169,47 +169,31 @@ mod tests {
     #[test]
     fn data_is_due_a_set_time_after_each_close_on_the_calendar() {
         let cal = nyse();
-        let due = Duration::minutes(120);
+        let assess_at = |latest: Option<&str>, now: &str| {
+            assess(
+                "US_EQ",
+                &cal,
+                latest.map(d),
+                at(now),
+                Duration::minutes(120),
+            )
+        };
         // Tuesday 2024-07-02 closed 20:00 UTC: due 22:00.
-        let f = assess(
-            "US_EQ",
-            &cal,
-            Some(d("2024-07-01")),
-            at("2024-07-02T21:59:00Z"),
-            due,
-        );
+        let f = assess_at(Some("2024-07-01"), "2024-07-02T21:59:00Z");
         assert_eq!(f.expected, Some(d("2024-07-01")));
         assert!(!f.overdue);
-        let f = assess(
-            "US_EQ",
-            &cal,
-            Some(d("2024-07-01")),
-            at("2024-07-02T22:00:00Z"),
-            due,
-        );
+        let f = assess_at(Some("2024-07-01"), "2024-07-02T22:00:00Z");
         assert_eq!(f.expected, Some(d("2024-07-02")));
         assert!(f.overdue);
         assert_eq!(f.due_at, Some(at("2024-07-02T22:00:00Z")));
         // The early close: due at 19:00 UTC, and the holiday after it expects nothing new.
-        let f = assess(
-            "US_EQ",
-            &cal,
-            Some(d("2024-07-03")),
-            at("2024-07-05T12:00:00Z"),
-            due,
-        );
+        let f = assess_at(Some("2024-07-03"), "2024-07-05T12:00:00Z");
         assert_eq!(f.expected, Some(d("2024-07-03")));
         assert!(!f.overdue);
-        let f = assess(
-            "US_EQ",
-            &cal,
-            Some(d("2024-07-02")),
-            at("2024-07-03T19:00:00Z"),
-            due,
-        );
+        let f = assess_at(Some("2024-07-02"), "2024-07-03T19:00:00Z");
         assert!(f.overdue, "{f:?}");
         // Nothing ever imported: not watched.
-        let f = assess("US_EQ", &cal, None, at("2024-07-03T19:00:00Z"), due);
+        let f = assess_at(None, "2024-07-03T19:00:00Z");
         assert!(!f.overdue);
     }
 

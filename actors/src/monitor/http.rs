@@ -49,11 +49,6 @@ pub struct ServeOptions {
     pub ui_dirs: Vec<std::path::PathBuf>,
 }
 
-/// Whether the request carries the control token.
-pub(super) fn authorised(req: &HttpRequest, access: &Access) -> bool {
-    access.may_change(req)
-}
-
 /// Refuses reads without the read token (when one is set) before any handler runs.
 async fn read_guard(
     req: ServiceRequest,
@@ -179,7 +174,7 @@ async fn reset_actor(
     state: web::Data<ApiState>,
     name: web::Path<String>,
 ) -> HttpResponse {
-    if !authorised(&req, &state.access) {
+    if !state.access.may_change(&req) {
         return unauthorised();
     }
     let name = name.into_inner();
@@ -223,7 +218,7 @@ struct RunRequest {
 }
 
 async fn submit_run(req: HttpRequest, state: web::Data<ApiState>, body: String) -> HttpResponse {
-    if !authorised(&req, &state.access) {
+    if !state.access.may_change(&req) {
         return unauthorised();
     }
     let r: RunRequest = match serde_json::from_str(&body) {
@@ -268,7 +263,7 @@ async fn apply_config(
     engine: web::Path<String>,
     body: String,
 ) -> HttpResponse {
-    if !authorised(&req, &state.access) {
+    if !state.access.may_change(&req) {
         return unauthorised();
     }
     let apply = ApplyConfig {

@@ -3,7 +3,7 @@
 //! is the requester the API derives from the request (client name header and peer address),
 //! never anything in the body; the body is only the reason.
 
-use super::http::{ApiState, authorised, requester, unauthorised};
+use super::http::{ApiState, requester, unauthorised};
 use crate::kronos::proposal_json;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -156,7 +156,7 @@ pub(super) async fn act(
     query: web::Query<ActQuery>,
     body: String,
 ) -> HttpResponse {
-    if !authorised(&req, &state.access) {
+    if !state.access.may_change(&req) {
         return unauthorised();
     }
     let (id, action) = path.into_inner();
@@ -259,7 +259,7 @@ pub(super) async fn freeze(
     what: web::Path<String>,
     body: String,
 ) -> HttpResponse {
-    if !authorised(&req, &state.access) {
+    if !state.access.may_change(&req) {
         return unauthorised();
     }
     let frozen = match what.as_str() {

@@ -428,121 +428,115 @@ impl Telemetry {
                 *n as f64,
             );
         }
-        m.family(
+        let count = |map: &BTreeMap<String, u64>| {
+            map.iter()
+                .map(|(k, n)| (k.clone(), *n as f64))
+                .collect::<Vec<_>>()
+        };
+        m.by_label(
             "pv2_actor_restarts_total",
             "counter",
             "Actor restarts after a panic, by actor.",
+            "actor",
+            count(&c.restarts),
         );
-        for (a, n) in &c.restarts {
-            m.sample("pv2_actor_restarts_total", &[("actor", a)], *n as f64);
-        }
-        m.family(
+        m.by_label(
             "pv2_actor_escalations_total",
             "counter",
             "Actors that ran out of restarts and became DEGRADED, by actor.",
+            "actor",
+            count(&c.escalations),
         );
-        for (a, n) in &c.escalations {
-            m.sample("pv2_actor_escalations_total", &[("actor", a)], *n as f64);
-        }
-        m.family(
+        m.by_label(
             "pv2_actor_events_total",
             "counter",
             "Actor events recorded, by event.",
+            "event",
+            c.actor_events
+                .iter()
+                .map(|(e, n)| ((*e).to_owned(), *n as f64)),
         );
-        for (e, n) in &c.actor_events {
-            m.sample("pv2_actor_events_total", &[("event", e)], *n as f64);
-        }
-        m.family(
+        m.by_label(
             "pv2_rows_written_total",
             "counter",
             "Rows written by successful job attempts, by actor.",
+            "actor",
+            count(&c.rows),
         );
-        for (a, n) in &c.rows {
-            m.sample("pv2_rows_written_total", &[("actor", a)], *n as f64);
-        }
-        m.family("pv2_alerts_total", "counter", "Alerts raised, by kind.");
-        for (k, n) in &c.alerts {
-            m.sample("pv2_alerts_total", &[("kind", k)], *n as f64);
-        }
+        m.by_label(
+            "pv2_alerts_total",
+            "counter",
+            "Alerts raised, by kind.",
+            "kind",
+            count(&c.alerts),
+        );
         drop(c);
-        let open = self.open_alerts();
-        m.family("pv2_alerts_open", "gauge", "Alerts open now, by kind.");
-        let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
-        for a in &open {
-            *by_kind.entry(a.kind.as_str()).or_default() += 1;
+        let mut open: BTreeMap<String, u64> = BTreeMap::new();
+        for a in self.open_alerts() {
+            *open.entry(a.kind).or_default() += 1;
         }
-        for (k, n) in by_kind {
-            m.sample("pv2_alerts_open", &[("kind", k)], n as f64);
-        }
+        m.by_label(
+            "pv2_alerts_open",
+            "gauge",
+            "Alerts open now, by kind.",
+            "kind",
+            count(&open),
+        );
         m.family("pv2_active_runs", "gauge", "DAG runs in flight.");
         m.sample("pv2_active_runs", &[], g.active_runs as f64);
         m.family("pv2_running_jobs", "gauge", "Job attempts in flight.");
         m.sample("pv2_running_jobs", &[], g.running_jobs as f64);
-        m.family(
+        m.by_label(
             "pv2_actor_queue_depth",
             "gauge",
             "Jobs queued or running in an actor's mailbox.",
+            "actor",
+            g.actors
+                .iter()
+                .map(|(a, depth, _)| (a.clone(), *depth as f64)),
         );
-        for (a, depth, _) in &g.actors {
-            m.sample("pv2_actor_queue_depth", &[("actor", a)], *depth as f64);
-        }
-        m.family(
+        m.by_label(
             "pv2_actor_degraded",
             "gauge",
             "1 while an actor is DEGRADED (refusing jobs until reset).",
+            "actor",
+            g.actors
+                .iter()
+                .map(|(a, _, degraded)| (a.clone(), f64::from(u8::from(*degraded)))),
         );
-        for (a, _, degraded) in &g.actors {
-            m.sample(
-                "pv2_actor_degraded",
-                &[("actor", a)],
-                f64::from(u8::from(*degraded)),
-            );
-        }
-        m.family(
+        m.by_label(
             "pv2_data_latest_session_timestamp_seconds",
             "gauge",
             "Unix time (midnight UTC) of the latest session with prices, by market.",
+            "market",
+            g.freshness.iter().filter_map(|f| {
+                let t = f.latest?.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
+                Some((f.market.clone(), t as f64))
+            }),
         );
-        for f in &g.freshness {
-            if let Some(d) = f.latest {
-                let t = d
-                    .and_hms_opt(0, 0, 0)
-                    .map_or(0, |t| t.and_utc().timestamp());
-                m.sample(
-                    "pv2_data_latest_session_timestamp_seconds",
-                    &[("market", &f.market)],
-                    t as f64,
-                );
-            }
-        }
-        m.family(
+        m.by_label(
             "pv2_data_overdue",
             "gauge",
             "1 while a market's latest session's data is missing past its due time.",
+            "market",
+            g.freshness
+                .iter()
+                .map(|f| (f.market.clone(), f64::from(u8::from(f.overdue)))),
         );
-        for f in &g.freshness {
-            m.sample(
-                "pv2_data_overdue",
-                &[("market", &f.market)],
-                f64::from(u8::from(f.overdue)),
-            );
-        }
-        m.family(
+        m.by_label(
             "pv2_kronos_experiments",
             "gauge",
             "Kronos experiments by state (QUEUED is the queue length).",
+            "state",
+            count(&g.kronos_experiments),
         );
-        for (s, n) in &g.kronos_experiments {
-            m.sample("pv2_kronos_experiments", &[("state", s)], *n as f64);
-        }
-        m.family(
+        m.by_label(
             "pv2_kronos_proposals",
             "gauge",
             "Kronos proposals by state.",
+            "state",
+            count(&g.kronos_proposals),
         );
-        for (s, n) in &g.kronos_proposals {
-            m.sample("pv2_kronos_proposals", &[("state", s)], *n as f64);
-        }
         m.text
     }
 }
@@ -575,6 +569,21 @@ impl Exposition {
             let _ = write!(self.text, "{{{}}}", inner.join(","));
         }
         let _ = writeln!(self.text, " {value}");
+    }
+
+    /// A family with one label: its header, then one sample per (label value, value).
+    fn by_label(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        label: &str,
+        values: impl IntoIterator<Item = (String, f64)>,
+    ) {
+        self.family(name, kind, help);
+        for (v, x) in values {
+            self.sample(name, &[(label, &v)], x);
+        }
     }
 
     fn sample_le(&mut self, name: &str, labels: &[(&str, &str)], le: &str, value: f64) {
