@@ -23,6 +23,8 @@
 //! - [`engines`] — the engines' core models: regime, stability & soft targets, scenarios,
 //!   fragility, assessment, universe, portfolio & risk.
 //! - [`backtest`] — strategies, the simulated broker and performance metrics.
+//! - [`execution`] — the daemon's trading: pre-trade checks, the ledger's records and their
+//!   reconciliation, broker adapters and statements, sharing the backtest broker's rules.
 //! - [`synthetic_market`] — a seeded market generator with a hidden regime path, used by the
 //!   demo, the benchmarks and the engine tests.
 
@@ -37,6 +39,7 @@ pub mod derived;
 pub mod domain;
 pub mod encoders;
 pub mod engines;
+pub mod execution;
 pub mod features;
 pub mod ingest;
 pub mod kronos;

@@ -156,6 +156,35 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Kill switch: stop every order at once (persisted; checked immediately before every
+    /// order, by a running daemon too).
+    Halt(SwitchArgs),
+    /// Kill switch: only orders that bring a position closer to zero.
+    ReduceOnly(SwitchArgs),
+    /// Kill switch: close every position at the next fill, and open none.
+    Flatten(SwitchArgs),
+    /// Kill switch: trade normally again (the pre-trade checks still apply).
+    Resume(SwitchArgs),
+    /// The kill switch's mode and its latest changes.
+    Trading {
+        /// How many changes.
+        #[arg(long, default_value_t = 10)]
+        last: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+}
+
+/// Arguments of the kill switch's commands.
+#[derive(Debug, Args)]
+pub struct SwitchArgs {
+    /// Why (kept in the audit trail).
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// `pv2 embed` subcommands.
@@ -294,9 +323,33 @@ pub enum ShowWhat {
     Portfolio,
     /// The target portfolio's risk report.
     Risk,
+    /// The execution ledger's positions at each session's close.
+    Positions,
+    /// Orders planned each session, with their state (sent, filled, blocked…) and why.
+    Orders,
+    /// Fills (paper broker's and imported statements').
+    Fills,
+    /// The account each session (equity, cash, P&L, costs) with its P&L by sector.
+    Pnl,
+    /// P&L by name each session.
+    PnlNames,
+    /// Pre-trade blocks, kill-switch refusals and reconciliation stops.
+    RiskActions,
 }
 
 impl ShowWhat {
+    /// What its rows are, in words (error messages).
+    pub fn engine_rows(self) -> &'static str {
+        match self {
+            Self::Positions => "positions",
+            Self::Orders => "orders",
+            Self::Fills => "fills",
+            Self::Pnl | Self::PnlNames => "account days",
+            Self::RiskActions => "risk actions",
+            _ => self.engine(),
+        }
+    }
+
     /// The engine whose rows it shows.
     pub fn engine(self) -> &'static str {
         match self {
@@ -307,6 +360,12 @@ impl ShowWhat {
             Self::Scores => "assessment",
             Self::Universe => "universe",
             Self::Portfolio | Self::Risk => "portfolio",
+            Self::Positions
+            | Self::Orders
+            | Self::Fills
+            | Self::Pnl
+            | Self::PnlNames
+            | Self::RiskActions => "execution",
         }
     }
 }
@@ -334,7 +393,8 @@ pub struct ShowArgs {
     #[arg(long)]
     pub config_id: Option<String>,
     /// For scores, universe, portfolio and risk: the strategy, universe or portfolio id
-    /// (default: the active config's; a backtest's rows are under its backtest id).
+    /// (default: the active config's; a backtest's rows are under its backtest id); for
+    /// the ledger (positions, orders, fills, pnl…): the account id.
     #[arg(long)]
     pub id: Option<String>,
     /// At most this many instruments (per date).
@@ -408,6 +468,10 @@ pub enum ConfigCommand {
         engine: String,
         /// TOML file.
         file: PathBuf,
+        /// Your reason for loosening a hard limit (a pre-trade or risk limit); without it a
+        /// config that loosens one is rejected. Kept in the audit trail.
+        #[arg(long, value_name = "REASON")]
+        loosen_limits: Option<String>,
     },
 }
 
@@ -611,6 +675,21 @@ pub enum ImportCommand {
     },
     /// Fundamentals: symbol,period_end,filed,metric,value (known from the filing date).
     Fundamentals {
+        /// Print the summary as JSON.
+        #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// The file.
+        file: PathBuf,
+    },
+    /// A broker statement: date,symbol,side,quantity,price[,fees] — fills executed
+    /// elsewhere, matched to the account's sent orders and reconciled.
+    Fills {
+        /// The market the symbols trade on.
+        #[arg(long, default_value = "US_EQ")]
+        market: String,
+        /// The account (default: the execution config's).
+        #[arg(long)]
+        account: Option<String>,
         /// Print the summary as JSON.
         #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,

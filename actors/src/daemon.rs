@@ -64,6 +64,56 @@ pub fn serve_options(cli: &Cli, control: String) -> http::ServeOptions {
     }
 }
 
+/// Reconciles every account's ledger before anything trades: a mismatch halts trading
+/// (persisted, audited) and raises an alert. Returns how many accounts did not reconcile.
+///
+/// # Errors
+/// Store failures.
+pub async fn reconcile_ledgers(spine: &Spine) -> anyhow::Result<usize> {
+    use crate::engines::execution::{RECONCILIATION_ALERT, account_mismatches, halt_on_mismatch};
+    use prometheus::execution::config::ExecutionConfig;
+    use prometheus::execution::ledger::Provenance;
+    use prometheus::store::{ConfigStore, ExecutionStore};
+    let rt = &spine.stores.runtime;
+    let config: ExecutionConfig = match rt.active_config("execution").await? {
+        Some(c) => serde_json::from_str(&c.body)?,
+        None => ExecutionConfig::default(),
+    };
+    let mut bad = 0;
+    for key in rt.accounts().await? {
+        let mismatch = account_mismatches(rt, &key, config.initial_capital).await?;
+        if mismatch.is_empty() {
+            continue;
+        }
+        bad += 1;
+        let now = spine.events.now();
+        let subject = format!("{}/{}", key.account_id, key.market_id);
+        let reason = format!(
+            "at start, the ledger of {subject} does not reconcile: {}",
+            mismatch.join("; ")
+        );
+        let provenance = Provenance {
+            run_id: "daemon-start".into(),
+            config_id: "reconciliation".into(),
+        };
+        halt_on_mismatch(rt, &key, now.date_naive(), &reason, &provenance, now).await?;
+        let detail = format!("{reason}; trading is HALTED: fix the ledger, then `pv2 resume`");
+        if spine
+            .events
+            .telemetry()
+            .raise(crate::monitor::telemetry::Alert {
+                kind: RECONCILIATION_ALERT.into(),
+                subject,
+                detail: detail.clone(),
+                raised_at: now,
+            })
+        {
+            spine.events.record("execution", EventKind::Alert, detail);
+        }
+    }
+    Ok(bad)
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 ///
 /// # Errors
@@ -88,6 +138,7 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
     };
     std::fs::write(info_path(&state_dir), serde_json::to_string(&info)?)
         .context("writing the daemon state file")?;
+    reconcile_ledgers(&spine).await?;
     let resumed = spine
         .orchestrator
         .send(Resume)

@@ -45,6 +45,10 @@ pub struct BrokerConfig {
     pub participation: Option<f64>,
     /// Orders worth less than this (in currency) are not sent.
     pub min_trade_value: f64,
+    /// Shares trade in whole multiples of this (1: whole shares); 0 trades fractions.
+    /// Quantities are rounded toward zero, so a lot never buys more than the cash or the
+    /// participation cap allows.
+    pub lot_size: f64,
 }
 
 impl Default for BrokerConfig {
@@ -55,6 +59,7 @@ impl Default for BrokerConfig {
             commission_bp: 1.0,
             participation: Some(0.1),
             min_trade_value: 100.0,
+            lot_size: 0.0,
         }
     }
 }
@@ -85,6 +90,16 @@ impl BrokerConfig {
             !(self.min_trade_value.is_finite() && self.min_trade_value >= 0.0),
             "broker.min_trade_value",
             || format!("{} must be ≥ 0", self.min_trade_value),
+        );
+        issues.check(
+            !(self.lot_size.is_finite() && self.lot_size >= 0.0),
+            "broker.lot_size",
+            || {
+                format!(
+                    "{} must be ≥ 0 (0 trades fractions of a share)",
+                    self.lot_size
+                )
+            },
         );
     }
 }
@@ -164,16 +179,109 @@ pub struct Simulation {
     pub fills: Vec<Fill>,
 }
 
-struct Order {
-    instrument: usize,
-    shares: f64,
-    target_weight: f64,
+/// What a broker holds: cash, shares per instrument and each instrument's last known close.
+/// The backtest keeps one over its price book's columns; the daemon's paper broker rebuilds
+/// one each session from the ledger, so both size and fill orders with the same arithmetic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Book {
+    /// The instruments (columns), in the order every sum over them runs.
+    pub instruments: Vec<String>,
+    /// Cash.
+    pub cash: f64,
+    /// Shares held per instrument (negative: short).
+    pub positions: Vec<f64>,
+    /// The last known close per instrument (NaN: none yet).
+    pub last_close: Vec<f64>,
 }
 
-struct Book {
-    cash: f64,
-    positions: Vec<f64>,
-    last_close: Vec<f64>,
+impl Book {
+    /// All cash: `cash` and no position in any of `instruments`.
+    pub fn new(instruments: Vec<String>, cash: f64) -> Self {
+        let n = instruments.len();
+        Self {
+            instruments,
+            cash,
+            positions: vec![0.0; n],
+            last_close: vec![f64::NAN; n],
+        }
+    }
+
+    /// Records the session's closes (`close(i)`, NaN or ≤ 0 where none) as the last known.
+    pub fn observe_closes(&mut self, close: impl Fn(usize) -> f64) {
+        for (i, last) in self.last_close.iter_mut().enumerate() {
+            let c = close(i);
+            if c.is_finite() && c > 0.0 {
+                *last = c;
+            }
+        }
+    }
+
+    /// Cash plus every position at its last known close.
+    pub fn mark(&self) -> f64 {
+        self.cash
+            + self
+                .positions
+                .iter()
+                .zip(&self.last_close)
+                .filter(|(p, _)| **p != 0.0)
+                .map(|(p, c)| p * c)
+                .sum::<f64>()
+    }
+
+    /// `Σ |position × last close|`.
+    pub fn gross(&self) -> f64 {
+        self.positions
+            .iter()
+            .zip(&self.last_close)
+            .filter(|(p, _)| **p != 0.0)
+            .map(|(p, c)| (p * c).abs())
+            .sum()
+    }
+
+    /// Books one execution: `cash −= shares × price + commission`, shares added.
+    pub fn apply(&mut self, instrument: usize, shares: f64, price: f64, commission: f64) {
+        self.cash -= shares * price + commission;
+        self.positions[instrument] += shares;
+    }
+}
+
+/// An order for one instrument of a [`Book`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Order {
+    /// The book column.
+    pub instrument: usize,
+    /// Shares to buy (negative: sell).
+    pub shares: f64,
+    /// The target weight behind it.
+    pub target_weight: f64,
+}
+
+/// One instrument's prices in the session an order fills (NaN where absent).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Quote {
+    /// Adjusted open.
+    pub open: f64,
+    /// Adjusted close.
+    pub close: f64,
+    /// Volume.
+    pub volume: f64,
+}
+
+/// An order as it filled, before it is dated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Execution {
+    /// The order.
+    pub order: Order,
+    /// Shares filled (negative: sold).
+    pub shares: f64,
+    /// The fill price, slippage included.
+    pub price: f64,
+    /// `|shares| × price`.
+    pub notional: f64,
+    /// Commission paid.
+    pub commission: f64,
+    /// Slippage paid.
+    pub slippage: f64,
 }
 
 impl BrokerConfig {
@@ -191,51 +299,58 @@ impl BrokerConfig {
             .enumerate()
             .map(|(i, s)| (s.as_str(), i))
             .collect();
-        let mut book = Book {
-            cash: capital,
-            positions: vec![0.0; n],
-            last_close: vec![f64::NAN; n],
-        };
+        let mut book = Book::new(prices.instruments.clone(), capital);
         let mut pending: Option<(NaiveDate, Vec<Order>)> = None;
         let mut days = Vec::with_capacity(prices.dates.len());
         let mut fills = Vec::new();
         let mut previous_equity = capital;
         for (k, &date) in prices.dates.iter().enumerate() {
+            let quote = |i: usize| Quote {
+                open: prices.at(&prices.open, k, i),
+                close: prices.at(&prices.close, k, i),
+                volume: prices.at(&prices.volume, k, i),
+            };
             let mut traded = 0.0;
             let mut costs = 0.0;
-            if let Some((order_date, orders)) = pending.take() {
-                let (t, c) =
-                    self.execute(prices, k, false, order_date, orders, &mut book, &mut fills);
-                traded += t;
-                costs += c;
-            }
-            for i in 0..n {
-                let c = prices.at(&prices.close, k, i);
-                if c.is_finite() && c > 0.0 {
-                    book.last_close[i] = c;
+            let mut book_fills = |done: Vec<Execution>, order_date: NaiveDate| {
+                for e in done {
+                    traded += e.notional;
+                    costs += e.commission + e.slippage;
+                    fills.push(Fill {
+                        date,
+                        order_date,
+                        instrument_id: prices.instruments[e.order.instrument].clone(),
+                        shares: e.shares,
+                        price: e.price,
+                        notional: e.notional,
+                        commission: e.commission,
+                        slippage: e.slippage,
+                        target_weight: e.order.target_weight,
+                        requested_shares: e.order.shares,
+                    });
                 }
+            };
+            if let Some((order_date, orders)) = pending.take() {
+                book_fills(self.execute(orders, quote, false, &mut book), order_date);
             }
+            book.observe_closes(|i| prices.at(&prices.close, k, i));
             if let Some(target) = targets.get(&date) {
-                let equity = mark(&book);
-                let orders = self.orders(target, &column, equity, &book);
+                let mut weights = vec![0.0; n];
+                for (id, w) in target {
+                    if let Some(&i) = column.get(id.as_str()) {
+                        weights[i] = *w;
+                    }
+                }
+                let orders = self.orders(&weights, &book);
                 match self.fill {
                     FillAt::Close => {
-                        let (t, c) =
-                            self.execute(prices, k, true, date, orders, &mut book, &mut fills);
-                        traded += t;
-                        costs += c;
+                        book_fills(self.execute(orders, quote, true, &mut book), date);
                     }
                     FillAt::NextOpen => pending = Some((date, orders)),
                 }
             }
-            let equity = mark(&book);
-            let gross: f64 = book
-                .positions
-                .iter()
-                .zip(&book.last_close)
-                .filter(|(p, _)| **p != 0.0)
-                .map(|(p, c)| (p * c).abs())
-                .sum();
+            let equity = book.mark();
+            let gross = book.gross();
             days.push(DayRecord {
                 date,
                 equity,
@@ -250,27 +365,27 @@ impl BrokerConfig {
         Simulation { days, fills }
     }
 
-    /// The orders that bring every held or targeted name to its target weight.
-    fn orders(
-        &self,
-        target: &[(String, f64)],
-        column: &BTreeMap<&str, usize>,
-        equity: f64,
-        book: &Book,
-    ) -> Vec<Order> {
-        let mut weights = vec![0.0; book.positions.len()];
-        for (id, w) in target {
-            if let Some(&i) = column.get(id.as_str()) {
-                weights[i] = *w;
-            }
+    /// `shares` rounded toward zero to whole lots (unchanged when `lot_size` is 0).
+    pub fn round_to_lot(&self, shares: f64) -> f64 {
+        if self.lot_size > 0.0 {
+            (shares / self.lot_size).trunc() * self.lot_size
+        } else {
+            shares
         }
+    }
+
+    /// The orders that bring every instrument of `book` to its weight in `weights` (one per
+    /// column) of the book's marked equity, sized at the last known closes, in whole lots;
+    /// orders worth less than `min_trade_value` are not sent.
+    pub fn orders(&self, weights: &[f64], book: &Book) -> Vec<Order> {
+        let equity = book.mark();
         (0..book.positions.len())
             .filter_map(|i| {
                 let price = book.last_close[i];
                 if !(price.is_finite() && price > 0.0) {
                     return None;
                 }
-                let shares = weights[i] * equity / price - book.positions[i];
+                let shares = self.round_to_lot(weights[i] * equity / price - book.positions[i]);
                 (shares != 0.0 && (shares * price).abs() >= self.min_trade_value.max(1e-9))
                     .then_some(Order {
                         instrument: i,
@@ -281,41 +396,37 @@ impl BrokerConfig {
             .collect()
     }
 
-    /// Fills `orders` in session `k` (at the close when `at_close`, else at the open or,
-    /// without one, the close). Returns the value traded and the costs paid.
-    #[allow(clippy::too_many_arguments)]
-    fn execute(
+    /// Fills `orders` at `quote(column)` — the close when `at_close`, else the open or,
+    /// without one, the close — and books them in `book`. Orders without a price, or cut to
+    /// nothing by the participation cap, do not fill; sells go first, then buys scaled
+    /// together to the cash there is. Returns the executions in the order they were booked.
+    pub fn execute(
         &self,
-        prices: &PriceBook,
-        k: usize,
-        at_close: bool,
-        order_date: NaiveDate,
         orders: Vec<Order>,
+        quote: impl Fn(usize) -> Quote,
+        at_close: bool,
         book: &mut Book,
-        fills: &mut Vec<Fill>,
-    ) -> (f64, f64) {
+    ) -> Vec<Execution> {
         let slip = self.slippage_bp / 1e4;
         let fee = self.commission_bp / 1e4;
         // (order, reference price, fillable shares)
         let mut ready: Vec<(Order, f64, f64)> = orders
             .into_iter()
             .filter_map(|o| {
-                let open = prices.at(&prices.open, k, o.instrument);
-                let close = prices.at(&prices.close, k, o.instrument);
-                let reference = if !at_close && open.is_finite() && open > 0.0 {
-                    open
+                let q = quote(o.instrument);
+                let reference = if !at_close && q.open.is_finite() && q.open > 0.0 {
+                    q.open
                 } else {
-                    close
+                    q.close
                 };
                 if !(reference.is_finite() && reference > 0.0) {
                     return None;
                 }
-                let volume = prices.at(&prices.volume, k, o.instrument);
                 let cap = match self.participation {
-                    Some(p) if volume.is_finite() => p * volume,
+                    Some(p) if q.volume.is_finite() => p * q.volume,
                     _ => f64::INFINITY,
                 };
-                let shares = o.shares.clamp(-cap, cap);
+                let shares = self.round_to_lot(o.shares.clamp(-cap, cap));
                 (shares != 0.0).then_some((o, reference, shares))
             })
             .collect();
@@ -341,10 +452,13 @@ impl BrokerConfig {
         } else {
             1.0
         };
-        let mut traded = 0.0;
-        let mut costs = 0.0;
-        for (o, reference, shares) in ready {
-            let shares = if shares > 0.0 { shares * scale } else { shares };
+        let mut out = Vec::with_capacity(ready.len());
+        for (order, reference, shares) in ready {
+            let shares = if shares > 0.0 {
+                self.round_to_lot(shares * scale)
+            } else {
+                shares
+            };
             if shares == 0.0 {
                 continue;
             }
@@ -352,36 +466,18 @@ impl BrokerConfig {
             let notional = shares.abs() * price;
             let commission = notional * fee;
             let slippage = shares.abs() * (price - reference).abs();
-            book.cash -= shares * price + commission;
-            book.positions[o.instrument] += shares;
-            traded += notional;
-            costs += commission + slippage;
-            fills.push(Fill {
-                date: prices.dates[k],
-                order_date,
-                instrument_id: prices.instruments[o.instrument].clone(),
+            book.apply(order.instrument, shares, price, commission);
+            out.push(Execution {
+                order,
                 shares,
                 price,
                 notional,
                 commission,
                 slippage,
-                target_weight: o.target_weight,
-                requested_shares: o.shares,
             });
         }
-        (traded, costs)
+        out
     }
-}
-
-fn mark(book: &Book) -> f64 {
-    book.cash
-        + book
-            .positions
-            .iter()
-            .zip(&book.last_close)
-            .filter(|(p, _)| **p != 0.0)
-            .map(|(p, c)| p * c)
-            .sum::<f64>()
 }
 
 #[cfg(test)]
@@ -471,6 +567,7 @@ mod tests {
             commission_bp: 0.0,
             participation: None,
             min_trade_value: 0.0,
+            lot_size: 0.0,
         };
         let mut targets = BTreeMap::new();
         targets.insert(d(2), vec![("A".to_owned(), 1.0)]);

@@ -19,6 +19,7 @@ pub const FILES: &[(&str, &str)] = shipped!(
     "dags.toml",
     "engines/assessment.toml",
     "engines/derived.toml",
+    "engines/execution.toml",
     "engines/fragility.toml",
     "engines/ingest.toml",
     "engines/joint_encoder.toml",

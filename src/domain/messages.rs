@@ -178,6 +178,10 @@ pub struct ApplyConfig {
     pub body: String,
     /// Who asks (`cli`, `kronos`, …), for the audit trail.
     pub requested_by: String,
+    /// A person's reason for loosening a hard limit (`--loosen-limits REASON`): without
+    /// one, a config that loosens any is rejected. Kronos never sets it.
+    #[serde(default)]
+    pub loosen_limits: Option<String>,
 }
 
 /// The regime engine persisted a market's regime for a date. Regime → stability.

@@ -27,4 +27,4 @@ pub use messages::{
 pub use news::{NewsArticle, NewsLink};
 pub use reference::{ASSET_CLASSES, Instrument, InstrumentStatus, Issuer, Market, is_investable};
 pub use supervision::{AttemptState, ErrorClass, EventKind, RunStatus};
-pub use trading::TradingMode;
+pub use trading::{OrderPurpose, OrderState, TradingMode};

@@ -20,6 +20,43 @@ stored_enum! {
     }
 }
 
+stored_enum! {
+    /// Where an order is in its life (`exec_orders.state`).
+    OrderState {
+        /// Planned and checked, not yet handed to the broker.
+        Planned => "PLANNED",
+        /// Handed to the broker; waiting for its fill.
+        Sent => "SENT",
+        /// Filled in full.
+        Filled => "FILLED",
+        /// Filled in part; the rest expired (orders are never carried to a later session).
+        Partial => "PARTIAL",
+        /// Its session passed without a fill (no price, or no statement row).
+        Expired => "EXPIRED",
+        /// Withdrawn before it was sent or filled: the kill switch, or a newer plan.
+        Cancelled => "CANCELLED",
+        /// Part of a plan a pre-trade check blocked: never sent.
+        Blocked => "BLOCKED",
+    }
+}
+
+impl OrderState {
+    /// Whether the order can still fill.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Planned | Self::Sent)
+    }
+}
+
+stored_enum! {
+    /// Why an order exists (`exec_orders.purpose`).
+    OrderPurpose {
+        /// Moves a position toward the day's target portfolio.
+        Target => "target",
+        /// Closes a position because the kill switch is at FLATTEN.
+        Flatten => "flatten",
+    }
+}
+
 impl TradingMode {
     /// Whether an order of `quantity` (signed: buy > 0, sell < 0) on a position of
     /// `position` (signed) may be sent in this mode.

@@ -22,3 +22,19 @@ pub mod regime;
 pub mod scenarios;
 pub mod stability;
 pub mod universe;
+
+use crate::config::EngineConfig;
+use crate::config::tunable::HardLimit;
+
+/// The hard limits of the engine named `engine` (none for an engine without any): what no
+/// activation may loosen without a person's approval, whatever asks for it.
+pub fn hard_limits(engine: &str) -> &'static [HardLimit] {
+    match engine {
+        portfolio::PortfolioConfig::ENGINE => portfolio::PortfolioConfig::HARD_LIMITS,
+        universe::UniverseConfig::ENGINE => universe::UniverseConfig::HARD_LIMITS,
+        crate::execution::config::ExecutionConfig::ENGINE => {
+            crate::execution::config::ExecutionConfig::HARD_LIMITS
+        }
+        _ => &[],
+    }
+}

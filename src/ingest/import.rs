@@ -349,3 +349,61 @@ pub async fn import_fundamentals(
         registered: Vec::new(),
     })
 }
+
+/// One fill of a broker statement, resolved to its instrument.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedFill {
+    /// The statement's row.
+    pub fill: crate::execution::statement::StatementFill,
+    /// The instrument it names.
+    pub instrument_id: InstrumentId,
+}
+
+/// Reads a broker statement (`date,symbol,side,quantity,price[,fees]`) of `market`: the
+/// batch and its rejects (bad rows, symbols that are not instruments of the market) are
+/// recorded in the ingest log; the good rows are returned for the ledger to match and
+/// book (the runtime database's part).
+///
+/// # Errors
+/// As [`import_prices`].
+pub async fn import_statement(
+    db: &HistoricalDb,
+    path: &Path,
+    market: &MarketId,
+    clock: &dyn Clock,
+) -> Result<(ImportOutcome, Vec<ResolvedFill>), IngestError> {
+    let (bytes, text) = read_text(path)?;
+    let known = db.instruments(Some(market)).await?;
+    let resolver = news::SymbolResolver::new(&known);
+    let parsed = crate::execution::statement::parse(&text).map_err(bad_header(path))?;
+    let mut rejects = parsed.rejects;
+    let mut fills = Vec::with_capacity(parsed.fills.len());
+    for f in parsed.fills {
+        match resolver.resolve(&f.symbol) {
+            Ok(i) => fills.push(ResolvedFill {
+                instrument_id: i.instrument_id.clone(),
+                fill: f,
+            }),
+            Err((reason, detail)) => {
+                rejects.push(Reject::cell(f.line_no, "symbol", reason, detail, &f.raw));
+            }
+        }
+    }
+    rejects.sort_by_key(|r| r.line_no);
+    let started = started_batch(
+        "fills",
+        path,
+        batch_id("fills", market.as_str(), &bytes),
+        clock,
+    );
+    let (batch, summary) = finish(db, clock, started, fills.len() as u64, &rejects, path).await?;
+    Ok((
+        ImportOutcome {
+            batch,
+            rejects: summary,
+            prices: None,
+            registered: Vec::new(),
+        },
+        fills,
+    ))
+}

@@ -24,7 +24,7 @@ pub use batch::batch_id;
 pub use dates::{parse_date, parse_timestamp};
 pub use error::IngestError;
 pub use import::{
-    ImportOutcome, ImportRequest, PriceFormat, import_fundamentals, import_instruments,
-    import_news, import_prices,
+    ImportOutcome, ImportRequest, PriceFormat, ResolvedFill, import_fundamentals,
+    import_instruments, import_news, import_prices, import_statement,
 };
 pub use reject::{Reject, RejectReason, RejectSummary};

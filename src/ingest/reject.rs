@@ -46,6 +46,12 @@ pub enum RejectReason {
     BadJson,
     /// A statement filed before the end of the period it reports.
     FiledBeforePeriodEnd,
+    /// A fill's side is neither `BUY` nor `SELL`.
+    InvalidSide,
+    /// A fill's quantity is zero or negative (the side gives the direction).
+    NonPositiveQuantity,
+    /// Fees are negative.
+    NegativeFees,
 }
 
 impl RejectReason {
@@ -72,6 +78,9 @@ impl RejectReason {
             Self::UnknownAssetClass => "unknown_asset_class",
             Self::BadJson => "bad_json",
             Self::FiledBeforePeriodEnd => "filed_before_period_end",
+            Self::InvalidSide => "invalid_side",
+            Self::NonPositiveQuantity => "non_positive_quantity",
+            Self::NegativeFees => "negative_fees",
         }
     }
 }

@@ -62,6 +62,22 @@ pub trait ConfigStore {
         at: DateTime<Utc>,
     ) -> Result<(StoredConfig, bool), StoreError>;
 
+    /// [`Self::activate_config`] for a change a person approved although it loosens hard
+    /// limits: the audit row names the limits, the person and `approval`. Nothing else may
+    /// loosen one: [`Self::activate_config`] and Kronos's promotions refuse with
+    /// [`StoreError::LoosensHardLimit`].
+    #[allow(clippy::too_many_arguments)]
+    async fn activate_config_loosening(
+        &self,
+        engine: &str,
+        config_id: &ConfigId,
+        body: &str,
+        actor: &str,
+        reason: &str,
+        approval: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(StoredConfig, bool), StoreError>;
+
     /// Stores `body` as a version of `engine` unless that exact config exists, without
     /// activating it: the configs a backtest runs under, so every row it writes can be
     /// traced to its config while the daemon's active configs stay as they are.
@@ -171,13 +187,43 @@ macro_rules! stored_version {
 /// stored version and whether anything changed. Shared by activation and by Kronos's
 /// promotion and revert, which activate inside their own transaction.
 macro_rules! activated {
-    ($tx:ident, $engine:expr, $config_id:expr, $body:expr, $actor:expr, $reason:expr, $at:expr) => {{
-        let old: Option<String> =
-            sqlx::query_scalar("SELECT config_id FROM active_configs WHERE engine = $1")
-                .bind($engine)
-                .fetch_optional(&mut *$tx)
-                .await
-                .map_err(StoreError::query("read active config"))?;
+    ($tx:ident, $engine:expr, $config_id:expr, $body:expr, $actor:expr, $reason:expr, $at:expr) => {
+        activated!($tx, $engine, $config_id, $body, $actor, $reason, $at, None::<&str>)
+    };
+    ($tx:ident, $engine:expr, $config_id:expr, $body:expr, $actor:expr, $reason:expr, $at:expr, $approval:expr) => {{
+        let old: Option<(String, String)> = sqlx::query_as(
+            "SELECT a.config_id, c.body FROM active_configs a \
+             JOIN engine_configs c ON c.config_id = a.config_id WHERE a.engine = $1",
+        )
+        .bind($engine)
+        .fetch_optional(&mut *$tx)
+        .await
+        .map_err(StoreError::query("read active config"))?;
+        let mut reason: String = $reason.to_owned();
+        if let Some((old_id, old_body)) = &old
+            && old_id.as_str() != $config_id.as_str()
+        {
+            let loose = $crate::store::configs::loosened_limits($engine, old_body, $body);
+            if !loose.is_empty() {
+                match $approval {
+                    None => {
+                        return Err(StoreError::LoosensHardLimit {
+                            engine: $engine.to_owned(),
+                            changes: loose,
+                        }
+                        .into());
+                    }
+                    Some(why) => {
+                        reason = format!(
+                            "{reason}; loosens hard limits ({}), approved by {}: {why}",
+                            loose.join("; "),
+                            $actor
+                        );
+                    }
+                }
+            }
+        }
+        let old: Option<String> = old.map(|(id, _)| id);
         let stored = stored_version!($tx, $engine, $config_id, $body, $actor, $at);
         if old.as_deref() == Some($config_id.as_str()) {
             (stored, false)
@@ -201,7 +247,7 @@ macro_rules! activated {
             .bind(old)
             .bind($config_id.as_str())
             .bind($actor)
-            .bind($reason)
+            .bind(&reason)
             .execute(&mut *$tx)
             .await
             .map_err(StoreError::query("audit config change"))?;
@@ -211,6 +257,22 @@ macro_rules! activated {
 }
 pub(super) use activated;
 pub(super) use stored_version;
+
+/// How `new` (a config body) loosens the hard limits of `engine` relative to `old`, one
+/// line per limit; empty when it does not (or a body is not JSON: nothing to compare).
+pub(crate) fn loosened_limits(engine: &str, old: &str, new: &str) -> Vec<String> {
+    let limits = crate::engines::hard_limits(engine);
+    if limits.is_empty() {
+        return Vec::new();
+    }
+    match (
+        serde_json::from_str::<serde_json::Value>(old),
+        serde_json::from_str::<serde_json::Value>(new),
+    ) {
+        (Ok(old), Ok(new)) => crate::config::tunable::loosened(limits, &old, &new),
+        _ => Vec::new(),
+    }
+}
 
 pub(super) const SELECT_CONFIG_BY_ID: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
      FROM engine_configs c WHERE c.config_id = $1";
@@ -229,6 +291,29 @@ impl ConfigStore for RuntimeDb {
         on_pool!(&self.pool, p => {
             let mut tx = p.begin_write().await.map_err(StoreError::query("begin config activation"))?;
             let (stored, changed) = activated!(tx, engine, config_id, body, actor, reason, at);
+            if changed {
+                tx.commit().await.map_err(StoreError::query("commit config activation"))?;
+            } else {
+                tx.rollback().await.map_err(StoreError::query("rollback"))?;
+            }
+            Ok((stored, changed))
+        })
+    }
+
+    async fn activate_config_loosening(
+        &self,
+        engine: &str,
+        config_id: &ConfigId,
+        body: &str,
+        actor: &str,
+        reason: &str,
+        approval: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(StoredConfig, bool), StoreError> {
+        on_pool!(&self.pool, p => {
+            let mut tx = p.begin_write().await.map_err(StoreError::query("begin config activation"))?;
+            let (stored, changed) =
+                activated!(tx, engine, config_id, body, actor, reason, at, Some(approval));
             if changed {
                 tx.commit().await.map_err(StoreError::query("commit config activation"))?;
             } else {

@@ -45,6 +45,17 @@ pub enum StoreError {
     /// instrument that is not registered).
     #[error("{0}")]
     Rejected(String),
+    /// A config would loosen hard limits without a person's approval.
+    #[error(
+        "the {engine} config loosens hard limits ({}); no automated change may, and a person does it with `pv2 config apply {engine} FILE --loosen-limits REASON` (audited)",
+        changes.join("; ")
+    )]
+    LoosensHardLimit {
+        /// The engine.
+        engine: String,
+        /// `key: was → now` per loosened limit.
+        changes: Vec<String>,
+    },
 }
 
 impl StoreError {
@@ -63,7 +74,8 @@ impl StoreError {
             Self::UnsupportedUrl(_)
             | Self::Migrate { .. }
             | Self::Corrupt { .. }
-            | Self::Rejected(_) => ErrorClass::Permanent,
+            | Self::Rejected(_)
+            | Self::LoosensHardLimit { .. } => ErrorClass::Permanent,
         }
     }
 }

@@ -5,7 +5,8 @@
 //!   [`IngestLog`], [`SyntheticTruthStore`], [`EmbeddingStore`] and [`FundamentalsStore`].
 //! - [`RuntimeDb`] — configs, runs, events, scheduler — implements [`ConfigStore`],
 //!   [`RunStore`], [`EventLog`], [`ScheduleStore`], [`ProfileStore`], [`WorldStateStore`],
-//!   [`DecisionStore`], [`BacktestStore`] and [`KronosStore`].
+//!   [`DecisionStore`], [`BacktestStore`], [`KronosStore`], [`TradingStore`] and
+//!   [`ExecutionStore`] (the kill switch and the execution ledger).
 //!
 //! Each database opens on SQLite (`sqlite://PATH`, the embedded default) or PostgreSQL
 //! (`postgres://…`), migrating itself to the latest schema on open. Queries are written once
@@ -24,6 +25,7 @@ mod derived;
 mod embeddings;
 mod error;
 mod events;
+mod execution;
 mod experiments;
 mod fundamentals;
 mod ingest_log;
@@ -53,6 +55,7 @@ pub use embeddings::{
 };
 pub use error::{StoreError, driver_error_class, redact_url};
 pub use events::{ActorEvent, EventLog};
+pub use execution::{ExecutionStore, OrderUpdate};
 pub use experiments::{ExperimentEnd, ExperimentRecord, ExperimentStore};
 pub use fundamentals::FundamentalsStore;
 pub use ingest_log::{IngestBatch, IngestLog, IngestReject, Provenance};

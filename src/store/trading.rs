@@ -43,6 +43,10 @@ pub trait TradingStore {
     ) -> Result<TradingModeChange, StoreError>;
     /// The latest `last` changes, newest first.
     async fn trading_mode_changes(&self, last: u32) -> Result<Vec<TradingModeChange>, StoreError>;
+    /// The mode in force at `at`: the latest change recorded at or before it (ACTIVE when
+    /// none). What every order checks at the instant it is sent or filled, so a replay of
+    /// history on a simulated clock is not stopped by a switch thrown today.
+    async fn trading_mode_at(&self, at: DateTime<Utc>) -> Result<TradingMode, StoreError>;
 }
 
 type Row = (i64, DateTime<Utc>, String, String, String, String);
@@ -112,6 +116,21 @@ impl TradingStore for RuntimeDb {
             row
         });
         to_change(row)
+    }
+
+    async fn trading_mode_at(&self, at: DateTime<Utc>) -> Result<TradingMode, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM trading_mode_changes WHERE at <= $1 ORDER BY change_id DESC LIMIT 1"
+        );
+        let row: Option<Row> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(at)
+            .fetch_optional(p)
+            .await
+            .map_err(StoreError::query("read trading mode"))?);
+        Ok(row
+            .map(to_change)
+            .transpose()?
+            .map_or(TradingMode::Active, |c| c.mode))
     }
 
     async fn trading_mode_changes(&self, last: u32) -> Result<Vec<TradingModeChange>, StoreError> {

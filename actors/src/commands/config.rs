@@ -2,7 +2,7 @@
 
 use crate::clock::SystemClock;
 use crate::context::Context;
-use crate::monitor::client::{client_identity, find_daemon, request};
+use crate::monitor::client::{client_identity, find_daemon, query_value, request};
 use crate::monitor::token::client_token;
 use crate::spine::registry::apply_offline;
 use anyhow::{Context as _, anyhow, bail};
@@ -177,8 +177,13 @@ pub(super) async fn apply_in_daemon(
     ctx: &Context,
     engine: &str,
     body: &str,
+    loosen_limits: Option<&str>,
 ) -> anyhow::Result<Option<Result<DaemonApplied, String>>> {
-    let Some((pid, answer)) = post_to_daemon(ctx, &format!("/config/{engine}"), body).await? else {
+    let path = match loosen_limits {
+        Some(why) => format!("/config/{engine}?loosen_limits={}", query_value(why)),
+        None => format!("/config/{engine}"),
+    };
+    let Some((pid, answer)) = post_to_daemon(ctx, &path, body).await? else {
         return Ok(None);
     };
     Ok(Some(answer.map(|v| DaemonApplied {
@@ -188,12 +193,18 @@ pub(super) async fn apply_in_daemon(
     })))
 }
 
-/// `pv2 config apply ENGINE FILE`: to the running daemon (hot, same process) or, when none
-/// runs, straight to the store.
+/// `pv2 config apply ENGINE FILE [--loosen-limits REASON]`: to the running daemon (hot,
+/// same process) or, when none runs, straight to the store. A config that loosens a hard
+/// limit needs a person's reason, which the audit row keeps.
 ///
 /// # Errors
 /// Unknown engine, unreadable file, rejected config (every reason), daemon or storage failure.
-pub async fn apply(ctx: &Context, engine: &str, file: &Path) -> anyhow::Result<()> {
+pub async fn apply(
+    ctx: &Context,
+    engine: &str,
+    file: &Path,
+    loosen_limits: Option<&str>,
+) -> anyhow::Result<()> {
     known(engine)?;
     let body =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -204,7 +215,7 @@ pub async fn apply(ctx: &Context, engine: &str, file: &Path) -> anyhow::Result<(
             "already active"
         }
     };
-    match apply_in_daemon(ctx, engine, &body).await? {
+    match apply_in_daemon(ctx, engine, &body, loosen_limits).await? {
         Some(Err(e)) => bail!("{engine}: {e}"),
         Some(Ok(a)) => println!(
             "{engine}: {} {} in the running daemon (pid {})",
@@ -219,6 +230,7 @@ pub async fn apply(ctx: &Context, engine: &str, file: &Path) -> anyhow::Result<(
                 &body,
                 &stores.runtime,
                 &client_identity(),
+                loosen_limits,
                 &SystemClock,
             )
             .await;

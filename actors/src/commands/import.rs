@@ -1,4 +1,4 @@
-//! `pv2 import prices|instruments|news`.
+//! `pv2 import prices|instruments|news|fundamentals|fills`.
 
 use super::derive::{derive_marked, describe};
 use crate::cli::{ImportCommand, OutputFormat, PriceFileFormat};
@@ -56,6 +56,17 @@ pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
             *output,
             "fundamentals",
         ),
+        // The ledger's import has its own summary.
+        ImportCommand::Fills {
+            market,
+            account,
+            output,
+            file,
+        } => {
+            stores.close().await;
+            return super::trading::import_fills(ctx, market, account.as_deref(), *output, file)
+                .await;
+        }
     };
     let derived = if outcome.prices.is_some() && ctx.app.ingest.derive_after_import {
         let run_id = RunId::new(format!("import-{}", outcome.batch.batch_id));

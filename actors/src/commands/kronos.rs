@@ -586,7 +586,7 @@ fn print_shadow(v: &Value) {
 }
 
 async fn notify_daemon(ctx: &Context, engine: &str, body: &str) -> anyhow::Result<()> {
-    match super::config::apply_in_daemon(ctx, engine, body).await? {
+    match super::config::apply_in_daemon(ctx, engine, body, None).await? {
         None => println!("no daemon running: the next start uses the new config"),
         Some(Ok(a)) => println!("the running daemon's {engine} switched (pid {})", a.pid),
         Some(Err(e)) => anyhow::bail!(

@@ -25,7 +25,9 @@ mod run;
 mod runs;
 mod show;
 pub(crate) mod show_decisions;
+pub(crate) mod show_ledger;
 pub(crate) mod show_timeline;
+mod trading;
 
 use crate::cli::{
     ActorsCommand, BenchCommand, CalendarCommand, Cli, Command, ConfigCommand, DrillCommand,
@@ -33,6 +35,7 @@ use crate::cli::{
 };
 use crate::context::Context;
 use crate::spine::faults::FaultPlan;
+use prometheus::domain::TradingMode;
 
 /// Runs the parsed command line.
 ///
@@ -110,6 +113,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             what: DrillCommand::Chaos(args),
         } => drill::chaos_command(&ctx, &args, cli.global.faults.as_deref()).await,
         Command::Show(args) => show::run(&ctx, &args).await,
+        Command::Halt(a) => trading::switch(&ctx, TradingMode::Halted, &a).await,
+        Command::ReduceOnly(a) => trading::switch(&ctx, TradingMode::ReduceOnly, &a).await,
+        Command::Flatten(a) => trading::switch(&ctx, TradingMode::Flatten, &a).await,
+        Command::Resume(a) => trading::switch(&ctx, TradingMode::Active, &a).await,
+        Command::Trading { last, format } => trading::status(&ctx, last, format).await,
         Command::Kronos { what } => kronos::run(&ctx, what).await,
         Command::Config {
             what: ConfigCommand::Show { engine },
@@ -118,8 +126,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             what: ConfigCommand::History { engine },
         } => config::history(&ctx, &engine).await,
         Command::Config {
-            what: ConfigCommand::Apply { engine, file },
-        } => config::apply(&ctx, &engine, &file).await,
+            what:
+                ConfigCommand::Apply {
+                    engine,
+                    file,
+                    loosen_limits,
+                },
+        } => config::apply(&ctx, &engine, &file, loosen_limits.as_deref()).await,
         Command::Config {
             what: ConfigCommand::Init { dir },
         } => config::init(&dir),

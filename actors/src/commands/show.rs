@@ -18,7 +18,9 @@ pub async fn run(ctx: &Context, args: &ShowArgs) -> anyhow::Result<()> {
     // A range, or one date as a table: the timeline.
     let range = match (args.from, args.to, args.date) {
         (Some(f), Some(t), _) => Some((f, t)),
-        (_, _, Some(d)) if args.format == TableFormat::Csv => Some((d, d)),
+        (_, _, Some(d)) if args.format == TableFormat::Csv || args.what.engine() == "execution" => {
+            Some((d, d))
+        }
         _ => None,
     };
     if let Some((from, to)) = range {
@@ -156,8 +158,17 @@ async fn single_date(stores: &Stores, args: &ShowArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        // The decision engines' outputs returned above.
-        ShowWhat::Scores | ShowWhat::Universe | ShowWhat::Portfolio | ShowWhat::Risk => {}
+        // The decision engines' outputs and the ledger's tables returned above.
+        ShowWhat::Scores
+        | ShowWhat::Universe
+        | ShowWhat::Portfolio
+        | ShowWhat::Risk
+        | ShowWhat::Positions
+        | ShowWhat::Orders
+        | ShowWhat::Fills
+        | ShowWhat::Pnl
+        | ShowWhat::PnlNames
+        | ShowWhat::RiskActions => {}
         ShowWhat::Scenarios => {
             let id = r
                 .scenario_set_id(market, date, &config_id)

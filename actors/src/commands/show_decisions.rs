@@ -164,6 +164,17 @@ pub async fn run(stores: &Stores, args: &ShowArgs, date: NaiveDate) -> anyhow::R
                 }
             }
         }
+        ShowWhat::Positions
+        | ShowWhat::Orders
+        | ShowWhat::Fills
+        | ShowWhat::Pnl
+        | ShowWhat::PnlNames
+        | ShowWhat::RiskActions => {
+            return Err(anyhow!(
+                "{:?} is a ledger table; `pv2 show` reads it as a timeline",
+                args.what
+            ));
+        }
         ShowWhat::Portfolio | ShowWhat::Risk => {
             let (c, id) = ids::<PortfolioConfig>(r, args, |x| &x.portfolio_id).await?;
             let target = r

@@ -18,9 +18,9 @@ use serde_json::{Map, Value, json};
 use std::io::Write;
 
 /// One output row: column name → value (columns are ordered by [`columns`]).
-type Row = Map<String, Value>;
+pub(super) type Row = Map<String, Value>;
 
-fn row(date: NaiveDate, fields: Value) -> Row {
+pub(super) fn row(date: NaiveDate, fields: Value) -> Row {
     let mut out = Map::new();
     out.insert("date".into(), json!(date));
     if let Value::Object(m) = fields {
@@ -62,6 +62,13 @@ pub async fn run(
     let dates: Vec<NaiveDate> = calendar.sessions(from, to).iter().map(|s| s.date).collect();
     let rows = collect(stores, args, &dates, from, to).await?;
     if rows.is_empty() {
+        if args.what.engine() == "execution" {
+            return Err(anyhow!(
+                "no {} in the ledger of {} from {from} to {to}; the execution job writes it after each session's target (pv2 backfill, or the daemon)",
+                args.what.engine_rows(),
+                args.market
+            ));
+        }
         return Err(anyhow!(
             "no {} output for {} from {from} to {to} under the config asked for; backfill the range first (pv2 backfill --market {} --from {from} --to {to})",
             args.what.engine(),
@@ -95,6 +102,9 @@ pub(crate) async fn collect(
     from: NaiveDate,
     to: NaiveDate,
 ) -> anyhow::Result<Vec<Row>> {
+    if args.what.engine() == "execution" {
+        return super::show_ledger::collect(stores, args, from, to).await;
+    }
     let r = &stores.runtime;
     let market = args.market.as_str();
     let mut rows = Vec::new();
@@ -190,6 +200,13 @@ pub(crate) async fn collect(
                 }));
             }
         }
+        // Returned above.
+        ShowWhat::Positions
+        | ShowWhat::Orders
+        | ShowWhat::Fills
+        | ShowWhat::Pnl
+        | ShowWhat::PnlNames
+        | ShowWhat::RiskActions => {}
         ShowWhat::Portfolio | ShowWhat::Risk => {
             let (c, id) = ids::<PortfolioConfig>(r, args, |x| &x.portfolio_id).await?;
             let reports = r.risk_reports(&id, market, &c, from, to).await?;

@@ -4,6 +4,7 @@
 
 pub mod assessment;
 pub mod derived;
+pub mod execution;
 pub mod fragility;
 pub mod inbox;
 pub mod ingest;

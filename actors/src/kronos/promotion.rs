@@ -117,6 +117,7 @@ pub async fn auto_promote(
                 engine: p.engine.clone(),
                 body: p.body.clone(),
                 requested_by: POLICY_ACTOR.to_owned(),
+                loosen_limits: None,
             })
             .await;
         if let Err(e) = applied {

@@ -9,7 +9,7 @@
 
 use super::access::{Access, is_public};
 use super::client::REQUESTED_BY_HEADER;
-use super::{dashboard, freshness, kronos_api, live, metrics_api, openapi, views};
+use super::{dashboard, freshness, kronos_api, live, metrics_api, openapi, trading_api, views};
 use crate::orchestrator::{Snapshot, Submit, WaitRun};
 use crate::spine::job_actor::ActorStatus;
 use crate::spine::system::Spine;
@@ -257,10 +257,17 @@ async fn submit_run(req: HttpRequest, state: web::Data<ApiState>, body: String) 
     HttpResponse::Ok().json(json!({"run_id": submitted.run_id, "state": state.as_str()}))
 }
 
+/// `?loosen_limits=` of a config change.
+#[derive(Deserialize)]
+struct ApplyQuery {
+    loosen_limits: Option<String>,
+}
+
 async fn apply_config(
     req: HttpRequest,
     state: web::Data<ApiState>,
     engine: web::Path<String>,
+    q: web::Query<ApplyQuery>,
     body: String,
 ) -> HttpResponse {
     if !state.access.may_change(&req) {
@@ -270,6 +277,7 @@ async fn apply_config(
         engine: engine.into_inner(),
         body,
         requested_by: requester(&req),
+        loosen_limits: q.into_inner().loosen_limits,
     };
     match state.spine.apply(apply).await {
         Ok(a) => HttpResponse::Ok().json(
@@ -315,6 +323,8 @@ pub fn serve(listen: &str, spine: Arc<Spine>, opts: ServeOptions) -> anyhow::Res
             .route("/runs", web::post().to(submit_run))
             .route("/config/{engine}", web::post().to(apply_config))
             .route("/actors/{name}/reset", web::post().to(reset_actor))
+            .route("/trading", web::get().to(trading_api::status))
+            .route("/trading/{action}", web::post().to(trading_api::switch))
             .route("/api/markets", web::get().to(views::markets))
             .route("/api/overview", web::get().to(views::overview))
             .route("/api/table/{what}", web::get().to(views::table))

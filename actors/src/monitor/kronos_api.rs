@@ -130,6 +130,7 @@ async fn switch(state: &ApiState, engine: &str, body: String, who: &str) -> Resu
             engine: engine.to_owned(),
             body,
             requested_by: who.to_owned(),
+            loosen_limits: None,
         })
         .await?;
     Ok(json!({"engine": applied.engine, "config_id": applied.config_id.as_str()}))

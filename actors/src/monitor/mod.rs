@@ -12,6 +12,7 @@ mod metrics_api;
 pub mod openapi;
 pub mod telemetry;
 pub mod token;
+mod trading_api;
 mod views;
 
 pub use dashboard::{UI_DIR_ENV, ui_dirs};

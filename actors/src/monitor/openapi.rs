@@ -152,7 +152,36 @@ pub const ROUTES: &[Route] = &[
         path: "/config/{engine}",
         summary: "Validate, store and apply an engine config (TOML body) to the running engine.",
         auth: Auth::Control,
-        params: &[("engine", In::Path, true, "Engine name.")],
+        params: &[
+            ("engine", In::Path, true, "Engine name."),
+            (
+                "loosen_limits",
+                In::Query,
+                false,
+                "A person's reason for loosening a hard limit (audited); without it such a config is rejected.",
+            ),
+        ],
+        answers: "object",
+    },
+    Route {
+        method: "GET",
+        path: "/trading",
+        summary: "The kill switch: the trading mode in force and its latest changes.",
+        auth: Auth::Read,
+        params: &[],
+        answers: "object",
+    },
+    Route {
+        method: "POST",
+        path: "/trading/{action}",
+        summary: "Set the kill switch (halt, reduce-only, flatten, resume); the text body is the reason. Persisted and audited.",
+        auth: Auth::Control,
+        params: &[(
+            "action",
+            In::Path,
+            true,
+            "halt | reduce-only | flatten | resume",
+        )],
         answers: "object",
     },
     Route {

@@ -8,6 +8,7 @@
 //!  Joint ──EncoderOutput──► Regime ──RegimeState──► Stability ──StabilityReport──►
 //!        Scenarios ──ScenarioSet──► Fragility ──FragilityReport──► Assessment
 //!        ──InstrumentScores──► Universe ──EffectiveUniverse──► Portfolio ──TargetPortfolio──►
+//!        Execution ──orders──► broker adapter (paper broker / live outbox)
 //!  Scenarios ──ScenarioSet──► Portfolio (scenario VaR/ES of the target)
 //!  Regime, Stability, Fragility, Assessment, Universe, Portfolio ──(their outputs)──► Kronos
 //!  Orchestrator ──RunJob──► every actor ──JobDone──► Orchestrator
@@ -73,6 +74,10 @@ pub fn wire(actors: &EngineActors) {
     actors
         .scenarios
         .do_send(Subscribe(actors.portfolio.clone().recipient()));
+    // Portfolio ──TargetPortfolio──► Execution
+    actors
+        .portfolio
+        .do_send(Subscribe(actors.execution.clone().recipient()));
     // Every decision engine ──its output──► Kronos
     let kronos = &actors.kronos;
     actors.regime.do_send(Subscribe(kronos.clone().recipient()));

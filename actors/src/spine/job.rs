@@ -34,6 +34,8 @@ pub struct JobContext {
     pub(super) actor: &'static str,
     /// The spine's read audit.
     pub(super) reads: Arc<ReadAudit>,
+    /// Where alerts go (none for shadow runs, which must not page anyone).
+    pub(super) events: Option<super::supervision::EventRecorder>,
 }
 
 impl JobContext {
@@ -56,6 +58,45 @@ impl JobContext {
             compute_fault: Arc::new(Mutex::new(None)),
             actor: "",
             reads: Arc::new(ReadAudit::default()),
+            events: None,
+        }
+    }
+
+    /// The same context raising its alerts through `events`.
+    pub fn alerting_to(mut self, events: super::supervision::EventRecorder) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Raises an alert an operator must see (the dashboard, `/alerts`, `pv2_alerts_total`,
+    /// an `alert` actor event): `kind` of problem about `subject`, `detail` saying what is
+    /// wrong and what to do. Raised once while it stays open.
+    pub fn alert(&self, kind: &str, subject: &str, detail: String) {
+        let Some(events) = &self.events else {
+            tracing::warn!(kind, subject, %detail, "alert without a recorder");
+            return;
+        };
+        let raised = events.telemetry().raise(crate::monitor::telemetry::Alert {
+            kind: kind.to_owned(),
+            subject: subject.to_owned(),
+            detail: detail.clone(),
+            raised_at: self.clock.now(),
+        });
+        if raised {
+            events.record(self.actor, prometheus::domain::EventKind::Alert, detail);
+        }
+    }
+
+    /// Resolves the open alert of `kind` about `subject` (its cause is gone).
+    pub fn resolve_alert(&self, kind: &str, subject: &str) {
+        if let Some(events) = &self.events
+            && events.telemetry().resolve(kind, subject)
+        {
+            events.record(
+                self.actor,
+                prometheus::domain::EventKind::Alert,
+                format!("{kind} about {subject} resolved"),
+            );
         }
     }
 

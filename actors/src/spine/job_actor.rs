@@ -357,7 +357,8 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
             Arc::clone(&self.panels),
             Arc::clone(&self.calendars),
         )
-        .reading_as(J::NAME, Arc::clone(&self.reads));
+        .reading_as(J::NAME, Arc::clone(&self.reads))
+        .alerting_to(self.events.clone());
         self.in_flight.insert(key(&run), run.clone());
         let span = tracing::info_span!("job", run_id = %run.run_id, job = %run.job_id, attempt = run.attempt, actor = J::NAME);
         let attempt = async move {
@@ -519,7 +520,14 @@ impl<J: Job> Handler<Apply> for JobActor<J> {
         let runtime = self.stores.runtime.clone();
         let clock = Arc::clone(&self.clock);
         let fut = async move {
-            store_config::<J::Config>(&runtime, &req.body, &req.requested_by, clock.as_ref()).await
+            store_config::<J::Config>(
+                &runtime,
+                &req.body,
+                &req.requested_by,
+                req.loosen_limits.as_deref(),
+                clock.as_ref(),
+            )
+            .await
         };
         Box::pin(fut.into_actor(self).map(|res, act, _ctx| {
             let (cfg, changed) = match res {

@@ -12,10 +12,11 @@ use super::reconfig::store_config;
 use super::shadow::RefreshShadows;
 use super::supervision::EventRecorder;
 use crate::engines::{
-    assessment::AssessmentJob, derived::DerivedJob, fragility::FragilityJob, ingest::IngestJob,
-    joint_encoder::JointEncoderJob, noop::NoopJob, numeric_encoder::NumericEncoderJob,
-    portfolio::PortfolioJob, profiles::ProfilesJob, regime::RegimeJob, scenarios::ScenariosJob,
-    stability::StabilityJob, text_encoder::TextEncoderJob, universe::UniverseJob,
+    assessment::AssessmentJob, derived::DerivedJob, execution::ExecutionJob,
+    fragility::FragilityJob, ingest::IngestJob, joint_encoder::JointEncoderJob, noop::NoopJob,
+    numeric_encoder::NumericEncoderJob, portfolio::PortfolioJob, profiles::ProfilesJob,
+    regime::RegimeJob, scenarios::ScenariosJob, stability::StabilityJob,
+    text_encoder::TextEncoderJob, universe::UniverseJob,
 };
 use crate::kronos::KronosJob;
 use crate::orchestrator::Orchestrator;
@@ -122,9 +123,10 @@ async fn apply_stored<J: Job>(
     db: &RuntimeDb,
     body: &str,
     by: &str,
+    loosen_limits: Option<&str>,
     clock: &dyn Clock,
 ) -> Result<Applied, String> {
-    let (cfg, changed) = store_config::<J::Config>(db, body, by, clock).await?;
+    let (cfg, changed) = store_config::<J::Config>(db, body, by, loosen_limits, clock).await?;
     Ok(Applied {
         engine: J::NAME.to_owned(),
         config_id: cfg.config_id,
@@ -159,7 +161,8 @@ macro_rules! job_actors {
         }
 
         /// Validates `body` as the configuration of `engine` and activates it in the store
-        /// (when no daemon runs; the next start uses it).
+        /// (when no daemon runs; the next start uses it). `loosen_limits` is a person's
+        /// reason for loosening a hard limit.
         ///
         /// # Errors
         /// Unknown engine, rejection (every reason), storage failure.
@@ -168,10 +171,11 @@ macro_rules! job_actors {
             body: &str,
             db: &RuntimeDb,
             by: &str,
+            loosen_limits: Option<&str>,
             clock: &dyn Clock,
         ) -> Result<Applied, String> {
             $( if engine == <$job as Job>::NAME {
-                return apply_stored::<$job>(db, body, by, clock).await;
+                return apply_stored::<$job>(db, body, by, loosen_limits, clock).await;
             } )+
             Err(unknown_actor(engine))
         }
@@ -205,6 +209,8 @@ job_actors! {
     universe: UniverseJob,
     /// Portfolio & risk.
     portfolio: PortfolioJob,
+    /// Execution: the paper broker or the live outbox, and the ledger.
+    execution: ExecutionJob,
     /// Kronos: decisions and their outcomes.
     kronos: KronosJob,
     /// The no-op job (overhead measurements, drills).
