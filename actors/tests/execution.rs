@@ -325,3 +325,596 @@ fn a_paper_daemon_over_a_year_equals_the_backtest_of_the_same_strategy() {
         assert_eq!(positions(&r, to).await, held);
     });
 }
+
+/// A daemon process (scheduler off), killed if the test fails before stopping it.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_daemon(env: &Env) -> Daemon {
+    use prometheus_actors::monitor::client::request;
+    let mut c = env.pv2();
+    c.arg("daemon")
+        .env("PV2_DAEMON__SCHEDULER", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut d = Daemon(c.spawn().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = d.0.try_wait() {
+            panic!("daemon exited early: {status}");
+        }
+        if let Ok(r) = request(
+            &env.listen,
+            "GET",
+            "/healthz",
+            None,
+            "",
+            std::time::Duration::from_secs(2),
+        )
+        .await
+            && r.status == 200
+        {
+            return d;
+        }
+        assert!(std::time::Instant::now() < deadline, "no daemon");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn stop_daemon(mut d: Daemon) {
+    let ok = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(d.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = d.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+async fn get(env: &Env, path: &str) -> Value {
+    use prometheus_actors::monitor::client::request;
+    let token = std::fs::read_to_string(env.state_dir().join("control.token")).unwrap();
+    let r = request(
+        &env.listen,
+        "GET",
+        path,
+        Some(token.trim()),
+        "",
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{path}: {}", r.body);
+    serde_json::from_str(&r.body).unwrap()
+}
+
+/// Sixteen names, sixteen months of prices (the tests trade April 2024).
+fn loaded(execution: &str) -> Env {
+    let env = env(16, "2023-01-03", execution);
+    load(&env, "2023-01-03", "2024-04-30");
+    env
+}
+
+#[test]
+fn the_kill_switch_reduces_halts_across_restarts_flattens_and_resumes() {
+    let env = loaded(&paper());
+    in_system(async {
+        let r = pool(&env).await;
+        engines(&env, "2024-04-01");
+        engines(&env, "2024-04-02");
+        let first = orders(&r, "2024-04-01").await;
+        assert!(!first.is_empty());
+        assert!(
+            first.iter().all(|o| o.2 == "FILLED" || o.2 == "PARTIAL"),
+            "{first:?}"
+        );
+        let held = positions(&r, "2024-04-02").await;
+        assert!(held.len() >= 5, "{held:?}");
+
+        // REDUCE_ONLY: what is sent only brings a position closer to zero.
+        pv2(&env, &["reduce-only", "--reason", "winding down"]);
+        engines(&env, "2024-04-03");
+        let before = positions(&r, "2024-04-03").await;
+        let planned = orders(&r, "2024-04-03").await;
+        let (mut sent, mut cancelled) = (0, 0);
+        for (id, q, state, _) in &planned {
+            let p = before.get(id).copied().unwrap_or(0.0);
+            match state.as_str() {
+                "SENT" => {
+                    sent += 1;
+                    assert!(
+                        (p + q).abs() < p.abs() && (p + q) * p >= 0.0,
+                        "{id}: {p} + {q}"
+                    );
+                }
+                "CANCELLED" => cancelled += 1,
+                other => panic!("{id}: {other}"),
+            }
+        }
+        assert!(sent > 0 && cancelled > 0, "{planned:?}");
+        let refusals: Vec<(String,)> = rows!(
+            r,
+            "SELECT reason FROM risk_actions WHERE check_id = 'kill_switch' AND CAST(as_of_date AS TEXT) = '2024-04-03'",
+            (String,)
+        );
+        assert_eq!(refusals.len(), cancelled);
+        assert!(refusals[0].0.contains("REDUCE_ONLY"), "{refusals:?}");
+
+        // HALTED, set before the daemon starts and still in force after a restart.
+        pv2(&env, &["halt", "--reason", "broker outage"]);
+        let daemon = start_daemon(&env).await;
+        let trading = get(&env, "/trading").await;
+        assert_eq!(trading["mode"], "HALTED", "{trading}");
+        assert_eq!(trading["changes"][0]["reason"], "broker outage");
+        engines(&env, "2024-04-04");
+        stop_daemon(daemon);
+        let daemon = start_daemon(&env).await;
+        assert_eq!(get(&env, "/trading").await["mode"], "HALTED");
+        engines(&env, "2024-04-05");
+        stop_daemon(daemon);
+        for day in ["2024-04-04", "2024-04-05"] {
+            let planned = orders(&r, day).await;
+            assert!(!planned.is_empty(), "{day}: a plan was made");
+            assert!(
+                planned.iter().all(|o| o.2 == "CANCELLED"),
+                "{day}: {planned:?}"
+            );
+        }
+        let status = json(&env, &["trading"]);
+        assert_eq!(status["mode"], "HALTED");
+        assert_eq!(status["changes"][1]["mode"], "REDUCE_ONLY");
+
+        // FLATTEN: the plan closes every position, and the next fill closes them.
+        pv2(&env, &["flatten", "--reason", "end of strategy"]);
+        engines(&env, "2024-04-08");
+        let held = positions(&r, "2024-04-08").await;
+        let closing = orders(&r, "2024-04-08").await;
+        assert_eq!(closing.len(), held.len());
+        for (id, q, state, purpose) in &closing {
+            assert_eq!((state.as_str(), purpose.as_str()), ("SENT", "flatten"));
+            assert_eq!(*q, -held[id], "{id}");
+        }
+        engines(&env, "2024-04-09");
+        assert!(
+            positions(&r, "2024-04-09").await.is_empty(),
+            "flat at the next fill"
+        );
+        assert!(
+            orders(&r, "2024-04-09").await.is_empty(),
+            "nothing to close"
+        );
+
+        // Resume: the target is traded again.
+        pv2(&env, &["resume", "--reason", "new quarter"]);
+        engines(&env, "2024-04-10");
+        let back = orders(&r, "2024-04-10").await;
+        assert!(!back.is_empty() && back.iter().all(|o| o.2 == "SENT" && o.3 == "target"));
+
+        // The ledger as tables.
+        let csv = pv2(
+            &env,
+            &[
+                "show",
+                "orders",
+                "--market",
+                "US_EQ",
+                "--from",
+                "2024-04-01",
+                "--to",
+                "2024-04-10",
+                "--format",
+                "csv",
+            ],
+        );
+        assert!(csv.starts_with("date,instrument_id,"), "{csv}");
+        let stored = rows!(r, "SELECT order_id FROM exec_orders", (String,)).len();
+        assert_eq!(csv.lines().count() - 1, stored, "one CSV row per order");
+        let pnl = json(
+            &env,
+            &[
+                "show",
+                "pnl",
+                "--market",
+                "US_EQ",
+                "--from",
+                "2024-04-01",
+                "--to",
+                "2024-04-10",
+            ],
+        );
+        let days = pnl.as_array().unwrap();
+        assert_eq!(days.len(), 8);
+        for d in days {
+            // The P&L by sector adds up to the account's.
+            let by_sector: f64 = d
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, _)| k.starts_with("pnl_"))
+                .map(|(_, v)| v.as_f64().unwrap())
+                .sum();
+            let pnl = d["pnl"].as_f64().unwrap();
+            assert!((by_sector - pnl).abs() < 1e-6 * pnl.abs().max(1.0), "{d}");
+        }
+    });
+}
+
+#[test]
+fn pre_trade_checks_block_a_plan_whole_and_only_a_person_loosens_a_limit() {
+    let env = loaded(&paper());
+    in_system(async {
+        let r = pool(&env).await;
+        engines(&env, "2024-04-01");
+        // Tightening needs nobody's approval; the next plan breaks it and is blocked whole.
+        let tight = env.dir.path().join("tight.toml");
+        std::fs::write(
+            &tight,
+            format!("{}\nmax_order_notional = 1000.0\n", paper()),
+        )
+        .unwrap();
+        pv2(
+            &env,
+            &["config", "apply", "execution", tight.to_str().unwrap()],
+        );
+        engines(&env, "2024-04-02");
+        let planned = orders(&r, "2024-04-02").await;
+        assert!(!planned.is_empty());
+        assert!(planned.iter().all(|o| o.2 == "BLOCKED"), "{planned:?}");
+        let blocks = json(
+            &env,
+            &[
+                "show",
+                "risk-actions",
+                "--market",
+                "US_EQ",
+                "--date",
+                "2024-04-02",
+            ],
+        );
+        let blocks = blocks.as_array().unwrap();
+        assert!(!blocks.is_empty());
+        for b in blocks {
+            assert_eq!(
+                (b["check"].as_str(), b["action"].as_str()),
+                (Some("max_order_notional"), Some("blocked")),
+                "{b}"
+            );
+            assert!(
+                b["value"].as_f64().unwrap() > 1000.0 && b["limit"] == 1000.0,
+                "{b}"
+            );
+            assert!(
+                b["reason"].as_str().unwrap().contains("at most 1000.00"),
+                "{b}"
+            );
+        }
+        // Only what did not pass: every blocked order is worth more than the limit.
+        let big = planned.iter().filter(|o| o.1.abs() > 0.0).count();
+        assert!(blocks.len() <= big);
+
+        // Removing the limit loosens it: refused, and the refusal is audited.
+        let out = env
+            .pv2()
+            .args([
+                "config",
+                "apply",
+                "execution",
+                env.config_dir()
+                    .join("engines/execution.toml")
+                    .to_str()
+                    .unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("loosens hard limits (limits.max_order_notional: 1000.0 → unlimited")
+                && err.contains("--loosen-limits"),
+            "{err}"
+        );
+        // Kronos cannot, even with a reason.
+        let ctx = env.context();
+        let stores = ctx.open_stores().await.unwrap();
+        let refused = prometheus_actors::spine::registry::apply_offline(
+            "execution",
+            &paper(),
+            &stores.runtime,
+            "kronos:policy",
+            Some("it looked better"),
+            &prometheus_actors::clock::SystemClock,
+        )
+        .await
+        .unwrap_err();
+        assert!(refused.contains("Kronos may never loosen"), "{refused}");
+        stores.close().await;
+        engines(&env, "2024-04-03");
+        assert!(
+            orders(&r, "2024-04-03")
+                .await
+                .iter()
+                .all(|o| o.2 == "BLOCKED")
+        );
+
+        // A person, with a reason: applied, the reason in the audit trail.
+        pv2(
+            &env,
+            &[
+                "config",
+                "apply",
+                "execution",
+                env.config_dir()
+                    .join("engines/execution.toml")
+                    .to_str()
+                    .unwrap(),
+                "--loosen-limits",
+                "order size reviewed by risk",
+            ],
+        );
+        let history = pv2(&env, &["config", "history", "execution"]);
+        assert!(
+            history.contains("approved by cli:") && history.contains("order size reviewed by risk"),
+            "{history}"
+        );
+        engines(&env, "2024-04-04");
+        let sent = orders(&r, "2024-04-04").await;
+        assert!(
+            !sent.is_empty() && sent.iter().all(|o| o.2 == "SENT"),
+            "{sent:?}"
+        );
+    });
+}
+
+/// The outbox's tickets: (order id, file text).
+fn tickets(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for day in std::fs::read_dir(dir).into_iter().flatten() {
+        for f in std::fs::read_dir(day.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            out.push((
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_crash_between_planning_and_sending_never_sends_twice_and_statements_reconcile() {
+    let outbox = tempfile::tempdir().unwrap();
+    let live = paper()
+        .replace("mode = \"paper\"", "mode = \"live\"")
+        .replace("account_id = \"paper\"", "account_id = \"live\"")
+        .replace(
+            "outbox_dir = \"outbox\"",
+            &format!("outbox_dir = \"{}\"", outbox.path().display()),
+        );
+    let env = loaded(&live);
+    in_system(async {
+        let r = pool(&env).await;
+        // The first send panics after the plan is stored; the retry sends each order once.
+        let out = env
+            .pv2()
+            .args([
+                "run",
+                "--market",
+                "US_EQ",
+                "--date",
+                "2024-04-01",
+                "--dag",
+                "engines",
+            ])
+            .env("PV2_FAULTS", "execution:panic@1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let attempts: Vec<(i64, String, Option<String>)> = rows!(
+            r,
+            "SELECT attempt, state, error FROM job_runs WHERE actor = 'execution' ORDER BY attempt",
+            (i64, String, Option<String>)
+        );
+        assert_eq!(attempts.len(), 2, "{attempts:?}");
+        assert!(
+            attempts[0]
+                .2
+                .as_deref()
+                .unwrap_or_default()
+                .contains("send an order"),
+            "{attempts:?}"
+        );
+        assert_eq!(attempts[1].1, "SUCCEEDED");
+        let planned = orders(&r, "2024-04-01").await;
+        assert!(!planned.is_empty() && planned.iter().all(|o| o.2 == "SENT"));
+        let sent = tickets(outbox.path());
+        assert_eq!(sent.len(), planned.len(), "one ticket per order");
+        // Running the session again plans and sends nothing new.
+        engines(&env, "2024-04-01");
+        assert_eq!(orders(&r, "2024-04-01").await, planned);
+        assert_eq!(tickets(outbox.path()), sent);
+
+        // Live: no new plan until the statement is in.
+        engines(&env, "2024-04-02");
+        assert!(orders(&r, "2024-04-02").await.is_empty());
+        let waiting: Vec<(String,)> = rows!(r, "SELECT check_id FROM risk_actions", (String,));
+        assert_eq!(waiting, vec![("awaiting_fills".to_owned(),)]);
+
+        // The broker's statement: every ticket filled on 04-02 at its reference price, one
+        // bad row and one unknown symbol (rejected with their lines).
+        let mut statement = "date,symbol,side,quantity,price,fees\n".to_owned();
+        for (_, text) in &sent {
+            let f: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+            statement.push_str(&format!(
+                "2024-04-02,{},{},{},{},1.5\n",
+                f[4], f[5], f[6], f[7]
+            ));
+        }
+        statement.push_str("2024-04-02,AAA,HOLD,1,1,0\n2024-04-02,NOPE,BUY,1,1,0\n");
+        let file = env.dir.path().join("statement.csv");
+        std::fs::write(&file, &statement).unwrap();
+        let booked = serde_json::from_str::<Value>(&pv2(
+            &env,
+            &[
+                "import",
+                "fills",
+                "--market",
+                "US_EQ",
+                "--output",
+                "json",
+                file.to_str().unwrap(),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(booked["fills"], sent.len(), "{booked}");
+        assert_eq!(
+            (booked["rejected"].as_u64(), booked["reconciled"].as_bool()),
+            (Some(2), Some(true)),
+            "{booked}"
+        );
+        assert!(
+            orders(&r, "2024-04-01")
+                .await
+                .iter()
+                .all(|o| o.2 == "FILLED")
+        );
+        // Importing the same file again books nothing twice.
+        let again = serde_json::from_str::<Value>(&pv2(
+            &env,
+            &[
+                "import",
+                "fills",
+                "--market",
+                "US_EQ",
+                "--output",
+                "json",
+                file.to_str().unwrap(),
+            ],
+        ))
+        .unwrap();
+        assert_eq!(again["fills"], 0, "{again}");
+
+        // The next session marks 04-02 again with the fills, then plans.
+        engines(&env, "2024-04-03");
+        let held = positions(&r, "2024-04-02").await;
+        for (id, q, _, _) in &planned {
+            assert_eq!(held.get(id), Some(q), "{id}");
+        }
+        assert!(!orders(&r, "2024-04-03").await.is_empty());
+
+        // A fill the system never sent (on 04-02, when no order of the name was open): the
+        // ledger does not reconcile and trading stops.
+        let stray = env.dir.path().join("stray.csv");
+        let symbol = sent[0]
+            .1
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(4)
+            .unwrap()
+            .to_owned();
+        std::fs::write(
+            &stray,
+            format!("date,symbol,side,quantity,price\n2024-04-02,{symbol},BUY,7,10\n"),
+        )
+        .unwrap();
+        let out = env
+            .pv2()
+            .args([
+                "import",
+                "fills",
+                "--market",
+                "US_EQ",
+                stray.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("matches no order the system sent") && err.contains("HALTED"),
+            "{err}"
+        );
+        let status = json(&env, &["trading"]);
+        assert_eq!(
+            (
+                status["mode"].as_str(),
+                status["changes"][0]["actor"].as_str()
+            ),
+            (Some("HALTED"), Some("reconciliation")),
+            "{status}"
+        );
+    });
+}
+
+#[test]
+fn a_tampered_ledger_halts_trading_at_start_with_an_alert() {
+    let env = loaded(&paper());
+    in_system(async {
+        let r = pool(&env).await;
+        engines(&env, "2024-04-01");
+        engines(&env, "2024-04-02");
+        let held = positions(&r, "2024-04-02").await;
+        let (id, _) = held.iter().next().unwrap();
+        rows!(
+            r,
+            format!(
+                "UPDATE exec_positions SET quantity = quantity + 7 WHERE instrument_id = '{id}' \
+                 AND CAST(as_of_date AS TEXT) = '2024-04-02' RETURNING instrument_id"
+            ),
+            (String,)
+        );
+        let daemon = start_daemon(&env).await;
+        let trading = get(&env, "/trading").await;
+        assert_eq!(trading["mode"], "HALTED", "{trading}");
+        assert_eq!(trading["changes"][0]["actor"], "reconciliation");
+        assert!(
+            trading["changes"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{id} on 2024-04-02: the ledger holds")),
+            "{trading}"
+        );
+        let alerts = get(&env, "/alerts").await;
+        assert!(
+            alerts
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["kind"] == "reconciliation"),
+            "{alerts}"
+        );
+        stop_daemon(daemon);
+        // The job checks too: resumed by hand without a fix, the next session halts again
+        // and sends nothing.
+        pv2(&env, &["resume", "--reason", "try anyway"]);
+        let out = pv2(
+            &env,
+            &[
+                "run",
+                "--market",
+                "US_EQ",
+                "--date",
+                "2024-04-03",
+                "--dag",
+                "engines",
+                "--rerun",
+            ],
+        );
+        assert!(out.contains("DEGRADED"), "{out}");
+        assert!(orders(&r, "2024-04-03").await.is_empty());
+        assert_eq!(json(&env, &["trading"])["mode"], "HALTED");
+    });
+}

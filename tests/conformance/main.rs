@@ -8,6 +8,7 @@ mod compare;
 mod decisions;
 mod derived;
 mod embeddings;
+mod execution;
 mod fundamentals;
 mod ingest;
 mod kronos;
