@@ -85,9 +85,14 @@ async fn the_ledger_is_idempotent_and_reads_back_in_booking_order(db: &TestDb) {
         reason: Some("participation".into()),
     };
     for _ in 0..2 {
-        r.settle(&[], &[fill.clone()], &[update.clone()], t(3))
-            .await
-            .unwrap();
+        r.settle(
+            &[],
+            std::slice::from_ref(&fill),
+            std::slice::from_ref(&update),
+            t(3),
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(
         r.fills(&key(), date("2024-01-01"), date("2024-01-31"))
@@ -174,7 +179,9 @@ async fn the_ledger_is_idempotent_and_reads_back_in_booking_order(db: &TestDb) {
     r.record_risk_actions(&[block.clone(), whole.clone()])
         .await
         .unwrap();
-    r.record_risk_actions(&[block.clone()]).await.unwrap();
+    r.record_risk_actions(std::slice::from_ref(&block))
+        .await
+        .unwrap();
     assert_eq!(
         r.risk_actions(&key(), day.as_of, day.as_of).await.unwrap(),
         vec![whole, block]
