@@ -90,7 +90,7 @@ fn every_fault_on_every_actor_of_the_chain_leaves_every_output_identical() {
         serde_json::json!(["daily", "features", "profiles", "engines", "kronos_daily"])
     );
     let actors = report["actors"].as_array().unwrap().len();
-    assert_eq!(actors, 14, "{report}");
+    assert_eq!(actors, 15, "{report}");
     let rows = rows(&report);
     assert_eq!(rows.len(), actors * 3, "every actor × panic, error, hang");
     for r in rows {

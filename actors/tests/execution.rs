@@ -88,6 +88,20 @@ max_attempts = 3
 backoff_ms = 50
 timeout_secs = 60
 on_failure = "degraded"
+
+# On request only: the decision log and the outcomes, which read the ledger.
+[[dag]]
+id = "kronos_daily"
+markets = ["US_EQ"]
+[[dag.job]]
+id = "decisions"
+actor = "kronos"
+timeout_secs = 60
+[[dag.job]]
+id = "outcomes"
+actor = "kronos"
+depends_on = ["decisions"]
+timeout_secs = 60
 "#;
 
 /// An environment with `instruments` synthetic names from `history_start`, small scenario
@@ -323,6 +337,64 @@ fn a_paper_daemon_over_a_year_equals_the_backtest_of_the_same_strategy() {
         }
         held.retain(|_, q| *q != 0.0);
         assert_eq!(positions(&r, to).await, held);
+    });
+
+    // Kronos measures what the account made on each portfolio decision.
+    let last: Vec<String> = [
+        "2021-12-22",
+        "2021-12-23",
+        "2021-12-27",
+        "2021-12-28",
+        "2021-12-29",
+        "2021-12-30",
+        "2021-12-31",
+    ]
+    .iter()
+    .map(|d| (*d).to_owned())
+    .collect();
+    for d in &last {
+        pv2(
+            &env,
+            &[
+                "run",
+                "--market",
+                "US_EQ",
+                "--date",
+                d,
+                "--dag",
+                "kronos_daily",
+            ],
+        );
+    }
+    in_system(async {
+        let r = pool(&env).await;
+        let measured: Vec<(String, f64)> = rows!(
+            r,
+            "SELECT CAST(as_of_date AS TEXT), value FROM decision_outcomes WHERE engine = 'portfolio' \
+             AND subject = 'account:paper' AND metric = 'return' AND horizon_days = 1 ORDER BY as_of_date",
+            (String, f64)
+        );
+        assert!(measured.len() >= 5, "{measured:?}");
+        let equity: BTreeMap<String, f64> = rows!(
+            r,
+            "SELECT CAST(as_of_date AS TEXT), equity FROM exec_account_days",
+            (String, f64)
+        )
+        .into_iter()
+        .collect();
+        for (d, value) in &measured {
+            let (_, next) = equity
+                .range::<String, _>((
+                    std::ops::Bound::Excluded(d.clone()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .next()
+                .unwrap();
+            assert!(
+                (value - (next / equity[d] - 1.0)).abs() < 1e-12,
+                "{d}: {value}"
+            );
+        }
     });
 }
 

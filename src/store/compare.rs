@@ -19,7 +19,7 @@ use sqlx::AssertSqlSafe;
 
 /// Tables that record how outputs came about, not what they are: runs and attempts (their
 /// counts differ when faults are retried), actor events, the scheduler's record, the
-/// configuration audit, and the migration ledgers.
+/// configuration and kill-switch audits, and the migration ledgers.
 pub const BOOKKEEPING_TABLES: &[&str] = &[
     "dag_runs",
     "job_runs",
@@ -27,6 +27,7 @@ pub const BOOKKEEPING_TABLES: &[&str] = &[
     "scheduler_activations",
     "scheduler_state",
     "config_changes",
+    "trading_mode_changes",
 ];
 
 /// Columns that hold when something was written (wall clock), by table.
@@ -35,6 +36,8 @@ pub const WALL_CLOCK_COLUMNS: &[(&str, &str)] = &[
     ("ingest_batches", "finished_at"),
     ("engine_configs", "created_at"),
     ("active_configs", "activated_at"),
+    ("exec_orders", "updated_at"),
+    ("risk_actions", "at"),
 ];
 
 /// One table's content, digested.

@@ -18,7 +18,7 @@ use prometheus::kronos::outcomes::{
     path_outcome,
 };
 use prometheus::store::{
-    DecisionRecord, DecisionStore, KronosStore, StoredOutcome, WorldStateStore,
+    DecisionRecord, DecisionStore, ExecutionStore, KronosStore, StoredOutcome, WorldStateStore,
 };
 use std::collections::BTreeMap;
 
@@ -236,6 +236,40 @@ fn classes<'a>(
 }
 
 /// Writes one decision's outcome values; returns whether it had any to measure.
+/// What the accounts that traded the decision's target made over its horizon, from the
+/// execution ledger: the equity's return net of every cost the broker charged, and those
+/// costs as a fraction of the starting equity (subject `account:<id>`). Only an account
+/// whose session at the decision date was marked by the decision's own run traded it; the
+/// ledger is read through the horizon's end only.
+async fn traded_outcome(
+    ctx: &JobContext,
+    d: &DecisionRecord,
+    sink: &mut Sink<'_>,
+) -> Result<(), JobError> {
+    let runtime = &ctx.stores.runtime;
+    for key in runtime.accounts().await? {
+        if key.market_id != d.market_id {
+            continue;
+        }
+        let days = runtime.account_days(&key, d.as_of, sink.known_on).await?;
+        let (Some(first), Some(last)) = (days.first(), days.last()) else {
+            continue;
+        };
+        if first.as_of != d.as_of
+            || last.as_of != sink.known_on
+            || first.provenance.run_id != d.run_id
+            || first.equity <= 0.0
+        {
+            continue;
+        }
+        let subject = format!("account:{}", key.account_id);
+        sink.put(&subject, "return", last.equity / first.equity - 1.0);
+        let costs: f64 = days[1..].iter().map(|x| x.costs).sum();
+        sink.put(&subject, "costs", costs / first.equity);
+    }
+    Ok(())
+}
+
 async fn judge(
     ctx: &JobContext,
     d: &DecisionRecord,
@@ -296,6 +330,9 @@ async fn judge(
                     sink.put("portfolio", "benchmark_return", m.ret);
                     sink.put("portfolio", "active_return", p.ret - m.ret);
                 }
+            }
+            if !d.is_shadow() {
+                traded_outcome(ctx, d, sink).await?;
             }
         }
         "regime" => {
