@@ -181,7 +181,26 @@ views.overview = async (root) => {
     ? table(o.alerts, ['kind', 'subject', { key: 'detail', label: 'detail', cls: 'wrap' }, { key: 'raised_at', label: 'raised', render: (a) => when(a.raised_at) }])
     : empty('No open alerts.');
   const degraded = o.actors.filter((a) => a.state === 'DEGRADED');
+  const t = o.trading;
+  const msg = el('p', { class: 'msg ok', id: 'trading-msg' }, state.flash || '');
+  state.flash = '';
+  const flip = async (action) => {
+    const reason = window.prompt(`Reason for ${action} (kept in the audit trail):`, '');
+    if (reason === null) return;
+    try {
+      const c = await post('/trading/' + action, reason);
+      state.flash = `trading is ${c.mode} (was ${c.previous})`;
+      await render();
+    } catch (e) { msg.className = 'msg error'; msg.textContent = `${action}: ${e.message}`; }
+  };
+  const trading = el('div', {},
+    el('div', {}, el('span', { class: 'tag mode-' + t.mode, id: 'trading-mode' }, t.mode),
+      t.change ? ` since ${when(t.change.at)} by ${t.change.actor}: ${t.change.reason}` : ' (never set)'),
+    el('div', { class: 'actions' }, ...['halt', 'reduce-only', 'flatten', 'resume'].map((a) =>
+      el('button', { class: 'act', dataset: { trading: a }, onclick: () => flip(a) }, a))),
+    msg);
   root.append(el('div', { class: 'grid' },
+    card('Trading (kill switch)', trading),
     card('Open alerts', alerts),
     card('Actors', kv([
       ['running', String(o.actors.filter((a) => a.state === 'RUNNING').length)],
@@ -211,9 +230,15 @@ views.overview = async (root) => {
         el('h3', {}, 'Exposures by sector'),
         table(Object.entries(r.sectors || {}).map(([s, w]) => ({ sector: s, weight: pct(w) }))));
     }
-    const pnl = m.pnl.length
-      ? chart([{ name: 'paper equity of the targets (before costs)', data: m.pnl.map((d) => ({ time: d.date, value: d.equity })), kind: 'area' }], { height: 200 })
-      : empty('No P&L: no targets held in the 120 days before this date.');
+    const a = m.account;
+    const pnl = a && a.days.length
+      ? el('div', { id: 'account-' + m.market },
+        kv([['account', `${a.account} on ${a.date}: equity ${num(a.equity, 0)}, cash ${num(a.cash, 0)}, gross ${pct(a.gross)}, drawdown ${pct(a.drawdown)}`],
+          ['held', `${a.positions} positions; orders that day: ${Object.entries(a.orders).map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ') || 'none'}`]]),
+        chart([{ name: 'account equity (after costs)', data: a.days.map((d) => ({ time: d.date, value: d.equity })), kind: 'area' }], { height: 200 }))
+      : m.pnl.length
+        ? chart([{ name: 'paper equity of the targets (before costs)', data: m.pnl.map((d) => ({ time: d.date, value: d.equity })), kind: 'area' }], { height: 200 })
+        : empty('No P&L: no targets held in the 120 days before this date.');
     root.append(el('h2', {}, m.market), el('div', { class: 'grid' }, card('Regime', regime), card('Risk against limits', risk), card('P&L', pnl)));
   }
 };

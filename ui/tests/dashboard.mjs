@@ -76,6 +76,9 @@ assert.ok((await minPoints('#view-overview')) > 1, 'P&L chart has no points');
 const alertRows = (await rows('#view-overview'))[0];
 assert.ok(alertRows >= 1, 'the overdue demo data should show a freshness alert');
 assert.match(await page.locator('#view-overview').innerText(), /ex-ante volatility/);
+// The paper account the daily runs traded, and the kill switch's mode.
+assert.match(await page.locator(`#account-${market}`).innerText(), /equity .* positions/s);
+assert.equal(await page.locator('#trading-mode').innerText(), 'ACTIVE');
 await shot('overview');
 
 // 2. The as-of picker changes what is shown.
@@ -197,6 +200,22 @@ assert.equal(await page.locator('[data-actor="noop"]').innerText(), 'RUNNING');
 const change = page.locator('.change-diff', { hasText: 'dashboard' }).first();
 assert.match(await change.innerText(), /risk_aversion/);
 await shot('actors-reset');
+
+step('the kill switch from the overview: halt, then resume, audited with the reason');
+await go('overview');
+page.once('dialog', (d) => d.accept('drill from the dashboard'));
+await page.click('button[data-trading="halt"]');
+await page.waitForFunction(() => document.querySelector('#trading-mode')?.textContent === 'HALTED', null, { timeout: 30000 });
+let t = await (await fetch(`${url}/trading`, { headers: { Authorization: 'Bearer ' + readToken } })).json();
+assert.equal(t.mode, 'HALTED');
+assert.equal(t.changes[0].reason, 'drill from the dashboard');
+assert.match(t.changes[0].actor, /^dashboard via http/);
+await shot('overview-halted');
+page.once('dialog', (d) => d.accept('drill over'));
+await page.click('button[data-trading="resume"]');
+await page.waitForFunction(() => document.querySelector('#trading-mode')?.textContent === 'ACTIVE', null, { timeout: 30000 });
+t = await (await fetch(`${url}/trading`, { headers: { Authorization: 'Bearer ' + readToken } })).json();
+assert.equal(t.mode, 'ACTIVE');
 
 assert.deepEqual(errors, [], 'errors in the page');
 await browser.close();

@@ -268,6 +268,7 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
     let kronos = super::demo_kronos::run(ctx, &stores, &market, end).await?;
     let t_kronos = t.elapsed();
 
+    let paper = paper_account(&stores, &market).await?;
     let factor_id = FactorMembership::market_factor(market.as_str());
     let factor: BTreeMap<NaiveDate, f64> = db
         .factor(&factor_id, date_floor(), end)
@@ -297,6 +298,7 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
                     "representations": reps.json(),
                     "decisions": decisions.json(),
                     "kronos": kronos.json(),
+                    "paper_account": paper,
                     "seconds": {"generate": t_generate.as_secs_f64(), "load": t_load.as_secs_f64(), "derive": t_derive.as_secs_f64(), "daily_dags": t_represent.as_secs_f64(), "backtests": t_backtest.as_secs_f64(), "kronos": t_kronos.as_secs_f64(), "total": started.elapsed().as_secs_f64()},
                 })
             );
@@ -340,6 +342,28 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> anyhow::Result<()> {
             reps.print();
             decisions.print();
             kronos.print();
+            if let Some(a) = &paper {
+                println!(
+                    "  paper account   {}/{}: {} sessions {} … {}, equity {:.0} ({:+.2}%), costs {:.0}, {} positions; orders {} (pv2 show orders|fills|positions|pnl)",
+                    a["account"].as_str().unwrap_or_default(),
+                    a["market"].as_str().unwrap_or_default(),
+                    a["sessions"],
+                    a["from"].as_str().unwrap_or_default(),
+                    a["to"].as_str().unwrap_or_default(),
+                    a["equity"].as_f64().unwrap_or_default(),
+                    100.0 * a["return"].as_f64().unwrap_or_default(),
+                    a["costs"].as_f64().unwrap_or_default(),
+                    a["positions"],
+                    a["orders_by_state"]
+                        .as_object()
+                        .map(|m| m
+                            .iter()
+                            .map(|(k, v)| format!("{v} {}", k.to_lowercase()))
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
+                );
+            }
             println!(
                 "  databases       {} · {}",
                 redact_url(&s.historical_db),
@@ -366,4 +390,43 @@ fn params_sectors(m: &SyntheticMarket) -> usize {
     s.sort_unstable();
     s.dedup();
     s.len()
+}
+
+/// The paper account the daily runs traded in `market`: its sessions, equity, costs,
+/// positions and orders by state (`None` when the execution job never ran).
+async fn paper_account(
+    stores: &prometheus::store::Stores,
+    market: &MarketId,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    use prometheus::store::ExecutionStore;
+    let r = &stores.runtime;
+    let Some(key) = r
+        .accounts()
+        .await?
+        .into_iter()
+        .find(|k| k.market_id == market.as_str())
+    else {
+        return Ok(None);
+    };
+    let (from, to) = (
+        date_floor(),
+        NaiveDate::from_ymd_opt(2200, 12, 31).unwrap_or(NaiveDate::MAX),
+    );
+    let days = r.account_days(&key, from, to).await?;
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return Ok(None);
+    };
+    let start = first.equity - first.pnl;
+    let mut by_state: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for o in r.orders(&key, from, to).await? {
+        *by_state.entry(o.state.as_str()).or_default() += 1;
+    }
+    let positions = r.positions(&key, last.as_of).await?.len();
+    Ok(Some(json!({
+        "account": key.account_id, "market": key.market_id, "sessions": days.len(),
+        "from": first.as_of, "to": last.as_of, "equity": last.equity,
+        "return": last.equity / start - 1.0,
+        "costs": days.iter().map(|d| d.costs).sum::<f64>(),
+        "positions": positions, "orders_by_state": by_state,
+    })))
 }

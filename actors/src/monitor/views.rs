@@ -12,8 +12,8 @@ use prometheus::domain::ConfigId;
 use prometheus::domain::InstrumentId;
 use prometheus::engines::portfolio::PortfolioConfig;
 use prometheus::store::{
-    BacktestStore, ConfigStore, DecisionStore, PriceStore, RunStore, StoreError, StoredConfig,
-    WorldStateStore,
+    BacktestStore, ConfigStore, DecisionStore, ExecutionStore, PriceStore, RunStore, StoreError,
+    StoredConfig, TradingStore, WorldStateStore,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -251,8 +251,12 @@ pub(super) async fn overview(state: web::Data<ApiState>, q: web::Query<AsOf>) ->
             Ok(x) => x.map(|(day, c)| json!({"day": day, "config_id": c.as_str()})),
             Err(e) => return internal(e),
         };
-        let mut block =
-            json!({"market": market, "regime": regime, "portfolio": Value::Null, "pnl": []});
+        let account = match account_as_of(&state, market, as_of).await {
+            Ok(a) => a,
+            Err(e) => return internal(e),
+        };
+        let mut block = json!({"market": market, "regime": regime, "portfolio": Value::Null,
+                               "pnl": [], "account": account});
         if let Some((config_id, config)) = &portfolio {
             let id = &config.portfolio_id;
             let target = match r.latest_target(id, market, config_id, as_of).await {
@@ -291,11 +295,72 @@ pub(super) async fn overview(state: web::Data<ApiState>, q: web::Query<AsOf>) ->
         .iter()
         .map(super::http::actor_json)
         .collect();
+    // The kill switch as it stood at the end of the day shown.
+    let trading = match r.trading_mode_changes(200).await {
+        Ok(changes) => {
+            let latest = changes.into_iter().find(|c| c.at <= end_of(as_of));
+            json!({
+                "mode": latest.as_ref().map_or("ACTIVE", |c| c.mode.as_str()),
+                "change": latest.map(|c| json!({"at": c.at, "actor": c.actor, "reason": c.reason,
+                                                "previous": c.previous.as_str()})),
+            })
+        }
+        Err(e) => return internal(e),
+    };
     HttpResponse::Ok().json(json!({
         "as_of": as_of,
         "markets": markets,
+        "trading": trading,
         "alerts": state.spine.events.telemetry().open_alerts(),
         "actors": actors,
+    }))
+}
+
+/// The execution ledger of `market` up to `as_of`: each session's equity, P&L and costs
+/// over the 120 days to the latest session marked, the positions held, and the orders of
+/// that session (`null` when no account trades the market).
+async fn account_as_of(
+    state: &ApiState,
+    market: &str,
+    as_of: NaiveDate,
+) -> Result<Value, StoreError> {
+    let r = &state.spine.stores.runtime;
+    let Some(key) = r
+        .accounts()
+        .await?
+        .into_iter()
+        .find(|k| k.market_id == market)
+    else {
+        return Ok(Value::Null);
+    };
+    // The 120 days up to the latest session marked on or before `as_of`.
+    let Some(latest) = r
+        .account_day_before(&key, as_of + Duration::days(1))
+        .await?
+    else {
+        return Ok(Value::Null);
+    };
+    let days = r
+        .account_days(&key, latest.as_of - Duration::days(120), latest.as_of)
+        .await?;
+    let Some(last) = days.last() else {
+        return Ok(Value::Null);
+    };
+    let positions = r.positions(&key, last.as_of).await?;
+    let orders = r.orders(&key, last.as_of, last.as_of).await?;
+    let mut by_state: BTreeMap<&str, u64> = BTreeMap::new();
+    for o in &orders {
+        *by_state.entry(o.state.as_str()).or_default() += 1;
+    }
+    Ok(json!({
+        "account": key.account_id,
+        "date": last.as_of,
+        "equity": last.equity, "cash": last.cash, "gross": last.gross_exposure,
+        "drawdown": 1.0 - last.equity / last.peak_equity.max(last.equity),
+        "positions": positions.len(),
+        "orders": by_state,
+        "days": days.iter().map(|d| json!({"date": d.as_of, "equity": d.equity, "pnl": d.pnl,
+                                            "costs": d.costs})).collect::<Vec<_>>(),
     }))
 }
 
