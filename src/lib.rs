@@ -12,6 +12,8 @@
 //!   (embedded default) and PostgreSQL (production), with point-in-time reads.
 //! - [`dag`] — DAG definitions and the state machine of a run (ready jobs, retries,
 //!   timeouts, blocking), executed by the orchestrator actor.
+//! - [`files`] — the raw-file archive every import writes to first, and the Parquet
+//!   catalog that `pv2 export` writes and backtests may read their prices from.
 //! - [`ingest`] — parsers and validators for user files; bad rows are quarantined, good rows
 //!   kept, and loads are idempotent.
 //! - [`derived`] — returns, realised volatility and market/sector factors, computed
@@ -41,6 +43,7 @@ pub mod encoders;
 pub mod engines;
 pub mod execution;
 pub mod features;
+pub mod files;
 pub mod ingest;
 pub mod kronos;
 pub mod profiles;

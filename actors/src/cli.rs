@@ -704,6 +704,18 @@ pub enum ImportCommand {
         /// The file.
         file: PathBuf,
     },
+    /// Import a batch again from the raw-file archive: the same bytes, the same way, into
+    /// the same target (its rows and rejects are replaced, never doubled).
+    Replay {
+        /// The account a fills batch is booked into (default: the execution config's).
+        #[arg(long)]
+        account: Option<String>,
+        /// Print the summary as JSON.
+        #[arg(long = "output", value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// The batch id (every import prints it; `ingest_batches.batch_id`).
+        batch: String,
+    },
 }
 
 /// Layout of a price file.

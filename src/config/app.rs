@@ -48,6 +48,9 @@ pub struct StorageConfig {
     /// workers) on one CPU, computation on all: a hand-off to a thread on another, idle CPU
     /// waits for that CPU to wake (see the README's performance notes).
     pub share_one_cpu: bool,
+    /// Where every imported file is archived by the SHA-256 of its bytes before it is
+    /// parsed ([`crate::files::RawArchive`]): what `pv2 import replay` reads.
+    pub archive_dir: String,
 }
 
 impl Default for StorageConfig {
@@ -58,6 +61,7 @@ impl Default for StorageConfig {
             max_connections: 4,
             acquire_timeout_secs: 30.0,
             share_one_cpu: true,
+            archive_dir: "data/archive".into(),
         }
     }
 }
@@ -74,6 +78,14 @@ impl StorageConfig {
                 )
             });
         }
+        issues.check(
+            self.archive_dir.trim().is_empty(),
+            "storage.archive_dir",
+            || {
+                "is empty; name the directory imported files are archived in (e.g. data/archive)"
+                    .to_owned()
+            },
+        );
         issues.check(
             !(1..=64).contains(&self.max_connections),
             "storage.max_connections",

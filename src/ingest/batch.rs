@@ -3,15 +3,11 @@
 //! log row and rejects are replaced rather than duplicated.
 
 use crate::config::content_hash;
-use sha2::{Digest, Sha256};
+use crate::files::archive::sha256_hex;
 
 /// The batch id of importing `bytes` as `kind` into `target` (market/symbol or empty).
 pub fn batch_id(kind: &str, target: &str, bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        hex.push_str(&format!("{b:02x}"));
-    }
+    let hex = sha256_hex(bytes);
     format!("b-{}", content_hash(&format!("{kind}\n{target}\n{hex}")))
 }
 

@@ -2,9 +2,12 @@
 //! feed (demo, tests, drills) or from an inbox directory of files (real data).
 
 use super::error::IngestError;
-use super::import::{ImportRequest, PriceFormat, import_instruments, import_news, import_prices};
+use super::import::{
+    ImportRequest, PriceFormat, RawFile, import_instruments, import_news, import_prices,
+};
 use crate::config::{EngineConfig, Issues, MarketsConfig};
 use crate::domain::{Clock, InstrumentId, MarketId};
+use crate::files::RawArchive;
 use crate::ingest::batch_id;
 use crate::store::{
     HistoricalDb, IngestBatch, IngestLog, NewsStore, PriceStore, PriceWriteSummary, ReferenceStore,
@@ -152,6 +155,8 @@ pub async fn store_synthetic_day(
         batch_id: id,
         source: "synthetic".into(),
         file: format!("synthetic:{market}:{}", day.date),
+        target: market.to_string(),
+        archive_sha256: None,
         rows_ok: rows + day.news.len() as u64,
         rows_rejected: 0,
         started_at,
@@ -211,6 +216,7 @@ fn file_away(path: &Path, ok: bool) -> Result<(), IngestError> {
 /// Storage failures, an unreadable inbox directory.
 pub async fn import_inbox(
     db: &HistoricalDb,
+    archive: &RawArchive,
     inbox: &Path,
     market: &MarketId,
     markets: &MarketsConfig,
@@ -233,6 +239,9 @@ pub async fn import_inbox(
                 file_away(path, true)
             }
             Err(IngestError::Store(e)) => Err(IngestError::Store(e)),
+            // The archive could not keep the file (a full disk): the file stays in the
+            // inbox and the job fails, to be retried, rather than import unarchived.
+            Err(e @ IngestError::Archive(_)) => Err(e),
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "inbox file not imported");
                 file_away(path, false)
@@ -240,7 +249,10 @@ pub async fn import_inbox(
         }
     };
     for path in files_in(&inbox.join("instruments"), "csv")? {
-        let r = import_instruments(db, &path, markets, clock).await;
+        let r = match RawFile::read(&path) {
+            Ok(file) => import_instruments(db, archive, &file, markets, clock).await,
+            Err(e) => Err(e),
+        };
         settle(r, &path, &mut summary)?;
     }
     for path in files_in(&market_dir.join("yahoo"), "csv")? {
@@ -249,28 +261,41 @@ pub async fn import_inbox(
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_owned();
-        let req = ImportRequest {
-            path: &path,
-            market,
-            symbol: Some(&symbol),
+        let r = match RawFile::read(&path) {
+            Ok(file) => {
+                let req = ImportRequest {
+                    file: &file,
+                    market,
+                    symbol: Some(&symbol),
+                };
+                import_prices(db, archive, req, PriceFormat::Yahoo, markets, clock).await
+            }
+            Err(e) => Err(e),
         };
-        let r = import_prices(db, req, PriceFormat::Yahoo, markets, clock).await;
         if r.is_ok() {
             summary.instruments.push(InstrumentId::of(market, &symbol));
         }
         settle(r, &path, &mut summary)?;
     }
     for path in files_in(&market_dir.join("wide"), "csv")? {
-        let req = ImportRequest {
-            path: &path,
-            market,
-            symbol: None,
+        let r = match RawFile::read(&path) {
+            Ok(file) => {
+                let req = ImportRequest {
+                    file: &file,
+                    market,
+                    symbol: None,
+                };
+                import_prices(db, archive, req, PriceFormat::Wide, markets, clock).await
+            }
+            Err(e) => Err(e),
         };
-        let r = import_prices(db, req, PriceFormat::Wide, markets, clock).await;
         settle(r, &path, &mut summary)?;
     }
     for path in files_in(&inbox.join("news"), "jsonl")? {
-        let r = import_news(db, &path, clock).await;
+        let r = match RawFile::read(&path) {
+            Ok(file) => import_news(db, archive, &file, clock).await,
+            Err(e) => Err(e),
+        };
         if let Ok(o) = &r {
             summary.articles += o.batch.rows_ok;
         }

@@ -68,6 +68,12 @@ pub enum IngestError {
     /// Writing to the database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The raw-file archive could not store or return the file.
+    #[error(transparent)]
+    Archive(#[from] crate::files::ArchiveError),
+    /// A batch cannot be replayed (synthetic, imported before the archive, unknown kind).
+    #[error("{0}")]
+    NotReplayable(String),
 }
 
 impl IngestError {
@@ -78,6 +84,9 @@ impl IngestError {
         match self {
             Self::Store(e) => e.class(),
             Self::Unreadable { .. } => ErrorClass::Transient,
+            // A full disk or a permission fixed by the operator: worth another try.
+            Self::Archive(crate::files::ArchiveError::Io { .. }) => ErrorClass::Transient,
+            Self::Archive(_) | Self::NotReplayable(_) => ErrorClass::Permanent,
             Self::NotText { .. }
             | Self::BadHeader { .. }
             | Self::Empty { .. }

@@ -10,12 +10,13 @@ use crate::config::{MarketConfig, MarketsConfig};
 use crate::domain::{
     Clock, Instrument, InstrumentId, InstrumentSeries, InstrumentStatus, Issuer, IssuerId, MarketId,
 };
+use crate::files::RawArchive;
 use crate::store::{
     FundamentalsStore, HistoricalDb, IngestBatch, IngestLog, IngestReject, NewsStore, PriceStore,
     PriceWriteSummary, ReferenceStore,
 };
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The layout of a price file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub enum PriceFormat {
 #[derive(Clone, Copy, Debug)]
 pub struct ImportRequest<'a> {
     /// The file.
-    pub path: &'a Path,
+    pub file: &'a RawFile,
     /// The market the prices belong to.
     pub market: &'a MarketId,
     /// The symbol (Yahoo files only: the file has no symbol column).
@@ -50,16 +51,48 @@ pub struct ImportOutcome {
     pub registered: Vec<InstrumentId>,
 }
 
-fn read_text(path: &Path) -> Result<(Vec<u8>, String), IngestError> {
-    let bytes = std::fs::read(path).map_err(|source| IngestError::Unreadable {
-        path: path.to_owned(),
-        source,
+/// A raw input file: its bytes and the name it was given (a path on the command line or in
+/// the inbox, or the recorded name of a batch replayed from the archive).
+#[derive(Clone, Debug)]
+pub struct RawFile {
+    /// The name errors and the batch record use.
+    pub name: PathBuf,
+    /// The bytes as read.
+    pub bytes: Vec<u8>,
+}
+
+impl RawFile {
+    /// Reads the file at `path`.
+    ///
+    /// # Errors
+    /// [`IngestError::Unreadable`].
+    pub fn read(path: &Path) -> Result<Self, IngestError> {
+        let bytes = std::fs::read(path).map_err(|source| IngestError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            name: path.to_owned(),
+            bytes,
+        })
+    }
+}
+
+/// Archives the file's bytes (before anything parses them) and returns their digest and
+/// text (UTF-8, a leading byte-order mark dropped).
+fn archive_and_decode(
+    archive: &RawArchive,
+    file: &RawFile,
+) -> Result<(String, String), IngestError> {
+    let archived = archive.put(&file.bytes)?;
+    let text = std::str::from_utf8(&file.bytes).map_err(|e| IngestError::NotText {
+        path: file.name.clone(),
+        offset: e.valid_up_to(),
     })?;
-    let text = String::from_utf8(bytes.clone()).map_err(|e| IngestError::NotText {
-        path: path.to_owned(),
-        offset: e.utf8_error().valid_up_to(),
-    })?;
-    Ok((bytes, text.trim_start_matches('\u{feff}').to_owned()))
+    Ok((
+        archived.sha256,
+        text.trim_start_matches('\u{feff}').to_owned(),
+    ))
 }
 
 fn bad_header(path: &Path) -> impl FnOnce(String) -> IngestError + '_ {
@@ -133,11 +166,20 @@ async fn finish(
     Ok((batch, summary))
 }
 
-fn started_batch(source: &str, path: &Path, batch_id: String, clock: &dyn Clock) -> IngestBatch {
+/// The batch of importing `file` (archived as `sha256`) as `source` into `target`.
+fn started_batch(
+    source: &str,
+    target: &str,
+    file: &RawFile,
+    sha256: String,
+    clock: &dyn Clock,
+) -> IngestBatch {
     IngestBatch {
-        batch_id,
+        batch_id: batch_id(source, target, &file.bytes),
         source: source.to_owned(),
-        file: path.display().to_string(),
+        file: file.name.display().to_string(),
+        target: target.to_owned(),
+        archive_sha256: Some(sha256),
         rows_ok: 0,
         rows_rejected: 0,
         started_at: clock.now(),
@@ -202,22 +244,23 @@ async fn register_missing(
     Ok(missing.into_iter().cloned().collect())
 }
 
-/// Imports a price file (Yahoo or wide) into `req.market`.
+/// Imports a price file (Yahoo or wide) into `req.market`, archiving its bytes first.
 ///
 /// # Errors
 /// Unreadable file, bad header, unknown market, a file with no accepted row, or a storage
 /// failure. Rejected rows alone are not an error: they are recorded and summarised.
 pub async fn import_prices(
     db: &HistoricalDb,
+    archive: &RawArchive,
     req: ImportRequest<'_>,
     format: PriceFormat,
     markets: &MarketsConfig,
     clock: &dyn Clock,
 ) -> Result<ImportOutcome, IngestError> {
-    let (bytes, text) = read_text(req.path)?;
+    let path = req.file.name.as_path();
     super::provenance::ensure_import_allowed(db).await?;
     let market = require_market(db, markets, req.market).await?;
-    let (source, target, series, rejects) = match format {
+    let (source, target) = match format {
         PriceFormat::Yahoo => {
             let symbol = req
                 .symbol
@@ -227,16 +270,26 @@ pub async fn import_prices(
                         "Yahoo files need --symbol SYM (no `:` or spaces)".into(),
                     )
                 })?;
-            let id = InstrumentId::of(req.market, symbol);
-            let p = yahoo::parse(&text, &id).map_err(bad_header(req.path))?;
-            ("prices:yahoo", id.to_string(), vec![p.series], p.rejects)
+            (
+                "prices:yahoo",
+                InstrumentId::of(req.market, symbol).to_string(),
+            )
+        }
+        PriceFormat::Wide => ("prices:wide", req.market.to_string()),
+    };
+    let (sha256, text) = archive_and_decode(archive, req.file)?;
+    let (series, rejects) = match format {
+        PriceFormat::Yahoo => {
+            let id = InstrumentId::new(&target);
+            let p = yahoo::parse(&text, &id).map_err(bad_header(path))?;
+            (vec![p.series], p.rejects)
         }
         PriceFormat::Wide => {
-            let p = wide::parse(&text, req.market).map_err(bad_header(req.path))?;
-            ("prices:wide", req.market.to_string(), p.series, p.rejects)
+            let p = wide::parse(&text, req.market).map_err(bad_header(path))?;
+            (p.series, p.rejects)
         }
     };
-    let started = started_batch(source, req.path, batch_id(source, &target, &bytes), clock);
+    let started = started_batch(source, &target, req.file, sha256, clock);
     let series: Vec<InstrumentSeries> = series.into_iter().filter(|s| !s.bars.is_empty()).collect();
     let ok: u64 = series.iter().map(|s| s.bars.len() as u64).sum();
     let (registered, written) = if ok > 0 {
@@ -248,7 +301,7 @@ pub async fn import_prices(
     } else {
         (Vec::new(), None)
     };
-    let (batch, summary) = finish(db, clock, started, ok, &rejects, req.path).await?;
+    let (batch, summary) = finish(db, clock, started, ok, &rejects, path).await?;
     Ok(ImportOutcome {
         batch,
         rejects: summary,
@@ -257,32 +310,28 @@ pub async fn import_prices(
     })
 }
 
-/// Imports an instruments file.
+/// Imports an instruments file, archiving its bytes first.
 ///
 /// # Errors
 /// As [`import_prices`].
 pub async fn import_instruments(
     db: &HistoricalDb,
-    path: &Path,
+    archive: &RawArchive,
+    file: &RawFile,
     markets: &MarketsConfig,
     clock: &dyn Clock,
 ) -> Result<ImportOutcome, IngestError> {
-    let (bytes, text) = read_text(path)?;
     super::provenance::ensure_import_allowed(db).await?;
-    let p = instruments::parse(&text, markets).map_err(bad_header(path))?;
+    let (sha256, text) = archive_and_decode(archive, file)?;
+    let p = instruments::parse(&text, markets).map_err(bad_header(&file.name))?;
     db.upsert_markets(&markets.to_markets()).await?;
-    let started = started_batch(
-        "instruments",
-        path,
-        batch_id("instruments", "", &bytes),
-        clock,
-    );
+    let started = started_batch("instruments", "", file, sha256, clock);
     let ok = p.instruments.len() as u64;
     if ok > 0 {
         db.upsert_issuers(&p.issuers).await?;
         db.upsert_instruments(&p.instruments).await?;
     }
-    let (batch, summary) = finish(db, clock, started, ok, &p.rejects, path).await?;
+    let (batch, summary) = finish(db, clock, started, ok, &p.rejects, &file.name).await?;
     Ok(ImportOutcome {
         batch,
         rejects: summary,
@@ -291,25 +340,26 @@ pub async fn import_instruments(
     })
 }
 
-/// Imports a news JSON-lines file.
+/// Imports a news JSON-lines file, archiving its bytes first.
 ///
 /// # Errors
 /// As [`import_prices`].
 pub async fn import_news(
     db: &HistoricalDb,
-    path: &Path,
+    archive: &RawArchive,
+    file: &RawFile,
     clock: &dyn Clock,
 ) -> Result<ImportOutcome, IngestError> {
-    let (bytes, text) = read_text(path)?;
+    let (sha256, text) = archive_and_decode(archive, file)?;
     let known = db.instruments(None).await?;
     let p = news::parse(&text, &SymbolResolver::new(&known));
-    let started = started_batch("news", path, batch_id("news", "", &bytes), clock);
+    let started = started_batch("news", "", file, sha256, clock);
     let ok = p.articles.len() as u64;
     if ok > 0 {
         db.write_news(&started.batch_id, &p.articles, &p.links)
             .await?;
     }
-    let (batch, summary) = finish(db, clock, started, ok, &p.rejects, path).await?;
+    let (batch, summary) = finish(db, clock, started, ok, &p.rejects, &file.name).await?;
     Ok(ImportOutcome {
         batch,
         rejects: summary,
@@ -318,30 +368,27 @@ pub async fn import_news(
     })
 }
 
-/// Imports a fundamentals CSV (`symbol,period_end,filed,metric,value`).
+/// Imports a fundamentals CSV (`symbol,period_end,filed,metric,value`), archiving its bytes
+/// first.
 ///
 /// # Errors
 /// As [`import_prices`].
 pub async fn import_fundamentals(
     db: &HistoricalDb,
-    path: &Path,
+    archive: &RawArchive,
+    file: &RawFile,
     clock: &dyn Clock,
 ) -> Result<ImportOutcome, IngestError> {
-    let (bytes, text) = read_text(path)?;
+    let (sha256, text) = archive_and_decode(archive, file)?;
     let known = db.instruments(None).await?;
     let p = super::fundamentals::parse(&text, &SymbolResolver::new(&known))
-        .map_err(bad_header(path))?;
-    let started = started_batch(
-        "fundamentals",
-        path,
-        batch_id("fundamentals", "", &bytes),
-        clock,
-    );
+        .map_err(bad_header(&file.name))?;
+    let started = started_batch("fundamentals", "", file, sha256, clock);
     let ok = p.values.len() as u64;
     if ok > 0 {
         db.write_fundamentals(&started.batch_id, &p.values).await?;
     }
-    let (batch, summary) = finish(db, clock, started, ok, &p.rejects, path).await?;
+    let (batch, summary) = finish(db, clock, started, ok, &p.rejects, &file.name).await?;
     Ok(ImportOutcome {
         batch,
         rejects: summary,
@@ -368,14 +415,15 @@ pub struct ResolvedFill {
 /// As [`import_prices`].
 pub async fn import_statement(
     db: &HistoricalDb,
-    path: &Path,
+    archive: &RawArchive,
+    file: &RawFile,
     market: &MarketId,
     clock: &dyn Clock,
 ) -> Result<(ImportOutcome, Vec<ResolvedFill>), IngestError> {
-    let (bytes, text) = read_text(path)?;
+    let (sha256, text) = archive_and_decode(archive, file)?;
     let known = db.instruments(Some(market)).await?;
     let resolver = news::SymbolResolver::new(&known);
-    let parsed = crate::execution::statement::parse(&text).map_err(bad_header(path))?;
+    let parsed = crate::execution::statement::parse(&text).map_err(bad_header(&file.name))?;
     let mut rejects = parsed.rejects;
     let mut fills = Vec::with_capacity(parsed.fills.len());
     for f in parsed.fills {
@@ -390,13 +438,9 @@ pub async fn import_statement(
         }
     }
     rejects.sort_by_key(|r| r.line_no);
-    let started = started_batch(
-        "fills",
-        path,
-        batch_id("fills", market.as_str(), &bytes),
-        clock,
-    );
-    let (batch, summary) = finish(db, clock, started, fills.len() as u64, &rejects, path).await?;
+    let started = started_batch("fills", market.as_str(), file, sha256, clock);
+    let (batch, summary) =
+        finish(db, clock, started, fills.len() as u64, &rejects, &file.name).await?;
     Ok((
         ImportOutcome {
             batch,

@@ -17,6 +17,12 @@ pub struct IngestBatch {
     pub source: String,
     /// The file as given on the command line.
     pub file: String,
+    /// What the file was imported into: the instrument (`MARKET:SYMBOL`) of a Yahoo file,
+    /// the market of a wide file or a broker statement, empty for the rest.
+    pub target: String,
+    /// The SHA-256 of the file's bytes in the raw-file archive ([`crate::files::RawArchive`]);
+    /// `None` for synthetic batches and batches imported before the archive existed.
+    pub archive_sha256: Option<String>,
     /// Rows accepted.
     pub rows_ok: u64,
     /// Rows quarantined in `ingest_rejects`.
@@ -83,6 +89,8 @@ const BATCHES: TableSpec = TableSpec {
         "rows_rejected",
         "started_at",
         "finished_at",
+        "target",
+        "archive_sha256",
     ],
     key: &["batch_id"],
 };
@@ -112,6 +120,8 @@ impl BulkRow for IngestBatch {
         s.int(to_i64(self.rows_rejected));
         s.timestamp(Some(self.started_at));
         s.timestamp(self.finished_at);
+        s.text(&self.target);
+        s.opt_text(self.archive_sha256.as_deref());
     }
 }
 
@@ -138,6 +148,8 @@ struct BatchRow {
     rows_rejected: i64,
     started_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
+    target: String,
+    archive_sha256: Option<String>,
 }
 
 fn to_u64(v: i64) -> u64 {
@@ -170,8 +182,8 @@ impl IngestLog for HistoricalDb {
     }
 
     async fn batch(&self, batch_id: &str) -> Result<Option<IngestBatch>, StoreError> {
-        const SQL: &str = "SELECT batch_id, source, file, rows_ok, rows_rejected, started_at, finished_at \
-             FROM ingest_batches WHERE batch_id = $1";
+        const SQL: &str = "SELECT batch_id, source, file, rows_ok, rows_rejected, started_at, finished_at, \
+             target, archive_sha256 FROM ingest_batches WHERE batch_id = $1";
         let row: Option<BatchRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
             .bind(batch_id)
             .fetch_optional(p)
@@ -185,6 +197,8 @@ impl IngestLog for HistoricalDb {
             rows_rejected: to_u64(r.rows_rejected),
             started_at: r.started_at,
             finished_at: r.finished_at,
+            target: r.target,
+            archive_sha256: r.archive_sha256,
         }))
     }
 

@@ -154,10 +154,13 @@ pub struct Stores {
     pub historical: HistoricalDb,
     /// Configs, runs, outputs.
     pub runtime: RuntimeDb,
+    /// The raw-file archive (`storage.archive_dir`): every imported file, by SHA-256.
+    pub archive: crate::files::RawArchive,
 }
 
 impl Stores {
-    /// Opens (creating and migrating as needed) both databases.
+    /// Opens (creating and migrating as needed) both databases; the archive directory is
+    /// created on its first write.
     ///
     /// # Errors
     /// Connection or migration failures of either database.
@@ -174,6 +177,7 @@ impl Stores {
         Ok(Self {
             historical,
             runtime,
+            archive: crate::files::RawArchive::new(&storage.archive_dir),
         })
     }
 

@@ -28,6 +28,11 @@ pub fn tuning() -> BulkTuning {
 }
 
 impl TestDb {
+    /// The raw-file archive of this test's imports (under its temporary directory).
+    pub fn archive(&self) -> prometheus::files::RawArchive {
+        prometheus::files::RawArchive::new(self.dir.path().join("archive"))
+    }
+
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = |n: &str| format!("sqlite://{}", dir.path().join(n).display());

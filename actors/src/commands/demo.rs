@@ -168,6 +168,8 @@ pub(super) async fn load_recorded(
             batch_id: batch.clone(),
             source: "synthetic".into(),
             file: format!("synthetic:{market}:seed={seed}:instruments={instruments}"),
+            target: market.to_string(),
+            archive_sha256: None,
             rows_ok: written.inserted + written.updated + written.unchanged,
             rows_rejected: 0,
             started_at: began,

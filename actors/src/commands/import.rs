@@ -7,8 +7,8 @@ use crate::context::Context;
 use anyhow::Context as _;
 use prometheus::domain::{MarketId, RunId};
 use prometheus::ingest::{
-    ImportOutcome, ImportRequest, PriceFormat, import_fundamentals, import_instruments,
-    import_news, import_prices,
+    ImportOutcome, ImportRequest, PriceFormat, RawFile, Replayed, import_fundamentals,
+    import_instruments, import_news, import_prices, replay,
 };
 use serde_json::json;
 
@@ -19,6 +19,7 @@ use serde_json::json;
 pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
     let stores = ctx.open_stores().await?;
     let db = &stores.historical;
+    let archive = &stores.archive;
     let (outcome, output, kind) = match &what {
         ImportCommand::Prices {
             format,
@@ -28,8 +29,9 @@ pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
             file,
         } => {
             let market = MarketId::new(market);
+            let raw = RawFile::read(file)?;
             let req = ImportRequest {
-                path: file,
+                file: &raw,
                 market: &market,
                 symbol: symbol.as_deref(),
             };
@@ -38,21 +40,30 @@ pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
                 PriceFileFormat::Wide => PriceFormat::Wide,
             };
             (
-                import_prices(db, req, fmt, &ctx.markets, &SystemClock).await?,
+                import_prices(db, archive, req, fmt, &ctx.markets, &SystemClock).await?,
                 *output,
                 "prices",
             )
         }
         ImportCommand::Instruments { output, file } => (
-            import_instruments(db, file, &ctx.markets, &SystemClock).await?,
+            import_instruments(
+                db,
+                archive,
+                &RawFile::read(file)?,
+                &ctx.markets,
+                &SystemClock,
+            )
+            .await?,
             *output,
             "instruments",
         ),
-        ImportCommand::News { output, file } => {
-            (import_news(db, file, &SystemClock).await?, *output, "news")
-        }
+        ImportCommand::News { output, file } => (
+            import_news(db, archive, &RawFile::read(file)?, &SystemClock).await?,
+            *output,
+            "news",
+        ),
         ImportCommand::Fundamentals { output, file } => (
-            import_fundamentals(db, file, &SystemClock).await?,
+            import_fundamentals(db, archive, &RawFile::read(file)?, &SystemClock).await?,
             *output,
             "fundamentals",
         ),
@@ -66,6 +77,38 @@ pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
             stores.close().await;
             return super::trading::import_fills(ctx, market, account.as_deref(), *output, file)
                 .await;
+        }
+        ImportCommand::Replay {
+            account,
+            output,
+            batch,
+        } => {
+            let replayed = replay(db, archive, batch, &ctx.markets, &SystemClock)
+                .await
+                .with_context(|| format!("replaying batch {batch}"))?;
+            match replayed {
+                Replayed::Imported { source, outcome } => {
+                    let kind = source.split(':').next().unwrap_or("prices").to_owned();
+                    (outcome, *output, summary_kind(&kind))
+                }
+                Replayed::Fills {
+                    market,
+                    outcome,
+                    fills,
+                } => {
+                    let result = super::trading::book_statement(
+                        &stores,
+                        &market,
+                        account.as_deref(),
+                        *output,
+                        &outcome,
+                        &fills,
+                    )
+                    .await;
+                    stores.close().await;
+                    return result;
+                }
+            }
         }
     };
     let derived = if outcome.prices.is_some() && ctx.app.ingest.derive_after_import {
@@ -81,6 +124,16 @@ pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
     print_outcome(kind, &outcome, derived.as_ref().map(describe), output);
     stores.close().await;
     Ok(())
+}
+
+/// The summary's name for a batch kind (`prices:wide` → `prices`).
+fn summary_kind(kind: &str) -> &'static str {
+    match kind {
+        "instruments" => "instruments",
+        "news" => "news",
+        "fundamentals" => "fundamentals",
+        _ => "prices",
+    }
 }
 
 fn print_outcome(kind: &str, o: &ImportOutcome, derived: Option<String>, output: OutputFormat) {

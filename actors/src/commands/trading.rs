@@ -15,7 +15,7 @@ use prometheus::domain::{Clock, MarketId, TradingMode};
 use prometheus::execution::config::ExecutionConfig;
 use prometheus::execution::ledger::{AccountKey, Provenance};
 use prometheus::execution::statement::book;
-use prometheus::ingest::import_statement;
+use prometheus::ingest::{RawFile, import_statement};
 use prometheus::store::{
     ConfigStore, ExecutionStore, IngestLog, RuntimeDb, TradingModeChange, TradingStore,
 };
@@ -134,8 +134,34 @@ async fn import(
     file: &Path,
 ) -> anyhow::Result<()> {
     let market_id = MarketId::new(market);
-    let (outcome, rows) =
-        import_statement(&stores.historical, file, &market_id, &SystemClock).await?;
+    let raw = RawFile::read(file)?;
+    let (outcome, rows) = import_statement(
+        &stores.historical,
+        &stores.archive,
+        &raw,
+        &market_id,
+        &SystemClock,
+    )
+    .await?;
+    book_statement(stores, &market_id, account, output, &outcome, &rows).await
+}
+
+/// Books a statement's fills (read into `outcome` and `rows`) into the ledger of `market`
+/// and reconciles it: the part of `pv2 import fills` and of replaying a fills batch that
+/// touches the runtime database. Fill ids come from the batch and the row, so booking the
+/// same statement again adds nothing.
+///
+/// # Errors
+/// Storage failures, or a ledger that does not reconcile (trading is then HALTED).
+pub(crate) async fn book_statement(
+    stores: &prometheus::store::Stores,
+    market_id: &MarketId,
+    account: Option<&str>,
+    output: OutputFormat,
+    outcome: &prometheus::ingest::ImportOutcome,
+    rows: &[prometheus::ingest::ResolvedFill],
+) -> anyhow::Result<()> {
+    let market = market_id.as_str();
     let r = &stores.runtime;
     let config = execution_config(r).await?;
     let key = AccountKey {
@@ -152,7 +178,7 @@ async fn import(
         *per_day.entry(f.trade_date).or_default() += 1;
     }
     let booking = book(
-        &rows,
+        rows,
         &orders,
         &key,
         &outcome.batch.batch_id,

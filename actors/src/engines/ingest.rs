@@ -125,6 +125,7 @@ impl Job for IngestJob {
             DailySource::Inbox => {
                 import_inbox(
                     &ctx.stores.historical,
+                    &ctx.stores.archive,
                     Path::new(&cfg.config.inbox_dir),
                     market,
                     &ctx.markets,
