@@ -329,6 +329,9 @@ pub async fn run_backtest_with(
         override_origin: None,
         audit_reads: true,
         look_ahead: look_ahead.cloned(),
+        prices_from_catalog: (ctx.app.catalog.backtest_prices
+            == prometheus::config::PriceSource::Catalog)
+            .then(|| std::path::PathBuf::from(&ctx.app.catalog.dir)),
     };
     let spine = Spine::start_with(
         ctx,

@@ -67,6 +67,9 @@ pub enum Command {
         #[command(subcommand)]
         what: ImportCommand,
     },
+    /// Write the Parquet catalog: prices, derived series, embeddings, profiles, engine
+    /// outputs, targets and backtests, by market and year, with a manifest; incremental.
+    Export(ExportArgs),
     /// Recompute derived series (returns, volatility, factors) for prices that changed.
     Derive,
     /// Generate a synthetic market, load it, derive its series and print a summary.
@@ -716,6 +719,23 @@ pub enum ImportCommand {
         /// The batch id (every import prints it; `ingest_batches.batch_id`).
         batch: String,
     },
+}
+
+/// `pv2 export` options.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The catalog's directory (default: `[catalog] dir`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Only these datasets (repeatable; default: all). `--list` names them.
+    #[arg(long = "dataset")]
+    pub datasets: Vec<String>,
+    /// List the datasets and their columns, export nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// Layout of a price file.

@@ -15,6 +15,7 @@ use chrono::{Days, NaiveDate};
 use prometheus::domain::{FactorValue, Instrument, InstrumentId, MarketId};
 use prometheus::encoders::numeric::Panel;
 use prometheus::features::DayRow;
+use prometheus::files::catalog::prices::CatalogReader;
 use prometheus::store::{
     DerivedStore, HistoricalDb, IngestLog, PriceStore, ReferenceStore, SessionPrice, StoreError,
 };
@@ -52,6 +53,9 @@ struct FactorEntry {
 pub struct PanelCache {
     markets: Mutex<BTreeMap<MarketId, Entry>>,
     factors: Mutex<BTreeMap<String, FactorEntry>>,
+    /// Read prices from this Parquet catalog instead of the database (a backtest with
+    /// `catalog.backtest_prices = "catalog"`).
+    catalog: Option<std::path::PathBuf>,
 }
 
 /// Concurrent reads a load is split into: one per core of the machines this runs on. A
@@ -80,6 +84,38 @@ async fn load_rows(
         .collect())
 }
 
+/// The same rows as [`load_rows`], from the Parquet catalog at `dir` — after checking that
+/// it was exported from the data the database holds now (`fingerprint`).
+async fn load_rows_from_catalog(
+    dir: &std::path::Path,
+    market: &MarketId,
+    fingerprint: &str,
+    instruments: &[Instrument],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<BTreeMap<String, Vec<SessionPrice>>, StoreError> {
+    let dir = dir.to_owned();
+    let market = market.as_str().to_owned();
+    let fingerprint = fingerprint.to_owned();
+    let ids: Vec<InstrumentId> = instruments
+        .iter()
+        .map(|i| i.instrument_id.clone())
+        .collect();
+    let read = move || {
+        let catalog = CatalogReader::open(&dir)?;
+        catalog.check_current(&market, &fingerprint)?;
+        catalog.prices_many(&market, &ids, from, to)
+    };
+    let rows = tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| StoreError::Rejected(format!("reading prices from the catalog: {e}")))?
+        .map_err(|e| StoreError::Rejected(e.to_string()))?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, rows)| (id.as_str().to_owned(), rows))
+        .collect())
+}
+
 /// The last date a read for `to` covers.
 fn read_ahead(to: NaiveDate) -> NaiveDate {
     to.checked_add_days(Days::new(READ_AHEAD_DAYS))
@@ -87,6 +123,33 @@ fn read_ahead(to: NaiveDate) -> NaiveDate {
 }
 
 impl PanelCache {
+    /// A cache that reads its prices from the Parquet catalog at `dir` (instruments, factors
+    /// and the data fingerprint still come from the database).
+    pub fn reading_catalog(dir: std::path::PathBuf) -> Self {
+        Self {
+            catalog: Some(dir),
+            ..Self::default()
+        }
+    }
+
+    /// Every instrument's rows in `[from, to]`, from the catalog or the database.
+    async fn load(
+        &self,
+        db: &HistoricalDb,
+        market: &MarketId,
+        fingerprint: &str,
+        instruments: &[Instrument],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<BTreeMap<String, Vec<SessionPrice>>, StoreError> {
+        match &self.catalog {
+            Some(dir) => {
+                load_rows_from_catalog(dir, market, fingerprint, instruments, from, to).await
+            }
+            None => load_rows(db, instruments, from, to).await,
+        }
+    }
+
     /// The market's instruments and their rows from `history_days` calendar days before
     /// `as_of` up to `as_of`, with the market factor over the same dates: what
     /// [`prometheus::features::load::load_panel`] reads, from memory.
@@ -168,7 +231,9 @@ impl PanelCache {
             std::collections::btree_map::Entry::Vacant(v) => {
                 let instruments = db.instruments(Some(market)).await?;
                 let ahead = read_ahead(to);
-                let rows = load_rows(db, &instruments, from, ahead).await?;
+                let rows = self
+                    .load(db, market, fingerprint, &instruments, from, ahead)
+                    .await?;
                 v.insert(Entry {
                     fingerprint: fingerprint.to_owned(),
                     from,
@@ -180,7 +245,9 @@ impl PanelCache {
         };
         if from < entry.from {
             let before = entry.from.pred_opt().unwrap_or(entry.from);
-            let earlier = load_rows(db, &entry.instruments, from, before).await?;
+            let earlier = self
+                .load(db, market, fingerprint, &entry.instruments, from, before)
+                .await?;
             for (id, mut rows) in earlier {
                 let slot = entry.rows.entry(id).or_default();
                 rows.append(slot);
@@ -191,7 +258,9 @@ impl PanelCache {
         if to > entry.to {
             let after = entry.to.succ_opt().unwrap_or(entry.to);
             let ahead = read_ahead(to);
-            let later = load_rows(db, &entry.instruments, after, ahead).await?;
+            let later = self
+                .load(db, market, fingerprint, &entry.instruments, after, ahead)
+                .await?;
             for (id, rows) in later {
                 entry.rows.entry(id).or_default().extend(rows);
             }

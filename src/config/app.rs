@@ -17,6 +17,8 @@ pub struct AppConfig {
     pub daemon: DaemonConfig,
     /// Restart policies of the supervised actors.
     pub supervision: SupervisionConfig,
+    /// The Parquet catalog.
+    pub catalog: CatalogConfig,
 }
 
 impl AppConfig {
@@ -27,6 +29,45 @@ impl AppConfig {
         self.demo.validate(issues);
         self.daemon.validate(issues);
         self.supervision.validate(issues);
+        self.catalog.validate(issues);
+    }
+}
+
+/// Where backtests read their price panels from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceSource {
+    /// The historical database (the default).
+    #[default]
+    Database,
+    /// The Parquet catalog's `prices` dataset, checked to be current with the database.
+    Catalog,
+}
+
+/// The Parquet catalog (`pv2 export`) and whether backtests read prices from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// The catalog's directory (`pv2 export` writes there unless `--out` says otherwise).
+    pub dir: String,
+    /// Where backtests read their price panels: `database` or `catalog`.
+    pub backtest_prices: PriceSource,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            dir: "data/catalog".into(),
+            backtest_prices: PriceSource::Database,
+        }
+    }
+}
+
+impl CatalogConfig {
+    fn validate(&self, issues: &mut Issues) {
+        issues.check(self.dir.trim().is_empty(), "catalog.dir", || {
+            "is empty; name the catalog's directory (e.g. data/catalog)".to_owned()
+        });
     }
 }
 

@@ -19,8 +19,8 @@ mod source;
 pub mod tunable;
 
 pub use app::{
-    AppConfig, DaemonConfig, DemoConfig, IngestConfig, RestartPolicy, StorageConfig,
-    SupervisionConfig,
+    AppConfig, CatalogConfig, DaemonConfig, DemoConfig, IngestConfig, PriceSource, RestartPolicy,
+    StorageConfig, SupervisionConfig,
 };
 pub use canonical::{canonical_json, content_hash};
 pub use engine::{EngineConfig, VersionedConfig};

@@ -9,6 +9,6 @@
 //!   DuckDB, Spark) — and a price panel source for backtests.
 
 pub mod archive;
-// pub mod catalog;
+pub mod catalog;
 
 pub use archive::{ArchiveError, RawArchive};

@@ -33,7 +33,7 @@ mod kronos;
 mod migrate;
 mod news;
 pub(crate) mod pool;
-mod prices;
+pub(crate) mod prices;
 mod profiles;
 mod reference;
 mod runs;

@@ -335,7 +335,7 @@ async fn packed_sqlite(
 /// A `YYYY-MM-DD` date as SQLite stores it. The packed reads parse one per row — hundreds
 /// of thousands a load — and chrono's format-driven parser showed in their profile; this
 /// reads the fixed layout directly.
-fn parse_iso_date(s: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_iso_date(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -363,7 +363,7 @@ pub struct SessionPrice {
 }
 
 /// The adjusted open of a bar's raw open and close.
-fn adjusted_open(open: Option<f64>, close: Option<f64>, adj_close: f64) -> Option<f64> {
+pub(crate) fn adjusted_open(open: Option<f64>, close: Option<f64>, adj_close: f64) -> Option<f64> {
     let factor = match close {
         Some(c) if c > 0.0 => adj_close / c,
         _ => 1.0,

@@ -18,6 +18,7 @@ mod demo_represent;
 mod derive;
 mod drill;
 mod embed;
+mod export;
 mod import;
 mod init;
 mod kronos;
@@ -149,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init => init::run(&ctx).await,
         Command::Import { what } => import::run(&ctx, what).await,
         Command::Derive => derive::run(&ctx).await,
+        Command::Export(args) => export::run(&ctx, &args).await,
         Command::Demo(args) => demo::run(&ctx, &args).await,
         Command::Bench {
             what: BenchCommand::Ingest(args),

@@ -78,6 +78,9 @@ pub struct SpineOptions {
     pub audit_reads: bool,
     /// The "reads the future" negative control's look-ahead.
     pub look_ahead: Option<LookAhead>,
+    /// Read price panels from this Parquet catalog instead of the historical database (a
+    /// backtest with `catalog.backtest_prices = "catalog"`).
+    pub prices_from_catalog: Option<std::path::PathBuf>,
 }
 
 impl Spine {
@@ -173,7 +176,10 @@ impl Spine {
         if !faults.is_empty() {
             events.record("spine", EventKind::FaultsArmed, faults.to_string());
         }
-        let panels = Arc::new(PanelCache::default());
+        let panels = Arc::new(match &options.prices_from_catalog {
+            Some(dir) => PanelCache::reading_catalog(dir.clone()),
+            None => PanelCache::default(),
+        });
         let reads = Arc::new(ReadAudit::new(
             options.audit_reads,
             options.look_ahead.clone(),
