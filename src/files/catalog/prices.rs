@@ -12,9 +12,20 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type};
 use arrow_array::{Array, RecordBatch};
 use chrono::{Datelike, NaiveDate};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+/// The `prices` columns a panel is built from.
+const PANEL_COLUMNS: [&str; 6] = [
+    "instrument_id",
+    "trade_date",
+    "open",
+    "close",
+    "adj_close",
+    "volume",
+];
 
 /// A catalog opened for reading: its directory and manifest.
 #[derive(Clone, Debug)]
@@ -98,8 +109,12 @@ impl CatalogReader {
                 path: path.clone(),
                 reason,
             };
+            // Only the columns a panel needs: high, low and the batch are never decoded.
             let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .and_then(|b| b.with_batch_size(65_536).build())
+                .and_then(|b| {
+                    let mask = ProjectionMask::columns(b.parquet_schema(), PANEL_COLUMNS);
+                    b.with_projection(mask).with_batch_size(65_536).build()
+                })
                 .map_err(|e| bad(e.to_string()))?;
             for batch in reader {
                 let batch = batch.map_err(|e| bad(e.to_string()))?;
