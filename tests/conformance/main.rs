@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod catalog;
 mod compare;
 
 mod decisions;
