@@ -200,8 +200,20 @@ async fn encode_partitions(
     let sql = select(d);
     let what = "read a dataset for the catalog";
     let mut open: Option<Open> = None;
+    // SQLite sorts a dataset into partition order; with the pool's in-memory temp store
+    // the sort of the largest tables held gigabytes (3.3 GB for 500 names × 21 years), so
+    // this read's connection spills its sort to temporary files instead.
+    let sqlite = matches!(pool, Pool::Sqlite(_));
     on_pool!(pool, p => {
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch(p);
+        let mut conn = p.acquire().await.map_err(StoreError::query(what))?;
+        if sqlite {
+            sqlx::query("PRAGMA temp_store = FILE")
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::query("spill the catalog's sort to disk"))?;
+        }
+        let streamed = async {
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch(&mut *conn);
         while let Some(row) = rows.try_next().await.map_err(StoreError::query(what))? {
             let market: String = row.try_get(0).map_err(StoreError::query(what))?;
             let date: String = row.try_get(1).map_err(StoreError::query(what))?;
@@ -257,6 +269,16 @@ async fn encode_partitions(
                 o.flush(d, dir)?;
             }
         }
+        Ok::<(), CatalogError>(())
+        }
+        .await;
+        if sqlite {
+            sqlx::query("PRAGMA temp_store = MEMORY")
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::query("restore the in-memory temp store"))?;
+        }
+        streamed?;
     });
     if let Some(o) = open.take() {
         let (m, y, n, bytes) = o.close(d, dir)?;
