@@ -92,6 +92,39 @@ fn import_prints_a_summary_and_quarantines_bad_rows() {
 }
 
 #[test]
+fn a_batch_is_replayed_from_the_archive_after_its_file_is_gone() {
+    let s = Sandbox::new();
+    let f = s.file(
+        "aaa.csv",
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,10,11,9,10.5,10.4,1000\n2024-01-03,10,11,9,12,10.4,5\n",
+    );
+    let o = s.pv2(&[
+        "import", "prices", "--format", "yahoo", "--symbol", "AAA", "--output", "json", &f,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let batch = first["batch_id"].as_str().unwrap().to_owned();
+    std::fs::remove_file(&f).unwrap();
+    let o = s.pv2(&["import", "replay", "--output", "json", &batch]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let replayed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(replayed["batch_id"], first["batch_id"], "the same batch");
+    assert_eq!(replayed["file"], first["file"], "under its recorded name");
+    assert_eq!(replayed["rows"]["unchanged"], 1, "{replayed}");
+    assert_eq!(replayed["rejected_by_reason"], first["rejected_by_reason"]);
+    let archived = std::fs::read_dir(s.dir.path().join("data/archive/sha256"))
+        .unwrap()
+        .count();
+    assert_eq!(archived, 1, "one file, stored once");
+
+    let o = s.pv2(&["import", "replay", "b-0000"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("no batch `b-0000`"), "{err}");
+}
+
+#[test]
 fn bad_files_exit_non_zero_with_one_line() {
     let s = Sandbox::new();
     let f = s.file(
