@@ -65,23 +65,15 @@ const PARALLEL_READS: usize = 2;
 
 async fn load_rows(
     db: &HistoricalDb,
-    instruments: &[Instrument],
+    ids: &[InstrumentId],
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<BTreeMap<String, Vec<SessionPrice>>, StoreError> {
-    let ids: Vec<InstrumentId> = instruments
-        .iter()
-        .map(|i| i.instrument_id.clone())
-        .collect();
+) -> Result<BTreeMap<InstrumentId, Vec<SessionPrice>>, StoreError> {
     let part = ids.len().div_ceil(PARALLEL_READS).max(1);
     let parts =
         futures::future::try_join_all(ids.chunks(part).map(|c| db.prices_many(c, from, to)))
             .await?;
-    Ok(parts
-        .into_iter()
-        .flatten()
-        .map(|(id, rows)| (id.as_str().to_owned(), rows))
-        .collect())
+    Ok(parts.into_iter().flatten().collect())
 }
 
 /// The same rows as [`load_rows`], from the Parquet catalog at `dir` — after checking that
@@ -90,30 +82,22 @@ async fn load_rows_from_catalog(
     dir: &std::path::Path,
     market: &MarketId,
     fingerprint: &str,
-    instruments: &[Instrument],
+    ids: Vec<InstrumentId>,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<BTreeMap<String, Vec<SessionPrice>>, StoreError> {
+) -> Result<BTreeMap<InstrumentId, Vec<SessionPrice>>, StoreError> {
     let dir = dir.to_owned();
     let market = market.as_str().to_owned();
     let fingerprint = fingerprint.to_owned();
-    let ids: Vec<InstrumentId> = instruments
-        .iter()
-        .map(|i| i.instrument_id.clone())
-        .collect();
     let read = move || {
         let catalog = CatalogReader::open(&dir)?;
         catalog.check_current(&market, &fingerprint)?;
         catalog.prices_many(&market, &ids, from, to)
     };
-    let rows = tokio::task::spawn_blocking(read)
+    tokio::task::spawn_blocking(read)
         .await
         .map_err(|e| StoreError::Rejected(format!("reading prices from the catalog: {e}")))?
-        .map_err(|e| StoreError::Rejected(e.to_string()))?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, rows)| (id.as_str().to_owned(), rows))
-        .collect())
+        .map_err(|e| StoreError::Rejected(e.to_string()))
 }
 
 /// The last date a read for `to` covers.
@@ -142,12 +126,18 @@ impl PanelCache {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<BTreeMap<String, Vec<SessionPrice>>, StoreError> {
-        match &self.catalog {
-            Some(dir) => {
-                load_rows_from_catalog(dir, market, fingerprint, instruments, from, to).await
-            }
-            None => load_rows(db, instruments, from, to).await,
-        }
+        let ids: Vec<InstrumentId> = instruments
+            .iter()
+            .map(|i| i.instrument_id.clone())
+            .collect();
+        let rows = match &self.catalog {
+            Some(dir) => load_rows_from_catalog(dir, market, fingerprint, ids, from, to).await?,
+            None => load_rows(db, &ids, from, to).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(id, rows)| (id.as_str().to_owned(), rows))
+            .collect())
     }
 
     /// The market's instruments and their rows from `history_days` calendar days before

@@ -7,7 +7,6 @@
 //! the digest again: a file changed on disk is reported, never silently re-imported.
 
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Why the archive could not store or return a file.
@@ -100,10 +99,6 @@ impl RawArchive {
     pub fn put(&self, bytes: &[u8]) -> Result<Archived, ArchiveError> {
         let sha256 = sha256_hex(bytes);
         let path = self.path_of(&sha256)?;
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| ArchiveError::Io { path, source }
-        };
         if let Ok(meta) = std::fs::metadata(&path)
             && meta.len() == bytes.len() as u64
         {
@@ -112,20 +107,10 @@ impl RawArchive {
                 written: false,
             });
         }
-        let parent = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-        // A temporary name of its own per writer: two imports of the same bytes at once
-        // each write their copy and the renames, both whole, replace one another.
-        let tmp = parent.join(format!(
-            ".{}.{}.tmp",
-            &sha256[2..],
-            std::process::id() as u64 * 1_000_003 + tmp_counter()
-        ));
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        drop(f);
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        // Two imports of the same bytes at once each write a whole copy; the renames
+        // replace one another.
+        super::write_atomically(&path, bytes)
+            .map_err(|(path, source)| ArchiveError::Io { path, source })?;
         Ok(Archived {
             sha256,
             written: true,
@@ -154,12 +139,6 @@ impl RawArchive {
         }
         Ok(bytes)
     }
-}
-
-fn tmp_counter() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[cfg(test)]

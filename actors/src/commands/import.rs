@@ -87,10 +87,7 @@ pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("replaying batch {batch}"))?;
             match replayed {
-                Replayed::Imported { source, outcome } => {
-                    let kind = source.split(':').next().unwrap_or("prices").to_owned();
-                    (outcome, *output, summary_kind(&kind))
-                }
+                Replayed::Imported { source, outcome } => (outcome, *output, summary_kind(&source)),
                 Replayed::Fills {
                     market,
                     outcome,
@@ -126,9 +123,9 @@ pub async fn run(ctx: &Context, what: ImportCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The summary's name for a batch kind (`prices:wide` → `prices`).
-fn summary_kind(kind: &str) -> &'static str {
-    match kind {
+/// The summary's name for a batch's source (`prices:wide` → `prices`).
+fn summary_kind(source: &str) -> &'static str {
+    match source {
         "instruments" => "instruments",
         "news" => "news",
         "fundamentals" => "fundamentals",

@@ -17,7 +17,6 @@ pub use datasets::{DATASETS, Database, Dataset, Kind, dataset};
 pub use export::{DatasetSummary, export};
 pub use manifest::Manifest;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Why the catalog could not be written or read.
@@ -55,23 +54,8 @@ pub enum CatalogError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
-/// so a reader sees the old file or the new one, never a part.
+/// [`crate::files::write_atomically`], its error as a [`CatalogError`].
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {
-    let io = |p: &Path| {
-        let p = p.to_owned();
-        move |source| CatalogError::Io { path: p, source }
-    };
-    let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io(parent))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io(path))
+    crate::files::write_atomically(path, bytes)
+        .map_err(|(path, source)| CatalogError::Io { path, source })
 }

@@ -85,7 +85,8 @@ impl CatalogReader {
         to: NaiveDate,
     ) -> Result<BTreeMap<InstrumentId, Vec<SessionPrice>>, CatalogError> {
         let wanted: BTreeSet<&str> = instruments.iter().map(InstrumentId::as_str).collect();
-        let mut out: BTreeMap<InstrumentId, Vec<SessionPrice>> = BTreeMap::new();
+        // Keyed by text while reading: a row's instrument is looked up without allocating.
+        let mut out: BTreeMap<String, Vec<SessionPrice>> = BTreeMap::new();
         let Some(entry) = self.manifest.datasets.get("prices") else {
             return Err(CatalogError::NotCurrent(format!(
                 "the catalog at {} has no prices dataset; run `pv2 export --dataset prices`",
@@ -121,7 +122,10 @@ impl CatalogReader {
                 read_batch(&batch, &wanted, lo, hi, &mut out).map_err(bad)?;
             }
         }
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|(id, rows)| (InstrumentId::new(id), rows))
+            .collect())
     }
 }
 
@@ -134,7 +138,7 @@ fn read_batch(
     wanted: &BTreeSet<&str>,
     lo: i32,
     hi: i32,
-    out: &mut BTreeMap<InstrumentId, Vec<SessionPrice>>,
+    out: &mut BTreeMap<String, Vec<SessionPrice>>,
 ) -> Result<(), String> {
     let column = |name: &str| {
         batch
@@ -180,7 +184,12 @@ fn read_batch(
             volume: get(volume, i),
             open: adjusted_open(get(open, i), get(close, i), adj_close),
         };
-        out.entry(InstrumentId::new(id)).or_default().push(row);
+        match out.get_mut(id) {
+            Some(rows) => rows.push(row),
+            None => {
+                out.insert(id.to_owned(), vec![row]);
+            }
+        }
     }
     Ok(())
 }
