@@ -5,7 +5,7 @@ use crate::cli::GlobalArgs;
 use anyhow::Context as _;
 use prometheus::config::{AppConfig, ConfigSource, MarketsConfig, VersionedConfig};
 use prometheus::derived::DerivedConfig;
-use prometheus::store::{BulkTuning, ReferenceStore, Stores, redact_url};
+use prometheus::store::{BulkTuning, ReferenceStore, Stores, WriterFault, redact_url};
 
 /// Configuration of one `pv2` invocation.
 #[derive(Clone, Debug)]
@@ -17,6 +17,8 @@ pub struct Context {
     pub app: AppConfig,
     /// `markets.toml`.
     pub markets: MarketsConfig,
+    /// A fault for the runtime database's batching writer (`--faults writer:abort@N`).
+    pub writer_fault: Option<(WriterFault, u64)>,
 }
 
 impl Context {
@@ -42,10 +44,14 @@ impl Context {
             app.storage.runtime_db.clone_from(url);
         }
         let markets = source.load_markets()?;
+        let writer_fault =
+            crate::spine::faults::writer_fault(global.faults.as_deref().unwrap_or(""))
+                .map_err(anyhow::Error::msg)?;
         Ok(Self {
             source,
             app,
             markets,
+            writer_fault,
         })
     }
 
@@ -76,6 +82,14 @@ impl Context {
             .upsert_markets(&self.markets.to_markets())
             .await
             .context("registering markets")?;
+        if let Some((fault, group)) = self.writer_fault
+            && !stores.runtime.inject_writer_fault(fault, group)
+        {
+            anyhow::bail!(
+                "the writer fault needs a SQLite runtime database file: {} has no batching writer",
+                redact_url(&s.runtime_db)
+            );
+        }
         Ok(stores)
     }
 

@@ -12,43 +12,7 @@ use serde_json::Value;
 
 /// A 60-name, two-year demo market whose daily ingest reads an (empty) inbox.
 fn demo_env() -> Env {
-    demo_in(Env::with(None, "", ""))
-}
-
-/// The demo market in `env`'s databases.
-fn demo_in(env: Env) -> Env {
-    let cfg = env.config_dir();
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
-    // The shipped DAGs and engine configs, as the operator has them.
-    std::fs::copy(repo.join("dags.toml"), cfg.join("dags.toml")).unwrap();
-    for dir in ["engines", "strategies"] {
-        std::fs::create_dir_all(cfg.join(dir)).unwrap();
-        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
-            let e = e.unwrap();
-            std::fs::copy(e.path(), cfg.join(dir).join(e.file_name())).unwrap();
-        }
-    }
-    std::fs::write(
-        cfg.join("engines/ingest.toml"),
-        format!(
-            "source = \"inbox\"\ninbox_dir = \"{}\"\n",
-            env.dir.path().join("inbox").display()
-        ),
-    )
-    .unwrap();
-    common::pv2_ok(
-        &env,
-        &[
-            "demo",
-            "--instruments",
-            "60",
-            "--years",
-            "2",
-            "--encode-sessions",
-            "1",
-        ],
-    );
-    env
+    common::shipped_demo(Env::with(None, "", ""))
 }
 
 fn drill(env: &Env, faults: &str) -> (bool, Value) {
@@ -152,7 +116,7 @@ fn a_permanent_error_fails_the_chain_at_once_and_an_actor_thread_panic_is_superv
 #[test]
 fn the_drill_runs_on_postgres_copies_too() {
     let env = common::in_system(Env::postgres("chaos_drill", "", ""));
-    let env = demo_in(env);
+    let env = common::shipped_demo(env);
     let (ok, report) = drill(&env, "portfolio:panic@1,derived:error@1");
     for r in rows(&report) {
         assert_eq!(r["verdict"]["result"], "identical", "{r}");

@@ -211,19 +211,21 @@ fn sqlite_chunks(n: usize, per: usize) -> Vec<usize> {
     sizes
 }
 
-/// Writes `rows` with multi-row statements of `rows_per_statement` rows at most (see
-/// [`sqlite_chunks`]).
-async fn write_sqlite<R: BulkRow>(
-    conn: &mut SqliteConnection,
+/// A SQLite statement with its arguments bound, owning everything it needs: what a write
+/// batch carries to the batching writer ([`super::writer`]) to run on its own connection.
+pub(crate) type SqliteStatement = sqlx::query::Query<'static, sqlx::Sqlite, SqliteArguments>;
+
+/// The multi-row statements that write `rows`, `rows_per_statement` rows at most each (see
+/// [`sqlite_chunks`]), ready to run.
+pub(crate) fn sqlite_statements<R: BulkRow>(
     spec: &TableSpec,
     rows: &[R],
     mode: WriteMode,
     rows_per_statement: usize,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<SqliteStatement>, StoreError> {
     let per = rows_per_statement.clamp(1, 32_766 / spec.columns.len().max(1));
-    let mut statements: std::collections::BTreeMap<usize, String> =
-        std::collections::BTreeMap::new();
-    let mut written = 0;
+    let mut texts: std::collections::BTreeMap<usize, String> = std::collections::BTreeMap::new();
+    let mut statements = Vec::new();
     let mut at = 0;
     for size in sqlite_chunks(rows.len(), per) {
         let chunk = &rows[at..at + size];
@@ -242,11 +244,26 @@ async fn write_sqlite<R: BulkRow>(
                 spec.name
             )));
         }
-        let sql = statements
+        let sql = texts
             .entry(size)
             .or_insert_with(|| sqlite_statement(spec, size, mode))
             .clone();
-        let done = sqlx::query_with(AssertSqlSafe(sql), sink.args)
+        statements.push(sqlx::query_with(AssertSqlSafe(sql), sink.args));
+    }
+    Ok(statements)
+}
+
+/// Writes `rows` on `conn` with the statements of [`sqlite_statements`].
+async fn write_sqlite<R: BulkRow>(
+    conn: &mut SqliteConnection,
+    spec: &TableSpec,
+    rows: &[R],
+    mode: WriteMode,
+    rows_per_statement: usize,
+) -> Result<u64, StoreError> {
+    let mut written = 0;
+    for statement in sqlite_statements(spec, rows, mode, rows_per_statement)? {
+        let done = statement
             .execute(&mut *conn)
             .await
             .map_err(StoreError::query("bulk insert (sqlite)"))?;

@@ -7,8 +7,8 @@ use super::RuntimeDb;
 use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::{on_pool, placeholders};
-use super::tx::BeginWrite;
 use super::world_state::Stamp;
+use super::writer::BeginBatch;
 use crate::domain::ConfigId;
 use crate::engines::assessment::{Families, FittedWeights, ForecastSkill, ScoreLabel, ScoreRow};
 use crate::engines::portfolio::risk::RiskReport;
@@ -306,10 +306,9 @@ impl DecisionStore for RuntimeDb {
             .map_err(|e| StoreError::Rejected(format!("weights do not serialise: {e}")))?;
         let what = "write scores";
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
-            sqlx::query("DELETE FROM instrument_scores WHERE strategy_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
-                .bind(strategy_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
-                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
+            tx.run(sqlx::query("DELETE FROM instrument_scores WHERE strategy_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
+                .bind(strategy_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query(what))?;
             let horizon = to_i64(horizon_days);
             let cells: Vec<_> = rows
                 .iter()
@@ -338,15 +337,14 @@ impl DecisionStore for RuntimeDb {
                 Some((d, k)) => (Some(*d), Some(k.ic), Some(k.rank_ic), Some(to_i64(k.names))),
                 None => (None, None, None, None),
             };
-            sqlx::query("INSERT INTO assessment_runs (strategy_id, market_id, as_of_date, config_id, run_id, samples, dates, weights, \
+            tx.run(sqlx::query("INSERT INTO assessment_runs (strategy_id, market_id, as_of_date, config_id, run_id, samples, dates, weights, \
                  dispersion, forecast_date, ic, rank_ic, ic_names) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (strategy_id, market_id, as_of_date, config_id) DO UPDATE SET run_id = excluded.run_id, \
                  samples = excluded.samples, dates = excluded.dates, weights = excluded.weights, dispersion = excluded.dispersion, \
                  forecast_date = excluded.forecast_date, ic = excluded.ic, rank_ic = excluded.rank_ic, ic_names = excluded.ic_names")
                 .bind(strategy_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str()).bind(s.run_id.as_str())
                 .bind(to_i64(run.fit.samples)).bind(to_i64(run.fit.dates)).bind(&weights).bind(run.fit.dispersion)
-                .bind(fd).bind(ic).bind(ric).bind(names)
-                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+                .bind(fd).bind(ic).bind(ric).bind(names)).await.map_err(StoreError::query(what))?;
             tx.commit().await.map_err(StoreError::query(what))?;
         });
         Ok(())
@@ -512,10 +510,9 @@ impl DecisionStore for RuntimeDb {
             .collect::<Result<_, _>>()
             .map_err(|e| StoreError::Rejected(format!("reasons do not serialise: {e}")))?;
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
-            sqlx::query("DELETE FROM universe_members WHERE universe_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
-                .bind(universe_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
-                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
+            tx.run(sqlx::query("DELETE FROM universe_members WHERE universe_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
+                .bind(universe_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query(what))?;
             let cells: Vec<_> = members
                 .iter()
                 .zip(&reasons)
@@ -591,10 +588,9 @@ impl DecisionStore for RuntimeDb {
         let body = serde_json::to_string(report)
             .map_err(|e| StoreError::Rejected(format!("risk report does not serialise: {e}")))?;
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
-            sqlx::query("DELETE FROM target_portfolios WHERE portfolio_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
-                .bind(portfolio_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
-                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
+            tx.run(sqlx::query("DELETE FROM target_portfolios WHERE portfolio_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
+                .bind(portfolio_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query(what))?;
             let rows: Vec<_> = weights
                 .iter()
                 .map(|(id, w)| {
@@ -611,7 +607,7 @@ impl DecisionStore for RuntimeDb {
                 })
                 .collect();
             tx.write_rows(&TARGET_PORTFOLIOS, &rows, WriteMode::Insert, &BulkTuning::default()).await?;
-            sqlx::query("INSERT INTO portfolio_risk_reports (portfolio_id, as_of_date, config_id, market_id, run_id, method, names, \
+            tx.run(sqlx::query("INSERT INTO portfolio_risk_reports (portfolio_id, as_of_date, config_id, market_id, run_id, method, names, \
                  ex_ante_vol, historical_es_99, scenario_es_99, turnover, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (portfolio_id, as_of_date, config_id) DO UPDATE SET market_id = excluded.market_id, run_id = excluded.run_id, \
                  method = excluded.method, names = excluded.names, ex_ante_vol = excluded.ex_ante_vol, \
@@ -621,8 +617,7 @@ impl DecisionStore for RuntimeDb {
                 .bind(method).bind(to_i64(report.names)).bind(report.ex_ante_vol)
                 .bind(report.historical.map(|h| h.p99.es))
                 .bind(report.scenario.as_ref().map(|x| x.tails.p99.es))
-                .bind(report.turnover).bind(&body)
-                .execute(&mut *tx).await.map_err(StoreError::query(what))?;
+                .bind(report.turnover).bind(&body)).await.map_err(StoreError::query(what))?;
             tx.commit().await.map_err(StoreError::query(what))?;
         });
         Ok(())

@@ -4,7 +4,7 @@ use super::RuntimeDb;
 use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
-use super::tx::BeginWrite;
+use super::writer::BeginBatch;
 use crate::domain::EventKind;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -59,7 +59,7 @@ impl EventLog for RuntimeDb {
             .collect();
         // In a write transaction so it takes its turn with the process's other writers.
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
             tx.write_rows(&ACTOR_EVENTS, &rows, WriteMode::Insert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query(what))
         })

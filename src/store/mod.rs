@@ -43,6 +43,7 @@ mod synthetic_truth;
 mod trading;
 mod tx;
 mod world_state;
+mod writer;
 
 pub use backtests::{BacktestRun, BacktestStore, StoredDay};
 pub use bulk::BulkTuning;
@@ -75,6 +76,7 @@ pub use shadows::{ShadowRun, ShadowSpec, ShadowStore};
 pub use synthetic_truth::SyntheticTruthStore;
 pub use trading::{TradingModeChange, TradingStore};
 pub use world_state::{Stamp, StoredScenarioSet, TransitionRow, WorldOutput, WorldStateStore};
+pub use writer::WriterFault;
 
 use crate::config::StorageConfig;
 
@@ -119,6 +121,8 @@ impl HistoricalDb {
 #[derive(Clone, Debug)]
 pub struct RuntimeDb {
     pool: Pool,
+    /// Engine outputs, run records and events go through here ([`writer`]).
+    writes: writer::Writes,
 }
 
 impl RuntimeDb {
@@ -133,7 +137,22 @@ impl RuntimeDb {
     /// Migrates the runtime schema on an open pool.
     async fn on(pool: Pool) -> Result<Self, StoreError> {
         migrate(&pool, Schema::Runtime).await?;
-        Ok(Self { pool })
+        let writes = writer::Writes::for_pool(&pool);
+        Ok(Self { pool, writes })
+    }
+
+    /// Arms a fault in the batching writer, striking its `group`-th group from now after
+    /// the group's statements ran and before its commit: the drill of the writer's
+    /// promise (`PV2_FAULTS=writer:abort@N`). Returns false when the database has no
+    /// batching writer (PostgreSQL, in-memory SQLite).
+    pub fn inject_writer_fault(&self, fault: WriterFault, group: u64) -> bool {
+        self.writes.inject(fault, group)
+    }
+
+    /// Commits what the batching writer has queued and stops it; later writes through it
+    /// fail. The pool stays open for reads.
+    pub async fn stop_writer(&self) {
+        self.writes.stop().await;
     }
 
     /// The underlying pool.
@@ -183,6 +202,7 @@ impl Stores {
 
     /// Closes both pools.
     pub async fn close(&self) {
+        self.runtime.writes.stop().await;
         self.historical.pool.close().await;
         self.runtime.pool.close().await;
     }

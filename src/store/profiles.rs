@@ -5,7 +5,7 @@ use super::RuntimeDb;
 use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
-use super::tx::BeginWrite;
+use super::writer::BeginBatch;
 use crate::domain::{ConfigId, RunId};
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -88,7 +88,7 @@ impl ProfileStore for RuntimeDb {
             })
             .collect();
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query("write profiles"))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write profiles"))?;
             tx.write_rows(&PROFILES, &cells, WriteMode::Upsert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query("write profiles"))?;
         });

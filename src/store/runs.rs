@@ -3,7 +3,7 @@
 use super::RuntimeDb;
 use super::error::StoreError;
 use super::pool::on_pool;
-use super::tx::BeginWrite;
+use super::writer::BeginBatch;
 use crate::domain::{AttemptState, ConfigId, ErrorClass, RunStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -257,15 +257,13 @@ macro_rules! bind_job_run {
 impl RunStore for RuntimeDb {
     async fn record_runs(&self, records: &[RunRecord]) -> Result<(), StoreError> {
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query("begin run records"))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("begin run records"))?;
             for r in records {
                 match r {
-                    RunRecord::Run(run) => bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run)
-                        .execute(&mut *tx)
+                    RunRecord::Run(run) => tx.run(bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run))
                         .await
                         .map_err(StoreError::query("write dag run"))?,
-                    RunRecord::Job(job) => bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job)
-                        .execute(&mut *tx)
+                    RunRecord::Job(job) => tx.run(bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job))
                         .await
                         .map_err(StoreError::query("write job run"))?,
                 };
@@ -276,23 +274,17 @@ impl RunStore for RuntimeDb {
 
     async fn upsert_dag_run(&self, run: &DagRunRecord) -> Result<(), StoreError> {
         on_pool!(&self.pool, p => {
-            let mut c = p.write_conn().await.map_err(StoreError::query("write dag run"))?;
-            bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run)
-            .execute(&mut *c)
-            .await
-            .map(|_| ())
-            .map_err(StoreError::query("write dag run"))
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write dag run"))?;
+            tx.run(bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run)).await.map_err(StoreError::query("write dag run"))?;
+            tx.commit().await.map_err(StoreError::query("write dag run"))
         })
     }
 
     async fn upsert_job_run(&self, job: &JobRunRecord) -> Result<(), StoreError> {
         on_pool!(&self.pool, p => {
-            let mut c = p.write_conn().await.map_err(StoreError::query("write job run"))?;
-            bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job)
-            .execute(&mut *c)
-            .await
-            .map(|_| ())
-            .map_err(StoreError::query("write job run"))
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write job run"))?;
+            tx.run(bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job)).await.map_err(StoreError::query("write job run"))?;
+            tx.commit().await.map_err(StoreError::query("write job run"))
         })
     }
 

@@ -44,6 +44,17 @@ impl<DB: Database> WriteTx<DB> {
     }
 }
 
+impl WriteTx<Postgres> {
+    /// Runs one statement of a write batch: on PostgreSQL a batch is this transaction and
+    /// each statement runs as it is added (see [`super::writer`]).
+    pub(crate) async fn run(
+        &mut self,
+        statement: sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<(), sqlx::Error> {
+        statement.execute(&mut *self.tx).await.map(|_| ())
+    }
+}
+
 impl<DB: Database> Deref for WriteTx<DB> {
     type Target = DB::Connection;
     fn deref(&self) -> &Self::Target {
@@ -91,10 +102,26 @@ pub(crate) trait BeginWrite {
 /// Waits for this process's write turn on the SQLite file of `pool` (`None` for an
 /// in-memory database, which is its own).
 async fn write_turn(pool: &sqlx::Pool<Sqlite>) -> Result<Option<OwnedMutexGuard<()>>, sqlx::Error> {
-    let file = pool.connect_options().get_filename().to_path_buf();
-    if file.as_os_str() == ":memory:" {
+    write_turn_on(pool.connect_options().get_filename()).await
+}
+
+/// Whether a SQLite pool's file name is an in-memory database (`:memory:`, or the shared
+/// `file:sqlx-in-memory-N` name sqlx gives `sqlite::memory:`), which no other connection
+/// of another pool can open.
+pub(crate) fn in_memory(file: &std::path::Path) -> bool {
+    let name = file.to_string_lossy();
+    name == ":memory:" || (name.starts_with("file:") && name.contains("memory"))
+}
+
+/// Waits for this process's write turn on the SQLite database `file` (`None` for
+/// `:memory:`): the batching writer takes it for each group it commits.
+pub(crate) async fn write_turn_on(
+    file: &std::path::Path,
+) -> Result<Option<OwnedMutexGuard<()>>, sqlx::Error> {
+    if in_memory(file) {
         return Ok(None);
     }
+    let file = file.to_path_buf();
     let gate = {
         let mut gates = GATES
             .lock()

@@ -8,7 +8,7 @@ use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMo
 use super::embeddings::{blob_to_vector, vector_to_blob};
 use super::error::StoreError;
 use super::pool::on_pool;
-use super::tx::BeginWrite;
+use super::writer::BeginBatch;
 use crate::domain::{ConfigId, RunId};
 use crate::engines::fragility::FragilityRow;
 use crate::engines::regime::{RegimeDay, RegimeLabel};
@@ -288,18 +288,16 @@ impl WorldStateStore for RuntimeDb {
     ) -> Result<(), StoreError> {
         let body = json("regime", day)?;
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query("write regime"))?;
-            sqlx::query("DELETE FROM regime_transitions WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3")
-                .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
-                .execute(&mut *tx).await.map_err(StoreError::query("write regime"))?;
-            sqlx::query("INSERT INTO regimes (market_id, as_of_date, config_id, run_id, model_id, label, raw_label, change_risk, body) \
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write regime"))?;
+            tx.run(sqlx::query("DELETE FROM regime_transitions WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3")
+                .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query("write regime"))?;
+            tx.run(sqlx::query("INSERT INTO regimes (market_id, as_of_date, config_id, run_id, model_id, label, raw_label, change_risk, body) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (market_id, as_of_date, config_id) DO UPDATE SET \
                  run_id = excluded.run_id, model_id = excluded.model_id, label = excluded.label, raw_label = excluded.raw_label, \
                  change_risk = excluded.change_risk, body = excluded.body")
                 .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str()).bind(s.run_id.as_str())
                 .bind(&day.model_id).bind(day.label.as_str()).bind(day.raw_label.as_str())
-                .bind(day.change_risk).bind(&body)
-                .execute(&mut *tx).await.map_err(StoreError::query("write regime"))?;
+                .bind(day.change_risk).bind(&body)).await.map_err(StoreError::query("write regime"))?;
             let rows: Vec<_> = transitions
                 .iter()
                 .map(|t| {
@@ -434,14 +432,13 @@ impl WorldStateStore for RuntimeDb {
             .map(|r| json("stability row", r))
             .collect::<Result<_, _>>()?;
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query("write stability"))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write stability"))?;
             for sql in [
                 "DELETE FROM stability_vectors WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3",
                 "DELETE FROM soft_target_classes WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3",
             ] {
-                sqlx::query(sql)
-                    .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
-                    .execute(&mut *tx).await.map_err(StoreError::query("write stability"))?;
+                tx.run(sqlx::query(sql)
+                    .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query("write stability"))?;
             }
             let tuning = BulkTuning::default();
             let vectors: Vec<_> = rows
@@ -525,10 +522,9 @@ impl WorldStateStore for RuntimeDb {
             .map(|r| json("fragility row", r))
             .collect::<Result<_, _>>()?;
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query("write fragility"))?;
-            sqlx::query("DELETE FROM fragility_measures WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3")
-                .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())
-                .execute(&mut *tx).await.map_err(StoreError::query("write fragility"))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write fragility"))?;
+            tx.run(sqlx::query("DELETE FROM fragility_measures WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3")
+                .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query("write fragility"))?;
             let cells: Vec<_> = rows
                 .iter()
                 .zip(&bodies)
@@ -591,21 +587,19 @@ impl WorldStateStore for RuntimeDb {
         }
         let tag = set.kind.tag();
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query("write scenario set"))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write scenario set"))?;
             for sql in [
                 "DELETE FROM scenario_paths WHERE set_id = $1",
                 "DELETE FROM scenario_sets WHERE set_id = $1",
             ] {
-                sqlx::query(sql)
-                    .bind(&set.set_id)
-                    .execute(&mut *tx).await.map_err(StoreError::query("write scenario set"))?;
+                tx.run(sqlx::query(sql)
+                    .bind(&set.set_id)).await.map_err(StoreError::query("write scenario set"))?;
             }
-            sqlx::query("INSERT INTO scenario_sets (set_id, market_id, as_of_date, config_id, kind, paths, stored_paths, horizon, instruments, run_id) \
+            tx.run(sqlx::query("INSERT INTO scenario_sets (set_id, market_id, as_of_date, config_id, kind, paths, stored_paths, horizon, instruments, run_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(&set.set_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str()).bind(&tag)
                 .bind(set.paths as i64).bind((paths.len() - 1) as i64).bind(set.horizon as i64)
-                .bind(&instruments).bind(s.run_id.as_str())
-                .execute(&mut *tx).await.map_err(StoreError::query("write scenario set"))?;
+                .bind(&instruments).bind(s.run_id.as_str())).await.map_err(StoreError::query("write scenario set"))?;
             let rows: Vec<_> = paths
                 .iter()
                 .map(|(path, kind, dates, blob)| {

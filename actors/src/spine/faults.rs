@@ -12,7 +12,13 @@
 //!   ignored).
 //!
 //! Example: `stability:panic@1,ingest:hang@2`.
+//!
+//! The runtime database's batching writer takes faults of its own, `writer:abort@N` and
+//! `writer:panic@N`: its N-th group of writes aborts the process (or panics its thread)
+//! after the group's statements ran and before they are committed — the crash between
+//! enqueue and commit that must never leave a job SUCCEEDED without its rows.
 
+use prometheus::store::WriterFault;
 use std::fmt;
 
 /// What an injected fault does.
@@ -87,6 +93,40 @@ impl fmt::Display for Fault {
     }
 }
 
+/// The name the batching writer's faults go by.
+const WRITER: &str = "writer:";
+
+/// The batching writer's fault in a spec list (`writer:abort@N` or `writer:panic@N`), if
+/// any: what to inject and into which group.
+///
+/// # Errors
+/// A message naming the bad spec and the accepted forms.
+pub fn writer_fault(spec: &str) -> Result<Option<(WriterFault, u64)>, String> {
+    let mut found = None;
+    for item in spec.split(',').map(str::trim) {
+        let Some(rest) = item.strip_prefix(WRITER) else {
+            continue;
+        };
+        let bad = |why: &str| {
+            format!("fault spec `{item}`: {why} (expected writer:abort@N or writer:panic@N, N ≥ 1)")
+        };
+        let (kind, n) = rest.split_once('@').ok_or_else(|| bad("missing `@`"))?;
+        let kind = match kind {
+            "abort" => WriterFault::Abort,
+            "panic" => WriterFault::Panic,
+            other => return Err(bad(&format!("unknown kind `{other}`"))),
+        };
+        let n = match n.parse::<u64>() {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(bad(&format!("`{n}` is not a group number ≥ 1"))),
+        };
+        if found.replace((kind, n)).is_some() {
+            return Err(bad("only one writer fault per process"));
+        }
+    }
+    Ok(found)
+}
+
 /// Every fault of a process.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FaultPlan(Vec<Fault>);
@@ -98,7 +138,11 @@ impl FaultPlan {
     /// A message naming the bad spec and the accepted forms.
     pub fn parse(spec: &str, actors: &[&str]) -> Result<Self, String> {
         let mut faults = Vec::new();
-        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for item in spec
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && !s.starts_with(WRITER))
+        {
             let bad = |why: &str| {
                 format!(
                     "fault spec `{item}`: {why} (expected ACTOR:KIND@N or ACTOR:KIND@*, KIND one of panic, actor-panic, error, permanent, hang)"
@@ -189,6 +233,29 @@ impl ActorFaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writer_faults_parse_apart_from_the_actors_faults() {
+        let spec = "stability:panic@1,writer:abort@3";
+        assert_eq!(writer_fault(spec).unwrap(), Some((WriterFault::Abort, 3)));
+        assert_eq!(
+            FaultPlan::parse(spec, &["stability"]).unwrap(),
+            FaultPlan::single("stability", FaultKind::Panic, 1)
+        );
+        assert_eq!(
+            writer_fault("writer:panic@1").unwrap(),
+            Some((WriterFault::Panic, 1))
+        );
+        assert_eq!(writer_fault("stability:panic@1").unwrap(), None);
+        for bad in [
+            "writer:hang@1",
+            "writer:abort@0",
+            "writer:abort",
+            "writer:abort@1,writer:panic@2",
+        ] {
+            assert!(writer_fault(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn specs_parse_and_select_jobs() {

@@ -33,13 +33,7 @@ pub fn chain_env(pg: Option<(String, String, String)>) -> Env {
             "backoff_ms = 1000\nbackoff_max_ms = 4000\n",
         );
     std::fs::write(cfg.join("dags.toml"), dags).unwrap();
-    for dir in ["engines", "strategies"] {
-        std::fs::create_dir_all(cfg.join(dir)).unwrap();
-        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
-            let e = e.unwrap();
-            std::fs::copy(e.path(), cfg.join(dir).join(e.file_name())).unwrap();
-        }
-    }
+    super::copy_shipped_engines(&cfg);
     std::fs::write(
         cfg.join("engines/ingest.toml"),
         "source = \"synthetic\"\n[synthetic]\nmarket = \"US_EQ\"\ninstruments = 24\nseed = 3\nhistory_start = \"2022-01-03\"\n",

@@ -366,3 +366,45 @@ pub async fn passed_proposal(db: &prometheus::store::RuntimeDb, id: &str) -> (St
     .unwrap();
     (p.config_id, active.config_id.to_string())
 }
+
+/// The demo market (60 names, two years) in `env`'s databases, with the shipped DAGs,
+/// engine configs and strategies, and a daily ingest that reads an (empty) inbox.
+pub fn shipped_demo(env: Env) -> Env {
+    let cfg = env.config_dir();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    std::fs::copy(repo.join("dags.toml"), cfg.join("dags.toml")).unwrap();
+    copy_shipped_engines(&cfg);
+    std::fs::write(
+        cfg.join("engines/ingest.toml"),
+        format!(
+            "source = \"inbox\"\ninbox_dir = \"{}\"\n",
+            env.dir.path().join("inbox").display()
+        ),
+    )
+    .unwrap();
+    pv2_ok(
+        &env,
+        &[
+            "demo",
+            "--instruments",
+            "60",
+            "--years",
+            "2",
+            "--encode-sessions",
+            "1",
+        ],
+    );
+    env
+}
+
+/// Copies the repository's `config/engines/` and `config/strategies/` into `cfg`.
+pub fn copy_shipped_engines(cfg: &Path) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    for dir in ["engines", "strategies"] {
+        std::fs::create_dir_all(cfg.join(dir)).unwrap();
+        for e in std::fs::read_dir(repo.join(dir)).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), cfg.join(dir).join(e.file_name())).unwrap();
+        }
+    }
+}
