@@ -39,7 +39,7 @@ use sqlx::{ConnectOptions, Connection, Postgres};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedMutexGuard, oneshot};
 
 /// The most batches one group commits: a bound on how long other writers of the process
 /// (imports, configs) wait for the write turn behind a busy writer.
@@ -200,7 +200,7 @@ enum Message {
 /// One batch and where its answer goes.
 struct Request {
     statements: Vec<SqliteStatement>,
-    done: oneshot::Sender<Result<(), sqlx::Error>>,
+    done: Answer,
 }
 
 /// The writer of one SQLite database file.
@@ -354,10 +354,9 @@ fn serve(
             runtime.block_on(writer.commit_group(first, &rx, &mut stop));
         }));
         if group.is_err() {
-            // The group's answer senders were dropped in the unwinding: its callers saw an
-            // error. The connection may be mid-transaction; a fresh one starts clean.
+            // The group's answer senders and its connection (mid-transaction) were dropped
+            // in the unwinding: its callers saw an error, and the next group connects anew.
             tracing::error!("the batching writer's thread panicked; its group was not committed");
-            writer.conn = None;
         }
     }
     // Batches sent by submitters that took the channel just before the stop.
@@ -384,34 +383,13 @@ const CHECKPOINT_EVERY: u64 = 16;
 /// waits for readers or the writer. The thread ends when the writer drops its sender.
 fn start_checkpointer(options: SqliteConnectOptions) -> Option<Sender<()>> {
     let (nudge, nudged) = crossbeam_channel::bounded::<()>(1);
-    let started = std::thread::Builder::new()
-        .name("pv2-checkpoint".to_owned())
-        .spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let mut conn = None;
-            while nudged.recv().is_ok() {
-                runtime.block_on(async {
-                    if conn.is_none() {
-                        conn = options.connect().await.ok();
-                    }
-                    if let Some(c) = conn.as_mut()
-                        && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                            .execute(&mut *c)
-                            .await
-                    {
-                        tracing::warn!(error = %e, "checkpoint failed; the next one retries");
-                        conn = None;
-                    }
-                });
-            }
-            if let Some(c) = conn {
-                let _ = runtime.block_on(c.close());
-            }
+    let started = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| {
+            std::thread::Builder::new()
+                .name("pv2-checkpoint".to_owned())
+                .spawn(move || checkpoint_on_nudge(&runtime, &options, &nudged))
         });
     match started {
         Ok(_) => Some(nudge),
@@ -419,6 +397,33 @@ fn start_checkpointer(options: SqliteConnectOptions) -> Option<Sender<()>> {
             tracing::warn!(error = %e, "no checkpointer thread; the writer's commits checkpoint");
             None
         }
+    }
+}
+
+/// The checkpointer's loop: a passive checkpoint per nudge, until the writer hangs up.
+fn checkpoint_on_nudge(
+    runtime: &tokio::runtime::Runtime,
+    options: &SqliteConnectOptions,
+    nudged: &Receiver<()>,
+) {
+    let mut conn = None;
+    while nudged.recv().is_ok() {
+        runtime.block_on(async {
+            if conn.is_none() {
+                conn = options.connect().await.ok();
+            }
+            if let Some(c) = conn.as_mut()
+                && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&mut *c)
+                    .await
+            {
+                tracing::warn!(error = %e, "checkpoint failed; the next one retries");
+                conn = None;
+            }
+        });
+    }
+    if let Some(c) = conn {
+        let _ = runtime.block_on(c.close());
     }
 }
 
@@ -466,46 +471,27 @@ impl Thread {
         rx: &Receiver<Message>,
         stop: &mut Option<oneshot::Sender<()>>,
     ) {
-        let conn = match self.conn.take() {
-            Some(c) => c,
-            None => match self.options.connect().await {
-                Ok(c) => c,
-                Err(e) => {
-                    let _ = first.done.send(Err(e));
-                    return;
-                }
-            },
-        };
-        let conn = self.conn.insert(conn);
-        let gate = match write_turn_on(&self.file).await {
-            Ok(g) => g,
+        let (gate, mut conn) = match self.begin().await {
+            Ok(open) => open,
             Err(e) => {
                 let _ = first.done.send(Err(e));
                 return;
             }
         };
-        if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
-            let _ = first.done.send(Err(e));
-            return;
-        }
-        let mut ran: Vec<oneshot::Sender<Result<(), sqlx::Error>>> = Vec::new();
+        let mut ran: Vec<Answer> = Vec::new();
         let mut batches = 0;
         let mut next = Some(first);
         while let Some(request) = next.take() {
             batches += 1;
-            match run_batch(conn, request.statements).await {
+            match run_batch(&mut conn, request.statements).await {
                 BatchOutcome::Ran => ran.push(request.done),
                 BatchOutcome::Failed(e) => {
                     let _ = request.done.send(Err(e));
                 }
                 BatchOutcome::Broken(e) => {
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                    self.conn = None;
                     let why = e.to_string();
                     let _ = request.done.send(Err(e));
-                    for done in ran {
-                        let _ = done.send(Err(group_failed(&why)));
-                    }
+                    abandon(conn, ran, &why).await;
                     return;
                 }
             }
@@ -518,31 +504,50 @@ impl Thread {
             }
         }
         strike(&self.fault, batches);
-        match sqlx::query("COMMIT").execute(&mut *conn).await {
-            Ok(_) => {
-                let n = self.groups.fetch_add(1, Ordering::Relaxed) + 1;
-                if n.is_multiple_of(CHECKPOINT_EVERY)
-                    && let Some(nudge) = &self.nudge
-                {
-                    // A full channel means a checkpoint is already due: nothing to add.
-                    let _ = nudge.try_send(());
-                }
-                tracing::debug!(batches, committed = ran.len(), "group committed");
-                drop(gate);
-                for done in ran {
-                    let _ = done.send(Ok(()));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, batches, "group commit failed; its batches get the error");
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                self.conn = None;
-                let why = e.to_string();
-                for done in ran {
-                    let _ = done.send(Err(group_failed(&why)));
-                }
-            }
+        if let Err(e) = sqlx::query("COMMIT").execute(&mut conn).await {
+            tracing::warn!(error = %e, batches, "group commit failed; its batches get the error");
+            abandon(conn, ran, &e.to_string()).await;
+            return;
         }
+        drop(gate);
+        self.conn = Some(conn);
+        let n = self.groups.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(CHECKPOINT_EVERY)
+            && let Some(nudge) = &self.nudge
+        {
+            // A full channel means a checkpoint is already due: nothing to add.
+            let _ = nudge.try_send(());
+        }
+        tracing::debug!(batches, committed = ran.len(), "group committed");
+        for done in ran {
+            let _ = done.send(Ok(()));
+        }
+    }
+
+    /// The write turn and the connection (the open one, or a new one) with a transaction
+    /// begun. The connection is the group's until it commits; a group that fails drops it.
+    async fn begin(
+        &mut self,
+    ) -> Result<(Option<OwnedMutexGuard<()>>, SqliteConnection), sqlx::Error> {
+        let mut conn = match self.conn.take() {
+            Some(c) => c,
+            None => self.options.connect().await?,
+        };
+        let gate = write_turn_on(&self.file).await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
+        Ok((gate, conn))
+    }
+}
+
+/// Where a batch's outcome goes.
+type Answer = oneshot::Sender<Result<(), sqlx::Error>>;
+
+/// Rolls a group back and answers the batches that ran in it with why it failed. The
+/// connection is dropped: the next group starts on a fresh one.
+async fn abandon(mut conn: SqliteConnection, ran: Vec<Answer>, why: &str) {
+    let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+    for done in ran {
+        let _ = done.send(Err(group_failed(why)));
     }
 }
 
