@@ -406,6 +406,11 @@ pub struct ShowArgs {
     /// Output format: text, json, or csv (a table, as for a timeline).
     #[arg(long, value_enum, default_value_t = TableFormat::Text)]
     pub format: TableFormat,
+    /// With `regime --from D --to D`: one row per label saying what the market did over
+    /// the 21 sessions after its days (realised volatility, return, deepest fall) — how far
+    /// the labels can be trusted.
+    #[arg(long, requires = "from")]
+    pub calibration: bool,
 }
 
 /// `pv2 actors …`

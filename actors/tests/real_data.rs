@@ -211,6 +211,178 @@ fn min_variance_without_caps_equals_the_reference_solver_on_32_years_of_real_pri
     assert_eq!(targets_stats["defensive"], 0, "{targets_stats}");
 }
 
+/// Daily adjusted closes of the real stocks by symbol, and the dates.
+fn closes() -> (Vec<String>, BTreeMap<String, Vec<f64>>) {
+    let text = std::fs::read_to_string(real_data().0).unwrap();
+    let rows = csv_rows(&text);
+    let dates: Vec<String> = rows.iter().map(|r| r["Date"].clone()).collect();
+    let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in &rows {
+        for (k, v) in r.iter().filter(|(k, _)| *k != "Date") {
+            by.entry(k.clone())
+                .or_default()
+                .push(v.parse().unwrap_or(f64::NAN));
+        }
+    }
+    (dates, by)
+}
+
+/// The next 21 sessions of `symbol` after `date`: (return, deepest fall from a running peak).
+fn next_month(
+    dates: &[String],
+    closes: &BTreeMap<String, Vec<f64>>,
+    symbol: &str,
+    date: &str,
+) -> Option<(f64, f64)> {
+    let p = closes.get(symbol)?;
+    let t = dates.binary_search_by(|d| d.as_str().cmp(date)).ok()?;
+    let path = p.get(t..=t + 21)?;
+    let (mut peak, mut fall) = (path[0], 0.0f64);
+    for x in path {
+        peak = peak.max(*x);
+        fall = fall.max(1.0 - x / peak);
+    }
+    Some((path[21] / path[0] - 1.0, fall))
+}
+
+/// Decision quality on the real history, from what the commands print:
+/// - the regime calibration (`pv2 show regime --calibration`): stressed labels are followed
+///   by more volatile months than calm ones;
+/// - on stressed days, FRAGILE-or-worse names fall harder over the next month than STABLE
+///   names (deeper drawdown from a running peak);
+/// - the assessment's rank IC against next-month returns, with its Newey–West t-statistic
+///   (20 lags: daily forecasts over overlapping 21-session horizons) — reported, not
+///   asserted positive.
+fn decision_quality(w: &Workdir, from: &str, to: &str, regime: &[Value]) {
+    use prometheus::backtest::inference::newey_west_t;
+    let calibration: Vec<Value> = serde_json::from_str(&w.ok(&[
+        "show",
+        "regime",
+        "--market",
+        "US_EQ",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--calibration",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    println!(
+        "regime calibration {from} … {to}: {}",
+        Value::from(calibration.clone())
+    );
+    let vol = |label: &str| {
+        calibration
+            .iter()
+            .find(|r| r["label"] == label)
+            .and_then(|r| r["next_21_vol"].as_f64())
+    };
+    let stressed = vol("CRISIS").or(vol("RISK_OFF")).unwrap();
+    let calm = vol("CARRY").or(vol("NEUTRAL")).unwrap();
+    assert!(stressed > calm, "{calibration:?}");
+    let days: usize = calibration
+        .iter()
+        .map(|r| r["days"].as_u64().unwrap() as usize)
+        .sum();
+    assert_eq!(days, regime.len());
+
+    let (dates, closes) = closes();
+    let stressed_days: std::collections::BTreeSet<&str> = regime
+        .iter()
+        .filter(|r| matches!(r["label"].as_str(), Some("CRISIS" | "RISK_OFF")))
+        .map(|r| r["date"].as_str().unwrap())
+        .collect();
+    let stability = csv_rows(&w.ok(&[
+        "show",
+        "stability",
+        "--market",
+        "US_EQ",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--top",
+        "100",
+        "--format",
+        "csv",
+    ]));
+    let (mut fragile, mut stable) = (Vec::new(), Vec::new());
+    for r in &stability {
+        if !stressed_days.contains(r["date"].as_str()) {
+            continue;
+        }
+        let symbol = r["instrument_id"].trim_start_matches("US_EQ:");
+        let Some((_, fall)) = next_month(&dates, &closes, symbol, &r["date"]) else {
+            continue;
+        };
+        match r["class"].as_str() {
+            "FRAGILE" | "TARGETABLE" | "BREAKER" => fragile.push(fall),
+            "STABLE" => stable.push(fall),
+            _ => {}
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!(
+        "stressed days {}: next-month drawdown FRAGILE-or-worse {:.4} ({} obs), STABLE {:.4} ({} obs)",
+        stressed_days.len(),
+        mean(&fragile),
+        fragile.len(),
+        mean(&stable),
+        stable.len()
+    );
+    assert!(fragile.len() >= 50 && stable.len() >= 50);
+    assert!(mean(&fragile) > mean(&stable));
+
+    let scores = csv_rows(&w.ok(&[
+        "show", "scores", "--market", "US_EQ", "--from", from, "--to", to, "--top", "100",
+        "--format", "csv",
+    ]));
+    let mut by_date: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in &scores {
+        let symbol = r["instrument_id"].trim_start_matches("US_EQ:");
+        if let Some((ret, _)) = next_month(&dates, &closes, symbol, &r["date"]) {
+            by_date
+                .entry(r["date"].as_str())
+                .or_default()
+                .push((r["score"].parse().unwrap(), ret));
+        }
+    }
+    let ranks = |v: Vec<f64>| -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|a, b| v[*a].total_cmp(&v[*b]));
+        let mut out = vec![0.0; v.len()];
+        for (rank, i) in idx.into_iter().enumerate() {
+            out[i] = rank as f64;
+        }
+        out
+    };
+    let ics: Vec<f64> = by_date
+        .values()
+        .filter(|v| v.len() >= 5)
+        .map(|v| {
+            let (a, b) = (
+                ranks(v.iter().map(|x| x.0).collect()),
+                ranks(v.iter().map(|x| x.1).collect()),
+            );
+            let n = a.len() as f64;
+            let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+            let cov: f64 = a.iter().zip(&b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+            let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+            let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+            cov / (va * vb).sqrt()
+        })
+        .collect();
+    let mean_ic = mean(&ics);
+    let t = newey_west_t(&ics, 20);
+    println!(
+        "assessment rank IC vs next-month return {from} … {to}: mean {mean_ic:.4} over {} days, Newey–West t (20 lags) {t:?}",
+        ics.len()
+    );
+    assert!(ics.len() > 300 && mean_ic.is_finite() && t.is_some_and(f64::is_finite));
+}
+
 /// Rows of a `pv2 show … --format csv` table as maps.
 fn csv_rows(text: &str) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_reader(text.as_bytes());
@@ -262,6 +434,7 @@ fn a_backfill_of_real_closes_has_a_target_every_session_and_never_meets_syntheti
     assert!(dates.windows(2).all(|p| p[0] < p[1]));
     assert!(dates.iter().all(|d| (from..=to).contains(d)));
     assert!(regime.iter().all(|r| r["label"].is_string()));
+    decision_quality(&w, from, to, &regime);
     // The same table into a pipe its reader closes early: a quiet, successful exit.
     {
         use std::io::Read;

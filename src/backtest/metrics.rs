@@ -2,9 +2,14 @@
 //!
 //! Returns are daily and simple; annualisation uses 252 sessions; the risk-free rate is 0.
 //! Tracking error and information ratio compare each day's return with the benchmark's.
+//! Every figure comes with what qualifies it: gross of costs beside net, the probabilistic
+//! Sharpe ratio, and (in reports) block-bootstrap intervals ([`super::inference`]).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+use super::inference::{Intervals, bootstrap_intervals, newey_west_lags, newey_west_t};
+use crate::kronos::stats::{ReturnMoments, probabilistic_sharpe};
 
 use crate::engines::portfolio::risk::{ANNUAL_DAYS, RiskReport};
 
@@ -39,6 +44,21 @@ pub struct Metrics {
     pub information_ratio: Option<f64>,
     /// The benchmark's compound return over the same days.
     pub benchmark_return: Option<f64>,
+    /// Compound return before commission and slippage: set beside `total_return`, what
+    /// trading cost.
+    #[serde(default)]
+    pub gross_return: f64,
+    /// Compound annual growth rate before costs.
+    #[serde(default)]
+    pub gross_cagr: f64,
+    /// Probabilistic Sharpe ratio: the probability that the true Sharpe ratio is above
+    /// zero given this sample's length, skewness and kurtosis (Bailey & López de Prado).
+    #[serde(default)]
+    pub psr: Option<f64>,
+    /// 95% block-bootstrap intervals of the headline metrics (reports only; `None` for
+    /// fewer than two months of sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<Intervals>,
 }
 
 /// One session's inputs to the metrics.
@@ -54,6 +74,16 @@ pub struct DayPoint {
     pub traded: f64,
     /// Costs paid.
     pub costs: f64,
+}
+
+/// The day's return before its costs: the costs were paid out of the equity the day began
+/// with (`equity / (1 + ret)`).
+fn gross(p: &DayPoint) -> f64 {
+    if p.equity > 0.0 && p.ret > -1.0 {
+        p.ret + p.costs * (1.0 + p.ret) / p.equity
+    } else {
+        p.ret
+    }
 }
 
 fn mean_sd(x: &[f64]) -> (f64, f64) {
@@ -94,13 +124,17 @@ pub fn metrics(points: &[DayPoint]) -> Metrics {
         peak = peak.max(level);
         max_dd = max_dd.max(1.0 - level / peak);
     }
-    let cagr = if growth <= 0.0 {
-        -1.0
-    } else if years > 0.0 {
-        growth.powf(1.0 / years) - 1.0
-    } else {
-        0.0
+    let annual = |growth: f64| {
+        if growth <= 0.0 {
+            -1.0
+        } else if years > 0.0 {
+            growth.powf(1.0 / years) - 1.0
+        } else {
+            0.0
+        }
     };
+    let cagr = annual(growth);
+    let gross_growth: f64 = points.iter().map(|p| 1.0 + gross(p)).product();
     let mean_equity = points.iter().map(|p| p.equity).sum::<f64>() / n.max(1) as f64;
     let traded: f64 = points.iter().map(|p| p.traded).sum();
     let costs: f64 = points.iter().map(|p| p.costs).sum();
@@ -139,6 +173,21 @@ pub fn metrics(points: &[DayPoint]) -> Metrics {
         tracking_error,
         information_ratio,
         benchmark_return,
+        gross_return: gross_growth - 1.0,
+        gross_cagr: annual(gross_growth),
+        psr: ReturnMoments::of(&r)
+            .map(|m| probabilistic_sharpe(&m, 0.0))
+            .filter(|p| p.is_finite()),
+        intervals: None,
+    }
+}
+
+/// [`metrics`] with their bootstrap intervals.
+fn metrics_with_intervals(points: &[DayPoint]) -> Metrics {
+    let returns: Vec<f64> = points.iter().map(|p| p.ret).collect();
+    Metrics {
+        intervals: bootstrap_intervals(&returns),
+        ..metrics(points)
     }
 }
 
@@ -153,6 +202,16 @@ pub struct Report {
     pub ic: Option<f64>,
     /// Mean rank IC of the same.
     pub rank_ic: Option<f64>,
+    /// Assessment runs whose forecasts were evaluated (the samples of the means above).
+    #[serde(default)]
+    pub ic_samples: usize,
+    /// Newey–West t-statistic of the mean IC (lags by [`newey_west_lags`]): reported, not
+    /// assumed positive.
+    #[serde(default)]
+    pub ic_t: Option<f64>,
+    /// Newey–West t-statistic of the mean rank IC.
+    #[serde(default)]
+    pub rank_ic_t: Option<f64>,
     /// What the targets were like: how often caps decided them, how often a day was
     /// defensive.
     #[serde(default)]
@@ -186,7 +245,10 @@ impl TargetStats {
     }
 }
 
-/// The report of `points` with each day's regime label.
+/// The report of `points` with each day's regime label: metrics with their intervals
+/// overall and per label (a label's days need not be consecutive; its bootstrap resamples
+/// them in order), and the assessment's skill `ics` (IC, rank IC per evaluated run) with
+/// t-statistics.
 pub fn report(points: &[DayPoint], regimes: &[Option<String>], ics: &[(f64, f64)]) -> Report {
     let mut groups: BTreeMap<String, Vec<DayPoint>> = BTreeMap::new();
     for (p, r) in points.iter().zip(regimes) {
@@ -198,11 +260,21 @@ pub fn report(points: &[DayPoint], regimes: &[Option<String>], ics: &[(f64, f64)
     let mean = |f: fn(&(f64, f64)) -> f64| {
         (!ics.is_empty()).then(|| ics.iter().map(f).sum::<f64>() / ics.len() as f64)
     };
+    let t_stat = |f: fn(&(f64, f64)) -> f64| {
+        let x: Vec<f64> = ics.iter().map(f).collect();
+        newey_west_t(&x, newey_west_lags(x.len()))
+    };
     Report {
-        overall: metrics(points),
-        by_regime: groups.into_iter().map(|(k, v)| (k, metrics(&v))).collect(),
+        overall: metrics_with_intervals(points),
+        by_regime: groups
+            .into_iter()
+            .map(|(k, v)| (k, metrics_with_intervals(&v)))
+            .collect(),
         ic: mean(|x| x.0),
         rank_ic: mean(|x| x.1),
+        ic_samples: ics.len(),
+        ic_t: t_stat(|x| x.0),
+        rank_ic_t: t_stat(|x| x.1),
         targets: TargetStats::default(),
     }
 }
@@ -244,6 +316,16 @@ mod tests {
         assert!((m.turnover - 0.2 / (4.0 / 252.0)).abs() < 1e-9);
         assert!((m.tracking_error.unwrap() - m.volatility).abs() < 1e-12);
         assert_eq!(m.benchmark_return, Some(0.0));
+        // Gross of costs: each day paid 0.01 out of the equity it began with.
+        let gross: f64 = [0.01f64, -0.02, 0.03, -0.01]
+            .iter()
+            .map(|r| 1.0 + r + 0.01 * (1.0 + r) / 100.0)
+            .product();
+        assert!((m.gross_return - (gross - 1.0)).abs() < 1e-15);
+        assert!(m.gross_return > m.total_return);
+        // PSR of a mean-positive sample is above one half; no intervals outside reports.
+        assert!(m.psr.unwrap() > 0.5 && m.psr.unwrap() < 1.0);
+        assert!(m.intervals.is_none());
     }
 
     #[test]
@@ -256,5 +338,45 @@ mod tests {
         assert_eq!(r.by_regime["UNKNOWN"].days, 1);
         assert!((r.ic.unwrap() - 0.2).abs() < 1e-15);
         assert!((r.rank_ic.unwrap() - 0.1).abs() < 1e-15);
+        assert_eq!(r.ic_samples, 2);
+        // Too short for intervals.
+        assert!(r.overall.intervals.is_none());
+    }
+
+    #[test]
+    fn reports_carry_intervals_and_ic_t_statistics() {
+        let pts: Vec<DayPoint> = (0..300)
+            .map(|t| point(0.001 + 0.01 * ((t * 7 % 11) as f64 - 5.0) / 5.0, 0.0))
+            .collect();
+        let regimes: Vec<Option<String>> = (0..300)
+            .map(|t| Some(if t < 200 { "CARRY" } else { "RISK_OFF" }.to_owned()))
+            .collect();
+        let ics: Vec<(f64, f64)> = (0..24)
+            .map(|i| {
+                (
+                    0.05 + 0.02 * f64::from(i % 3),
+                    0.04 + 0.03 * f64::from(i % 4),
+                )
+            })
+            .collect();
+        let r = report(&pts, &regimes, &ics);
+        let i = r.overall.intervals.as_ref().unwrap();
+        assert!(i.sharpe.low < r.overall.sharpe && r.overall.sharpe < i.sharpe.high);
+        assert_eq!(r.by_regime["RISK_OFF"].days, 100);
+        assert!(r.by_regime["RISK_OFF"].intervals.is_some());
+        assert_eq!(r.ic_samples, 24);
+        let x: Vec<f64> = ics.iter().map(|v| v.1).collect();
+        assert_eq!(r.rank_ic_t, newey_west_t(&x, newey_west_lags(24)));
+        assert!(r.rank_ic_t.unwrap() > 2.0);
+        // Older stored reports (without the new fields) still read.
+        let mut v = serde_json::to_value(&r).unwrap();
+        for k in ["ic_samples", "ic_t", "rank_ic_t"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        for k in ["gross_return", "gross_cagr", "psr", "intervals"] {
+            v["overall"].as_object_mut().unwrap().remove(k);
+        }
+        let old: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(old.overall.days, 300);
     }
 }

@@ -8,7 +8,9 @@
 //! - [`broker`] — orders from target deltas, fills, costs, the daily equity curve.
 //! - [`metrics`] — CAGR, volatility, Sharpe, Sortino, drawdown, Calmar, turnover, hit
 //!   rate, tracking error and information ratio, overall and by regime.
+//! - [`inference`] — block-bootstrap confidence intervals and Newey–West t-statistics.
 
 pub mod broker;
+pub mod inference;
 pub mod metrics;
 pub mod strategy;

@@ -2,6 +2,7 @@
 //! actors, no clock, randomness only from seeds in the config.
 //!
 //! - [`assessment`] — alpha families, point-in-time ridge weights, scores and labels.
+//! - [`calibration`] — what the market did in the month after each regime label.
 //! - [`covariance`] — the Ledoit–Wolf shrunk covariance (scikit-learn's formulas).
 //! - [`fragility`] — fragility scores, classes and short templates from scenario losses.
 //! - [`gmm`] — full-covariance Gaussian mixtures by EM (scikit-learn's algorithm).
@@ -14,6 +15,7 @@
 //! - [`universe`] — hard filters with reasons, CORE/SATELLITE tiers under sector limits.
 
 pub mod assessment;
+pub mod calibration;
 pub mod covariance;
 pub mod fragility;
 pub mod gmm;

@@ -5,11 +5,35 @@
 //! dispersion and average pairwise correlation) are computed from the market factor `MKT:m`
 //! and its second moment `XS2:m`. A Gaussian mixture ([`crate::engines::gmm`]) is fitted on the expanding
 //! window of standardised features up to a refit anchor, with the number of states chosen by
-//! BIC over several seeded restarts. States are named by volatility and return. A forward
-//! filter (the mixture's densities with a transition matrix counted from the fit window's
-//! state sequence, self-transitions included) gives each day's probabilities from that day and
-//! earlier only; a minimum-duration rule smooths the label without looking ahead; the
-//! transition matrix raised to the horizon gives the change risk.
+//! BIC over several seeded restarts. A forward filter (the mixture's densities with a
+//! transition matrix counted from the fit window's state sequence, self-transitions included)
+//! gives each day's probabilities from that day and earlier only.
+//!
+//! The mixture answers one question — is the market stressed? — and the day's observable
+//! features answer which kind, so the four labels mean the same thing whether BIC chose 2, 3
+//! or 4 states (with three states fitted on thirty years, the mixture alone named two labels):
+//!
+//! - a mixture state is **stressed** when its volatility is at least `risk_off_vol_ratio`
+//!   times the fit window's median; a day's stressed probability is its filtered mass on
+//!   stressed states;
+//! - a stressed day is **CRISIS** when its 21-day volatility is at least `crisis_vol_ratio`
+//!   times the fit window's median 21-day volatility *and* the market stands more than
+//!   `crisis_drawdown` median (annual) volatilities below its 252-day peak — the worst
+//!   episodes, not every sell-off — and **RISK_OFF** otherwise;
+//! - a calm day is **CARRY** when the market is above its 63-day average and its 21-day
+//!   volatility is below `risk_off_vol_ratio` times the median, and **NEUTRAL** otherwise.
+//!
+//! (Calling a calm day of a falling market RISK_OFF as well was tried: it caught slow
+//! sell-offs such as late 2018 sooner, but it also called the first weeks after every stress
+//! episode RISK_OFF and cut agreement with the synthetic market's hidden regimes from ~0.88
+//! to ~0.83, so it was left out.)
+//!
+//! Each condition is a logistic step ([`LOG_VOL_STEP`], [`DRAWDOWN_STEP`], [`TREND_STEP`])
+//! rather than a hard cut, so a day near a boundary splits its probability and the
+//! minimum-duration rule (which smooths the label without looking ahead) keeps it from
+//! flickering. Every threshold is taken from the fit window, so a day's label depends on
+//! that day and earlier only. The change risk is the label chain's own: transitions counted
+//! over the fit window's labelled days, raised to the horizon.
 
 #![allow(clippy::needless_range_loop)] // matrix code indexes rows and columns together
 
@@ -108,12 +132,17 @@ pub struct RegimeConfig {
     pub change_horizon: usize,
     /// Cross-sectional features need at least this many instruments on every day.
     pub cross_section_min_members: u32,
-    /// A state whose volatility is at least this multiple of the fit window's median is
-    /// RISK_OFF.
+    /// A mixture state whose volatility is at least this multiple of the fit window's median
+    /// is a stressed state (its days are RISK_OFF or CRISIS); a calm day is CARRY only while
+    /// its 21-day volatility stays below this multiple of the median.
     pub risk_off_vol_ratio: f64,
-    /// A state whose volatility is at least this multiple of the fit window's median is
-    /// CRISIS.
+    /// A stressed day is CRISIS when its 21-day volatility is at least this multiple of the
+    /// fit window's median 21-day volatility (and its drawdown passes `crisis_drawdown`).
     pub crisis_vol_ratio: f64,
+    /// …and when the market is more than this many median annual volatilities below its
+    /// 252-day peak (1.25 × a median of 16% is a 20% fall). In units of the market's own
+    /// volatility, so one setting fits a quiet index and a volatile one.
+    pub crisis_drawdown: f64,
 }
 
 impl Default for RegimeConfig {
@@ -137,6 +166,7 @@ impl Default for RegimeConfig {
             cross_section_min_members: 3,
             risk_off_vol_ratio: 1.25,
             crisis_vol_ratio: 2.2,
+            crisis_drawdown: 1.25,
         }
     }
 }
@@ -248,6 +278,16 @@ impl EngineConfig for RegimeConfig {
                 )
             },
         );
+        issues.check(
+            !(self.crisis_drawdown.is_finite() && self.crisis_drawdown > 0.0),
+            "crisis_drawdown",
+            || {
+                format!(
+                    "{} must be a positive number (median annual volatilities below the peak)",
+                    self.crisis_drawdown
+                )
+            },
+        );
     }
 }
 
@@ -355,6 +395,14 @@ pub const BASE_FEATURES: [&str; 6] = [
 ];
 /// Added when every day has enough members.
 pub const CROSS_FEATURES: [&str; 2] = ["ln_dispersion_5", "avg_correlation_63"];
+
+/// Width of the logistic steps on log-volatility: a day 10% above or below a volatility
+/// threshold is ~73% on its side.
+pub const LOG_VOL_STEP: f64 = 0.1;
+/// Width of the step on drawdown (a fraction of the peak): two points.
+pub const DRAWDOWN_STEP: f64 = 0.02;
+/// Width of the step on trend (the level over its 63-day average, minus one): one point.
+pub const TREND_STEP: f64 = 0.01;
 
 /// Features on a log-volatility scale; they name the states.
 const VOLATILITY_FEATURES: [&str; 4] = ["ln_vol_5", "ln_vol_21", "ln_vol_63", "ln_dispersion_5"];
@@ -517,8 +565,11 @@ pub struct RegimeModel {
     pub means: Vec<Vec<f64>>,
     /// Component covariances (`states × features × features`, standardised).
     pub covariances: Vec<Vec<Vec<f64>>>,
-    /// Each component's name.
-    pub labels: Vec<RegimeLabel>,
+    /// Whether each component is a stressed state (its days are RISK_OFF or CRISIS).
+    pub stressed: Vec<bool>,
+    /// The fit window's median annualised 21-day volatility: the unit of the CRISIS and
+    /// CARRY thresholds.
+    pub median_vol: f64,
     /// Component transition counts from the fit window (`from × to`, self-transitions
     /// included).
     pub transition_counts: Vec<Vec<u64>>,
@@ -554,12 +605,18 @@ pub fn standardised(f: &MarketFeatures, upto: usize) -> (Vec<f64>, Vec<f64>, Vec
 /// The keys that only decode a fitted model or choose when to refit it: two configs that
 /// differ in nothing else fit the same mixture at the same anchor date, so they share their
 /// stored fits (a Kronos search over these keys does not refit 120 mixtures per candidate).
-const DECODING_KEYS: [&str; 4] = [
+const DECODING_KEYS: [&str; 6] = [
     "refit",
     "min_duration",
     "switch_probability",
     "change_horizon",
+    "crisis_vol_ratio",
+    "crisis_drawdown",
 ];
+
+/// The layout of [`RegimeModel`], hashed into [`RegimeConfig::fit_id`]: a stored fit of an
+/// older layout is never read as this one.
+const MODEL_LAYOUT: u32 = 2;
 
 impl RegimeConfig {
     /// The id the fitted models of this config are stored under: `regime-fit-` and a hash
@@ -571,6 +628,7 @@ impl RegimeConfig {
             for k in DECODING_KEYS {
                 m.remove(k);
             }
+            m.insert("model_layout".into(), MODEL_LAYOUT.into());
         }
         let text = crate::config::canonical_json(&body).unwrap_or_default();
         crate::domain::ConfigId::new(format!("regime-fit-{}", crate::config::content_hash(&text)))
@@ -623,7 +681,16 @@ impl RegimeConfig {
                 why: last_err,
             });
         };
-        let labels = self.name_states(&mix, &center, &scale, f, upto);
+        let stressed = self.stressed_states(&mix, &center, &scale, f, upto);
+        let median_vol = all
+            .names
+            .iter()
+            .position(|n| *n == "ln_vol_21")
+            .map_or(f64::NAN, |c| {
+                let mut v: Vec<f64> = (0..upto).map(|t| all.row(t)[c]).collect();
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2].exp()
+            });
         let dens = mix.densities().ok_or_else(|| RegimeError::Fit {
             anchor,
             why: "covariance not positive definite".into(),
@@ -656,7 +723,8 @@ impl RegimeConfig {
             weights: mix.weights,
             means: mix.means,
             covariances: mix.covariances,
-            labels,
+            stressed,
+            median_vol,
             transition_counts: counts,
             log_likelihood: mix.log_likelihood,
             bic,
@@ -665,28 +733,24 @@ impl RegimeConfig {
         Ok(model)
     }
 
-    /// Names components by their stress ratio — the geometric mean, over the volatility
-    /// features the mixture saw (market volatility, cross-sectional dispersion), of the
-    /// component's level over the fit window's median — and their 21-day return: below
-    /// `risk_off_vol_ratio` a state is CARRY when its return is positive, else NEUTRAL; from
-    /// `risk_off_vol_ratio` it is RISK_OFF, from `crisis_vol_ratio` CRISIS. Several components
-    /// may share a name; probabilities are summed per name.
-    fn name_states(
+    /// Which components are stressed states: those whose stress ratio — the geometric mean,
+    /// over the volatility features the mixture saw (market volatility, cross-sectional
+    /// dispersion), of the component's level over the fit window's median — is at least
+    /// `risk_off_vol_ratio`. Without a volatility feature no state is stressed.
+    fn stressed_states(
         &self,
         mix: &Mixture,
         center: &[f64],
         scale: &[f64],
         f: &MarketFeatures,
         fit_days: usize,
-    ) -> Vec<RegimeLabel> {
+    ) -> Vec<bool> {
         let col = |name: &str| f.names.iter().position(|n| *n == name);
         let k = mix.weights.len();
         let raw = |i: usize, c: usize| mix.means[i][c] * scale[c] + center[c];
-        // Volatility-type columns (log scale) the mixture saw; each state's stress ratio is
-        // the geometric mean of its volatilities over the fit window's medians.
         let vol_cols: Vec<usize> = VOLATILITY_FEATURES.iter().filter_map(|n| col(n)).collect();
         if vol_cols.is_empty() {
-            return vec![RegimeLabel::Neutral; k];
+            return vec![false; k];
         }
         let median = |c: usize| {
             let mut v: Vec<f64> = (0..fit_days.min(f.dates.len()))
@@ -696,31 +760,97 @@ impl RegimeConfig {
             v.get(v.len() / 2).copied().unwrap_or(0.0)
         };
         let medians: Vec<f64> = vol_cols.iter().map(|&c| median(c)).collect();
-        let stress: Vec<f64> = (0..k)
+        (0..k)
             .map(|i| {
                 let excess: f64 = vol_cols
                     .iter()
                     .zip(&medians)
                     .map(|(&c, m)| raw(i, c) - m)
                     .sum();
-                (excess / vol_cols.len() as f64).exp()
-            })
-            .collect();
-        (0..k)
-            .map(|i| {
-                let ratio = stress[i];
-                if ratio >= self.crisis_vol_ratio {
-                    RegimeLabel::Crisis
-                } else if ratio >= self.risk_off_vol_ratio {
-                    RegimeLabel::RiskOff
-                } else if col("ret_21").is_some_and(|r| raw(i, r) > 0.0) {
-                    RegimeLabel::Carry
-                } else {
-                    RegimeLabel::Neutral
-                }
+                (excess / vol_cols.len() as f64).exp() >= self.risk_off_vol_ratio
             })
             .collect()
     }
+}
+
+/// The columns of the full feature matrix the labels read.
+struct LabelColumns {
+    ln_vol_21: usize,
+    drawdown: usize,
+    trend: usize,
+}
+
+impl LabelColumns {
+    fn of(f: &MarketFeatures) -> Result<Self, RegimeError> {
+        let col = |name: &str| {
+            f.names
+                .iter()
+                .position(|n| *n == name)
+                .ok_or_else(|| RegimeError::BadModel(format!("the market features have no {name}")))
+        };
+        Ok(Self {
+            ln_vol_21: col("ln_vol_21")?,
+            drawdown: col("drawdown")?,
+            trend: col("trend")?,
+        })
+    }
+}
+
+/// The most probable label of the more probable side: stressed (CRISIS, RISK_OFF) against
+/// calm (NEUTRAL, CARRY), then within it — so a day the mixture calls stressed is never
+/// labelled calm because its stressed mass is split between two labels.
+fn raw_label(probs: &[f64; 4]) -> RegimeLabel {
+    use RegimeLabel::{Carry, Crisis, Neutral, RiskOff};
+    let stressed = side_mass(probs, Crisis);
+    let calm = side_mass(probs, Carry);
+    let pick = |a: RegimeLabel, b: RegimeLabel| {
+        if probs[a.index()] >= probs[b.index()] {
+            a
+        } else {
+            b
+        }
+    };
+    if stressed > calm {
+        pick(Crisis, RiskOff)
+    } else {
+        pick(Carry, Neutral)
+    }
+}
+
+/// The probability of `label`'s side (stressed or calm).
+fn side_mass(probs: &[f64; 4], label: RegimeLabel) -> f64 {
+    RegimeLabel::ALL
+        .into_iter()
+        .filter(|l| l.is_stressed() == label.is_stressed())
+        .map(|l| probs[l.index()])
+        .sum()
+}
+
+fn logistic(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The day's label probabilities ([`RegimeLabel::ALL`] order) from its stressed
+/// probability and its features (the module's definitions).
+fn label_probabilities(
+    stressed: f64,
+    row: &[f64],
+    cols: &LabelColumns,
+    median_vol: f64,
+    cfg: &RegimeConfig,
+) -> [f64; 4] {
+    let ln_vol = row[cols.ln_vol_21];
+    let ln_median = median_vol.ln();
+    let crisis = logistic((ln_vol - ln_median - cfg.crisis_vol_ratio.ln()) / LOG_VOL_STEP)
+        * logistic((-row[cols.drawdown] - cfg.crisis_drawdown * median_vol) / DRAWDOWN_STEP);
+    let carry = logistic(row[cols.trend] / TREND_STEP)
+        * logistic((ln_median + cfg.risk_off_vol_ratio.ln() - ln_vol) / LOG_VOL_STEP);
+    [
+        stressed * crisis,
+        stressed * (1.0 - crisis),
+        (1.0 - stressed) * (1.0 - carry),
+        (1.0 - stressed) * carry,
+    ]
 }
 
 fn argmax(v: &[f64]) -> usize {
@@ -785,17 +915,6 @@ impl RegimeModel {
             .collect()
     }
 
-    /// Transition counts aggregated to labels (`ALL × ALL`).
-    pub fn label_transition_counts(&self) -> [[u64; 4]; 4] {
-        let mut out = [[0u64; 4]; 4];
-        for (i, row) in self.transition_counts.iter().enumerate() {
-            for (j, c) in row.iter().enumerate() {
-                out[self.labels[i].index()][self.labels[j].index()] += c;
-            }
-        }
-        out
-    }
-
     /// Runs the forward filter over every feature row from the first to `through`, and
     /// returns the days dated on or after `from` (nothing after `through` is read).
     ///
@@ -808,7 +927,23 @@ impl RegimeModel {
         through: NaiveDate,
         cfg: &RegimeConfig,
     ) -> Result<Vec<RegimeDay>, RegimeError> {
+        Ok(self.decode(f, from, through, cfg)?.days)
+    }
+
+    /// [`RegimeModel::filter`], with the label transitions of the fit window's labelled
+    /// days that the change risk is computed from.
+    ///
+    /// # Errors
+    /// See [`RegimeModel::filter`].
+    pub fn decode(
+        &self,
+        f: &MarketFeatures,
+        from: NaiveDate,
+        through: NaiveDate,
+        cfg: &RegimeConfig,
+    ) -> Result<Decoded, RegimeError> {
         let all = f;
+        let cols = LabelColumns::of(all)?;
         let f = &all.select(&self.features);
         if f.names.len() != self.features.len()
             || f.names.iter().zip(&self.features).any(|(a, b)| a != b)
@@ -827,9 +962,10 @@ impl RegimeModel {
                 RegimeError::BadModel(format!("{}: covariance not positive", self.model_id))
             })?;
         let a = self.transition();
-        let ahead = mat_pow(&a, cfg.change_horizon);
         let upto = f.dates.partition_point(|x| *x <= through);
-        let mut out = Vec::new();
+        let fit_rows = f.dates.partition_point(|x| *x <= self.anchor).min(upto);
+        // Pass 1: each row's label probabilities, raw and smoothed label.
+        let mut rows: Vec<([f64; 4], RegimeLabel, RegimeLabel, u32)> = Vec::with_capacity(upto);
         let mut alpha: Vec<f64> = self.weights.clone();
         let mut z = vec![0.0; d];
         let mut x = vec![0.0; d];
@@ -857,11 +993,10 @@ impl RegimeModel {
             for i in 0..k {
                 alpha[i] = (lp[i] - norm).exp();
             }
-            let mut probs = [0.0; 4];
-            for i in 0..k {
-                probs[self.labels[i].index()] += alpha[i];
-            }
-            let raw = RegimeLabel::ALL[argmax(&probs)];
+            let stressed: f64 = (0..k).filter(|i| self.stressed[*i]).map(|i| alpha[i]).sum();
+            let probs =
+                label_probabilities(stressed.min(1.0), all.row(t), &cols, self.median_vol, cfg);
+            let raw = raw_label(&probs);
             match label {
                 None => {
                     label = Some(raw);
@@ -871,12 +1006,19 @@ impl RegimeModel {
                     challenger = None;
                     held += 1;
                 }
-                Some(_) => {
+                Some(cur) => {
                     let run = match challenger {
                         Some((c, n)) if c == raw => n + 1,
                         _ => 1,
                     };
-                    if run >= cfg.min_duration || probs[raw.index()] >= cfg.switch_probability {
+                    // Crossing between stressed and calm is as sure as the side's mass;
+                    // within a side, as the label's own probability.
+                    let sure = if raw.is_stressed() == cur.is_stressed() {
+                        probs[raw.index()]
+                    } else {
+                        side_mass(&probs, raw)
+                    };
+                    if run >= cfg.min_duration || sure >= cfg.switch_probability {
                         label = Some(raw);
                         held = run as u32;
                         challenger = None;
@@ -886,42 +1028,36 @@ impl RegimeModel {
                     }
                 }
             }
+            rows.push((probs, raw, label.unwrap_or(raw), held));
+        }
+        // The label chain of the fit window (smoothed labels, consecutive days).
+        let mut counts = [[0u64; 4]; 4];
+        for w in rows[..fit_rows].windows(2) {
+            counts[w[0].2.index()][w[1].2.index()] += 1;
+        }
+        let chain: Vec<Vec<f64>> = counts
+            .iter()
+            .map(|row| {
+                let total: f64 = row.iter().map(|c| *c as f64 + 1.0).sum();
+                row.iter().map(|c| (*c as f64 + 1.0) / total).collect()
+            })
+            .collect();
+        let ahead = mat_pow(&chain, cfg.change_horizon);
+        let mut days = Vec::new();
+        for (t, (probs, raw, cur, held)) in rows.into_iter().enumerate() {
             if f.dates[t] < from {
                 continue;
             }
-            let cur = label.unwrap_or(raw);
-            let future: f64 = (0..k)
-                .filter(|j| self.labels[*j] == cur)
-                .map(|j| (0..k).map(|i| alpha[i] * ahead[i][j]).sum::<f64>())
-                .sum();
-            // Persistence of the label: probability-weighted stay probability of its states.
-            let mass: f64 = (0..k)
-                .filter(|i| self.labels[*i] == cur)
-                .map(|i| alpha[i])
-                .sum();
-            let stay = if mass > 0.0 {
-                (0..k)
-                    .filter(|i| self.labels[*i] == cur)
-                    .map(|i| {
-                        alpha[i]
-                            * (0..k)
-                                .filter(|j| self.labels[*j] == cur)
-                                .map(|j| a[i][j])
-                                .sum::<f64>()
-                    })
-                    .sum::<f64>()
-                    / mass
-            } else {
-                0.0
-            };
-            out.push(RegimeDay {
+            let same: f64 = (0..4).map(|l| probs[l] * ahead[l][cur.index()]).sum();
+            let stay = chain[cur.index()][cur.index()];
+            days.push(RegimeDay {
                 date: f.dates[t],
                 model_id: self.model_id.clone(),
                 probabilities: probs,
                 raw_label: raw,
                 label: cur,
                 days_in_regime: held,
-                change_risk: (1.0 - future).clamp(0.0, 1.0),
+                change_risk: (1.0 - same).clamp(0.0, 1.0),
                 expected_duration: if stay < 1.0 {
                     (1.0 / (1.0 - stay)).min(MAX_EXPECTED_DURATION)
                 } else {
@@ -937,8 +1073,21 @@ impl RegimeModel {
                     .collect(),
             });
         }
-        Ok(out)
+        Ok(Decoded {
+            days,
+            label_transitions: counts,
+        })
     }
+}
+
+/// What [`RegimeModel::decode`] returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    /// The days asked for.
+    pub days: Vec<RegimeDay>,
+    /// Transitions between the smoothed labels of consecutive fit-window days
+    /// (`from × to`, [`RegimeLabel::ALL`] order): the chain behind the change risk.
+    pub label_transitions: [[u64; 4]; 4],
 }
 
 fn mat_pow(a: &[Vec<f64>], n: usize) -> Vec<Vec<f64>> {
@@ -1061,12 +1210,7 @@ mod tests {
                 a >= 0.85,
                 "seed {seed}, index only {index_only}: agreement {a:.3}"
             );
-            assert!(
-                models
-                    .iter()
-                    .all(|m| m.labels.contains(&RegimeLabel::Crisis)
-                        || m.labels.contains(&RegimeLabel::RiskOff))
-            );
+            assert!(models.iter().all(|m| m.stressed.contains(&true)));
         }
     }
 
@@ -1126,10 +1270,14 @@ mod tests {
         for row in model.transition() {
             assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
-        let labels = model.label_transition_counts();
-        assert_eq!(labels.iter().flatten().sum::<u64>(), total);
         assert_eq!(model.bic.len(), cfg.max_states - cfg.min_states + 1);
-        let days = model.filter(&f, f.dates[0], anchor, &cfg).unwrap();
+        let decoded = model.decode(&f, f.dates[0], anchor, &cfg).unwrap();
+        assert_eq!(
+            decoded.label_transitions.iter().flatten().sum::<u64>(),
+            total,
+            "the label chain counts the same consecutive pairs"
+        );
+        let days = decoded.days;
         for d in &days {
             assert!((d.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
             assert!((0.0..=1.0).contains(&d.change_risk));
@@ -1159,12 +1307,18 @@ mod tests {
             min_states: 3,
             max_states: 2,
             crisis_vol_ratio: 1.1,
+            crisis_drawdown: -1.0,
             ..RegimeConfig::default()
         };
         let mut issues = Issues::new();
         bad.validate(&mut issues);
         let text = format!("{issues:?}");
-        for key in ["mixture_features", "max_states", "crisis_vol_ratio"] {
+        for key in [
+            "mixture_features",
+            "max_states",
+            "crisis_vol_ratio",
+            "crisis_drawdown",
+        ] {
             assert!(text.contains(key), "{key} reported: {text}");
         }
     }

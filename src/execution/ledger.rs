@@ -226,8 +226,15 @@ pub fn attribution(
 
 /// Cash and shares after booking `fills` (in the order given) on `cash`.
 pub fn replay(cash: f64, fills: &[FillRecord]) -> (f64, BTreeMap<String, f64>) {
-    let mut cash = cash;
-    let mut shares: BTreeMap<String, f64> = BTreeMap::new();
+    replay_onto(cash, BTreeMap::new(), fills)
+}
+
+/// [`replay`] from a book already holding `shares`.
+fn replay_onto(
+    mut cash: f64,
+    mut shares: BTreeMap<String, f64>,
+    fills: &[FillRecord],
+) -> (f64, BTreeMap<String, f64>) {
     for f in fills {
         cash -= f.quantity * f.price + f.commission;
         *shares.entry(f.instrument_id.clone()).or_default() += f.quantity;
@@ -240,9 +247,14 @@ pub fn replay(cash: f64, fills: &[FillRecord]) -> (f64, BTreeMap<String, f64>) {
 pub struct ReconcileInput<'a> {
     /// Starting cash.
     pub initial_capital: f64,
+    /// A stored book already checked, that the fills after its date replay from (`None`:
+    /// the starting cash and no positions). Lets the per-session check read only the fills
+    /// of the last sessions instead of the account's whole history.
+    pub start: Option<(NaiveDate, f64, &'a [PositionRow])>,
     /// The latest stored session, its cash and positions (`None`: nothing stored yet).
     pub book: Option<(NaiveDate, f64, &'a [PositionRow])>,
-    /// Every fill, in booking order (`trade_date`, `seq`).
+    /// Every fill, in booking order (`trade_date`, `seq`); with `start`, at least every
+    /// fill after its date.
     pub fills: &'a [FillRecord],
     /// The orders whose filled quantity must equal their fills in `fills`.
     pub orders: &'a [OrderRecord],
@@ -299,13 +311,23 @@ pub fn reconcile(input: &ReconcileInput<'_>) -> Vec<String> {
         }
     }
     if let Some((date, cash, positions)) = input.book {
+        let (from, opening_cash, opening) = match input.start {
+            Some((from, cash, held)) => (
+                Some(from),
+                cash,
+                held.iter()
+                    .map(|p| (p.instrument_id.clone(), p.quantity))
+                    .collect(),
+            ),
+            None => (None, input.initial_capital, BTreeMap::new()),
+        };
         let through: Vec<FillRecord> = input
             .fills
             .iter()
-            .filter(|f| f.trade_date <= date)
+            .filter(|f| f.trade_date <= date && from.is_none_or(|from| f.trade_date > from))
             .cloned()
             .collect();
-        let (replayed_cash, mut shares) = replay(input.initial_capital, &through);
+        let (replayed_cash, mut shares) = replay_onto(opening_cash, opening, &through);
         if (replayed_cash - cash).abs() > tolerance(input.initial_capital) {
             out.push(format!(
                 "cash on {date} is {cash} but the fills give {replayed_cash}"
@@ -434,6 +456,7 @@ mod tests {
         let known: BTreeSet<String> = ["o1".to_owned(), "o2".to_owned()].into();
         let input = ReconcileInput {
             initial_capital: 1_000.0,
+            start: None,
             book: Some((d(4), cash, &positions)),
             fills: &fills,
             orders: &orders,
@@ -462,6 +485,7 @@ mod tests {
         let short = vec![order("o1", "A", 10.0, 8.0), orders[1].clone()];
         let m = reconcile(&ReconcileInput {
             initial_capital: 1_000.0,
+            start: None,
             book: None,
             fills: &more,
             orders: &short,
@@ -477,6 +501,7 @@ mod tests {
         let orphan = vec![fill(Some("o9"), d(3), "A", 1.0, 10.0)];
         let m = reconcile(&ReconcileInput {
             initial_capital: 1_000.0,
+            start: None,
             book: None,
             fills: &orphan,
             orders: &[],
@@ -493,5 +518,44 @@ mod tests {
             ..input
         });
         assert!(m[0].starts_with("cash on 2024-01-04"), "{m:?}");
+    }
+
+    #[test]
+    fn a_book_checked_from_an_earlier_book_replays_only_the_later_fills() {
+        let fills = vec![
+            fill(Some("o1"), d(3), "A", 10.0, 10.0),
+            fill(Some("o2"), d(4), "A", -4.0, 11.0),
+            fill(Some("o3"), d(5), "B", 2.0, 20.0),
+        ];
+        let (cash3, _) = replay(1_000.0, &fills[..1]);
+        let (cash5, _) = replay(1_000.0, &fills);
+        let row = |id: &str, quantity: f64| PositionRow {
+            instrument_id: id.into(),
+            quantity,
+            close: 1.0,
+            value: quantity,
+        };
+        let on3 = vec![row("A", 10.0)];
+        let on5 = vec![row("A", 6.0), row("B", 2.0)];
+        let known: BTreeSet<String> = ["o1", "o2", "o3"].map(str::to_owned).into();
+        let input = ReconcileInput {
+            initial_capital: 1_000.0,
+            start: Some((d(3), cash3, &on3)),
+            book: Some((d(5), cash5, &on5)),
+            // The fill of the start's own session is given (its order is checked) but not
+            // replayed again.
+            fills: &fills,
+            orders: &[],
+            known_orders: &known,
+        };
+        assert_eq!(reconcile(&input), Vec::<String>::new());
+        // The same book from a start that is off by 3 shares of A is a mismatch.
+        let off = vec![row("A", 13.0)];
+        let m = reconcile(&ReconcileInput {
+            start: Some((d(3), cash3, &off)),
+            ..input
+        });
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("holds 6 but the fills give 9"), "{m:?}");
     }
 }

@@ -123,6 +123,10 @@ pub trait ExecutionStore {
     ) -> Result<Vec<RiskAction>, StoreError>;
     /// Every account with a ledger.
     async fn accounts(&self) -> Result<Vec<AccountKey>, StoreError>;
+    /// The accounts with a session marked in `market`: those whose equity can be measured
+    /// (reads the account days only, not every order and fill, so it stays cheap on a
+    /// ledger of decades).
+    async fn marked_accounts(&self, market: &str) -> Result<Vec<AccountKey>, StoreError>;
 }
 
 type OrderRow = (
@@ -687,6 +691,21 @@ impl ExecutionStore for RuntimeDb {
             .map(|(account_id, market_id)| AccountKey {
                 account_id,
                 market_id,
+            })
+            .collect())
+    }
+
+    async fn marked_accounts(&self, market: &str) -> Result<Vec<AccountKey>, StoreError> {
+        const SQL: &str = "SELECT DISTINCT account_id FROM exec_account_days WHERE market_id = $1 \
+             ORDER BY 1";
+        let rows: Vec<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+            .bind(market)
+            .fetch_all(p).await.map_err(StoreError::query("read marked accounts"))?);
+        Ok(rows
+            .into_iter()
+            .map(|(account_id,)| AccountKey {
+                account_id,
+                market_id: market.to_owned(),
             })
             .collect())
     }

@@ -103,8 +103,42 @@ fn print_text(out: &BacktestOutcome) {
     for (label, m) in &out.report.by_regime {
         println!("{}", metrics_row(label, m));
     }
-    if let Some(b) = out.report.overall.benchmark_return {
+    let o = &out.report.overall;
+    if let Some(b) = o.benchmark_return {
         println!("benchmark total return {}", pct(b));
+    }
+    println!(
+        "costs: CAGR {} before costs, {} after ({} of mean equity a year at {:.2}x turnover)",
+        pct(o.gross_cagr),
+        pct(o.cagr),
+        pct(o.cost_drag),
+        o.turnover
+    );
+    if let Some(p) = o.psr {
+        println!(
+            "probabilistic Sharpe ratio (true Sharpe > 0): {:.1}%",
+            100.0 * p
+        );
+    }
+    for (label, m) in std::iter::once(("overall", o))
+        .chain(out.report.by_regime.iter().map(|(l, m)| (l.as_str(), m)))
+    {
+        if let Some(i) = &m.intervals {
+            println!(
+                "95% intervals {label} ({} days; block bootstrap, {} × {}-day blocks): Sharpe {:.2} … {:.2}, CAGR {} … {}, vol {} … {}, maxDD {} … {}",
+                m.days,
+                i.resamples,
+                i.block,
+                i.sharpe.low,
+                i.sharpe.high,
+                pct(i.cagr.low),
+                pct(i.cagr.high),
+                pct(i.volatility.low),
+                pct(i.volatility.high),
+                pct(i.max_drawdown.low),
+                pct(i.max_drawdown.high)
+            );
+        }
     }
     let t = &out.report.targets;
     println!(
@@ -112,7 +146,13 @@ fn print_text(out: &BacktestOutcome) {
         t.rebalances, t.cap_bound, t.defensive, t.partly_cash
     );
     if let (Some(ic), Some(ric)) = (out.report.ic, out.report.rank_ic) {
-        println!("assessment forecasts: mean IC {ic:.4}, mean rank IC {ric:.4}");
+        let t = |x: Option<f64>| x.map_or("-".to_owned(), |t| format!("{t:.2}"));
+        println!(
+            "assessment forecasts ({} evaluated runs): mean IC {ic:.4} (Newey–West t {}), mean rank IC {ric:.4} (t {})",
+            out.report.ic_samples,
+            t(out.report.ic_t),
+            t(out.report.rank_ic_t)
+        );
     }
     for (d, e) in out.failures.iter().take(5) {
         println!("  no target on {d}: {e}");

@@ -60,7 +60,11 @@ pub async fn run(
     let calendar = super::calendar::calendar_of(ctx, &args.market)?;
     super::calendar::check_range(&calendar, from, to)?;
     let dates: Vec<NaiveDate> = calendar.sessions(from, to).iter().map(|s| s.date).collect();
-    let rows = collect(stores, args, &dates, from, to).await?;
+    let rows = if args.calibration {
+        calibration(stores, args, &dates, from, to).await?
+    } else {
+        collect(stores, args, &dates, from, to).await?
+    };
     if rows.is_empty() {
         if args.what.engine() == "execution" {
             return Err(anyhow!(
@@ -88,6 +92,61 @@ pub async fn run(
     }
     out.flush()?;
     Ok(())
+}
+
+/// `pv2 show regime --calibration`: a row per label over the stored regimes of `dates`,
+/// with what the market factor did over the sessions after them
+/// ([`prometheus::engines::calibration`]). The month after `to` is read when it is stored.
+///
+/// # Errors
+/// Another engine than the regime's, no active config, storage failures.
+async fn calibration(
+    stores: &Stores,
+    args: &ShowArgs,
+    dates: &[NaiveDate],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> anyhow::Result<Vec<Row>> {
+    use prometheus::derived::FactorMembership;
+    use prometheus::engines::calibration::{HORIZON, calibrate};
+    use prometheus::store::DerivedStore;
+    if args.what != ShowWhat::Regime {
+        return Err(anyhow!(
+            "--calibration scores regime labels; use `pv2 show regime --calibration --from D --to D`"
+        ));
+    }
+    let r = &stores.runtime;
+    let c = world_config(r, "regime", args).await?;
+    let mut labels = Vec::new();
+    for &d in dates {
+        if let Some(day) = r.regime(args.market.as_str(), d, &c).await? {
+            labels.push((d, day.label));
+        }
+    }
+    // Enough calendar days after `to` for the horizon's sessions.
+    let until = to + chrono::Days::new(HORIZON as u64 * 2 + 14);
+    let market = stores
+        .historical
+        .factor(&FactorMembership::market_factor(&args.market), from, until)
+        .await?;
+    let (days, returns): (Vec<NaiveDate>, Vec<f64>) =
+        market.iter().map(|f| (f.trade_date, f.value)).unzip();
+    Ok(calibrate(&labels, &days, &returns)
+        .into_iter()
+        .map(|l| {
+            let mut out = Map::new();
+            out.insert("label".into(), json!(l.label.as_str()));
+            if let Value::Object(m) = json!({
+                "days": l.days, "share": l.share, "scored": l.scored,
+                "next_21_vol": l.mean_vol, "next_21_return": l.mean_return,
+                "next_21_median_return": l.median_return, "next_21_loss_share": l.loss_share,
+                "next_21_drawdown": l.mean_drawdown, "next_21_worst_drawdown": l.worst_drawdown,
+            }) {
+                out.extend(m);
+            }
+            out
+        })
+        .collect())
 }
 
 /// The rows of `args.what` over `dates` (the sessions of `[from, to]`): what `pv2 show

@@ -263,7 +263,7 @@ impl Account<'_> {
         as_of: NaiveDate,
         previous: Option<&AccountDay>,
     ) -> Result<(), JobError> {
-        let mismatch = ledger_mismatches(
+        let mismatch = session_mismatches(
             &self.ctx.stores.runtime,
             &self.key,
             self.config.initial_capital,
@@ -1028,7 +1028,8 @@ pub async fn account_mismatches(
 /// Every way the ledger of `key` stored before `as_of` disagrees with itself (see
 /// [`reconcile`]): the latest stored session's book against the replay of the fills up to
 /// it, every order settled by then against its fills, and any fill of no order up to
-/// `as_of`. `previous` is the latest session stored before `as_of`.
+/// `as_of`. `previous` is the latest session stored before `as_of`. Reads the account's
+/// whole history; the per-session job uses [`session_mismatches`].
 ///
 /// # Errors
 /// Store failures.
@@ -1045,16 +1046,105 @@ pub async fn ledger_mismatches(
         Some(p) => rt.positions(key, p.as_of).await?,
         None => Vec::new(),
     };
-    let through = previous.map(|p| p.as_of);
     let known: BTreeSet<String> = orders.iter().map(|o| o.order_id.clone()).collect();
-    // Orders still filling after the stored book (a retry after a crash) are checked once
-    // their session is stored.
-    let late: BTreeSet<&str> = fills
+    Ok(mismatches(&LedgerWindow {
+        initial_capital,
+        start: None,
+        previous,
+        positions: &positions,
+        fills: &fills,
+        orders: &orders,
+        known: &known,
+    }))
+}
+
+/// What the per-session job checks before trading: the book stored for `previous` against
+/// the book stored for the session before it plus the fills between them, and the orders
+/// of those sessions against their fills. Earlier sessions were checked by earlier runs,
+/// so a backfill reads a few sessions' rows per date rather than the whole history (which
+/// made it quadratic). Falls back to [`ledger_mismatches`] when there is no earlier book, or
+/// when a fill names an order the window does not hold (a statement imported out of turn).
+/// The whole ledger is still checked at daemon start and after `pv2 import fills`.
+///
+/// # Errors
+/// Store failures.
+pub async fn session_mismatches(
+    rt: &prometheus::store::RuntimeDb,
+    key: &AccountKey,
+    initial_capital: f64,
+    previous: Option<&AccountDay>,
+    as_of: NaiveDate,
+) -> Result<Vec<String>, prometheus::store::StoreError> {
+    let base = match previous {
+        Some(p) => rt.account_day_before(key, p.as_of).await?,
+        None => None,
+    };
+    let Some(base) = base else {
+        return ledger_mismatches(rt, key, initial_capital, previous, as_of).await;
+    };
+    // Orders fill in the sessions after their own, so the fills from `base` on name orders
+    // planned from the session before it on.
+    let orders_from = rt
+        .account_day_before(key, base.as_of)
+        .await?
+        .map_or(LEDGER_START, |d| d.as_of);
+    let fills = rt.fills(key, base.as_of, as_of).await?;
+    let orders = rt.orders(key, orders_from, as_of).await?;
+    let known: BTreeSet<String> = orders.iter().map(|o| o.order_id.clone()).collect();
+    if fills
+        .iter()
+        .any(|f| f.order_id.as_ref().is_some_and(|o| !known.contains(o)))
+    {
+        return ledger_mismatches(rt, key, initial_capital, previous, as_of).await;
+    }
+    // Every fill of an order planned from `base` on is in `fills`; older orders were
+    // checked when their sessions were.
+    let orders: Vec<OrderRecord> = orders
+        .into_iter()
+        .filter(|o| o.order_date >= base.as_of)
+        .collect();
+    let opening = rt.positions(key, base.as_of).await?;
+    let positions = match previous {
+        Some(p) => rt.positions(key, p.as_of).await?,
+        None => Vec::new(),
+    };
+    Ok(mismatches(&LedgerWindow {
+        initial_capital,
+        start: Some((base.as_of, base.cash, opening.as_slice())),
+        previous,
+        positions: &positions,
+        fills: &fills,
+        orders: &orders,
+        known: &known,
+    }))
+}
+
+/// The stored rows one reconciliation reads.
+struct LedgerWindow<'a> {
+    initial_capital: f64,
+    /// A book already checked that the replay starts from (`None`: the starting cash).
+    start: Option<(NaiveDate, f64, &'a [PositionRow])>,
+    /// The latest session stored before the run's date, and its positions.
+    previous: Option<&'a AccountDay>,
+    positions: &'a [PositionRow],
+    fills: &'a [FillRecord],
+    orders: &'a [OrderRecord],
+    /// Every order id the fills may name.
+    known: &'a BTreeSet<String>,
+}
+
+/// The first ten mismatches of `w`: orders still filling after the stored book (a retry
+/// after a crash) are checked once their session is stored.
+fn mismatches(w: &LedgerWindow<'_>) -> Vec<String> {
+    let through = w.previous.map(|p| p.as_of);
+    let late: BTreeSet<&str> = w
+        .fills
         .iter()
         .filter(|f| through.is_none_or(|t| f.trade_date > t))
         .filter_map(|f| f.order_id.as_deref())
         .collect();
-    let settled: Vec<OrderRecord> = orders
+    let settled: Vec<OrderRecord> = w
+        .orders
         .iter()
         .filter(|o| !late.contains(o.order_id.as_str()))
         .filter(|o| {
@@ -1062,20 +1152,22 @@ pub async fn ledger_mismatches(
         })
         .cloned()
         .collect();
-    let fills: Vec<FillRecord> = fills
+    let fills: Vec<FillRecord> = w
+        .fills
         .iter()
         .filter(|f| through.is_some_and(|t| f.trade_date <= t) || f.order_id.is_none())
         .cloned()
         .collect();
     let mut out = reconcile(&ReconcileInput {
-        initial_capital,
-        book: previous.map(|p| (p.as_of, p.cash, positions.as_slice())),
+        initial_capital: w.initial_capital,
+        start: w.start,
+        book: w.previous.map(|p| (p.as_of, p.cash, w.positions)),
         fills: &fills,
         orders: &settled,
-        known_orders: &known,
+        known_orders: w.known,
     });
     out.truncate(10);
-    Ok(out)
+    out
 }
 
 /// The update of an order that had its session: filled, in part, or expired.

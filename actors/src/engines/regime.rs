@@ -37,8 +37,8 @@ enum RegimeFit {
     Labelled {
         /// The anchor's model (fitted now or read from the store).
         model: Box<RegimeModel>,
-        /// The filtered days (the run's date among them).
-        days: Vec<prometheus::engines::regime::RegimeDay>,
+        /// The filtered days (the run's date among them) and the label chain.
+        decoded: prometheus::engines::regime::Decoded,
     },
 }
 
@@ -115,15 +115,15 @@ impl Job for RegimeJob {
                         Err(e) => return Err(e),
                     },
                 };
-                let days = model.filter(&features, as_of, as_of, &c)?;
+                let decoded = model.decode(&features, as_of, as_of, &c)?;
                 Ok(RegimeFit::Labelled {
                     model: Box::new(model),
-                    days,
+                    decoded,
                 })
             })
             .await?
             .map_err(JobError::permanent)?;
-        let (model, days) = match outcome {
+        let (model, decoded) = match outcome {
             RegimeFit::NotYet { have, need } => {
                 return Ok(JobOutput {
                     rows: 0,
@@ -133,7 +133,7 @@ impl Job for RegimeJob {
                     emit: None,
                 });
             }
-            RegimeFit::Labelled { model, days } => (*model, days),
+            RegimeFit::Labelled { model, decoded } => (*model, decoded),
         };
         if fitted_here {
             db.save_encoder_model(&StoredModel {
@@ -146,12 +146,12 @@ impl Job for RegimeJob {
             })
             .await?;
         }
-        let Some(day) = days.into_iter().find(|d| d.date == as_of) else {
+        let counts = decoded.label_transitions;
+        let Some(day) = decoded.days.into_iter().find(|d| d.date == as_of) else {
             return Err(JobError::permanent(format!(
                 "no market features on {as_of} for {market}: is it a session with derived factors?"
             )));
         };
-        let counts = model.label_transition_counts();
         let mut transitions = Vec::new();
         for from in RegimeLabel::ALL {
             let row = counts[from.index()];

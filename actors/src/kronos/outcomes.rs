@@ -235,7 +235,6 @@ fn classes<'a>(
     }
 }
 
-/// Writes one decision's outcome values; returns whether it had any to measure.
 /// What the accounts that traded the decision's target made over its horizon, from the
 /// execution ledger: the equity's return net of every cost the broker charged, and those
 /// costs as a fraction of the starting equity (subject `account:<id>`). Only an account
@@ -247,10 +246,7 @@ async fn traded_outcome(
     sink: &mut Sink<'_>,
 ) -> Result<(), JobError> {
     let runtime = &ctx.stores.runtime;
-    for key in runtime.accounts().await? {
-        if key.market_id != d.market_id {
-            continue;
-        }
+    for key in runtime.marked_accounts(&d.market_id).await? {
         let days = runtime.account_days(&key, d.as_of, sink.known_on).await?;
         let (Some(first), Some(last)) = (days.first(), days.last()) else {
             continue;
@@ -270,6 +266,7 @@ async fn traded_outcome(
     Ok(())
 }
 
+/// Writes one decision's outcome values; returns whether it had any to measure.
 async fn judge(
     ctx: &JobContext,
     d: &DecisionRecord,

@@ -464,6 +464,7 @@ pub(super) async fn table(
         id,
         top: q.top.unwrap_or(25).clamp(1, 5_000),
         format: TableFormat::Json,
+        calibration: false,
     };
     match crate::commands::show_timeline::collect(&state.spine.stores, &args, &dates, from, to)
         .await
