@@ -287,6 +287,23 @@ fn decision_quality(w: &Workdir, from: &str, to: &str, regime: &[Value]) {
         .map(|r| r["days"].as_u64().unwrap() as usize)
         .sum();
     assert_eq!(days, regime.len());
+    let other = w.run(&[
+        "show",
+        "stability",
+        "--market",
+        "US_EQ",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--calibration",
+    ]);
+    assert!(!other.status.success());
+    assert!(
+        stderr(&other).contains("--calibration scores regime labels"),
+        "{}",
+        stderr(&other)
+    );
 
     let (dates, closes) = closes();
     let stressed_days: std::collections::BTreeSet<&str> = regime

@@ -33,7 +33,8 @@
 //! minimum-duration rule (which smooths the label without looking ahead) keeps it from
 //! flickering. Every threshold is taken from the fit window, so a day's label depends on
 //! that day and earlier only. The change risk is the label chain's own: transitions counted
-//! over the fit window's labelled days, raised to the horizon.
+//! over the fit window's labelled days (shrunk towards how long stress or calm lasted, so a
+//! label the window never saw is not a coin toss), raised to the horizon.
 
 #![allow(clippy::needless_range_loop)] // matrix code indexes rows and columns together
 
@@ -1035,13 +1036,7 @@ impl RegimeModel {
         for w in rows[..fit_rows].windows(2) {
             counts[w[0].2.index()][w[1].2.index()] += 1;
         }
-        let chain: Vec<Vec<f64>> = counts
-            .iter()
-            .map(|row| {
-                let total: f64 = row.iter().map(|c| *c as f64 + 1.0).sum();
-                row.iter().map(|c| (*c as f64 + 1.0) / total).collect()
-            })
-            .collect();
+        let chain = label_chain(&counts);
         let ahead = mat_pow(&chain, cfg.change_horizon);
         let mut days = Vec::new();
         for (t, (probs, raw, cur, held)) in rows.into_iter().enumerate() {
@@ -1078,6 +1073,55 @@ impl RegimeModel {
             label_transitions: counts,
         })
     }
+}
+
+/// Pseudo-days of the label chain's prior, per label.
+const CHAIN_PRIOR_DAYS: f64 = 4.0;
+
+/// The label transition matrix from the fit window's counts, each row shrunk towards its
+/// side's persistence: a label's prior stays with the probability that stress (or calm) in
+/// general persisted in the window, and spreads the rest over the other labels. A label the
+/// window never saw — the first CRISIS of a history — so lasts as stress has lasted, instead
+/// of being given a coin toss among four labels (a change risk of ~1 on its first day).
+fn label_chain(counts: &[[u64; 4]; 4]) -> Vec<Vec<f64>> {
+    let side_stay = |stressed: bool| {
+        let (mut stay, mut all) = (0u64, 0u64);
+        for from in RegimeLabel::ALL
+            .into_iter()
+            .filter(|l| l.is_stressed() == stressed)
+        {
+            for to in RegimeLabel::ALL {
+                all += counts[from.index()][to.index()];
+                if to.is_stressed() == stressed {
+                    stay += counts[from.index()][to.index()];
+                }
+            }
+        }
+        if all == 0 {
+            0.5
+        } else {
+            stay as f64 / all as f64
+        }
+    };
+    RegimeLabel::ALL
+        .into_iter()
+        .map(|from| {
+            let stay = side_stay(from.is_stressed());
+            let row = &counts[from.index()];
+            let total = row.iter().sum::<u64>() as f64 + CHAIN_PRIOR_DAYS;
+            RegimeLabel::ALL
+                .into_iter()
+                .map(|to| {
+                    let prior = if to == from {
+                        CHAIN_PRIOR_DAYS * stay
+                    } else {
+                        CHAIN_PRIOR_DAYS * (1.0 - stay) / 3.0
+                    };
+                    (row[to.index()] as f64 + prior) / total
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// What [`RegimeModel::decode`] returns.
@@ -1286,6 +1330,26 @@ mod tests {
         }
         let json = serde_json::to_string(&model).unwrap();
         assert_eq!(serde_json::from_str::<RegimeModel>(&json).unwrap(), model);
+    }
+
+    #[test]
+    fn an_unseen_label_persists_as_its_side_has() {
+        // Calm days mostly stay calm; stress seen only as RISK_OFF, which lasted.
+        let mut counts = [[0u64; 4]; 4];
+        counts[RegimeLabel::Carry.index()][RegimeLabel::Carry.index()] = 900;
+        counts[RegimeLabel::Carry.index()][RegimeLabel::RiskOff.index()] = 10;
+        counts[RegimeLabel::RiskOff.index()][RegimeLabel::RiskOff.index()] = 90;
+        counts[RegimeLabel::RiskOff.index()][RegimeLabel::Carry.index()] = 10;
+        let chain = label_chain(&counts);
+        for row in &chain {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        let crisis = RegimeLabel::Crisis.index();
+        // CRISIS, never seen: stays as stress stayed (0.9), not 1 in 4.
+        assert!((chain[crisis][crisis] - 0.9).abs() < 1e-12);
+        // A well-observed row hardly moves from its counts.
+        let carry = RegimeLabel::Carry.index();
+        assert!((chain[carry][carry] - 900.0 / 910.0).abs() < 0.005);
     }
 
     #[test]
