@@ -255,6 +255,7 @@ fn next_month(
 ///   asserted positive.
 fn decision_quality(w: &Workdir, from: &str, to: &str, regime: &[Value]) {
     use prometheus::backtest::inference::newey_west_t;
+    use prometheus::engines::assessment::skill;
     let calibration: Vec<Value> = serde_json::from_str(&w.ok(&[
         "show",
         "regime",
@@ -366,29 +367,12 @@ fn decision_quality(w: &Workdir, from: &str, to: &str, regime: &[Value]) {
                 .push((r["score"].parse().unwrap(), ret));
         }
     }
-    let ranks = |v: Vec<f64>| -> Vec<f64> {
-        let mut idx: Vec<usize> = (0..v.len()).collect();
-        idx.sort_by(|a, b| v[*a].total_cmp(&v[*b]));
-        let mut out = vec![0.0; v.len()];
-        for (rank, i) in idx.into_iter().enumerate() {
-            out[i] = rank as f64;
-        }
-        out
-    };
     let ics: Vec<f64> = by_date
         .values()
         .filter(|v| v.len() >= 5)
-        .map(|v| {
-            let (a, b) = (
-                ranks(v.iter().map(|x| x.0).collect()),
-                ranks(v.iter().map(|x| x.1).collect()),
-            );
-            let n = a.len() as f64;
-            let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-            let cov: f64 = a.iter().zip(&b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-            let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-            let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-            cov / (va * vb).sqrt()
+        .filter_map(|v| {
+            let (scores, returns): (Vec<f64>, Vec<f64>) = v.iter().copied().unzip();
+            skill(&scores, &returns).map(|s| s.rank_ic)
         })
         .collect();
     let mean_ic = mean(&ics);

@@ -9,6 +9,7 @@
 //! autocorrelated, and an ordinary t-statistic of its mean would overstate significance.
 //! The resamples come from a fixed seed, so a report is reproducible to the byte.
 
+use super::metrics::path_stats;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -21,9 +22,6 @@ pub const BOOTSTRAP_BLOCK: usize = 21;
 pub const BOOTSTRAP_SEED: u64 = 0x5eed_b007;
 /// Two-sided coverage of the intervals.
 pub const CONFIDENCE: f64 = 0.95;
-
-/// Sessions per year, as the metrics annualise.
-const ANNUAL_DAYS: f64 = 252.0;
 
 /// A two-sided confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,40 +47,6 @@ pub struct Intervals {
     pub resamples: usize,
     /// Sessions per block.
     pub block: usize,
-}
-
-/// The statistics of one return path.
-struct PathStats {
-    sharpe: f64,
-    cagr: f64,
-    volatility: f64,
-    max_drawdown: f64,
-}
-
-fn path_stats(r: &[f64]) -> PathStats {
-    let n = r.len() as f64;
-    let mean = r.iter().sum::<f64>() / n;
-    let sd = (r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    let (mut level, mut peak, mut max_dd) = (1.0f64, 1.0f64, 0.0f64);
-    for x in r {
-        level *= 1.0 + x;
-        peak = peak.max(level);
-        max_dd = max_dd.max(1.0 - level / peak);
-    }
-    PathStats {
-        sharpe: if sd > 0.0 {
-            mean / sd * ANNUAL_DAYS.sqrt()
-        } else {
-            0.0
-        },
-        cagr: if level <= 0.0 {
-            -1.0
-        } else {
-            level.powf(ANNUAL_DAYS / n) - 1.0
-        },
-        volatility: sd * ANNUAL_DAYS.sqrt(),
-        max_drawdown: max_dd,
-    }
 }
 
 /// The `q` quantile of sorted `v` (linear between neighbours).

@@ -104,36 +104,67 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { 0.0 }
 }
 
+/// Compound annual growth of `growth` (final over initial equity) over `years`.
+fn annual_growth(growth: f64, years: f64) -> f64 {
+    if growth <= 0.0 {
+        -1.0
+    } else if years > 0.0 {
+        growth.powf(1.0 / years) - 1.0
+    } else {
+        0.0
+    }
+}
+
+/// The headline statistics of a daily return path: what [`metrics`] reports and what the
+/// bootstrap ([`super::inference`]) recomputes on every resample.
+pub(super) struct PathStats {
+    /// Final over initial equity.
+    pub(super) growth: f64,
+    /// Mean daily return.
+    pub(super) mean: f64,
+    /// Compound annual growth rate.
+    pub(super) cagr: f64,
+    /// Annualised mean over standard deviation.
+    pub(super) sharpe: f64,
+    /// Annualised standard deviation.
+    pub(super) volatility: f64,
+    /// Largest peak-to-trough fall (positive).
+    pub(super) max_drawdown: f64,
+}
+
+/// The [`PathStats`] of `r` (in order).
+pub(super) fn path_stats(r: &[f64]) -> PathStats {
+    let (mean, sd) = mean_sd(r);
+    let mut peak = 1.0f64;
+    let mut level = 1.0f64;
+    let mut max_drawdown = 0.0f64;
+    for x in r {
+        level *= 1.0 + x;
+        peak = peak.max(level);
+        max_drawdown = max_drawdown.max(1.0 - level / peak);
+    }
+    PathStats {
+        growth: level,
+        mean,
+        cagr: annual_growth(level, r.len() as f64 / ANNUAL_DAYS),
+        sharpe: ratio(mean * ANNUAL_DAYS.sqrt(), sd),
+        volatility: sd * ANNUAL_DAYS.sqrt(),
+        max_drawdown,
+    }
+}
+
 /// The metrics of `points` (in date order; a sample need not be contiguous).
 pub fn metrics(points: &[DayPoint]) -> Metrics {
     let r: Vec<f64> = points.iter().map(|p| p.ret).collect();
     let n = r.len();
     let years = n as f64 / ANNUAL_DAYS;
-    let growth: f64 = r.iter().map(|x| 1.0 + x).product();
-    let (mean, sd) = mean_sd(&r);
+    let path = path_stats(&r);
+    let (growth, mean, cagr, max_dd) = (path.growth, path.mean, path.cagr, path.max_drawdown);
     let downside = if n > 0 {
         (r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n as f64).sqrt()
     } else {
         0.0
     };
-    let mut peak = 1.0f64;
-    let mut level = 1.0f64;
-    let mut max_dd = 0.0f64;
-    for x in &r {
-        level *= 1.0 + x;
-        peak = peak.max(level);
-        max_dd = max_dd.max(1.0 - level / peak);
-    }
-    let annual = |growth: f64| {
-        if growth <= 0.0 {
-            -1.0
-        } else if years > 0.0 {
-            growth.powf(1.0 / years) - 1.0
-        } else {
-            0.0
-        }
-    };
-    let cagr = annual(growth);
     let gross_growth: f64 = points.iter().map(|p| 1.0 + gross(p)).product();
     let mean_equity = points.iter().map(|p| p.equity).sum::<f64>() / n.max(1) as f64;
     let traded: f64 = points.iter().map(|p| p.traded).sum();
@@ -162,8 +193,8 @@ pub fn metrics(points: &[DayPoint]) -> Metrics {
         days: n,
         total_return: growth - 1.0,
         cagr,
-        volatility: sd * ANNUAL_DAYS.sqrt(),
-        sharpe: ratio(mean * ANNUAL_DAYS.sqrt(), sd),
+        volatility: path.volatility,
+        sharpe: path.sharpe,
         sortino: ratio(mean * ANNUAL_DAYS.sqrt(), downside),
         max_drawdown: max_dd,
         calmar: ratio(cagr, max_dd),
@@ -174,7 +205,7 @@ pub fn metrics(points: &[DayPoint]) -> Metrics {
         information_ratio,
         benchmark_return,
         gross_return: gross_growth - 1.0,
-        gross_cagr: annual(gross_growth),
+        gross_cagr: annual_growth(gross_growth, years),
         psr: ReturnMoments::of(&r)
             .map(|m| probabilistic_sharpe(&m, 0.0))
             .filter(|p| p.is_finite()),

@@ -441,6 +441,16 @@ impl MarketFeatures {
         }
     }
 
+    /// The median of column `c` over the first `upto` rows (the upper one of an even count;
+    /// `None` without rows): the fit window's reference level.
+    pub fn column_median(&self, c: usize, upto: usize) -> Option<f64> {
+        let mut v: Vec<f64> = (0..upto.min(self.dates.len()))
+            .map(|t| self.row(t)[c])
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    }
+
     /// Row `t`.
     pub fn row(&self, t: usize) -> &[f64] {
         let d = self.names.len();
@@ -684,14 +694,8 @@ impl RegimeConfig {
         };
         let stressed = self.stressed_states(&mix, &center, &scale, f, upto);
         let median_vol = all
-            .names
-            .iter()
-            .position(|n| *n == "ln_vol_21")
-            .map_or(f64::NAN, |c| {
-                let mut v: Vec<f64> = (0..upto).map(|t| all.row(t)[c]).collect();
-                v.sort_by(f64::total_cmp);
-                v[v.len() / 2].exp()
-            });
+            .column_median(LabelColumns::of(all)?.ln_vol_21, upto)
+            .map_or(f64::NAN, f64::exp);
         let dens = mix.densities().ok_or_else(|| RegimeError::Fit {
             anchor,
             why: "covariance not positive definite".into(),
@@ -753,14 +757,10 @@ impl RegimeConfig {
         if vol_cols.is_empty() {
             return vec![false; k];
         }
-        let median = |c: usize| {
-            let mut v: Vec<f64> = (0..fit_days.min(f.dates.len()))
-                .map(|t| f.row(t)[c])
-                .collect();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(0.0)
-        };
-        let medians: Vec<f64> = vol_cols.iter().map(|&c| median(c)).collect();
+        let medians: Vec<f64> = vol_cols
+            .iter()
+            .map(|&c| f.column_median(c, fit_days).unwrap_or(0.0))
+            .collect();
         (0..k)
             .map(|i| {
                 let excess: f64 = vol_cols

@@ -133,18 +133,16 @@ async fn calibration(
         market.iter().map(|f| (f.trade_date, f.value)).unzip();
     Ok(calibrate(&labels, &days, &returns)
         .into_iter()
-        .map(|l| {
-            let mut out = Map::new();
-            out.insert("label".into(), json!(l.label.as_str()));
-            if let Value::Object(m) = json!({
-                "days": l.days, "share": l.share, "scored": l.scored,
+        .filter_map(|l| {
+            match json!({
+                "label": l.label.as_str(), "days": l.days, "share": l.share, "scored": l.scored,
                 "next_21_vol": l.mean_vol, "next_21_return": l.mean_return,
                 "next_21_median_return": l.median_return, "next_21_loss_share": l.loss_share,
                 "next_21_drawdown": l.mean_drawdown, "next_21_worst_drawdown": l.worst_drawdown,
             }) {
-                out.extend(m);
+                Value::Object(m) => Some(m),
+                _ => None,
             }
-            out
         })
         .collect())
 }

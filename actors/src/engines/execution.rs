@@ -1075,12 +1075,12 @@ pub async fn session_mismatches(
     previous: Option<&AccountDay>,
     as_of: NaiveDate,
 ) -> Result<Vec<String>, prometheus::store::StoreError> {
-    let base = match previous {
-        Some(p) => rt.account_day_before(key, p.as_of).await?,
-        None => None,
+    let full = || ledger_mismatches(rt, key, initial_capital, previous, as_of);
+    let Some(last) = previous else {
+        return full().await;
     };
-    let Some(base) = base else {
-        return ledger_mismatches(rt, key, initial_capital, previous, as_of).await;
+    let Some(base) = rt.account_day_before(key, last.as_of).await? else {
+        return full().await;
     };
     // Orders fill in the sessions after their own, so the fills from `base` on name orders
     // planned from the session before it on.
@@ -1095,7 +1095,7 @@ pub async fn session_mismatches(
         .iter()
         .any(|f| f.order_id.as_ref().is_some_and(|o| !known.contains(o)))
     {
-        return ledger_mismatches(rt, key, initial_capital, previous, as_of).await;
+        return full().await;
     }
     // Every fill of an order planned from `base` on is in `fills`; older orders were
     // checked when their sessions were.
@@ -1104,10 +1104,7 @@ pub async fn session_mismatches(
         .filter(|o| o.order_date >= base.as_of)
         .collect();
     let opening = rt.positions(key, base.as_of).await?;
-    let positions = match previous {
-        Some(p) => rt.positions(key, p.as_of).await?,
-        None => Vec::new(),
-    };
+    let positions = rt.positions(key, last.as_of).await?;
     Ok(mismatches(&LedgerWindow {
         initial_capital,
         start: Some((base.as_of, base.cash, opening.as_slice())),
