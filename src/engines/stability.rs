@@ -350,9 +350,36 @@ pub struct RegimeContext {
     pub change_risk: f64,
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+/// The `q` quantile of `values` (the order statistic nearest `q`), reordering them. A
+/// selection, not a sort: the engine takes two quantiles per instrument and date, and the
+/// value is the one a full sort would give.
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    let i = (((values.len() as f64 - 1.0) * q).round() as usize).min(values.len() - 1);
+    *values.select_nth_unstable_by(i, f64::total_cmp).1
+}
+
+/// The pairs (the instrument's one-day return, the market's return) over `rows[start..]`
+/// on the dates both have. `market` is ascending by date, one value per date, so the two
+/// series are walked side by side (the dates of a window are a few hundred; a hash lookup
+/// per date was most of the engine's time).
+fn paired_returns(rows: &[DayRow], start: usize, market: &[(NaiveDate, f64)]) -> Vec<(f64, f64)> {
+    let mut pairs = Vec::with_capacity(rows.len() - start);
+    let Some(first) = rows.get(start) else {
+        return pairs;
+    };
+    let mut j = market.partition_point(|m| m.0 < first.date);
+    for i in start.max(1)..rows.len() {
+        let date = rows[i].date;
+        while market.get(j).is_some_and(|m| m.0 < date) {
+            j += 1;
+        }
+        match market.get(j) {
+            Some(m) if m.0 == date => pairs.push((rows[i].close / rows[i - 1].close - 1.0, m.1)),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    pairs
 }
 
 impl StabilityConfig {
@@ -366,12 +393,12 @@ impl StabilityConfig {
     }
 
     /// The components from `rows` (one instrument, ascending, nothing after the date) and
-    /// the market's one-day returns by date; `fundamental` is the profile's weakness when
-    /// known.
+    /// the market's one-day returns (ascending by date, one per date); `fundamental` is the
+    /// profile's weakness when known.
     pub fn components(
         &self,
         rows: &[DayRow],
-        market: &std::collections::HashMap<NaiveDate, f64>,
+        market: &[(NaiveDate, f64)],
         fundamental: Option<f64>,
     ) -> Components {
         let n = rows.len();
@@ -389,8 +416,7 @@ impl StabilityConfig {
                     .iter()
                     .map(|r| r.volume.map(|x| x * r.close))
                     .collect::<Option<_>>()?;
-                v.sort_by(f64::total_cmp);
-                let med = quantile(&v, 0.5);
+                let med = quantile(&mut v, 0.5);
                 self.liquidity.apply(med.max(1.0).log10())
             })
             .flatten();
@@ -419,12 +445,9 @@ impl StabilityConfig {
             .flatten();
         let contagion = (long >= 42)
             .then(|| {
-                let pairs: Vec<(f64, f64)> = (n - long..n)
-                    .filter_map(|i| market.get(&rows[i].date).map(|m| (ret(i), *m)))
-                    .collect();
+                let pairs = paired_returns(rows, n - long, market);
                 let mut m: Vec<f64> = pairs.iter().map(|p| p.1).collect();
-                m.sort_by(f64::total_cmp);
-                let cut = quantile(&m, self.stress_quantile);
+                let cut = quantile(&mut m, self.stress_quantile);
                 let bad: Vec<(f64, f64)> = pairs.into_iter().filter(|p| p.1 <= cut).collect();
                 if bad.len() < 10 {
                     return None;
@@ -481,7 +504,7 @@ impl StabilityConfig {
         &self,
         instrument_id: &str,
         rows: &[DayRow],
-        market: &std::collections::HashMap<NaiveDate, f64>,
+        market: &[(NaiveDate, f64)],
         fundamental: Option<f64>,
         regime: Option<&RegimeContext>,
     ) -> Option<StabilityRow> {
@@ -543,13 +566,12 @@ pub fn assess_market(
     fundamentals: &std::collections::BTreeMap<String, f64>,
     regime: Option<&RegimeContext>,
 ) -> Vec<StabilityRow> {
-    let market: std::collections::HashMap<NaiveDate, f64> = market.iter().copied().collect();
     let keep = cfg.lookback();
     panel
         .iter()
         .filter_map(|(id, rows)| {
             let rows = &rows[rows.len().saturating_sub(keep)..];
-            cfg.assess(id, rows, &market, fundamentals.get(id).copied(), regime)
+            cfg.assess(id, rows, market, fundamentals.get(id).copied(), regime)
         })
         .collect()
 }
@@ -557,7 +579,6 @@ pub fn assess_market(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn rows(closes: &[f64], volume: Option<f64>) -> Vec<DayRow> {
         let start = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
@@ -572,8 +593,48 @@ mod tests {
             .collect()
     }
 
-    fn market_of(r: &[DayRow], f: impl Fn(usize) -> f64) -> HashMap<NaiveDate, f64> {
+    fn market_of(r: &[DayRow], f: impl Fn(usize) -> f64) -> Vec<(NaiveDate, f64)> {
         r.iter().enumerate().map(|(i, x)| (x.date, f(i))).collect()
+    }
+
+    #[test]
+    fn paired_returns_match_a_lookup_by_date() {
+        let r = rows(
+            &(0..40)
+                .map(|i| 100.0 + f64::from(i % 7))
+                .collect::<Vec<_>>(),
+            None,
+        );
+        // The market misses some of the instrument's dates and has dates it lacks.
+        let mut market: Vec<(NaiveDate, f64)> = (0..60)
+            .filter(|i| i % 5 != 3)
+            .map(|i| {
+                (
+                    r[0].date + chrono::Days::new(i),
+                    f64::from(i as u32) / 1000.0,
+                )
+            })
+            .collect();
+        market.insert(0, (r[0].date - chrono::Days::new(3), 9.0));
+        let by_date: std::collections::HashMap<NaiveDate, f64> = market.iter().copied().collect();
+        for start in [1, 2, 17, 39] {
+            let expected: Vec<(f64, f64)> = (start..r.len())
+                .filter_map(|i| {
+                    let m = by_date.get(&r[i].date)?;
+                    Some((r[i].close / r[i - 1].close - 1.0, *m))
+                })
+                .collect();
+            assert_eq!(
+                paired_returns(&r, start, &market),
+                expected,
+                "start {start}"
+            );
+        }
+        assert!(paired_returns(&r, 5, &[]).is_empty());
+        let mut v = vec![5.0, 1.0, 4.0, 2.0, 3.0];
+        assert_eq!(quantile(&mut v, 0.5), 3.0);
+        assert_eq!(quantile(&mut v, 0.0), 1.0);
+        assert_eq!(quantile(&mut v, 0.9), 5.0);
     }
 
     #[test]

@@ -200,10 +200,10 @@ const INSTRUMENT_SCORES: TableSpec = TableSpec {
     ],
     key: &[
         "strategy_id",
-        "instrument_id",
         "as_of_date",
-        "horizon_days",
         "config_id",
+        "instrument_id",
+        "horizon_days",
     ],
 };
 

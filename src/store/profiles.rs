@@ -56,7 +56,7 @@ const PROFILES: TableSpec = TableSpec {
         "risk_flags",
         "run_id",
     ],
-    key: &["issuer_id", "as_of_date", "config_id"],
+    key: &["as_of_date", "config_id", "issuer_id"],
 };
 
 #[async_trait]

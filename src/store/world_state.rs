@@ -212,7 +212,7 @@ const STABILITY_VECTORS: TableSpec = TableSpec {
         "body",
         "run_id",
     ],
-    key: &["instrument_id", "as_of_date", "config_id"],
+    key: &["as_of_date", "config_id", "instrument_id"],
 };
 
 const SOFT_TARGET_CLASSES: TableSpec = TableSpec {
@@ -228,7 +228,7 @@ const SOFT_TARGET_CLASSES: TableSpec = TableSpec {
         "regime",
         "run_id",
     ],
-    key: &["instrument_id", "as_of_date", "config_id"],
+    key: &["as_of_date", "config_id", "instrument_id"],
 };
 
 const FRAGILITY_MEASURES: TableSpec = TableSpec {
@@ -244,7 +244,7 @@ const FRAGILITY_MEASURES: TableSpec = TableSpec {
         "body",
         "run_id",
     ],
-    key: &["instrument_id", "as_of_date", "config_id"],
+    key: &["as_of_date", "config_id", "instrument_id"],
 };
 
 fn json<T: serde::Serialize>(what: &str, v: &T) -> Result<String, StoreError> {

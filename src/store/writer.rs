@@ -179,7 +179,16 @@ impl SqliteBatch {
             return Ok(());
         }
         match self.to {
-            Destination::Writer(w) => w.submit(self.statements).await,
+            Destination::Writer(w) => {
+                let (statements, started) = (self.statements.len(), std::time::Instant::now());
+                let done = w.submit(self.statements).await;
+                tracing::debug!(
+                    statements,
+                    wait_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "batch committed"
+                );
+                done
+            }
             Destination::Pool(pool) => {
                 let mut tx = pool.begin_write().await?;
                 for statement in self.statements {

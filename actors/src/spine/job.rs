@@ -136,7 +136,13 @@ impl JobContext {
                 .and_then(|c| c.next_session(as_of, ahead as usize).map(|s| s.date))
         };
         let Some(until) = until else {
+            let started = std::time::Instant::now();
             let (listed, panel) = self.panels.panel(db, market, as_of, history_days).await?;
+            tracing::debug!(
+                history_days,
+                panel_ms = started.elapsed().as_secs_f64() * 1e3,
+                "panel"
+            );
             if self.reads.auditing() {
                 // Nothing dated after the job's date, in any series.
                 let bounded = panel
@@ -181,9 +187,14 @@ impl JobContext {
             if let Some(spec) = fault {
                 panic!("injected fault {spec} inside the computation");
             }
-            f()
+            let started = std::time::Instant::now();
+            let out = f();
+            (out, started.elapsed())
         });
-        match task.await {
+        match task.await.map(|(out, took)| {
+            tracing::debug!(what, compute_ms = took.as_secs_f64() * 1e3, "computed");
+            out
+        }) {
             Ok(v) => Ok(v),
             Err(e) if e.is_panic() => Err(JobError::Panicked(format!(
                 "{what}: {}",
