@@ -9,6 +9,7 @@ use super::RuntimeDb;
 use super::error::StoreError;
 use super::pool::on_pool;
 use super::tx::BeginWrite;
+use super::writer::BeginBatch;
 use crate::domain::{OrderPurpose, OrderState};
 use crate::execution::ledger::{
     AccountDay, AccountKey, FillRecord, OrderRecord, PnlRow, PositionRow, Provenance, RiskAction,
@@ -293,6 +294,9 @@ impl ExecutionStore for RuntimeDb {
         updates: &[OrderUpdate],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        if new_orders.is_empty() && fills.is_empty() && updates.is_empty() {
+            return Ok(());
+        }
         let order_sql = format!(
             "INSERT INTO exec_orders ({ORDER_COLUMNS}, updated_at) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
@@ -306,9 +310,9 @@ impl ExecutionStore for RuntimeDb {
         const UPDATE: &str = "UPDATE exec_orders SET state = $1, filled_quantity = $2, reason = $3, \
              updated_at = $4 WHERE order_id = $5";
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query("begin settlement"))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("begin settlement"))?;
             for o in new_orders {
-                sqlx::query(sqlx::AssertSqlSafe(order_sql.as_str()))
+                tx.run(sqlx::query(sqlx::AssertSqlSafe(order_sql.as_str()))
                     .bind(&o.order_id)
                     .bind(&o.key.account_id)
                     .bind(&o.key.market_id)
@@ -325,13 +329,12 @@ impl ExecutionStore for RuntimeDb {
                     .bind(&o.reason)
                     .bind(&o.provenance.run_id)
                     .bind(&o.provenance.config_id)
-                    .bind(at)
-                    .execute(&mut *tx)
+                    .bind(at))
                     .await
                     .map_err(StoreError::query("insert order"))?;
             }
             for f in fills {
-                sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
+                tx.run(sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
                     .bind(&f.fill_id)
                     .bind(&f.order_id)
                     .bind(&f.key.account_id)
@@ -345,19 +348,17 @@ impl ExecutionStore for RuntimeDb {
                     .bind(f.slippage)
                     .bind(&f.source)
                     .bind(&f.provenance.run_id)
-                    .bind(&f.provenance.config_id)
-                    .execute(&mut *tx)
+                    .bind(&f.provenance.config_id))
                     .await
                     .map_err(StoreError::query("insert fill"))?;
             }
             for u in updates {
-                sqlx::query(UPDATE)
+                tx.run(sqlx::query(UPDATE)
                     .bind(u.state.as_str())
                     .bind(u.filled_quantity)
                     .bind(&u.reason)
                     .bind(at)
-                    .bind(&u.order_id)
-                    .execute(&mut *tx)
+                    .bind(&u.order_id))
                     .await
                     .map_err(StoreError::query("update order"))?;
             }
@@ -390,8 +391,8 @@ impl ExecutionStore for RuntimeDb {
              pnl, costs, run_id, config_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         let (k, d, prov) = (&day.key, day.as_of, &day.provenance);
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query("begin account day"))?;
-            sqlx::query(sqlx::AssertSqlSafe(upsert.as_str()))
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("begin account day"))?;
+            tx.run(sqlx::query(sqlx::AssertSqlSafe(upsert.as_str()))
                 .bind(&k.account_id)
                 .bind(&k.market_id)
                 .bind(d)
@@ -404,21 +405,19 @@ impl ExecutionStore for RuntimeDb {
                 .bind(day.costs)
                 .bind(day.pnl)
                 .bind(&prov.run_id)
-                .bind(&prov.config_id)
-                .execute(&mut *tx)
+                .bind(&prov.config_id))
                 .await
                 .map_err(StoreError::query("write account day"))?;
             for sql in [CLEAR_POSITIONS, CLEAR_PNL] {
-                sqlx::query(sql)
+                tx.run(sqlx::query(sql)
                     .bind(&k.account_id)
                     .bind(&k.market_id)
-                    .bind(d)
-                    .execute(&mut *tx)
+                    .bind(d))
                     .await
                     .map_err(StoreError::query("clear account day"))?;
             }
             for r in positions {
-                sqlx::query(POSITION)
+                tx.run(sqlx::query(POSITION)
                     .bind(&k.account_id)
                     .bind(&k.market_id)
                     .bind(d)
@@ -427,13 +426,12 @@ impl ExecutionStore for RuntimeDb {
                     .bind(r.close)
                     .bind(r.value)
                     .bind(&prov.run_id)
-                    .bind(&prov.config_id)
-                    .execute(&mut *tx)
+                    .bind(&prov.config_id))
                     .await
                     .map_err(StoreError::query("write position"))?;
             }
             for r in pnl {
-                sqlx::query(PNL)
+                tx.run(sqlx::query(PNL)
                     .bind(&k.account_id)
                     .bind(&k.market_id)
                     .bind(d)
@@ -442,8 +440,7 @@ impl ExecutionStore for RuntimeDb {
                     .bind(r.pnl)
                     .bind(r.costs)
                     .bind(&prov.run_id)
-                    .bind(&prov.config_id)
-                    .execute(&mut *tx)
+                    .bind(&prov.config_id))
                     .await
                     .map_err(StoreError::query("write pnl"))?;
             }
@@ -481,6 +478,9 @@ impl ExecutionStore for RuntimeDb {
     }
 
     async fn record_risk_actions(&self, actions: &[RiskAction]) -> Result<(), StoreError> {
+        if actions.is_empty() {
+            return Ok(());
+        }
         const SQL: &str = "INSERT INTO risk_actions (account_id, market_id, as_of_date, check_id, \
              instrument_id, action, at, value, limit_value, reason, run_id, config_id) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
@@ -488,9 +488,9 @@ impl ExecutionStore for RuntimeDb {
              SET at = excluded.at, value = excluded.value, limit_value = excluded.limit_value, \
              reason = excluded.reason, run_id = excluded.run_id, config_id = excluded.config_id";
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query("begin risk actions"))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query("begin risk actions"))?;
             for a in actions {
-                sqlx::query(SQL)
+                tx.run(sqlx::query(SQL)
                     .bind(&a.key.account_id)
                     .bind(&a.key.market_id)
                     .bind(a.as_of)
@@ -502,8 +502,7 @@ impl ExecutionStore for RuntimeDb {
                     .bind(a.limit.filter(|v| v.is_finite()))
                     .bind(&a.reason)
                     .bind(&a.provenance.run_id)
-                    .bind(&a.provenance.config_id)
-                    .execute(&mut *tx)
+                    .bind(&a.provenance.config_id))
                     .await
                     .map_err(StoreError::query("record risk action"))?;
             }

@@ -620,28 +620,41 @@ impl Account<'_> {
             rows += written;
             note = planned;
         }
-        // Send what is planned, reading the switch immediately before each order.
+        // Send what is planned, reading the switch immediately before each order and
+        // recording each order as sent before the next goes. A paper broker's send changes
+        // nothing outside this ledger, so there the session's orders go as one: the switch
+        // read once, one write (a backfill sent ~11 orders a session, each with its own
+        // read, hand-off and commit).
         let planned: Vec<OrderRecord> = rt
             .orders(&self.key, as_of, as_of)
             .await?
             .into_iter()
             .filter(|o| o.state == OrderState::Planned)
             .collect();
+        let paper = self.adapter.fill_rules().is_some();
+        let once = if paper {
+            Some(rt.trading_mode_at(self.now()).await?)
+        } else {
+            None
+        };
         let (mut sent, mut refused) = (0usize, 0usize);
+        let (mut actions, mut updates) = (Vec::new(), Vec::new());
         for o in planned {
-            let mode = rt.trading_mode_at(self.now()).await?;
+            let mode = match once {
+                Some(mode) => mode,
+                None => rt.trading_mode_at(self.now()).await?,
+            };
             let update = match mode.refusal(ledger.position(&o.instrument_id), o.quantity) {
                 Some(why) => {
                     refused += 1;
-                    rt.record_risk_actions(&[self.action(
+                    actions.push(self.action(
                         as_of,
                         "kill_switch",
                         Some(o.instrument_id.clone()),
                         "cancelled",
                         format!("order {} not sent: {why}", o.order_id),
                         (None, None),
-                    )])
-                    .await?;
+                    ));
                     OrderUpdate {
                         order_id: o.order_id.clone(),
                         state: OrderState::Cancelled,
@@ -650,12 +663,16 @@ impl Account<'_> {
                     }
                 }
                 None => {
-                    let adapter = Arc::clone(&self.adapter);
-                    let ticket = o.clone();
-                    self.ctx
-                        .compute("send an order", move || adapter.send(&ticket))
-                        .await?
-                        .map_err(JobError::transient)?;
+                    if paper {
+                        self.adapter.send(&o).map_err(JobError::transient)?;
+                    } else {
+                        let adapter = Arc::clone(&self.adapter);
+                        let ticket = o.clone();
+                        self.ctx
+                            .compute("send an order", move || adapter.send(&ticket))
+                            .await?
+                            .map_err(JobError::transient)?;
+                    }
                     sent += 1;
                     OrderUpdate {
                         order_id: o.order_id.clone(),
@@ -665,9 +682,17 @@ impl Account<'_> {
                     }
                 }
             };
-            rt.settle(&[], &[], &[update], self.now()).await?;
+            updates.push(update);
             rows += 1;
+            if !paper {
+                rt.record_risk_actions(&std::mem::take(&mut actions))
+                    .await?;
+                rt.settle(&[], &[], &std::mem::take(&mut updates), self.now())
+                    .await?;
+            }
         }
+        rt.record_risk_actions(&actions).await?;
+        rt.settle(&[], &[], &updates, self.now()).await?;
         if sent + refused > 0 {
             note = format!("{note}; {sent} sent, {refused} refused by the kill switch");
         }
