@@ -2,7 +2,7 @@
 //! their closes and volumes, loaded from the historical database once and extended as later
 //! (or earlier) dates are asked for, then sliced point-in-time for each job.
 //!
-//! Reading a year of 500 names from SQLite costs about a second; the engines of one DAG run
+//! Reading a year of 500 names from SQLite costs a good part of a second; the engines of one DAG run
 //! read it five times, a backtest hundreds of times. The cache makes those reads a slice of
 //! memory. It stays correct because it is checked before every use: the ingest job tells it
 //! which dates it rewrote ([`PanelCache::written`]), and a fingerprint of the ingest log and
@@ -14,12 +14,13 @@
 use chrono::{Days, NaiveDate};
 use prometheus::domain::{FactorValue, Instrument, InstrumentId, MarketId};
 use prometheus::encoders::numeric::Panel;
-use prometheus::features::DayRow;
+use prometheus::features::{DayRow, SharedRows};
 use prometheus::files::catalog::prices::CatalogReader;
 use prometheus::store::{
     DerivedStore, HistoricalDb, IngestLog, PriceStore, ReferenceStore, SessionPrice, StoreError,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// Calendar days read beyond the date asked for when the cache extends forward.
@@ -38,6 +39,31 @@ struct Entry {
     to: NaiveDate,
     instruments: Vec<Instrument>,
     rows: BTreeMap<String, Vec<SessionPrice>>,
+    /// `rows` as the engines' row type, shared by every panel sliced from them; built on
+    /// the first panel after `rows` changed.
+    day_rows: Option<BTreeMap<String, Arc<[DayRow]>>>,
+}
+
+impl Entry {
+    /// The rows as the engines' row type, built once per change of `rows`.
+    fn day_rows(&mut self) -> &BTreeMap<String, Arc<[DayRow]>> {
+        self.day_rows.get_or_insert_with(|| {
+            self.rows
+                .iter()
+                .map(|(id, rows)| {
+                    let rows: Arc<[DayRow]> = rows
+                        .iter()
+                        .map(|r| DayRow {
+                            date: r.date,
+                            close: r.close,
+                            volume: r.volume,
+                        })
+                        .collect();
+                    (id.clone(), rows)
+                })
+                .collect()
+        })
+    }
 }
 
 /// One factor's cached values dated in `[from, to]`.
@@ -59,8 +85,9 @@ pub struct PanelCache {
 }
 
 /// Concurrent reads a load is split into: one per core of the machines this runs on. A
-/// read's cost is SQLite printing every value on its connection's thread, so two halves on
-/// two connections take half the time, and every job waiting on the cache waits less.
+/// read's cost is SQLite stepping through every row on its connection's thread, so two
+/// halves on two connections take about half the time, and every job waiting on the cache
+/// waits less.
 const PARALLEL_READS: usize = 2;
 
 async fn load_rows(
@@ -158,14 +185,24 @@ impl PanelCache {
             .unwrap_or(as_of);
         // One fingerprint read serves both the prices and the market factor.
         let fingerprint = db.data_fingerprint(market.as_str()).await?;
-        // Sliced straight into the engines' row type: one copy of each row, not two.
-        let (listed, instruments) = self
-            .rows_checked(db, &fingerprint, market, from, as_of, |r| DayRow {
-                date: r.date,
-                close: r.close,
-                volume: r.volume,
-            })
-            .await?;
+        let (listed, instruments) = {
+            let mut markets = self.markets.lock().await;
+            let entry = self
+                .covering(&mut markets, db, &fingerprint, market, from, as_of)
+                .await?;
+            let listed = entry.instruments.clone();
+            // Windows onto the cached rows: nothing is copied but a reference per name.
+            let instruments = entry
+                .day_rows()
+                .iter()
+                .filter_map(|(id, rows)| {
+                    let a = rows.partition_point(|r| r.date < from);
+                    let b = rows.partition_point(|r| r.date <= as_of);
+                    (b > a).then(|| (id.clone(), SharedRows::window(Arc::clone(rows), a..b)))
+                })
+                .collect();
+            (listed, instruments)
+        };
         let market_returns = self
             .factor_checked(db, &fingerprint, &format!("MKT:{market}"), from, as_of)
             .await?
@@ -195,21 +232,33 @@ impl PanelCache {
         to: NaiveDate,
     ) -> Result<(Vec<Instrument>, BTreeMap<String, Vec<SessionPrice>>), StoreError> {
         let fingerprint = db.data_fingerprint(market.as_str()).await?;
-        self.rows_checked(db, &fingerprint, market, from, to, |r| *r)
-            .await
+        let mut markets = self.markets.lock().await;
+        let entry = self
+            .covering(&mut markets, db, &fingerprint, market, from, to)
+            .await?;
+        let rows = entry
+            .rows
+            .iter()
+            .filter_map(|(id, rows)| {
+                let a = rows.partition_point(|r| r.date < from);
+                let b = rows.partition_point(|r| r.date <= to);
+                (b > a).then(|| (id.clone(), rows[a..b].to_vec()))
+            })
+            .collect();
+        Ok((entry.instruments.clone(), rows))
     }
 
-    /// [`Self::rows`] against an already read fingerprint, each row mapped by `row`.
-    async fn rows_checked<T>(
+    /// The market's entry, read or extended so that it covers `[from, to]` (and dropped
+    /// first when `fingerprint` says the data changed).
+    async fn covering<'m>(
         &self,
+        markets: &'m mut BTreeMap<MarketId, Entry>,
         db: &HistoricalDb,
         fingerprint: &str,
         market: &MarketId,
         from: NaiveDate,
         to: NaiveDate,
-        row: impl Fn(&SessionPrice) -> T,
-    ) -> Result<(Vec<Instrument>, BTreeMap<String, Vec<T>>), StoreError> {
-        let mut markets = self.markets.lock().await;
+    ) -> Result<&'m mut Entry, StoreError> {
         if markets
             .get(market)
             .is_some_and(|e| e.fingerprint != fingerprint)
@@ -230,6 +279,7 @@ impl PanelCache {
                     to: ahead,
                     instruments,
                     rows,
+                    day_rows: None,
                 })
             }
         };
@@ -244,6 +294,7 @@ impl PanelCache {
                 *slot = rows;
             }
             entry.from = from;
+            entry.day_rows = None;
         }
         if to > entry.to {
             let after = entry.to.succ_opt().unwrap_or(entry.to);
@@ -255,17 +306,9 @@ impl PanelCache {
                 entry.rows.entry(id).or_default().extend(rows);
             }
             entry.to = ahead;
+            entry.day_rows = None;
         }
-        let rows = entry
-            .rows
-            .iter()
-            .filter_map(|(id, rows)| {
-                let a = rows.partition_point(|r| r.date < from);
-                let b = rows.partition_point(|r| r.date <= to);
-                (b > a).then(|| (id.clone(), rows[a..b].iter().map(&row).collect()))
-            })
-            .collect();
-        Ok((entry.instruments.clone(), rows))
+        Ok(entry)
     }
 
     /// A factor's values dated in `[from, to]` (the market's data fingerprint guards them
@@ -364,6 +407,7 @@ impl PanelCache {
         for rows in entry.rows.values_mut() {
             rows.truncate(rows.partition_point(|r| r.date < from));
         }
+        entry.day_rows = None;
         entry.to = entry.to.min(from.pred_opt().unwrap_or(from));
         entry.instruments = instruments;
         entry.fingerprint = fingerprint;

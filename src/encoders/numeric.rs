@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::EncoderError;
 use crate::config::{EngineConfig, Issues};
-use crate::features::{DayRow, WindowSpec, standardise};
+use crate::features::{DayRow, SharedRows, WindowSpec, standardise};
 
 /// How often the PCA is refitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,8 +164,8 @@ impl NumericEncoderConfig {
 /// the encoder reads.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Panel {
-    /// Rows per instrument id.
-    pub instruments: BTreeMap<String, Vec<DayRow>>,
+    /// Rows per instrument id (shared with the cache they were sliced from).
+    pub instruments: BTreeMap<String, SharedRows>,
     /// The market factor (one-day returns).
     pub market: Vec<(NaiveDate, f64)>,
 }
@@ -489,14 +489,14 @@ mod tests {
         let mut p = Panel::default();
         // Two names on one calendar, one with gaps and an extra day, one listed late.
         p.instruments
-            .insert("A".into(), [0, 1, 2, 4, 5].map(row).to_vec());
+            .insert("A".into(), [0, 1, 2, 4, 5].map(row).to_vec().into());
         p.instruments
-            .insert("B".into(), [0, 1, 2, 4, 5].map(row).to_vec());
+            .insert("B".into(), [0, 1, 2, 4, 5].map(row).to_vec().into());
         p.instruments
-            .insert("C".into(), [1, 3, 6].map(row).to_vec());
+            .insert("C".into(), [1, 3, 6].map(row).to_vec().into());
         p.instruments
-            .insert("D".into(), [5, 6, 7].map(row).to_vec());
-        p.instruments.insert("E".into(), Vec::new());
+            .insert("D".into(), [5, 6, 7].map(row).to_vec().into());
+        p.instruments.insert("E".into(), Vec::new().into());
         let mut pooled: Vec<NaiveDate> = p
             .instruments
             .values()
@@ -595,10 +595,12 @@ mod tests {
         let mut future = p.clone();
         let mut rng = ChaCha8Rng::seed_from_u64(99);
         for rows in future.instruments.values_mut() {
-            for r in rows.iter_mut().filter(|r| r.date > as_of) {
+            let mut changed = rows.to_vec();
+            for r in changed.iter_mut().filter(|r| r.date > as_of) {
                 r.close *= rng.random_range(0.2..5.0);
                 r.volume = None;
             }
+            *rows = changed.into();
         }
         for m in future.market.iter_mut().filter(|m| m.0 > as_of) {
             m.1 = 0.5;

@@ -559,9 +559,9 @@ impl StabilityConfig {
 /// ascending, nothing after the date), `market` holds the market's one-day returns,
 /// `fundamentals` the profiles' weakness by instrument. Instruments whose components are all
 /// unknown are left out; the output is sorted by instrument id.
-pub fn assess_market(
+pub fn assess_market<R: std::ops::Deref<Target = [DayRow]>>(
     cfg: &StabilityConfig,
-    panel: &std::collections::BTreeMap<String, Vec<DayRow>>,
+    panel: &std::collections::BTreeMap<String, R>,
     market: &[(NaiveDate, f64)],
     fundamentals: &std::collections::BTreeMap<String, f64>,
     regime: Option<&RegimeContext>,

@@ -10,4 +10,4 @@ pub mod load;
 pub mod window;
 
 pub use cross_section::standardise;
-pub use window::{DayRow, WindowFeatures, WindowSpec};
+pub use window::{DayRow, SharedRows, WindowFeatures, WindowSpec};

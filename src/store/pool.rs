@@ -133,6 +133,8 @@ impl Pool {
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(acquire_timeout)
+                // The packed price reads' aggregate (`prices::packed_sqlite`).
+                .after_connect(|conn, _| Box::pin(prometheus_sqlite_ext::register_on(conn)))
                 .connect_with(opts)
                 .await
                 .map_err(connect_err)?;

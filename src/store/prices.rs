@@ -243,40 +243,35 @@ fn diff_series<'a>(
     dirty_from
 }
 
-/// Reads several instruments' price columns from SQLite packed one row per instrument:
-/// `date|v1|v2…;date|…` with each number printed to 20 significant digits (an exact round
-/// trip for every f64) and an empty field for NULL. The SQLite driver's cost is per row, so
-/// a year of 500 names comes back as 500 rows instead of 126,000 (about 10× faster); the
-/// values are bit-for-bit those of a row-by-row read (conformance tests check it). SQLite's
-/// printing is not exact at extreme magnitudes, so an instrument with a value beyond
-/// 1e±250 is returned in the second list, to be read row by row.
-async fn packed_sqlite(
+/// Reads several instruments' price columns from SQLite packed one row per instrument by
+/// the `pv2_pack_rows` aggregate (registered on every connection, see
+/// `prometheus_sqlite_ext`): each row's date and its values' IEEE-754 bits, NULL as NaN.
+/// The SQLite driver's cost is per row, so a year of 500 names comes back as 500 rows
+/// instead of 126,000; and no number is printed or parsed, so the values are bit for bit
+/// those of a row-by-row read (conformance tests check it). An instrument whose rows hold
+/// something that is not a number (or a malformed date) is returned in the second list, to
+/// be read row by row, which reports it. `build` makes the caller's row from a date and
+/// the values of `columns` (`None` skips the row).
+async fn packed_sqlite<T>(
     pool: &sqlx::SqlitePool,
     columns: &[&str],
     instruments: &[InstrumentId],
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<(PackedSeries, Vec<InstrumentId>), StoreError> {
-    let fields: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            format!(
-                "CASE WHEN {c} IS NULL THEN '' WHEN {c} = 0 OR abs({c}) BETWEEN 1e-250 AND 1e250 \
-                 THEN printf('%!.20g', {c}) ELSE 'R' END"
-            )
-        })
-        .collect();
+    build: impl Fn(NaiveDate, prometheus_sqlite_ext::PackedRow<'_>) -> Option<T>,
+) -> Result<(PackedSeries<T>, Vec<InstrumentId>), StoreError> {
     let mut out = Vec::with_capacity(instruments.len());
     let mut by_rows = Vec::new();
     for chunk in instruments.chunks(2000) {
         let sql = format!(
-            "SELECT instrument_id, group_concat(trade_date || '|' || {}, ';' ORDER BY trade_date) \
+            "SELECT instrument_id, {}(trade_date, {}) \
              FROM prices_daily WHERE trade_date >= $1 AND trade_date <= $2 AND instrument_id IN ({}) \
              GROUP BY instrument_id ORDER BY instrument_id",
-            fields.join(" || '|' || "),
+            prometheus_sqlite_ext::PACK_ROWS,
+            columns.join(", "),
             placeholders(3, chunk.len())
         );
-        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql))
+        let mut q = sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(sql))
             .bind(from)
             .bind(to);
         for id in chunk {
@@ -287,44 +282,34 @@ async fn packed_sqlite(
             .await
             .map_err(StoreError::query("read packed prices"))?;
         for (id, packed) in rows {
-            if packed.contains("|R") {
+            let Some(packed) = packed else {
                 by_rows.push(InstrumentId::new(id));
                 continue;
-            }
-            let mut series = Vec::new();
-            for day in packed.split(';') {
-                let mut parts = day.split('|');
-                let date =
-                    parts
-                        .next()
-                        .and_then(parse_iso_date)
-                        .ok_or_else(|| StoreError::Corrupt {
-                            what: "packed prices",
-                            detail: format!("{id}: bad date in {day:?}"),
-                        })?;
-                let values = parts
-                    .map(|v| {
-                        if v.is_empty() {
-                            Ok(None)
-                        } else {
-                            v.parse::<f64>().map(Some).map_err(|e| StoreError::Corrupt {
-                                what: "packed prices",
-                                detail: format!("{id} {date}: {v:?}: {e}"),
-                            })
-                        }
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                if values.len() != columns.len() {
-                    return Err(StoreError::Corrupt {
-                        what: "packed prices",
-                        detail: format!(
-                            "{id} {date}: {} values for {} columns",
-                            values.len(),
-                            columns.len()
-                        ),
-                    });
+            };
+            let rows = prometheus_sqlite_ext::unpack(&packed, columns.len()).ok_or_else(|| {
+                StoreError::Corrupt {
+                    what: "packed prices",
+                    detail: format!(
+                        "{id}: {} bytes are not whole rows of {} values",
+                        packed.len(),
+                        columns.len()
+                    ),
                 }
-                series.push((date, values));
+            })?;
+            let mut series = Vec::with_capacity(
+                packed.len()
+                    / (prometheus_sqlite_ext::DATE_BYTES
+                        + prometheus_sqlite_ext::VALUE_BYTES * columns.len()),
+            );
+            for row in rows {
+                let date = std::str::from_utf8(row.date)
+                    .ok()
+                    .and_then(parse_iso_date)
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "packed prices",
+                        detail: format!("{id}: bad date {:?}", String::from_utf8_lossy(row.date)),
+                    })?;
+                series.extend(build(date, row));
             }
             out.push((id, series));
         }
@@ -371,8 +356,8 @@ pub(crate) fn adjusted_open(open: Option<f64>, close: Option<f64>, adj_close: f6
     open.map(|o| o * factor)
 }
 
-/// Instruments with their `(date, values)` rows, as [`packed_sqlite`] returns them.
-type PackedSeries = Vec<(String, Vec<(NaiveDate, Vec<Option<f64>>)>)>;
+/// Instruments with their rows, as [`packed_sqlite`] returns them.
+type PackedSeries<T> = Vec<(String, Vec<T>)>;
 
 #[async_trait]
 impl PriceStore for HistoricalDb {
@@ -490,22 +475,20 @@ impl PriceStore for HistoricalDb {
         let mut rest = instruments.to_vec();
         if let Pool::Sqlite(p) = &self.pool {
             let columns = ["open", "high", "low", "close", "adj_close", "volume"];
-            let (packed, by_rows) = packed_sqlite(p, &columns, instruments, from, as_of).await?;
-            for (id, series) in packed {
-                let bars = series
-                    .into_iter()
-                    .filter_map(|(trade_date, v)| {
-                        Some(DailyBar {
-                            trade_date,
-                            open: v[0],
-                            high: v[1],
-                            low: v[2],
-                            close: v[3],
-                            adj_close: v[4]?,
-                            volume: v[5],
-                        })
+            let (packed, by_rows) =
+                packed_sqlite(p, &columns, instruments, from, as_of, |trade_date, v| {
+                    Some(DailyBar {
+                        trade_date,
+                        open: v.value(0),
+                        high: v.value(1),
+                        low: v.value(2),
+                        close: v.value(3),
+                        adj_close: v.value(4)?,
+                        volume: v.value(5),
                     })
-                    .collect();
+                })
+                .await?;
+            for (id, bars) in packed {
                 out.insert(InstrumentId::new(id), bars);
             }
             rest = by_rows;
@@ -559,20 +542,18 @@ impl PriceStore for HistoricalDb {
         let mut rest = instruments.to_vec();
         if let Pool::Sqlite(p) = &self.pool {
             let columns = ["adj_close", "volume", "open", "close"];
-            let (packed, by_rows) = packed_sqlite(p, &columns, instruments, from, as_of).await?;
-            for (id, series) in packed {
-                let rows = series
-                    .into_iter()
-                    .filter_map(|(date, v)| {
-                        let close = v[0]?;
-                        Some(SessionPrice {
-                            date,
-                            close,
-                            volume: v[1],
-                            open: adjusted_open(v[2], v[3], close),
-                        })
+            let (packed, by_rows) =
+                packed_sqlite(p, &columns, instruments, from, as_of, |date, v| {
+                    let close = v.value(0)?;
+                    Some(SessionPrice {
+                        date,
+                        close,
+                        volume: v.value(1),
+                        open: adjusted_open(v.value(2), v.value(3), close),
                     })
-                    .collect();
+                })
+                .await?;
+            for (id, rows) in packed {
                 out.insert(InstrumentId::new(id), rows);
             }
             rest = by_rows;
@@ -615,13 +596,12 @@ impl PriceStore for HistoricalDb {
         let mut out: BTreeMap<InstrumentId, Vec<(NaiveDate, f64, Option<f64>)>> = BTreeMap::new();
         let mut rest = instruments.to_vec();
         if let Pool::Sqlite(p) = &self.pool {
-            let (packed, by_rows) =
-                packed_sqlite(p, &["adj_close", "volume"], instruments, from, as_of).await?;
-            for (id, series) in packed {
-                let rows = series
-                    .into_iter()
-                    .filter_map(|(d, v)| Some((d, v[0]?, v[1])))
-                    .collect();
+            let columns = ["adj_close", "volume"];
+            let (packed, by_rows) = packed_sqlite(p, &columns, instruments, from, as_of, |d, v| {
+                Some((d, v.value(0)?, v.value(1)))
+            })
+            .await?;
+            for (id, rows) in packed {
                 out.insert(InstrumentId::new(id), rows);
             }
             rest = by_rows;

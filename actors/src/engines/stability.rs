@@ -63,7 +63,7 @@ impl Job for StabilityJob {
         });
         let fundamentals = fundamental_weakness(ctx, &instruments).await?;
         // Only instruments that traded on the date are assessed.
-        let traded: BTreeMap<String, Vec<_>> = panel
+        let traded: BTreeMap<String, _> = panel
             .instruments
             .into_iter()
             .filter(|(_, r)| r.last().map(|r| r.date) == Some(as_of))

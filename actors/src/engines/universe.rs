@@ -96,7 +96,7 @@ impl Job for UniverseJob {
             .iter()
             .map(|i| {
                 let id = i.instrument_id.as_str();
-                let rows = panel.instruments.get(id).map(Vec::as_slice).unwrap_or(&[]);
+                let rows = panel.instruments.get(id).map(|r| &**r).unwrap_or(&[]);
                 let recent = &rows[rows.len().saturating_sub(config.liquidity_days)..];
                 let traded: Option<Vec<f64>> = recent
                     .iter()
