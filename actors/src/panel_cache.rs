@@ -41,28 +41,58 @@ struct Entry {
     rows: BTreeMap<String, Vec<SessionPrice>>,
     /// `rows` as the engines' row type, shared by every panel sliced from them; built on
     /// the first panel after `rows` changed.
-    day_rows: Option<BTreeMap<String, Arc<[DayRow]>>>,
+    day_rows: Option<SharedDayRows>,
+    /// The earliest date panels asked for since the shared rows were last built: where the
+    /// next build starts.
+    asked_from: Option<NaiveDate>,
+}
+
+/// The engines' rows of every instrument from `from` to the entry's end.
+struct SharedDayRows {
+    from: NaiveDate,
+    rows: BTreeMap<String, Arc<[DayRow]>>,
 }
 
 impl Entry {
-    /// The rows as the engines' row type, built once per change of `rows`.
-    fn day_rows(&mut self) -> &BTreeMap<String, Arc<[DayRow]>> {
-        self.day_rows.get_or_insert_with(|| {
-            self.rows
-                .iter()
-                .map(|(id, rows)| {
-                    let rows: Arc<[DayRow]> = rows
-                        .iter()
-                        .map(|r| DayRow {
-                            date: r.date,
-                            close: r.close,
-                            volume: r.volume,
-                        })
-                        .collect();
-                    (id.clone(), rows)
-                })
-                .collect()
-        })
+    /// The rows from `from` on as the engines' row type, built once per change of `rows`.
+    ///
+    /// A build starts at the earliest date panels asked for since the last one, not at the
+    /// first cached row: a backtest's cache grows a year at a time to decades, and building
+    /// from the first row each year made the builds quadratic in the years (2% of a 20-year
+    /// backtest's samples). A panel asking for earlier rows than the build holds gets a new
+    /// build that starts there.
+    fn day_rows(&mut self, from: NaiveDate) -> &BTreeMap<String, Arc<[DayRow]>> {
+        let asked = self.asked_from.map_or(from, |a| a.min(from));
+        if self.day_rows.as_ref().is_some_and(|d| d.from > from) {
+            self.day_rows = None;
+        }
+        if self.day_rows.is_none() {
+            self.asked_from = Some(from);
+        } else {
+            self.asked_from = Some(asked);
+        }
+        let rows = &self.rows;
+        &self
+            .day_rows
+            .get_or_insert_with(|| SharedDayRows {
+                from: asked,
+                rows: rows
+                    .iter()
+                    .map(|(id, rows)| {
+                        let start = rows.partition_point(|r| r.date < asked);
+                        let rows: Arc<[DayRow]> = rows[start..]
+                            .iter()
+                            .map(|r| DayRow {
+                                date: r.date,
+                                close: r.close,
+                                volume: r.volume,
+                            })
+                            .collect();
+                        (id.clone(), rows)
+                    })
+                    .collect(),
+            })
+            .rows
     }
 }
 
@@ -193,7 +223,7 @@ impl PanelCache {
             let listed = entry.instruments.clone();
             // Windows onto the cached rows: nothing is copied but a reference per name.
             let instruments = entry
-                .day_rows()
+                .day_rows(from)
                 .iter()
                 .filter_map(|(id, rows)| {
                     let a = rows.partition_point(|r| r.date < from);
@@ -280,6 +310,7 @@ impl PanelCache {
                     instruments,
                     rows,
                     day_rows: None,
+                    asked_from: None,
                 })
             }
         };

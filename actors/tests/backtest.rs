@@ -423,3 +423,59 @@ fn backtests_run_on_imported_closes_without_volume() {
         });
     }
 }
+
+/// The panel cache hands every job exactly the rows an uncached read gives — as a backtest
+/// walks forward past its yearly read-ahead (the shared rows are rebuilt from the earliest
+/// date recently asked for, not from the first cached row), and when a job then asks for
+/// an earlier start than the current build holds.
+#[test]
+fn cached_panels_equal_uncached_reads_forward_and_back() {
+    let env = env(
+        "source = \"synthetic\"\n[synthetic]\nmarket = \"US_EQ\"\ninstruments = 12\nseed = 5\nhistory_start = \"2019-01-02\"\n",
+    );
+    pv2(
+        &env,
+        &[
+            "backfill",
+            "--market",
+            "US_EQ",
+            "--from",
+            "2019-01-02",
+            "--to",
+            "2022-12-30",
+            "--dag",
+            "daily",
+        ],
+    );
+    let ctx = env.context();
+    in_system(async move {
+        let stores = ctx.open_stores().await.unwrap();
+        let db = &stores.historical;
+        let market = prometheus::domain::MarketId::new("US_EQ");
+        let cache = prometheus_actors::panel_cache::PanelCache::default();
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // Forward through three years (each crossing the read-ahead), several windows per
+        // date, then back to a start before anything built since.
+        let asks = [
+            ("2020-01-31", 200),
+            ("2020-01-31", 60),
+            ("2020-07-31", 400),
+            ("2021-03-31", 90),
+            ("2021-03-31", 500),
+            ("2022-02-28", 30),
+            ("2022-11-30", 120),
+            ("2022-11-30", 1200),
+            ("2021-06-30", 60),
+        ];
+        for (as_of, days) in asks {
+            let (listed, cached) = cache.panel(db, &market, d(as_of), days).await.unwrap();
+            let (listed_ref, reference) =
+                prometheus::features::load::load_panel(db, &market, d(as_of), days)
+                    .await
+                    .unwrap();
+            assert_eq!(listed, listed_ref, "{as_of} {days}");
+            assert!(!reference.instruments.is_empty(), "{as_of} {days}");
+            assert_eq!(cached, reference, "{as_of} {days}");
+        }
+    });
+}
