@@ -62,15 +62,12 @@ impl Entry {
     /// backtest's samples). A panel asking for earlier rows than the build holds gets a new
     /// build that starts there.
     fn day_rows(&mut self, from: NaiveDate) -> &BTreeMap<String, Arc<[DayRow]>> {
-        let asked = self.asked_from.map_or(from, |a| a.min(from));
         if self.day_rows.as_ref().is_some_and(|d| d.from > from) {
             self.day_rows = None;
         }
-        if self.day_rows.is_none() {
-            self.asked_from = Some(from);
-        } else {
-            self.asked_from = Some(asked);
-        }
+        let asked = self.asked_from.map_or(from, |a| a.min(from));
+        // A new build starts at `asked`; what the next one needs is tracked from here.
+        self.asked_from = Some(if self.day_rows.is_none() { from } else { asked });
         let rows = &self.rows;
         &self
             .day_rows

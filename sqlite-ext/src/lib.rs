@@ -26,8 +26,14 @@ pub const DATE_BYTES: usize = 10;
 /// Bytes of a packed value.
 pub const VALUE_BYTES: usize = 8;
 
+/// The aggregate's name as SQLite is given it.
+const PACK_ROWS_C: &std::ffi::CStr = c"pv2_pack_rows";
+
 /// The aggregate's name in SQL.
-pub const PACK_ROWS: &str = "pv2_pack_rows";
+pub const PACK_ROWS: &str = match PACK_ROWS_C.to_str() {
+    Ok(name) => name,
+    Err(_) => panic!("the aggregate's name is ASCII"),
+};
 
 /// SQLite refused to register a function (its result code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +76,7 @@ unsafe fn register(db: NonNull<ffi::sqlite3>) -> Result<(), RegisterError> {
     let code = unsafe {
         ffi::sqlite3_create_function_v2(
             db.as_ptr(),
-            c"pv2_pack_rows".as_ptr(),
+            PACK_ROWS_C.as_ptr(),
             -1,
             ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
             std::ptr::null_mut(),
@@ -256,7 +262,7 @@ impl PackedRow<'_> {
 /// The rows of a `pv2_pack_rows` BLOB with `values` values each, read in place (a year of
 /// prices is millions of values: no allocation per row); `None` when its length is not a
 /// whole number of rows.
-pub fn unpack(blob: &[u8], values: usize) -> Option<impl Iterator<Item = PackedRow<'_>>> {
+pub fn unpack(blob: &[u8], values: usize) -> Option<impl ExactSizeIterator<Item = PackedRow<'_>>> {
     let row = DATE_BYTES + VALUE_BYTES * values;
     blob.len().is_multiple_of(row).then(|| {
         blob.chunks_exact(row).map(|r| {

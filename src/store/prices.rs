@@ -296,11 +296,7 @@ async fn packed_sqlite<T>(
                     ),
                 }
             })?;
-            let mut series = Vec::with_capacity(
-                packed.len()
-                    / (prometheus_sqlite_ext::DATE_BYTES
-                        + prometheus_sqlite_ext::VALUE_BYTES * columns.len()),
-            );
+            let mut series = Vec::with_capacity(rows.len());
             for row in rows {
                 let date = std::str::from_utf8(row.date)
                     .ok()
