@@ -148,6 +148,7 @@ fn bench(c: &mut Criterion) {
                         trigger: "bench".into(),
                         rerun: false,
                         run_key: None,
+                        stands_at: None,
                     };
                     let s = spine.orchestrator.send(submit).await.unwrap().unwrap();
                     let rx = spine

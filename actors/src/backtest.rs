@@ -398,6 +398,7 @@ pub async fn run_backtest_with(
                     trigger: "backtest".into(),
                     rerun: true,
                     run_key: None,
+                    stands_at: None,
                 })
                 .await?
                 .map_err(|e| anyhow!(e))?;

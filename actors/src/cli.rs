@@ -229,6 +229,11 @@ pub struct BackfillArgs {
     /// Only this DAG (default: every DAG triggered by the market's states).
     #[arg(long)]
     pub dag: Option<String>,
+    /// Sessions in flight at once: the next dates' ingest, features and profiles run
+    /// beside an earlier date's engines (each DAG still takes its dates in order, and each
+    /// run stands at its own session's instant, so the outputs are those of 1).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub dates_in_flight: u16,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

@@ -166,6 +166,7 @@ pub async fn run(cli: &Cli, listen: Option<String>, faults: FaultPlan) -> anyhow
             start: None,
             until: None,
             wait_for_runs: false,
+            dates_in_flight: 1,
             resubmit_recorded: false,
             catch_up: true,
             on_activation: None,

@@ -212,6 +212,7 @@ async fn sessions(
         start: Some(start),
         until: Some(until),
         wait_for_runs: true,
+        dates_in_flight: 1,
         resubmit_recorded: true,
         catch_up: false,
         on_activation: None,

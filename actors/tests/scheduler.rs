@@ -73,6 +73,7 @@ fn options(
         start: Some(start),
         until: Some(until),
         wait_for_runs: true,
+        dates_in_flight: 1,
         resubmit_recorded: false,
         catch_up,
         on_activation: None,
@@ -373,6 +374,7 @@ timeout_secs = 30
             trigger: "test".into(),
             rerun: false,
             run_key: None,
+            stands_at: None,
         };
         let refused = spine
             .orchestrator
@@ -719,6 +721,7 @@ fn the_scheduler_stops_at_once_and_other_markets_go_on_while_a_chain_waits() {
         // As in the daemon: runs are not awaited, chains wait beside the scheduler.
         let opts = SchedulerOptions {
             wait_for_runs: false,
+            dates_in_flight: 1,
             ..options(&clock, start, until, false)
         };
         let scheduler = spine.start_scheduler(opts.clone(), None, None).unwrap();

@@ -75,3 +75,87 @@ fn a_backfill_killed_ten_times_and_resumed_writes_what_an_uninterrupted_one_writ
         assert_eq!(runs.len(), reference_runs.len());
     });
 }
+
+/// The bookkeeping a backfill leaves that must not depend on how many dates were in
+/// flight: every run and attempt with its times, and every activation.
+async fn runs_and_activations(env: &common::Env) -> Vec<String> {
+    use prometheus::store::Pool;
+    let pool = Pool::connect(&env.runtime, 2).await.unwrap();
+    let mut rows: Vec<String> = Vec::new();
+    for sql in [
+        "SELECT run_id || '|' || state || '|' || created_at || '|' || COALESCE(finished_at, '') FROM dag_runs ORDER BY run_id",
+        "SELECT run_id || '|' || job_id || '|' || attempt || '|' || state || '|' || started_at || '|' || COALESCE(finished_at, '') || '|' || COALESCE(config_id, '') FROM job_runs ORDER BY run_id, job_id, attempt",
+        "SELECT activation_id || '|' || due_at || '|' || fired_at || '|' || outcome || '|' || COALESCE(run_id, '') FROM scheduler_activations ORDER BY activation_id",
+    ] {
+        rows.extend(common::fetch_column(&pool, sql).await);
+    }
+    pool.close().await;
+    rows
+}
+
+#[test]
+fn a_backfill_with_dates_in_flight_writes_what_one_date_at_a_time_writes() {
+    let (to, dates) = ("2023-06-30", ["1", "4"]);
+    let [one, overlapped] = dates.map(|n| {
+        let env = chain_env(None);
+        preload(&env);
+        let out = common::backfill::backfill_over(&env, common::backfill::FROM, to)
+            .args(["--dates-in-flight", n])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        env
+    });
+    in_system(async {
+        if let Some((db, d)) = first_difference(&one, &overlapped).await {
+            panic!(
+                "{db}.{} differs at {}: {:?} vs {:?}",
+                d.table, d.at, d.left, d.right
+            );
+        }
+        // The records stand at each run's own session, not at the clock the overlapped
+        // backfill had moved on.
+        let (a, b) = (
+            runs_and_activations(&one).await,
+            runs_and_activations(&overlapped).await,
+        );
+        assert!(a.len() > 600, "{}", a.len());
+        assert_eq!(a, b);
+        // And the dates did overlap: some session's daily run began before the previous
+        // session's engines had finished.
+        let overlaps = |events: &[(String, String, String)]| {
+            let at = |event: &str, detail: &str| {
+                events
+                    .iter()
+                    .position(|(_, e, d)| e == event && d.starts_with(detail))
+            };
+            let sessions: Vec<&str> = events
+                .iter()
+                .filter(|(_, e, d)| e == "run_activated" && d.starts_with("daily:"))
+                .filter_map(|(_, _, d)| d.split([':', ' ']).nth(2))
+                .collect();
+            sessions.windows(2).any(|w| {
+                match (
+                    at("run_activated", &format!("daily:US_EQ:{}", w[1])),
+                    at("run_finished", &format!("engines:US_EQ:{}", w[0])),
+                ) {
+                    (Some(next), Some(done)) => next < done,
+                    _ => false,
+                }
+            })
+        };
+        let log = |env: &common::Env| {
+            let url = env.runtime.clone();
+            async move {
+                let db = RuntimeDb::open(&url, 2).await.unwrap();
+                common::events(&db).await
+            }
+        };
+        assert!(overlaps(&log(&overlapped).await));
+        assert!(!overlaps(&log(&one).await));
+    });
+}

@@ -30,6 +30,7 @@ async fn run(spine: &Spine, dag: &str, date: &str) -> RunSummary {
         trigger: "test".into(),
         rerun: false,
         run_key: None,
+        stands_at: None,
     };
     let s = spine.orchestrator.send(submit).await.unwrap().unwrap();
     let rx = spine
@@ -256,6 +257,7 @@ fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
             trigger: "test".into(),
             rerun: false,
             run_key: None,
+            stands_at: None,
         };
         let s = spine.orchestrator.send(again).await.unwrap().unwrap();
         assert_eq!(s.finished.map(|f| f.as_str()), Some("SUCCEEDED"));
@@ -266,6 +268,7 @@ fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
             trigger: "test".into(),
             rerun: true,
             run_key: None,
+            stands_at: None,
         };
         let s = spine.orchestrator.send(rerun).await.unwrap().unwrap();
         assert_eq!(s.run_id, format!("drill:US_EQ:{}:r2", DATES[0]));
@@ -276,6 +279,7 @@ fn repeated_submits_do_not_rerun_finished_dates_unless_asked() {
             trigger: "test".into(),
             rerun: false,
             run_key: None,
+            stands_at: None,
         };
         let e = spine.orchestrator.send(bad).await.unwrap().unwrap_err();
         assert!(
@@ -300,6 +304,7 @@ async fn daily_all_at_once(env: &Env) -> (common::Outputs, Spine) {
             trigger: "test".into(),
             rerun: false,
             run_key: None,
+            stands_at: None,
         };
         let s = spine.orchestrator.send(submit).await.unwrap().unwrap();
         let rx = spine
@@ -427,6 +432,7 @@ fn a_restart_fails_the_actors_other_attempts_at_once_and_they_are_retried() {
                 trigger: "test".into(),
                 rerun: false,
                 run_key: None,
+                stands_at: None,
             };
             let s = spine.orchestrator.send(submit).await.unwrap().unwrap();
             let rx = spine

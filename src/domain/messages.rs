@@ -3,7 +3,7 @@
 //! depends on the actor framework.
 
 use super::{ConfigId, ErrorClass, InstrumentId, MarketId, RunId};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -88,6 +88,12 @@ pub struct RunJob {
     /// its upstream wrote under exactly the config the clean run would use: this, not a
     /// message that a restart can lose, is what a job reads its inputs by.
     pub upstream: BTreeMap<String, ConfigId>,
+    /// The instant a simulated run stands at (its activation's due instant), which its
+    /// jobs read as their clock: a backfill that overlaps dates moves the simulated clock
+    /// ahead while earlier dates still run, and their jobs must stamp what they would one
+    /// date at a time. `None`: jobs read the live clock (the daemon, manual runs).
+    #[serde(default)]
+    pub stands_at: Option<DateTime<Utc>>,
 }
 
 impl RunJob {

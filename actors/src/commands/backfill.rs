@@ -96,6 +96,7 @@ pub async fn run(ctx: &Context, args: &BackfillArgs, faults: FaultPlan) -> anyho
         start: Some(start),
         until: Some(until),
         wait_for_runs: true,
+        dates_in_flight: usize::from(args.dates_in_flight),
         resubmit_recorded: true,
         catch_up: false,
         on_activation: Some(observer),
@@ -125,11 +126,12 @@ pub async fn run(ctx: &Context, args: &BackfillArgs, faults: FaultPlan) -> anyho
     spine.stores.close().await;
     let report = report?;
     print_summary(args, (sessions, bound.len()), recorded, &report, secs);
-    if !report.failed_runs.is_empty() || !report.refused.is_empty() {
+    if !report.failed_runs.is_empty() || !report.refused.is_empty() || report.errors > 0 {
         bail!(
-            "{} runs did not succeed and {} activations were refused; run the same command again to retry them",
+            "{} runs did not succeed, {} activations were refused and {} could not be fired (the log says why); run the same command again to retry them",
             report.failed_runs.len(),
-            report.refused.len()
+            report.refused.len(),
+            report.errors
         );
     }
     Ok(())

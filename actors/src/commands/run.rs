@@ -117,6 +117,7 @@ pub async fn run(ctx: &Context, args: RunArgs, faults: FaultPlan) -> anyhow::Res
             trigger: "cli".into(),
             rerun: args.rerun,
             run_key: None,
+            stands_at: None,
         };
         let submitted = spine
             .orchestrator

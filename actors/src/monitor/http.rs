@@ -235,6 +235,7 @@ async fn submit_run(req: HttpRequest, state: web::Data<ApiState>, body: String) 
         trigger: "http".into(),
         rerun: r.rerun,
         run_key: None,
+        stands_at: None,
     };
     let submitted = match state.spine.orchestrator.send(submit).await {
         Ok(Ok(s)) => s,

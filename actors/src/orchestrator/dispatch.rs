@@ -59,11 +59,12 @@ impl Orchestrator {
         state: RunState,
         record: DagRunRecord,
         interrupted: Vec<(usize, u32)>,
+        stands_at: Option<DateTime<Utc>>,
     ) {
         let run_id = record.run_id.clone();
         let market = MarketId::new(record.market_id.clone().unwrap_or_default());
         let as_of = record.as_of_date.unwrap_or_default();
-        let now = self.clock.now();
+        let now = stands_at.unwrap_or_else(|| self.clock.now());
         for (j, attempt) in interrupted {
             let def = &state.dag().jobs[j];
             let mut r = attempt_record(
@@ -98,6 +99,7 @@ impl Orchestrator {
                 seq: self.next_seq,
                 running: BTreeMap::new(),
                 gates,
+                stands_at,
             },
         );
         self.pump(ctx);
@@ -186,10 +188,10 @@ impl Orchestrator {
     }
 
     fn dispatch(&mut self, ctx: &mut Context<Self>, run_id: &str, j: usize) {
-        let now = self.clock.now();
         let Some(run) = self.runs.get_mut(run_id) else {
             return;
         };
+        let now = run.now(self.clock.as_ref());
         let attempt = run.state.start(j);
         let def = run.state.dag().jobs[j].clone();
         self.log.job(attempt_record(
@@ -236,6 +238,7 @@ impl Orchestrator {
             timeout,
             dag_actors: dag.jobs.iter().map(|j| j.actor.clone()).collect(),
             upstream: run.state.upstream_configs(),
+            stands_at: run.stands_at,
         };
         if let Some(actor) = self.actors.get(&def.actor) {
             actor.do_send(Dispatch(msg));

@@ -1,7 +1,7 @@
 //! What the orchestrator is asked and what it answers.
 
 use actix::Message;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use prometheus::domain::{MarketId, RunStatus};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,6 +22,10 @@ pub struct Submit {
     /// Names the run `<dag>:<market>:<key>` instead of `<dag>:<market>:<date>`: several
     /// runs a day (intra-day cron schedules), each still idempotent.
     pub run_key: Option<String>,
+    /// The instant the run stands at: a simulated scheduler's activation instant, which
+    /// the run's records and its jobs' clocks take (see [`prometheus::domain::RunJob`]'s
+    /// `stands_at`); `None` for runs on the live clock.
+    pub stands_at: Option<DateTime<Utc>>,
 }
 
 /// The answer to [`Submit`].

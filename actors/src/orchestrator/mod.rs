@@ -45,6 +45,15 @@ struct ActiveRun {
     running: BTreeMap<usize, (u32, DateTime<Utc>, SpawnHandle)>,
     /// Job index → when its required market state begins for this run's date.
     gates: BTreeMap<usize, Gate>,
+    /// The instant a simulated run stands at (see [`Submit::stands_at`]).
+    stands_at: Option<DateTime<Utc>>,
+}
+
+impl ActiveRun {
+    /// The time of this run's records: the instant it stands at, or `clock`'s now.
+    fn now(&self, clock: &dyn Clock) -> DateTime<Utc> {
+        self.stands_at.unwrap_or_else(|| clock.now())
+    }
 }
 
 /// The orchestrator.
@@ -165,6 +174,7 @@ impl Handler<Submit> for Orchestrator {
         let rerun = msg.rerun;
         let lookup = async move { find_run(&db, checked?, base, rerun).await };
         let (market, as_of, trigger) = (msg.market.clone(), msg.as_of, msg.trigger.clone());
+        let stands_at = msg.stands_at;
         Box::pin(lookup.into_actor(self).map(move |res, act, ctx| {
             let (dag, run_id, existing, attempts) = res?;
             if let Some(r) = &existing
@@ -188,7 +198,7 @@ impl Handler<Submit> for Orchestrator {
                 as_of_date: Some(as_of),
                 state: RunStatus::Running,
                 trigger,
-                created_at: now,
+                created_at: stands_at.unwrap_or(now),
                 finished_at: None,
                 error: None,
             });
@@ -198,7 +208,7 @@ impl Handler<Submit> for Orchestrator {
                 EventKind::RunActivated,
                 format!("{run_id} ({})", record.trigger),
             );
-            act.activate(ctx, state, record, interrupted);
+            act.activate(ctx, state, record, interrupted, stands_at);
             Ok(Submitted {
                 run_id,
                 finished: None,
@@ -336,7 +346,7 @@ impl Handler<Resume> for Orchestrator {
                     ),
                 );
                 resumed.push(record.run_id.clone());
-                act.activate(ctx, state, record, interrupted);
+                act.activate(ctx, state, record, interrupted, None);
             }
             Ok(resumed)
         }))

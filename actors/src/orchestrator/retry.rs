@@ -46,10 +46,10 @@ impl Orchestrator {
         outcome: AttemptOutcome,
         started_at: DateTime<Utc>,
     ) {
-        let now = self.clock.now();
         let Some(run) = self.runs.get_mut(run_id) else {
             return;
         };
+        let now = run.now(self.clock.as_ref());
         let def = &run.state.dag().jobs[j];
         let mut record = attempt_record(
             run_id,
@@ -155,12 +155,12 @@ impl Orchestrator {
     /// Fails, without retries, every unfinished job of a DEGRADED actor in every active
     /// run, recording the attempts that were out.
     pub(super) fn fail_actor_jobs(&mut self, ctx: &mut Context<Self>, actor: &str, reason: &str) {
-        let now = self.clock.now();
         let run_ids: Vec<String> = self.runs.keys().cloned().collect();
         for run_id in run_ids {
             let Some(run) = self.runs.get_mut(&run_id) else {
                 continue;
             };
+            let now = run.now(self.clock.as_ref());
             let mut ended = Vec::new();
             for (j, attempt) in run.state.fail_actor(actor, reason) {
                 if let Some((_, started, timer)) = run.running.remove(&j) {

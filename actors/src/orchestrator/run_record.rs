@@ -169,7 +169,7 @@ impl Orchestrator {
                 .find_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.job_id)));
             let record = DagRunRecord {
                 state: status,
-                finished_at: Some(self.clock.now()),
+                finished_at: Some(run.now(self.clock.as_ref())),
                 error,
                 ..run.record
             };
@@ -231,9 +231,9 @@ impl Orchestrator {
 
     /// Records every running attempt as interrupted (drain timeout).
     pub(super) fn interrupt_all(&mut self, ctx: &mut Context<Self>) {
-        let now = self.clock.now();
         let mut records = Vec::new();
         for (run_id, run) in &mut self.runs {
+            let now = run.now(self.clock.as_ref());
             for (j, (attempt, started, timer)) in std::mem::take(&mut run.running) {
                 ctx.cancel_future(timer);
                 let def = &run.state.dag().jobs[j];

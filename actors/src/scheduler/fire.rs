@@ -3,7 +3,7 @@
 //! async work outside the actor, so the scheduler's mailbox is never blocked by it.
 
 use super::plan::PlannedActivation;
-use super::{SchedulerOptions, SchedulerReport};
+use super::{SchedulerClock, SchedulerOptions, SchedulerReport};
 use crate::orchestrator::{Orchestrator, Submit, WaitRun};
 use crate::spine::supervision::EventRecorder;
 use actix::Addr;
@@ -42,6 +42,14 @@ impl fmt::Display for Upstream {
 }
 
 impl Firing {
+    /// The instant a run activated by `d` stands at: on a simulated clock that runs are
+    /// awaited on (backfills), the activation's due instant — the clock may have moved on
+    /// to later dates while this one's chain runs; on the live clock, none.
+    fn stands_at(&self, d: &PlannedActivation) -> Option<chrono::DateTime<chrono::Utc>> {
+        (self.opts.wait_for_runs && matches!(self.opts.clock, SchedulerClock::Simulated(_)))
+            .then_some(d.at)
+    }
+
     fn activation(&self, d: &PlannedActivation, outcome: &str) -> Activation {
         Activation {
             activation_id: d.activation_id.clone(),
@@ -51,7 +59,7 @@ impl Firing {
             as_of_date: d.as_of,
             trigger: d.trigger.clone(),
             due_at: d.at,
-            fired_at: self.opts.clock.now(),
+            fired_at: self.stands_at(d).unwrap_or_else(|| self.opts.clock.now()),
             outcome: outcome.into(),
             run_id: None,
         }
@@ -127,6 +135,7 @@ impl Firing {
             trigger: "schedule".into(),
             rerun: false,
             run_key: d.run_key.clone(),
+            stands_at: self.stands_at(d),
         };
         match self
             .orchestrator

@@ -48,6 +48,12 @@ pub struct SchedulerOptions {
     pub until: Option<DateTime<Utc>>,
     /// Wait for each activated run to finish before moving on (backfills).
     pub wait_for_runs: bool,
+    /// With `wait_for_runs` on a simulated clock: how many instants' activations may be in
+    /// flight at once. 1 fires one instant's chain after another; more lets the next
+    /// dates' first DAGs (ingest, features, profiles) run beside an earlier date's engines
+    /// — the orchestrator still runs each DAG's dates in order, and each run stands at its
+    /// own activation instant, so the outputs are those of one date at a time.
+    pub dates_in_flight: usize,
     /// Submit even activations already recorded (resumes their unfinished runs; backfills).
     pub resubmit_recorded: bool,
     /// Apply each DAG's catch-up policy on the first tick to what fell due between the
@@ -55,6 +61,16 @@ pub struct SchedulerOptions {
     pub catch_up: bool,
     /// Called after each activation is handled (progress bars).
     pub on_activation: Option<ActivationObserver>,
+}
+
+impl SchedulerOptions {
+    /// Whether whole instants are fired as chains beside the scheduler, several in flight
+    /// (backfills with `dates_in_flight` above 1).
+    fn pipelined(&self) -> bool {
+        self.wait_for_runs
+            && self.dates_in_flight > 1
+            && matches!(self.clock, SchedulerClock::Simulated(_))
+    }
 }
 
 /// A callback told about each handled activation.
@@ -112,6 +128,15 @@ pub struct Scheduler {
     /// Chains of `after` activations waiting for the runs they follow, by the id of their
     /// first activation: its due instant and every activation id of the chain.
     chains: BTreeMap<String, (DateTime<Utc>, Vec<String>)>,
+    /// Pipelined: the instant the next tick waits to plan after, while `dates_in_flight`
+    /// chains run.
+    held_after: Option<DateTime<Utc>>,
+    /// Pipelined: the watermark stays where the ticks left it, below the chains that ran
+    /// — a chain hit an error (nothing more is fired; the same command resumes there), or
+    /// the scheduler was stopped.
+    keep_watermark: bool,
+    /// Pipelined: the final watermark is being written.
+    closing: bool,
 }
 
 /// Internal: evaluate what is due now.
@@ -155,6 +180,9 @@ impl Scheduler {
             ticking: None,
             tick_again: false,
             chains: BTreeMap::new(),
+            held_after: None,
+            keep_watermark: false,
+            closing: false,
         }
     }
 }
@@ -225,6 +253,11 @@ async fn fire_due(
             .activation_exists(&d.activation_id)
             .await
             .map_err(|e| e.to_string())?;
+        // Pipelined ticks plan again from a watermark held below the chains in flight:
+        // what an earlier tick planned, recorded and is no longer waiting is done.
+        if recorded && seen && opts.pipelined() {
+            continue;
+        }
         if recorded && !opts.resubmit_recorded {
             if !seen {
                 report.already_recorded += 1;
@@ -235,7 +268,7 @@ async fn fire_due(
             report.merge(firing.skip(&d).await?);
             continue;
         }
-        if d.after_run.is_some() && !opts.wait_for_runs {
+        if opts.pipelined() || (d.after_run.is_some() && !opts.wait_for_runs) {
             chains
                 .entry((d.market.clone(), d.at))
                 .or_default()
@@ -288,8 +321,43 @@ impl Actor for Scheduler {
 
 impl Scheduler {
     /// Reports to everyone waiting for the end, once nothing is in flight.
-    fn try_finish(&mut self) {
-        if !self.ending || self.finished || self.ticking.is_some() || !self.chains.is_empty() {
+    fn try_finish(&mut self, ctx: &mut Context<Self>) {
+        if !self.ending
+            || self.finished
+            || self.closing
+            || self.ticking.is_some()
+            || !self.chains.is_empty()
+        {
+            return;
+        }
+        // Pipelined ticks stored a watermark below the chains they left running: once
+        // every chain succeeded in being fired, the range is planned through.
+        if self.firing.opts.pipelined()
+            && !self.keep_watermark
+            && let Some(through) = self.planned_through
+            && self.watermark.is_some_and(|w| w < through)
+        {
+            self.closing = true;
+            let (db, id) = (
+                self.firing.db.clone(),
+                self.firing.opts.scheduler_id.clone(),
+            );
+            let write = async move { db.set_watermark(&id, through).await };
+            ctx.spawn(write.into_actor(self).map(move |res, act, ctx| {
+                act.closing = false;
+                match res {
+                    Ok(()) => act.watermark = Some(through),
+                    Err(e) => {
+                        act.firing.events.record(
+                            "scheduler",
+                            EventKind::Error,
+                            format!("final watermark not stored ({e}); the next pass re-checks"),
+                        );
+                        act.keep_watermark = true;
+                    }
+                }
+                act.try_finish(ctx);
+            }));
             return;
         }
         self.finished = true;
@@ -305,7 +373,8 @@ impl Scheduler {
         };
         let key = first.activation_id.clone();
         let ids = chain.iter().map(|(d, _)| d.activation_id.clone()).collect();
-        for (d, _) in &chain {
+        let pipelined = self.firing.opts.pipelined();
+        for (d, _) in chain.iter().filter(|_| !pipelined) {
             self.firing.events.record(
                 "scheduler",
                 EventKind::ActivationWaiting,
@@ -319,10 +388,20 @@ impl Scheduler {
         self.chains.insert(key.clone(), (first.at, ids));
         let firing = self.firing.clone();
         let work = async move { firing.fire_chain(&chain).await };
-        ctx.spawn(work.into_actor(self).map(move |report, act, _ctx| {
+        ctx.spawn(work.into_actor(self).map(move |report, act, ctx| {
             act.chains.remove(&key);
+            if pipelined && report.errors > 0 {
+                // Stop here: the watermark stays below this chain, so the same command
+                // plans it again.
+                act.keep_watermark = true;
+                act.ending = true;
+                act.held_after = None;
+            }
             act.report.merge(report);
-            act.try_finish();
+            if let Some(now) = act.held_after.take() {
+                act.schedule_next(ctx, now);
+            }
+            act.try_finish(ctx);
         }));
     }
 
@@ -332,14 +411,18 @@ impl Scheduler {
         let until = self.firing.opts.until;
         if until.is_some_and(|u| now >= u) {
             self.ending = true;
-            self.try_finish();
+            self.try_finish(ctx);
+            return;
+        }
+        if self.firing.opts.pipelined() && self.chains.len() >= self.firing.opts.dates_in_flight {
+            self.held_after = Some(now);
             return;
         }
         let next = self.bindings.iter().filter_map(|b| b.next_after(now)).min();
         let target = match (next, until) {
             (None, None) => {
                 self.ending = true;
-                self.try_finish();
+                self.try_finish(ctx);
                 return;
             }
             (Some(t), Some(u)) => t.min(u),
@@ -437,7 +520,7 @@ impl Handler<Tick> for Scheduler {
                     ctx.notify_later(Tick, Duration::from_secs(5));
                 }
             }
-            act.try_finish();
+            act.try_finish(ctx);
         }));
         self.ticking = Some(handle);
     }
@@ -463,8 +546,11 @@ impl Handler<Stop> for Scheduler {
         );
         self.ticking = None;
         self.chains.clear();
+        self.held_after = None;
+        self.keep_watermark = true;
         self.ending = true;
-        self.try_finish();
+        self.closing = false;
+        self.try_finish(ctx);
         ctx.stop();
     }
 }

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use prometheus::config::{MarketsConfig, RestartPolicy, VersionedConfig};
 use prometheus::domain::{
-    ApplyConfig, Clock, ConfigId, EventKind, JobDone, JobFailure, JobReport, RunJob,
+    ApplyConfig, Clock, ConfigId, EventKind, FixedClock, JobDone, JobFailure, JobReport, RunJob,
 };
 use prometheus::store::Stores;
 use std::collections::BTreeMap;
@@ -349,10 +349,16 @@ impl<J: Job> Handler<Dispatch> for JobActor<J> {
         let job = Arc::clone(&self.job);
         let cfg = self.config.clone();
         let shadows = Arc::clone(&self.shadows);
+        // A simulated run's jobs read the instant the run stands at, not the scheduler's
+        // clock, which a backfill moves on while earlier dates still run.
+        let clock: Arc<dyn Clock> = match run.stands_at {
+            Some(at) => Arc::new(FixedClock(at)),
+            None => Arc::clone(&self.clock),
+        };
         let jc = JobContext::new(
             run.clone(),
             self.stores.clone(),
-            Arc::clone(&self.clock),
+            clock,
             Arc::clone(&self.markets),
             Arc::clone(&self.panels),
             Arc::clone(&self.calendars),

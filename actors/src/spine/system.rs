@@ -107,6 +107,7 @@ impl Spine {
                 trigger: trigger.into(),
                 rerun: true,
                 run_key: None,
+                stands_at: None,
             })
             .await?
             .map_err(|e| anyhow!(e))?;

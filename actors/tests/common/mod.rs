@@ -182,6 +182,14 @@ macro_rules! fetch_all {
     };
 }
 
+/// The one text column a test query selects, row by row, on either backend.
+pub async fn fetch_column(pool: &Pool, sql: &'static str) -> Vec<String> {
+    fetch_all!(pool, sql, (String,))
+        .into_iter()
+        .map(|(s,)| s)
+        .collect()
+}
+
 /// A `prices_daily` row: instrument, date, open, high, low, close, adj close, volume, batch.
 pub type PriceRow = (
     String,
