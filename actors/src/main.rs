@@ -72,9 +72,14 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before any connection opens: SQLite's allocations go through mimalloc too.
+    let sqlite_alloc = prometheus_sqlite_ext::use_mimalloc();
     let cli = Cli::parse();
     init_logging(cli.global.log_format);
     log_panics();
+    if let Err(e) = sqlite_alloc {
+        tracing::warn!(error = %e, "SQLite keeps its own allocator");
+    }
     // actix needs a System; it runs on a multi-threaded tokio runtime so blocking work and
     // database drivers get threads of their own.
     let system = actix::System::with_tokio_rt(|| {

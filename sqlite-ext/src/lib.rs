@@ -1,8 +1,10 @@
-//! SQL functions this project registers on every SQLite connection it opens.
+//! SQL functions this project registers on every SQLite connection it opens, and the
+//! allocator SQLite is given ([`use_mimalloc`], see `alloc.rs`).
 //!
-//! The functional core forbids `unsafe`; registering a function with SQLite is a foreign
-//! call, so it lives here, in one small crate with one function to register and two
-//! callbacks, each checked by tests against SQLite itself.
+//! The functional core forbids `unsafe`; registering a function with SQLite, or configuring
+//! it, is a foreign call, so it lives here, in one small crate with one function to
+//! register, its two callbacks and the allocator's, each checked by tests against SQLite
+//! itself.
 //!
 //! **`pv2_pack_rows(date, v1, …, vk)`** is an aggregate: it returns one BLOB holding each row
 //! of its group, in date order, as the date's 10 bytes of text followed by each value's
@@ -15,6 +17,10 @@
 //! gives NULL: the caller then reads that instrument row by row and reports the bad value.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+
+mod alloc;
+
+pub use alloc::{ConfigError, use_mimalloc};
 
 use libsqlite3_sys as ffi;
 use std::ffi::{c_int, c_void};

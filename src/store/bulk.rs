@@ -26,11 +26,26 @@ pub(crate) struct TableSpec {
     pub key: &'static [&'static str],
 }
 
-/// Plain insert (the caller guarantees no key exists yet) or insert-or-update on the key.
+/// Plain insert (the caller guarantees no key exists yet), insert-or-update on the key,
+/// insert-or-update that keeps some stored columns (a run's creation time, an attempt's
+/// start), or insert of the rows whose key is not there yet (a retried job's orders and
+/// fills: the stored ones, maybe updated since, are kept).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WriteMode {
     Insert,
     Upsert,
+    UpsertKeeping(&'static [&'static str]),
+    InsertNew,
+}
+
+/// What follows the `VALUES` of a write in `mode` (`excluded` names the proposed row).
+fn conflict_suffix(spec: &TableSpec, mode: WriteMode, excluded: &str) -> String {
+    match mode {
+        WriteMode::Insert => String::new(),
+        WriteMode::Upsert => conflict_clause(spec, &[], excluded),
+        WriteMode::UpsertKeeping(kept) => conflict_clause(spec, kept, excluded),
+        WriteMode::InsertNew => format!(" ON CONFLICT ({}) DO NOTHING", spec.key.join(", ")),
+    }
 }
 
 /// Receives one row's cells in column order.
@@ -38,6 +53,7 @@ pub(crate) trait CellSink {
     fn text(&mut self, v: &str);
     fn opt_text(&mut self, v: Option<&str>);
     fn date(&mut self, v: NaiveDate);
+    fn opt_date(&mut self, v: Option<NaiveDate>);
     fn timestamp(&mut self, v: Option<DateTime<Utc>>);
     fn real(&mut self, v: Option<f64>);
     fn int(&mut self, v: i64);
@@ -106,11 +122,11 @@ pub(crate) fn iso_date(v: NaiveDate) -> String {
     digits.iter().map(|b| char::from(*b)).collect()
 }
 
-fn conflict_clause(spec: &TableSpec, excluded: &str) -> String {
+fn conflict_clause(spec: &TableSpec, kept: &[&str], excluded: &str) -> String {
     let updates: Vec<String> = spec
         .columns
         .iter()
-        .filter(|c| !spec.key.contains(c))
+        .filter(|c| !spec.key.contains(c) && !kept.contains(c))
         .map(|c| format!("{c} = {excluded}.{c}"))
         .collect();
     if updates.is_empty() {
@@ -150,6 +166,9 @@ impl CellSink for SqliteSink {
         // The same text sqlx would bind for a NaiveDate, without chrono's formatter.
         self.push(iso_date(v));
     }
+    fn opt_date(&mut self, v: Option<NaiveDate>) {
+        self.push(v.map(iso_date));
+    }
     fn timestamp(&mut self, v: Option<DateTime<Utc>>) {
         self.push(v);
     }
@@ -181,9 +200,7 @@ fn sqlite_statement(spec: &TableSpec, rows: usize, mode: WriteMode) -> String {
         }
         sql.push_str(&one);
     }
-    if mode == WriteMode::Upsert {
-        sql.push_str(&conflict_clause(spec, "excluded"));
-    }
+    sql.push_str(&conflict_suffix(spec, mode, "excluded"));
     sql
 }
 
@@ -193,6 +210,13 @@ fn sqlite_statement(spec: &TableSpec, rows: usize, mode: WriteMode) -> String {
 /// targets, events or transitions come in every count); with these, a table needs at most
 /// seven cached statements and a remainder at most ~16 statements.
 const SQLITE_PIECES: [usize; 6] = [256, 64, 16, 4, 2, 1];
+
+/// The row counts of the statements that write `n` rows in statements of the fixed sizes
+/// (see [`SQLITE_PIECES`]), at most 256 rows each: for multi-row statements built outside
+/// the bulk writer, on either backend, that keep the statement caches small.
+pub(crate) fn statement_sizes(n: usize) -> Vec<usize> {
+    sqlite_chunks(n, SQLITE_PIECES[0])
+}
 
 /// The row counts of the statements that write `n` rows, `per` rows at most each.
 fn sqlite_chunks(n: usize, per: usize) -> Vec<usize> {
@@ -329,6 +353,9 @@ impl CellSink for PgSink {
     fn date(&mut self, v: NaiveDate) {
         self.push(v);
     }
+    fn opt_date(&mut self, v: Option<NaiveDate>) {
+        self.push(v);
+    }
     fn timestamp(&mut self, v: Option<DateTime<Utc>>) {
         self.push(v);
     }
@@ -363,9 +390,7 @@ fn pg_insert_statement(spec: &TableSpec, rows: usize, mode: WriteMode) -> String
         sql.push_str(&cells.join(","));
         sql.push(')');
     }
-    if mode == WriteMode::Upsert {
-        sql.push_str(&conflict_clause(spec, "EXCLUDED"));
-    }
+    sql.push_str(&conflict_suffix(spec, mode, "EXCLUDED"));
     sql
 }
 
@@ -443,6 +468,12 @@ impl CellSink for CopySink {
     fn date(&mut self, v: NaiveDate) {
         let days = i32::try_from((v - pg_epoch()).num_days()).unwrap_or(i32::MAX);
         self.field(&days.to_be_bytes());
+    }
+    fn opt_date(&mut self, v: Option<NaiveDate>) {
+        match v {
+            Some(v) => self.date(v),
+            None => self.null(),
+        }
     }
     fn timestamp(&mut self, v: Option<DateTime<Utc>>) {
         match v {
@@ -533,7 +564,7 @@ async fn write_postgres<R: BulkRow>(
     }
     match mode {
         WriteMode::Insert => copy_into(conn, spec.name, spec, rows, chunk_bytes).await,
-        WriteMode::Upsert => {
+        WriteMode::Upsert | WriteMode::UpsertKeeping(_) | WriteMode::InsertNew => {
             let stage = format!("pv2_stage_{}", spec.name);
             let create = format!(
                 "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
@@ -552,7 +583,7 @@ async fn write_postgres<R: BulkRow>(
             let merge = format!(
                 "INSERT INTO {} ({cols}) SELECT {cols} FROM {stage}{}",
                 spec.name,
-                conflict_clause(spec, "EXCLUDED")
+                conflict_suffix(spec, mode, "EXCLUDED")
             );
             let done = sqlx::query(AssertSqlSafe(merge))
                 .execute(&mut *conn)
@@ -655,6 +686,23 @@ mod tests {
         assert_eq!(
             sqlite_statement(&spec, 2, WriteMode::Upsert),
             "INSERT INTO t (k, d, v) VALUES (?,?,?),(?,?,?) ON CONFLICT (k, d) DO UPDATE SET v = excluded.v"
+        );
+        let created = TableSpec {
+            name: "t",
+            columns: &["k", "v", "created"],
+            key: &["k"],
+        };
+        assert_eq!(
+            sqlite_statement(&created, 1, WriteMode::UpsertKeeping(&["created"])),
+            "INSERT INTO t (k, v, created) VALUES (?,?,?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+        );
+        assert_eq!(
+            sqlite_statement(&spec, 1, WriteMode::InsertNew),
+            "INSERT INTO t (k, d, v) VALUES (?,?,?) ON CONFLICT (k, d) DO NOTHING"
+        );
+        assert_eq!(
+            pg_insert_statement(&spec, 1, WriteMode::InsertNew),
+            "INSERT INTO t (k, d, v) VALUES ($1,$2,$3) ON CONFLICT (k, d) DO NOTHING"
         );
     }
 }

@@ -6,8 +6,11 @@
 //! are replaced together, and a session's risk actions upsert on their natural key.
 
 use super::RuntimeDb;
+use super::bulk::{
+    BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode, statement_sizes,
+};
 use super::error::StoreError;
-use super::pool::on_pool;
+use super::pool::{Pool, on_pool};
 use super::tx::BeginWrite;
 use super::writer::BeginBatch;
 use crate::domain::{OrderPurpose, OrderState};
@@ -16,6 +19,7 @@ use crate::execution::ledger::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeMap;
 
 /// A change of an order's state.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,6 +112,23 @@ pub trait ExecutionStore {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<OrderRecord>, StoreError>;
+    /// Orders planned in `[from, to]` that are in `state`, by date then place in the plan
+    /// (what [`ExecutionStore::orders`] returns, filtered by the database: a backfill's
+    /// execution job looks for the few orders still out among a month of filled ones).
+    async fn orders_in_state(
+        &self,
+        key: &AccountKey,
+        from: NaiveDate,
+        to: NaiveDate,
+        state: OrderState,
+    ) -> Result<Vec<OrderRecord>, StoreError>;
+    /// The instruments of the orders planned in `[from, to]`, sorted, each once.
+    async fn ordered_instruments(
+        &self,
+        key: &AccountKey,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<String>, StoreError>;
     /// Fills dated in `[from, to]`, in booking order.
     async fn fills(
         &self,
@@ -148,6 +169,125 @@ type OrderRow = (
     String,
     String,
 );
+/// `exec_orders` as bulk writes see it (new orders; the stored ones are kept).
+const EXEC_ORDERS: TableSpec = TableSpec {
+    name: "exec_orders",
+    columns: &[
+        "order_id",
+        "account_id",
+        "market_id",
+        "order_date",
+        "seq",
+        "instrument_id",
+        "quantity",
+        "reference_price",
+        "target_weight",
+        "purpose",
+        "state",
+        "filled_quantity",
+        "broker",
+        "reason",
+        "run_id",
+        "config_id",
+        "updated_at",
+    ],
+    key: &["order_id"],
+};
+
+/// `exec_fills` as bulk writes see it.
+const EXEC_FILLS: TableSpec = TableSpec {
+    name: "exec_fills",
+    columns: &[
+        "fill_id",
+        "order_id",
+        "account_id",
+        "market_id",
+        "trade_date",
+        "seq",
+        "instrument_id",
+        "quantity",
+        "price",
+        "commission",
+        "slippage",
+        "source",
+        "run_id",
+        "config_id",
+    ],
+    key: &["fill_id"],
+};
+
+/// `exec_positions` as bulk writes see it.
+const EXEC_POSITIONS: TableSpec = TableSpec {
+    name: "exec_positions",
+    columns: &[
+        "account_id",
+        "market_id",
+        "as_of_date",
+        "instrument_id",
+        "quantity",
+        "close",
+        "value",
+        "run_id",
+        "config_id",
+    ],
+    key: &["account_id", "market_id", "as_of_date", "instrument_id"],
+};
+
+/// `exec_pnl` as bulk writes see it.
+const EXEC_PNL: TableSpec = TableSpec {
+    name: "exec_pnl",
+    columns: &[
+        "account_id",
+        "market_id",
+        "as_of_date",
+        "instrument_id",
+        "sector",
+        "pnl",
+        "costs",
+        "run_id",
+        "config_id",
+    ],
+    key: &["account_id", "market_id", "as_of_date", "instrument_id"],
+};
+
+/// One statement changing the state of `rows` orders: each row binds order id, state,
+/// filled quantity, reason and the time of the change. SQLite names a `VALUES` list's
+/// columns `column1…`; PostgreSQL takes them from the alias.
+fn update_orders_sql(rows: usize, sqlite: bool) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let n = r * 5;
+            if sqlite {
+                "(?,?,?,?,?)".to_owned()
+            } else {
+                format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                )
+            }
+        })
+        .collect();
+    if sqlite {
+        format!(
+            "UPDATE exec_orders SET state = u.column2, filled_quantity = u.column3, \
+             reason = u.column4, updated_at = u.column5 FROM (VALUES {}) AS u \
+             WHERE exec_orders.order_id = u.column1",
+            values.join(",")
+        )
+    } else {
+        format!(
+            "UPDATE exec_orders SET state = u.state, filled_quantity = u.filled, \
+             reason = u.reason, updated_at = u.at FROM (VALUES {}) \
+             AS u (order_id, state, filled, reason, at) WHERE exec_orders.order_id = u.order_id",
+            values.join(",")
+        )
+    }
+}
+
 const ORDER_COLUMNS: &str = "order_id, account_id, market_id, order_date, seq, instrument_id, quantity, \
      reference_price, target_weight, purpose, state, filled_quantity, broker, reason, run_id, config_id";
 
@@ -297,70 +437,77 @@ impl ExecutionStore for RuntimeDb {
         if new_orders.is_empty() && fills.is_empty() && updates.is_empty() {
             return Ok(());
         }
-        let order_sql = format!(
-            "INSERT INTO exec_orders ({ORDER_COLUMNS}, updated_at) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-             ON CONFLICT (order_id) DO NOTHING"
-        );
-        let insert = format!(
-            "INSERT INTO exec_fills ({FILL_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (fill_id) DO NOTHING"
-        );
-        const UPDATE: &str = "UPDATE exec_orders SET state = $1, filled_quantity = $2, reason = $3, \
-             updated_at = $4 WHERE order_id = $5";
+        let orders: Vec<_> = new_orders
+            .iter()
+            .map(|o| {
+                CellsRow(move |k: &mut dyn CellSink| {
+                    k.text(&o.order_id);
+                    k.text(&o.key.account_id);
+                    k.text(&o.key.market_id);
+                    k.date(o.order_date);
+                    k.int(o.seq);
+                    k.text(&o.instrument_id);
+                    k.real(Some(o.quantity));
+                    k.real(Some(o.reference_price));
+                    k.real(Some(o.target_weight));
+                    k.text(o.purpose.as_str());
+                    k.text(o.state.as_str());
+                    k.real(Some(o.filled_quantity));
+                    k.text(&o.broker);
+                    k.opt_text(o.reason.as_deref());
+                    k.text(&o.provenance.run_id);
+                    k.text(&o.provenance.config_id);
+                    k.timestamp(Some(at));
+                })
+            })
+            .collect();
+        let fill_rows: Vec<_> = fills
+            .iter()
+            .map(|f| {
+                CellsRow(move |k: &mut dyn CellSink| {
+                    k.text(&f.fill_id);
+                    k.opt_text(f.order_id.as_deref());
+                    k.text(&f.key.account_id);
+                    k.text(&f.key.market_id);
+                    k.date(f.trade_date);
+                    k.int(f.seq);
+                    k.text(&f.instrument_id);
+                    k.real(Some(f.quantity));
+                    k.real(Some(f.price));
+                    k.real(Some(f.commission));
+                    k.real(Some(f.slippage));
+                    k.text(&f.source);
+                    k.text(&f.provenance.run_id);
+                    k.text(&f.provenance.config_id);
+                })
+            })
+            .collect();
+        // Each update sets the whole new state, so of several for one order the last is
+        // the one that stands: one row per order lets them go as one statement.
+        let mut last: BTreeMap<&str, &OrderUpdate> = BTreeMap::new();
+        for u in updates {
+            last.insert(&u.order_id, u);
+        }
+        let changes: Vec<&OrderUpdate> = last.into_values().collect();
+        let sqlite = matches!(self.pool, Pool::Sqlite(_));
+        let tuning = BulkTuning::default();
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query("begin settlement"))?;
-            for o in new_orders {
-                tx.run(sqlx::query(sqlx::AssertSqlSafe(order_sql.as_str()))
-                    .bind(&o.order_id)
-                    .bind(&o.key.account_id)
-                    .bind(&o.key.market_id)
-                    .bind(o.order_date)
-                    .bind(o.seq)
-                    .bind(&o.instrument_id)
-                    .bind(o.quantity)
-                    .bind(o.reference_price)
-                    .bind(o.target_weight)
-                    .bind(o.purpose.as_str())
-                    .bind(o.state.as_str())
-                    .bind(o.filled_quantity)
-                    .bind(&o.broker)
-                    .bind(&o.reason)
-                    .bind(&o.provenance.run_id)
-                    .bind(&o.provenance.config_id)
-                    .bind(at))
-                    .await
-                    .map_err(StoreError::query("insert order"))?;
-            }
-            for f in fills {
-                tx.run(sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
-                    .bind(&f.fill_id)
-                    .bind(&f.order_id)
-                    .bind(&f.key.account_id)
-                    .bind(&f.key.market_id)
-                    .bind(f.trade_date)
-                    .bind(f.seq)
-                    .bind(&f.instrument_id)
-                    .bind(f.quantity)
-                    .bind(f.price)
-                    .bind(f.commission)
-                    .bind(f.slippage)
-                    .bind(&f.source)
-                    .bind(&f.provenance.run_id)
-                    .bind(&f.provenance.config_id))
-                    .await
-                    .map_err(StoreError::query("insert fill"))?;
-            }
-            for u in updates {
-                tx.run(sqlx::query(UPDATE)
-                    .bind(u.state.as_str())
-                    .bind(u.filled_quantity)
-                    .bind(&u.reason)
-                    .bind(at)
-                    .bind(&u.order_id))
-                    .await
-                    .map_err(StoreError::query("update order"))?;
+            tx.write_rows(&EXEC_ORDERS, &orders, WriteMode::InsertNew, &tuning).await?;
+            tx.write_rows(&EXEC_FILLS, &fill_rows, WriteMode::InsertNew, &tuning).await?;
+            let mut at_row = 0;
+            for size in statement_sizes(changes.len()) {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(update_orders_sql(size, sqlite)));
+                for u in &changes[at_row..at_row + size] {
+                    q = q
+                        .bind(u.order_id.clone())
+                        .bind(u.state.as_str())
+                        .bind(u.filled_quantity)
+                        .bind(u.reason.clone())
+                        .bind(at);
+                }
+                at_row += size;
+                tx.run(q).await.map_err(StoreError::query("update orders"))?;
             }
             tx.commit().await.map_err(StoreError::query("commit settlement"))?;
         });
@@ -385,11 +532,40 @@ impl ExecutionStore for RuntimeDb {
         const CLEAR_POSITIONS: &str = "DELETE FROM exec_positions WHERE account_id = $1 AND market_id = $2 AND as_of_date = $3";
         const CLEAR_PNL: &str =
             "DELETE FROM exec_pnl WHERE account_id = $1 AND market_id = $2 AND as_of_date = $3";
-        const POSITION: &str = "INSERT INTO exec_positions (account_id, market_id, as_of_date, instrument_id, \
-             quantity, close, value, run_id, config_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        const PNL: &str = "INSERT INTO exec_pnl (account_id, market_id, as_of_date, instrument_id, sector, \
-             pnl, costs, run_id, config_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         let (k, d, prov) = (&day.key, day.as_of, &day.provenance);
+        let position_rows: Vec<_> = positions
+            .iter()
+            .map(|r| {
+                CellsRow(move |c: &mut dyn CellSink| {
+                    c.text(&k.account_id);
+                    c.text(&k.market_id);
+                    c.date(d);
+                    c.text(&r.instrument_id);
+                    c.real(Some(r.quantity));
+                    c.real(Some(r.close));
+                    c.real(Some(r.value));
+                    c.text(&prov.run_id);
+                    c.text(&prov.config_id);
+                })
+            })
+            .collect();
+        let pnl_rows: Vec<_> = pnl
+            .iter()
+            .map(|r| {
+                CellsRow(move |c: &mut dyn CellSink| {
+                    c.text(&k.account_id);
+                    c.text(&k.market_id);
+                    c.date(d);
+                    c.text(&r.instrument_id);
+                    c.text(&r.sector);
+                    c.real(Some(r.pnl));
+                    c.real(Some(r.costs));
+                    c.text(&prov.run_id);
+                    c.text(&prov.config_id);
+                })
+            })
+            .collect();
+        let tuning = BulkTuning::default();
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query("begin account day"))?;
             tx.run(sqlx::query(sqlx::AssertSqlSafe(upsert.as_str()))
@@ -416,34 +592,8 @@ impl ExecutionStore for RuntimeDb {
                     .await
                     .map_err(StoreError::query("clear account day"))?;
             }
-            for r in positions {
-                tx.run(sqlx::query(POSITION)
-                    .bind(&k.account_id)
-                    .bind(&k.market_id)
-                    .bind(d)
-                    .bind(&r.instrument_id)
-                    .bind(r.quantity)
-                    .bind(r.close)
-                    .bind(r.value)
-                    .bind(&prov.run_id)
-                    .bind(&prov.config_id))
-                    .await
-                    .map_err(StoreError::query("write position"))?;
-            }
-            for r in pnl {
-                tx.run(sqlx::query(PNL)
-                    .bind(&k.account_id)
-                    .bind(&k.market_id)
-                    .bind(d)
-                    .bind(&r.instrument_id)
-                    .bind(&r.sector)
-                    .bind(r.pnl)
-                    .bind(r.costs)
-                    .bind(&prov.run_id)
-                    .bind(&prov.config_id))
-                    .await
-                    .map_err(StoreError::query("write pnl"))?;
-            }
+            tx.write_rows(&EXEC_POSITIONS, &position_rows, WriteMode::Insert, &tuning).await?;
+            tx.write_rows(&EXEC_PNL, &pnl_rows, WriteMode::Insert, &tuning).await?;
             tx.commit().await.map_err(StoreError::query("commit account day"))?;
         });
         Ok(())
@@ -625,6 +775,36 @@ impl ExecutionStore for RuntimeDb {
             .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to)
             .fetch_all(p).await.map_err(StoreError::query("read orders"))?);
         rows.into_iter().map(to_order).collect()
+    }
+
+    async fn orders_in_state(
+        &self,
+        key: &AccountKey,
+        from: NaiveDate,
+        to: NaiveDate,
+        state: OrderState,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM exec_orders WHERE account_id = $1 AND market_id = $2 \
+             AND order_date >= $3 AND order_date <= $4 AND state = $5 ORDER BY order_date, seq, order_id"
+        );
+        let rows: Vec<OrderRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to).bind(state.as_str())
+            .fetch_all(p).await.map_err(StoreError::query("read orders in a state"))?);
+        rows.into_iter().map(to_order).collect()
+    }
+
+    async fn ordered_instruments(
+        &self,
+        key: &AccountKey,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT DISTINCT instrument_id FROM exec_orders WHERE account_id = $1 \
+             AND market_id = $2 AND order_date >= $3 AND order_date <= $4 ORDER BY instrument_id";
+        Ok(on_pool!(&self.pool, p => sqlx::query_scalar(SQL)
+            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to)
+            .fetch_all(p).await.map_err(StoreError::query("read ordered instruments"))?))
     }
 
     async fn fills(

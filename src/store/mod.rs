@@ -76,7 +76,7 @@ pub use shadows::{ShadowRun, ShadowSpec, ShadowStore};
 pub use synthetic_truth::SyntheticTruthStore;
 pub use trading::{TradingModeChange, TradingStore};
 pub use world_state::{Stamp, StoredScenarioSet, TransitionRow, WorldOutput, WorldStateStore};
-pub use writer::WriterFault;
+pub use writer::{WriterFault, on_checkpointer_start};
 
 use crate::config::StorageConfig;
 

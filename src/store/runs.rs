@@ -1,12 +1,14 @@
 //! DAG runs and job attempts, the durable record the orchestrator resumes from.
 
 use super::RuntimeDb;
+use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
 use super::writer::BeginBatch;
 use crate::domain::{AttemptState, ConfigId, ErrorClass, RunStatus};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
 
 /// One activation of a DAG for a market and date.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -222,6 +224,89 @@ const UPSERT_JOB_RUN: &str = "INSERT INTO job_runs (run_id, job_id, attempt, sta
      state = excluded.state, config_id = excluded.config_id, finished_at = excluded.finished_at, \
      error = excluded.error, error_class = excluded.error_class, actor = excluded.actor";
 
+/// `dag_runs` as the orchestrator's record writes it.
+const DAG_RUNS: TableSpec = TableSpec {
+    name: "dag_runs",
+    columns: &[
+        "run_id",
+        "dag_id",
+        "market_id",
+        "as_of_date",
+        "state",
+        "trigger",
+        "created_at",
+        "finished_at",
+        "error",
+    ],
+    key: &["run_id"],
+};
+
+/// What a run's later records leave as its first one wrote it.
+const DAG_RUN_KEPT: &[&str] = &["dag_id", "market_id", "as_of_date", "trigger", "created_at"];
+
+/// `job_runs` as the orchestrator's record writes it.
+const JOB_RUNS: TableSpec = TableSpec {
+    name: "job_runs",
+    columns: &[
+        "run_id",
+        "job_id",
+        "attempt",
+        "state",
+        "config_id",
+        "started_at",
+        "finished_at",
+        "error",
+        "error_class",
+        "actor",
+    ],
+    key: &["run_id", "job_id", "attempt"],
+};
+
+/// What an attempt's later records leave as its first one wrote it: when it started (an
+/// attempt marked interrupted at a restart keeps its original start).
+const JOB_RUN_KEPT: &[&str] = &["started_at"];
+
+/// A batch of records as one row per run and one per attempt, in order of first
+/// appearance, each what the records applied one by one as upserts would leave: the
+/// first record's kept columns, the last one's others. (PostgreSQL refuses a multi-row
+/// upsert that names a key twice.)
+fn merged(records: &[RunRecord]) -> (Vec<DagRunRecord>, Vec<JobRunRecord>) {
+    let (mut runs, mut jobs): (Vec<DagRunRecord>, Vec<JobRunRecord>) = (Vec::new(), Vec::new());
+    let mut run_at: HashMap<&str, usize> = HashMap::new();
+    let mut job_at: HashMap<(&str, &str, u32), usize> = HashMap::new();
+    for r in records {
+        match r {
+            RunRecord::Run(run) => match run_at.get(run.run_id.as_str()) {
+                Some(&i) => {
+                    let first = &mut runs[i];
+                    first.state = run.state;
+                    first.finished_at = run.finished_at;
+                    first.error.clone_from(&run.error);
+                }
+                None => {
+                    run_at.insert(&run.run_id, runs.len());
+                    runs.push(run.clone());
+                }
+            },
+            RunRecord::Job(job) => {
+                match job_at.get(&(job.run_id.as_str(), job.job_id.as_str(), job.attempt)) {
+                    Some(&i) => {
+                        jobs[i] = JobRunRecord {
+                            started_at: jobs[i].started_at,
+                            ..job.clone()
+                        };
+                    }
+                    None => {
+                        job_at.insert((&job.run_id, &job.job_id, job.attempt), jobs.len());
+                        jobs.push(job.clone());
+                    }
+                }
+            }
+        }
+    }
+    (runs, jobs)
+}
+
 /// Binds a DAG run's columns, in `UPSERT_DAG_RUN` order, on either backend.
 macro_rules! bind_dag_run {
     ($q:expr, $run:expr) => {
@@ -256,18 +341,46 @@ macro_rules! bind_job_run {
 #[async_trait]
 impl RunStore for RuntimeDb {
     async fn record_runs(&self, records: &[RunRecord]) -> Result<(), StoreError> {
+        let (runs, jobs) = merged(records);
+        let run_rows: Vec<_> = runs
+            .iter()
+            .map(|r| {
+                CellsRow(move |k: &mut dyn CellSink| {
+                    k.text(&r.run_id);
+                    k.text(&r.dag_id);
+                    k.opt_text(r.market_id.as_deref());
+                    k.opt_date(r.as_of_date);
+                    k.text(r.state.as_str());
+                    k.text(&r.trigger);
+                    k.timestamp(Some(r.created_at));
+                    k.timestamp(r.finished_at);
+                    k.opt_text(r.error.as_deref());
+                })
+            })
+            .collect();
+        let job_rows: Vec<_> = jobs
+            .iter()
+            .map(|j| {
+                CellsRow(move |k: &mut dyn CellSink| {
+                    k.text(&j.run_id);
+                    k.text(&j.job_id);
+                    k.int(i64::from(j.attempt));
+                    k.text(j.state.as_str());
+                    k.opt_text(j.config_id.as_deref());
+                    k.timestamp(Some(j.started_at));
+                    k.timestamp(j.finished_at);
+                    k.opt_text(j.error.as_deref());
+                    k.opt_text(j.error_class.map(|c| c.as_str()));
+                    k.text(&j.actor);
+                })
+            })
+            .collect();
+        let tuning = BulkTuning::default();
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query("begin run records"))?;
-            for r in records {
-                match r {
-                    RunRecord::Run(run) => tx.run(bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run))
-                        .await
-                        .map_err(StoreError::query("write dag run"))?,
-                    RunRecord::Job(job) => tx.run(bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job))
-                        .await
-                        .map_err(StoreError::query("write job run"))?,
-                };
-            }
+            // Runs first: attempts reference them.
+            tx.write_rows(&DAG_RUNS, &run_rows, WriteMode::UpsertKeeping(DAG_RUN_KEPT), &tuning).await?;
+            tx.write_rows(&JOB_RUNS, &job_rows, WriteMode::UpsertKeeping(JOB_RUN_KEPT), &tuning).await?;
             tx.commit().await.map_err(StoreError::query("commit run records"))
         })
     }

@@ -1,9 +1,11 @@
 //! The scheduler's durable record: fired and skipped activations, and its watermark.
 
 use super::RuntimeDb;
+use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
 use super::tx::BeginWrite;
+use super::writer::BeginBatch;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -37,6 +39,8 @@ pub struct Activation {
 pub trait ScheduleStore {
     /// Records an activation; `false` when one with that id exists already (nothing written).
     async fn record_activation(&self, a: &Activation) -> Result<bool, StoreError>;
+    /// Records activations in one write (those already recorded are left as they are).
+    async fn record_activations(&self, all: &[Activation]) -> Result<(), StoreError>;
     /// Whether an activation with this id was recorded.
     async fn activation_exists(&self, activation_id: &str) -> Result<bool, StoreError>;
     /// Activations due in `[from, to]`, by due time then id.
@@ -64,6 +68,24 @@ type ActivationRow = (
     Option<String>,
 );
 
+/// `scheduler_activations` as bulk writes see it.
+const ACTIVATIONS: TableSpec = TableSpec {
+    name: "scheduler_activations",
+    columns: &[
+        "activation_id",
+        "scheduler_id",
+        "dag_id",
+        "market_id",
+        "as_of_date",
+        "trigger",
+        "due_at",
+        "fired_at",
+        "outcome",
+        "run_id",
+    ],
+    key: &["activation_id"],
+};
+
 #[async_trait]
 impl ScheduleStore for RuntimeDb {
     async fn record_activation(&self, a: &Activation) -> Result<bool, StoreError> {
@@ -89,6 +111,35 @@ impl ScheduleStore for RuntimeDb {
             .map_err(StoreError::query("record activation"))?
         });
         Ok(done == 1)
+    }
+
+    async fn record_activations(&self, all: &[Activation]) -> Result<(), StoreError> {
+        let rows: Vec<_> = all
+            .iter()
+            .map(|a| {
+                CellsRow(move |k: &mut dyn CellSink| {
+                    k.text(&a.activation_id);
+                    k.text(&a.scheduler_id);
+                    k.text(&a.dag_id);
+                    k.text(&a.market_id);
+                    k.date(a.as_of_date);
+                    k.text(&a.trigger);
+                    k.timestamp(Some(a.due_at));
+                    k.timestamp(Some(a.fired_at));
+                    k.text(&a.outcome);
+                    k.opt_text(a.run_id.as_deref());
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let what = "record activations";
+        on_pool!(&self.pool, p => {
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
+            tx.write_rows(&ACTIVATIONS, &rows, WriteMode::InsertNew, &BulkTuning::default()).await?;
+            tx.commit().await.map_err(StoreError::query(what))
+        })
     }
 
     async fn activation_exists(&self, activation_id: &str) -> Result<bool, StoreError> {

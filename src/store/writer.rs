@@ -406,7 +406,12 @@ fn start_checkpointer(options: SqliteConnectOptions) -> Option<Sender<()>> {
         .and_then(|runtime| {
             std::thread::Builder::new()
                 .name("pv2-checkpoint".to_owned())
-                .spawn(move || checkpoint_on_nudge(&runtime, &options, &nudged))
+                .spawn(move || {
+                    if let Some(start) = CHECKPOINTER_START.get() {
+                        start();
+                    }
+                    checkpoint_on_nudge(&runtime, &options, &nudged)
+                })
         });
     match started {
         Ok(_) => Some(nudge),
@@ -442,6 +447,17 @@ fn checkpoint_on_nudge(
     if let Some(c) = conn {
         let _ = runtime.block_on(c.close());
     }
+}
+
+/// What the checkpointer's thread runs first, before it opens its connection (whose
+/// worker thread inherits what it sets), if the binary said (see [`on_checkpointer_start`]).
+static CHECKPOINTER_START: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Has every checkpointer thread run `start` first: the binary keeps its hand-off threads
+/// on one CPU, and a checkpoint — milliseconds of copying that nobody waits for — belongs
+/// on the others. Only the first call counts.
+pub fn on_checkpointer_start(start: fn()) {
+    let _ = CHECKPOINTER_START.set(start);
 }
 
 /// Answers every batch that will ever arrive with an error (a writer that cannot run).
@@ -502,7 +518,10 @@ impl Thread {
         let mut next = Some(first);
         while let Some(request) = next.take() {
             batches += 1;
-            match run_batch(&mut conn, request.statements).await {
+            // The group's first batch (or the first after failed ones) is alone in the
+            // transaction: it needs no savepoint of its own.
+            let alone = ran.is_empty();
+            match run_batch(&mut conn, request.statements, alone).await {
                 BatchOutcome::Ran(rows) => {
                     written += rows;
                     ran.push(request.done);
@@ -615,9 +634,16 @@ fn group_failed(why: &str) -> sqlx::Error {
     )))
 }
 
-/// Runs one batch inside a savepoint of the group's transaction.
-async fn run_batch(conn: &mut SqliteConnection, statements: Vec<SqliteStatement>) -> BatchOutcome {
-    if let Err(e) = sqlx::query("SAVEPOINT batch").execute(&mut *conn).await {
+/// Runs one batch inside the group's transaction: in a savepoint of its own when other
+/// batches ran before it, so a failure undoes it alone. A batch `alone` in the transaction
+/// runs without one (two statements fewer a group — most groups of a backfill hold one
+/// batch); a failure there rolls the whole transaction back and begins the next.
+async fn run_batch(
+    conn: &mut SqliteConnection,
+    statements: Vec<SqliteStatement>,
+    alone: bool,
+) -> BatchOutcome {
+    if !alone && let Err(e) = sqlx::query("SAVEPOINT batch").execute(&mut *conn).await {
         return BatchOutcome::Broken(e);
     }
     let mut rows = 0;
@@ -625,14 +651,22 @@ async fn run_batch(conn: &mut SqliteConnection, statements: Vec<SqliteStatement>
         match statement.execute(&mut *conn).await {
             Ok(done) => rows += done.rows_affected(),
             Err(e) => {
-                let undone = sqlx::query("ROLLBACK TO batch").execute(&mut *conn).await;
-                let released = sqlx::query("RELEASE batch").execute(&mut *conn).await;
-                return match (undone, released) {
+                let (undo, resume) = if alone {
+                    ("ROLLBACK", "BEGIN IMMEDIATE")
+                } else {
+                    ("ROLLBACK TO batch", "RELEASE batch")
+                };
+                let undone = sqlx::query(undo).execute(&mut *conn).await;
+                let resumed = sqlx::query(resume).execute(&mut *conn).await;
+                return match (undone, resumed) {
                     (Ok(_), Ok(_)) => BatchOutcome::Failed(e),
                     _ => BatchOutcome::Broken(e),
                 };
             }
         }
+    }
+    if alone {
+        return BatchOutcome::Ran(rows);
     }
     match sqlx::query("RELEASE batch").execute(&mut *conn).await {
         Ok(_) => BatchOutcome::Ran(rows),
@@ -730,6 +764,34 @@ mod tests {
         write(&writes, &pool, &[8]).await.unwrap();
         assert_eq!(keys(&pool).await.len(), 7);
         assert_eq!(writes.groups(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_whose_first_batch_fails_loses_that_batch_alone() {
+        let (dir, pool, writes) = database().await;
+        let turn = write_turn_on(&dir.path().join("w.db")).await.unwrap();
+        let mut waiting = Vec::new();
+        // The first batch runs without a savepoint and fails after writing a row; the
+        // second is then alone in a fresh transaction, the third in a savepoint again.
+        for batch in [&[1, 0][..], &[2], &[3, 4], &[5, 0]] {
+            waiting.push(sent(&writes, &pool, batch).await);
+        }
+        drop(turn);
+        let results: Vec<bool> = futures::future::join_all(waiting)
+            .await
+            .into_iter()
+            .map(|r| r.is_ok())
+            .collect();
+        assert_eq!(results, [false, true, true, false]);
+        assert_eq!(keys(&pool).await, [2, 3, 4], "row 1 and row 5 rolled back");
+        assert_eq!(writes.groups(), 1);
+        write(&writes, &pool, &[6, 0]).await.unwrap_err();
+        write(&writes, &pool, &[7]).await.unwrap();
+        assert_eq!(
+            keys(&pool).await,
+            [2, 3, 4, 7],
+            "a lone failing group writes nothing"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

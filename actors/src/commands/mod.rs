@@ -53,7 +53,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = Context::load(&cli.global)?;
     if ctx.app.storage.share_one_cpu {
         match crate::affinity::share_one_cpu() {
-            Ok(cpu) => tracing::debug!(?cpu, "waiting threads share one CPU"),
+            Ok(cpu) => {
+                tracing::debug!(?cpu, "waiting threads share one CPU");
+                prometheus::store::on_checkpointer_start(crate::affinity::widen_for_compute);
+            }
             Err(e) => tracing::warn!(error = %e, "threads left on every CPU"),
         }
     }

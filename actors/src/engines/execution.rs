@@ -348,12 +348,12 @@ impl Account<'_> {
         };
         let last = sessions[sessions.len() - 1];
         let since = previous.map_or(sessions[0], |p| p.as_of) - Days::new(40);
-        let orders = rt.orders(&self.key, since, last).await?;
+        let ordered = rt.ordered_instruments(&self.key, since, last).await?;
         let fills = rt.fills(&self.key, sessions[0], last).await?;
         let mut names: Vec<String> = positions
             .iter()
             .map(|p| p.instrument_id.clone())
-            .chain(orders.iter().map(|o| o.instrument_id.clone()))
+            .chain(ordered)
             .chain(fills.iter().map(|f| f.instrument_id.clone()))
             .chain(target.unwrap_or_default().iter().map(|(id, _)| id.clone()))
             .collect();
@@ -426,11 +426,8 @@ impl Account<'_> {
         };
         let since = session - Days::new(40);
         let due: Vec<OrderRecord> = rt
-            .orders(&self.key, since, session - Days::new(1))
-            .await?
-            .into_iter()
-            .filter(|o| o.state == OrderState::Sent)
-            .collect();
+            .orders_in_state(&self.key, since, session - Days::new(1), OrderState::Sent)
+            .await?;
         let Some(open) = self.calendar.session(session).map(|s| s.open) else {
             return Ok(0);
         };
@@ -717,11 +714,13 @@ impl Account<'_> {
         // Live: no new plan while the last one's fills are not in.
         if self.adapter.fill_rules().is_none() {
             let waiting: Vec<OrderRecord> = rt
-                .orders(&self.key, as_of - Days::new(40), as_of - Days::new(1))
-                .await?
-                .into_iter()
-                .filter(|o| o.state == OrderState::Sent)
-                .collect();
+                .orders_in_state(
+                    &self.key,
+                    as_of - Days::new(40),
+                    as_of - Days::new(1),
+                    OrderState::Sent,
+                )
+                .await?;
             if let Some(first) = waiting.first() {
                 let why = format!(
                     "{} order(s) of {} await their fills: import the broker statement (`pv2 import fills FILE`) before a new plan",

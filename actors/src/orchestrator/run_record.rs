@@ -48,6 +48,16 @@ async fn write_batch(db: &RuntimeDb, batch: &[RunRecord]) {
     }
 }
 
+/// How long a record may wait for others to share its transaction when nobody waits for
+/// it: a run's attempts are written together (a backfill wrote ~16 small transactions a
+/// session, two records each), at most this late; a finished run, a drain or a full batch
+/// writes at once. A crash within it loses only records of attempts whose outputs are
+/// idempotent: the run resumes them.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The most records one transaction writes.
+const MAX_BATCH: usize = 512;
+
 /// A handle to the ordered writer.
 #[derive(Clone, Debug)]
 pub struct RunLog {
@@ -64,16 +74,27 @@ impl RunLog {
             let mut batch: Vec<RunRecord> = Vec::new();
             let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
             while let Some(first) = rx.recv().await {
-                // Everything already queued goes into the same transaction.
+                // What arrives until someone waits for the record, a batch is full or
+                // the linger is over goes into the same transaction.
+                let until = tokio::time::Instant::now() + LINGER;
                 let mut next = Some(first);
-                while let Some(entry) = next.take().or_else(|| rx.try_recv().ok()) {
-                    match entry {
-                        Entry::Run(r) => batch.push(RunRecord::Run(r)),
-                        Entry::Job(j) => batch.push(RunRecord::Job(j)),
-                        Entry::Flush(done) => flushes.push(done),
+                loop {
+                    while let Some(entry) = next.take().or_else(|| rx.try_recv().ok()) {
+                        match entry {
+                            Entry::Run(r) => batch.push(RunRecord::Run(r)),
+                            Entry::Job(j) => batch.push(RunRecord::Job(j)),
+                            Entry::Flush(done) => flushes.push(done),
+                        }
+                        if batch.len() >= MAX_BATCH {
+                            break;
+                        }
                     }
-                    if batch.len() >= 512 {
+                    if !flushes.is_empty() || batch.len() >= MAX_BATCH {
                         break;
+                    }
+                    match tokio::time::timeout_at(until, rx.recv()).await {
+                        Ok(Some(entry)) => next = Some(entry),
+                        Ok(None) | Err(_) => break,
                     }
                 }
                 if !batch.is_empty() {

@@ -109,6 +109,22 @@ impl Firing {
         d: &PlannedActivation,
         recorded: bool,
     ) -> Result<SchedulerReport, String> {
+        let (report, record) = self.submit(d, recorded).await?;
+        if let Some(a) = record {
+            self.db
+                .record_activation(&a)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(report)
+    }
+
+    /// [`Firing::fire`] without the recording: the activation to record, if it is new.
+    async fn submit(
+        &self,
+        d: &PlannedActivation,
+        recorded: bool,
+    ) -> Result<(SchedulerReport, Option<Activation>), String> {
         let mut report = SchedulerReport::default();
         let mut activation = self.activation(d, "fired");
         if let Some(up) = &d.after_run {
@@ -119,13 +135,7 @@ impl Firing {
                 self.events
                     .record("scheduler", EventKind::ActivationRefused, why.clone());
                 report.refused.push(why);
-                if !recorded {
-                    self.db
-                        .record_activation(&activation)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                return Ok(report);
+                return Ok((report, (!recorded).then_some(activation)));
             }
         }
         let submit = Submit {
@@ -185,21 +195,34 @@ impl Firing {
         if let Some(observe) = &self.opts.on_activation {
             observe(d);
         }
-        if !recorded {
-            self.db
-                .record_activation(&activation)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(report)
+        Ok((report, (!recorded).then_some(activation)))
     }
 
     /// Fires a chain of `after` activations of one market and instant in order (each waits
     /// for the run before it): what a waiter does while the scheduler goes on.
+    ///
+    /// A pipelined backfill's chain records its activations together once they have all
+    /// fired (one write a session instead of one per DAG); a crash before that re-fires
+    /// them on restart, which finds their deterministic runs finished.
     pub async fn fire_chain(&self, chain: &[(PlannedActivation, bool)]) -> SchedulerReport {
         let mut report = SchedulerReport::default();
+        let together = self.opts.pipelined();
+        let mut fired = Vec::new();
         for (d, recorded) in chain {
-            match self.fire(d, *recorded).await {
+            let step = match self.submit(d, *recorded).await {
+                Ok((r, Some(a))) if !together => self
+                    .db
+                    .record_activation(&a)
+                    .await
+                    .map(|_| r)
+                    .map_err(|e| e.to_string()),
+                Ok((r, a)) => {
+                    fired.extend(a);
+                    Ok(r)
+                }
+                Err(e) => Err(e),
+            };
+            match step {
                 Ok(r) => report.merge(r),
                 Err(e) => {
                     // Not recorded: the activation is planned again from the held
@@ -213,6 +236,17 @@ impl Firing {
                     break;
                 }
             }
+        }
+        if let Err(e) = self.db.record_activations(&fired).await {
+            self.events.record(
+                "scheduler",
+                EventKind::Error,
+                format!(
+                    "{} activations not recorded ({e}); planned again",
+                    fired.len()
+                ),
+            );
+            report.errors += 1;
         }
         report
     }

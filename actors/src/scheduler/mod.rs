@@ -66,7 +66,7 @@ pub struct SchedulerOptions {
 impl SchedulerOptions {
     /// Whether whole instants are fired as chains beside the scheduler, several in flight
     /// (backfills with `dates_in_flight` above 1).
-    fn pipelined(&self) -> bool {
+    pub(super) fn pipelined(&self) -> bool {
         self.wait_for_runs
             && self.dates_in_flight > 1
             && matches!(self.clock, SchedulerClock::Simulated(_))
@@ -248,16 +248,17 @@ async fn fire_due(
             continue;
         }
         let seen = input.planned_through.is_some_and(|t| d.at <= t);
+        // Pipelined ticks plan again from a watermark held below the chains in flight:
+        // what an earlier tick planned and is no longer waiting was fired and recorded
+        // by its chain (a chain that failed ended the backfill).
+        if seen && opts.pipelined() {
+            continue;
+        }
         let recorded = firing
             .db
             .activation_exists(&d.activation_id)
             .await
             .map_err(|e| e.to_string())?;
-        // Pipelined ticks plan again from a watermark held below the chains in flight:
-        // what an earlier tick planned, recorded and is no longer waiting is done.
-        if recorded && seen && opts.pipelined() {
-            continue;
-        }
         if recorded && !opts.resubmit_recorded {
             if !seen {
                 report.already_recorded += 1;
