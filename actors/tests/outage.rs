@@ -139,6 +139,7 @@ fn postgres_stopped_for_20_seconds_mid_backfill_loses_and_duplicates_nothing() {
             "cannot record run state; retrying",
             "cannot record actor events; retrying",
             "retried by the next tick",
+            "fired again",
         ]
         .iter()
         .any(|m| stderr.contains(m));

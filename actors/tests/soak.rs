@@ -6,7 +6,7 @@ mod common;
 
 use common::backfill::{backfill, chain_env, first_difference, preload};
 use common::in_system;
-use prometheus::store::{RunStore, RuntimeDb};
+use prometheus::store::{Pool, RunStore, RuntimeDb};
 use rand::{Rng, SeedableRng};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -79,7 +79,6 @@ fn a_backfill_killed_ten_times_and_resumed_writes_what_an_uninterrupted_one_writ
 /// The bookkeeping a backfill leaves that must not depend on how many dates were in
 /// flight: every run and attempt with its times, and every activation.
 async fn runs_and_activations(env: &common::Env) -> Vec<String> {
-    use prometheus::store::Pool;
     let pool = Pool::connect(&env.runtime, 2).await.unwrap();
     let mut rows: Vec<String> = Vec::new();
     for sql in [
@@ -93,38 +92,129 @@ async fn runs_and_activations(env: &common::Env) -> Vec<String> {
     rows
 }
 
+/// The session whose activations the database refuses for a while in the blocked backfill.
+const BLOCKED_SESSION: &str = "2023-03-01";
+
+/// Makes the runtime database of `env` refuse to record the activations of
+/// [`BLOCKED_SESSION`] while `test_block` has a row: the record of that session's chain
+/// fails as it would with the database away.
+async fn block_activations(env: &common::Env) {
+    let Pool::Sqlite(p) = Pool::connect(&env.runtime, 1).await.unwrap() else {
+        unreachable!("the soak runs on SQLite")
+    };
+    for sql in [
+        "CREATE TABLE test_block (x INTEGER)".to_owned(),
+        "INSERT INTO test_block VALUES (1)".to_owned(),
+        format!(
+            "CREATE TRIGGER test_block_activations BEFORE INSERT ON scheduler_activations \
+             WHEN NEW.as_of_date = '{BLOCKED_SESSION}' AND EXISTS (SELECT 1 FROM test_block) \
+             BEGIN SELECT RAISE(ABORT, 'test: activations refused'); END"
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&p)
+            .await
+            .unwrap();
+    }
+    p.close().await;
+}
+
+/// Waits until the scheduler has said it fires the blocked session's chain again, then
+/// lets the database take its records (and removes the block). Fails if the backfill ends
+/// first.
+async fn unblock_after_retry(env: &common::Env, backfill: &mut std::process::Child) {
+    let Pool::Sqlite(p) = Pool::connect(&env.runtime, 1).await.unwrap() else {
+        unreachable!("the soak runs on SQLite")
+    };
+    let pattern = format!("%{BLOCKED_SESSION}%fired again in%");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM actor_events WHERE detail LIKE $1")
+            .bind(&pattern)
+            .fetch_one(&p)
+            .await
+            .unwrap();
+        if n > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the blocked chain was never retried"
+        );
+        if backfill.try_wait().unwrap().is_some() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut backfill.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("the backfill ended before the blocked chain was fired again: {err}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for sql in [
+        "DROP TRIGGER test_block_activations",
+        "DROP TABLE test_block",
+    ] {
+        sqlx::query(sql).execute(&p).await.unwrap();
+    }
+    p.close().await;
+}
+
 #[test]
 fn a_backfill_with_dates_in_flight_writes_what_one_date_at_a_time_writes() {
-    let (to, dates) = ("2023-06-30", ["1", "4"]);
-    let [one, overlapped] = dates.map(|n| {
+    let to = "2023-06-30";
+    let start = |n: &str, blocked: bool| {
         let env = chain_env(None);
         preload(&env);
-        let out = common::backfill::backfill_over(&env, common::backfill::FROM, to)
+        if blocked {
+            in_system(block_activations(&env));
+        }
+        let child = common::backfill::backfill_over(&env, common::backfill::FROM, to)
             .args(["--dates-in-flight", n])
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        (env, child)
+    };
+    let finish = |child: std::process::Child| {
+        let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    };
+    let [one, overlapped] = ["1", "4"].map(|n| {
+        let (env, child) = start(n, false);
+        finish(child);
         env
     });
+    // With four in flight, one session's records are refused for a while (as with the
+    // database away): its chain keeps its place, is fired again and the backfill ends as
+    // if nothing had happened.
+    let blocked = {
+        let (env, mut child) = start("4", true);
+        in_system(unblock_after_retry(&env, &mut child));
+        finish(child);
+        env
+    };
     in_system(async {
-        if let Some((db, d)) = first_difference(&one, &overlapped).await {
-            panic!(
-                "{db}.{} differs at {}: {:?} vs {:?}",
-                d.table, d.at, d.left, d.right
-            );
+        for other in [&overlapped, &blocked] {
+            if let Some((db, d)) = first_difference(&one, other).await {
+                panic!(
+                    "{db}.{} differs at {}: {:?} vs {:?}",
+                    d.table, d.at, d.left, d.right
+                );
+            }
         }
         // The records stand at each run's own session, not at the clock the overlapped
         // backfill had moved on.
-        let (a, b) = (
+        let (a, b, c) = (
             runs_and_activations(&one).await,
             runs_and_activations(&overlapped).await,
+            runs_and_activations(&blocked).await,
         );
         assert!(a.len() > 600, "{}", a.len());
         assert_eq!(a, b);
+        assert_eq!(a, c);
         // And the dates did overlap: some session's daily run began before the previous
         // session's engines had finished.
         let overlaps = |events: &[(String, String, String)]| {

@@ -417,6 +417,36 @@ type ActionRow = (
     String,
 );
 
+impl RuntimeDb {
+    /// Orders planned in `[from, to]`, all or those in `state`, by date then place in the
+    /// plan: what [`ExecutionStore::orders`] and [`ExecutionStore::orders_in_state`] read.
+    async fn read_orders(
+        &self,
+        key: &AccountKey,
+        from: NaiveDate,
+        to: NaiveDate,
+        state: Option<OrderState>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let in_state = if state.is_some() {
+            " AND state = $5"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM exec_orders WHERE account_id = $1 AND market_id = $2 \
+             AND order_date >= $3 AND order_date <= $4{in_state} ORDER BY order_date, seq, order_id"
+        );
+        let state = state.map(OrderState::as_str);
+        let rows: Vec<OrderRow> = on_pool!(&self.pool, p => {
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to);
+            let q = match state { Some(s) => q.bind(s), None => q };
+            q.fetch_all(p).await.map_err(StoreError::query("read orders"))?
+        });
+        rows.into_iter().map(to_order).collect()
+    }
+}
+
 #[async_trait]
 impl ExecutionStore for RuntimeDb {
     async fn insert_orders(
@@ -767,14 +797,7 @@ impl ExecutionStore for RuntimeDb {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<OrderRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM exec_orders WHERE account_id = $1 AND market_id = $2 \
-             AND order_date >= $3 AND order_date <= $4 ORDER BY order_date, seq, order_id"
-        );
-        let rows: Vec<OrderRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to)
-            .fetch_all(p).await.map_err(StoreError::query("read orders"))?);
-        rows.into_iter().map(to_order).collect()
+        self.read_orders(key, from, to, None).await
     }
 
     async fn orders_in_state(
@@ -784,14 +807,7 @@ impl ExecutionStore for RuntimeDb {
         to: NaiveDate,
         state: OrderState,
     ) -> Result<Vec<OrderRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM exec_orders WHERE account_id = $1 AND market_id = $2 \
-             AND order_date >= $3 AND order_date <= $4 AND state = $5 ORDER BY order_date, seq, order_id"
-        );
-        let rows: Vec<OrderRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to).bind(state.as_str())
-            .fetch_all(p).await.map_err(StoreError::query("read orders in a state"))?);
-        rows.into_iter().map(to_order).collect()
+        self.read_orders(key, from, to, Some(state)).await
     }
 
     async fn ordered_instruments(

@@ -3,6 +3,7 @@
 //! async work outside the actor, so the scheduler's mailbox is never blocked by it.
 
 use super::plan::PlannedActivation;
+use super::turns::Turn;
 use super::{SchedulerClock, SchedulerOptions, SchedulerReport};
 use crate::orchestrator::{Orchestrator, Submit, WaitRun};
 use crate::spine::supervision::EventRecorder;
@@ -109,7 +110,7 @@ impl Firing {
         d: &PlannedActivation,
         recorded: bool,
     ) -> Result<SchedulerReport, String> {
-        let (report, record) = self.submit(d, recorded).await?;
+        let (report, record) = self.submit(d, recorded, None).await?;
         if let Some(a) = record {
             self.db
                 .record_activation(&a)
@@ -120,11 +121,15 @@ impl Firing {
     }
 
     /// [`Firing::fire`] without the recording: the activation to record, if it is new.
+    /// `turn` is passed as soon as the orchestrator holds the run (or it was refused), so
+    /// the next date's run of the DAG can queue behind it while it runs.
     async fn submit(
         &self,
         d: &PlannedActivation,
         recorded: bool,
+        mut turn: Option<&mut Turn>,
     ) -> Result<(SchedulerReport, Option<Activation>), String> {
+        let mut pass = || turn.take().map(Turn::pass);
         let mut report = SchedulerReport::default();
         let mut activation = self.activation(d, "fired");
         if let Some(up) = &d.after_run {
@@ -135,6 +140,7 @@ impl Firing {
                 self.events
                     .record("scheduler", EventKind::ActivationRefused, why.clone());
                 report.refused.push(why);
+                pass();
                 return Ok((report, (!recorded).then_some(activation)));
             }
         }
@@ -147,12 +153,13 @@ impl Firing {
             run_key: d.run_key.clone(),
             stands_at: self.stands_at(d),
         };
-        match self
+        let submitted = self
             .orchestrator
             .send(submit)
             .await
-            .map_err(|e| e.to_string())?
-        {
+            .map_err(|e| e.to_string())?;
+        pass();
+        match submitted {
             Ok(s) => {
                 activation.run_id = Some(s.run_id.clone());
                 match (recorded, s.finished) {
@@ -204,12 +211,21 @@ impl Firing {
     /// A pipelined backfill's chain records its activations together once they have all
     /// fired (one write a session instead of one per DAG); a crash before that re-fires
     /// them on restart, which finds their deterministic runs finished.
-    pub async fn fire_chain(&self, chain: &[(PlannedActivation, bool)]) -> SchedulerReport {
+    ///
+    /// Each activation waits for its turn — the previous date of its DAG submitted — and
+    /// passes it on once its own run is submitted (or refused), so the orchestrator sees
+    /// every DAG's dates in order however the chains in flight race.
+    pub async fn fire_chain(
+        &self,
+        chain: &[(PlannedActivation, bool)],
+        turns: &mut [Turn],
+    ) -> SchedulerReport {
         let mut report = SchedulerReport::default();
         let together = self.opts.pipelined();
         let mut fired = Vec::new();
-        for (d, recorded) in chain {
-            let step = match self.submit(d, *recorded).await {
+        for ((d, recorded), turn) in chain.iter().zip(turns) {
+            turn.wait().await;
+            let step = match self.submit(d, *recorded, Some(turn)).await {
                 Ok((r, Some(a))) if !together => self
                     .db
                     .record_activation(&a)
@@ -225,12 +241,12 @@ impl Firing {
             match step {
                 Ok(r) => report.merge(r),
                 Err(e) => {
-                    // Not recorded: the activation is planned again from the held
-                    // watermark and fired by a later tick.
+                    // Not recorded: a pipelined chain is fired again whole; otherwise the
+                    // activation is planned again from the held watermark by a later tick.
                     self.events.record(
                         "scheduler",
                         EventKind::Error,
-                        format!("{}: {e}; retried by the next tick", d.activation_id),
+                        format!("{}: {e}; fired again later", d.activation_id),
                     );
                     report.errors += 1;
                     break;

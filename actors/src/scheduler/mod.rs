@@ -18,6 +18,7 @@
 mod clock;
 mod fire;
 mod plan;
+mod turns;
 
 pub use clock::{SchedulerClock, SimulatedClock};
 pub use plan::{Binding, PlannedActivation, bindings, calendars, plan, start_of_day};
@@ -34,6 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
+use turns::{SubmissionTurns, Turn};
 
 /// How a scheduler runs.
 #[derive(Clone)]
@@ -108,6 +110,10 @@ impl SchedulerReport {
     }
 }
 
+/// How long a pipelined chain that met an error (a database away) waits before it is fired
+/// again — the pause a failed tick takes too.
+const CHAIN_RETRY: Duration = Duration::from_secs(5);
+
 /// The scheduler actor.
 pub struct Scheduler {
     bindings: Arc<Vec<Binding>>,
@@ -132,11 +138,13 @@ pub struct Scheduler {
     /// chains run.
     held_after: Option<DateTime<Utc>>,
     /// Pipelined: the watermark stays where the ticks left it, below the chains that ran
-    /// — a chain hit an error (nothing more is fired; the same command resumes there), or
-    /// the scheduler was stopped.
+    /// — a chain could not reach the orchestrator (nothing more is fired; the same command
+    /// resumes there), or the scheduler was stopped.
     keep_watermark: bool,
     /// Pipelined: the final watermark is being written.
     closing: bool,
+    /// Keeps each DAG's dates in order of submission across the chains in flight.
+    turns: SubmissionTurns,
 }
 
 /// Internal: evaluate what is due now.
@@ -183,6 +191,7 @@ impl Scheduler {
             held_after: None,
             keep_watermark: false,
             closing: false,
+            turns: SubmissionTurns::default(),
         }
     }
 }
@@ -250,7 +259,7 @@ async fn fire_due(
         let seen = input.planned_through.is_some_and(|t| d.at <= t);
         // Pipelined ticks plan again from a watermark held below the chains in flight:
         // what an earlier tick planned and is no longer waiting was fired and recorded
-        // by its chain (a chain that failed ended the backfill).
+        // by its chain (a chain that met an error keeps its place and is fired again).
         if seen && opts.pipelined() {
             continue;
         }
@@ -367,11 +376,13 @@ impl Scheduler {
         }
     }
 
-    /// Hands a chain of `after` activations to a waiter of its own.
-    fn spawn_chain(&mut self, ctx: &mut Context<Self>, chain: Chain) {
+    /// Hands a chain of `after` activations to a waiter of its own: a new chain takes its
+    /// turns after every chain before it; a retried one keeps the turns it has not passed.
+    fn spawn_chain(&mut self, ctx: &mut Context<Self>, chain: Chain, turns: Option<Vec<Turn>>) {
         let Some((first, _)) = chain.first() else {
             return;
         };
+        let mut turns = turns.unwrap_or_else(|| self.turns.for_chain(chain.iter().map(|(d, _)| d)));
         let key = first.activation_id.clone();
         let ids = chain.iter().map(|(d, _)| d.activation_id.clone()).collect();
         let pipelined = self.firing.opts.pipelined();
@@ -388,22 +399,61 @@ impl Scheduler {
         }
         self.chains.insert(key.clone(), (first.at, ids));
         let firing = self.firing.clone();
-        let work = async move { firing.fire_chain(&chain).await };
-        ctx.spawn(work.into_actor(self).map(move |report, act, ctx| {
-            act.chains.remove(&key);
-            if pipelined && report.errors > 0 {
-                // Stop here: the watermark stays below this chain, so the same command
-                // plans it again.
-                act.keep_watermark = true;
-                act.ending = true;
-                act.held_after = None;
+        let work = async move {
+            let report = firing.fire_chain(&chain, &mut turns).await;
+            (report, chain, turns)
+        };
+        ctx.spawn(
+            work.into_actor(self)
+                .map(move |(report, chain, turns), act, ctx| {
+                    if pipelined && report.errors > 0 {
+                        if act.firing.orchestrator.connected() {
+                            // A database that is away comes back: the chain keeps its place (the
+                            // watermark stays below it, and so do the sessions after it) and is
+                            // fired again whole after a pause — its runs are found by their
+                            // deterministic ids and its records written once. What it reported
+                            // is dropped; the attempt that gets through reports.
+                            act.retry_chain(ctx, key, chain, turns);
+                            return;
+                        }
+                        // No orchestrator to fire into: stop here with the watermark below this
+                        // chain, so the same command plans it again.
+                        act.keep_watermark = true;
+                        act.ending = true;
+                        act.held_after = None;
+                    }
+                    act.chains.remove(&key);
+                    act.report.merge(report);
+                    if let Some(now) = act.held_after.take() {
+                        act.schedule_next(ctx, now);
+                    }
+                    act.try_finish(ctx);
+                }),
+        );
+    }
+
+    /// Fires a pipelined chain that met an error again after [`CHAIN_RETRY`], unless the
+    /// scheduler was stopped meanwhile (which forgets every chain).
+    fn retry_chain(
+        &mut self,
+        ctx: &mut Context<Self>,
+        key: String,
+        chain: Chain,
+        turns: Vec<Turn>,
+    ) {
+        self.firing.events.record(
+            "scheduler",
+            EventKind::Error,
+            format!(
+                "{key}: its chain is fired again in {} s",
+                CHAIN_RETRY.as_secs()
+            ),
+        );
+        ctx.run_later(CHAIN_RETRY, move |act, ctx| {
+            if act.chains.contains_key(&key) && !act.finished {
+                act.spawn_chain(ctx, chain, Some(turns));
             }
-            act.report.merge(report);
-            if let Some(now) = act.held_after.take() {
-                act.schedule_next(ctx, now);
-            }
-            act.try_finish(ctx);
-        }));
+        });
     }
 
     /// Plans the next tick after handling everything due up to `now`: at the next
@@ -506,7 +556,7 @@ impl Handler<Tick> for Scheduler {
                 Ok(outcome) => {
                     act.report.merge(outcome.report);
                     for chain in outcome.chains {
-                        act.spawn_chain(ctx, chain);
+                        act.spawn_chain(ctx, chain, None);
                     }
                     act.planned_through = Some(outcome.now);
                     act.watermark = Some(outcome.watermark);
@@ -518,7 +568,7 @@ impl Handler<Tick> for Scheduler {
                 }
                 Err(e) => {
                     act.firing.events.record("scheduler", EventKind::Error, e);
-                    ctx.notify_later(Tick, Duration::from_secs(5));
+                    ctx.notify_later(Tick, CHAIN_RETRY);
                 }
             }
             act.try_finish(ctx);
@@ -547,6 +597,7 @@ impl Handler<Stop> for Scheduler {
         );
         self.ticking = None;
         self.chains.clear();
+        self.turns.clear();
         self.held_after = None;
         self.keep_watermark = true;
         self.ending = true;

@@ -70,6 +70,27 @@ pub struct PlannedActivation {
 
 type Due = PlannedActivation;
 
+#[cfg(test)]
+impl PlannedActivation {
+    /// A bare activation of `dag` in `market` at `at`, for tests of what is done with one.
+    pub(super) fn for_test(at: DateTime<Utc>, dag: &str, market: MarketId) -> Self {
+        Self {
+            at,
+            dag_id: dag.into(),
+            as_of: at.date_naive(),
+            trigger: "POST_CLOSE".into(),
+            activation_id: format!("{dag}:{market}:{}:POST_CLOSE", at.date_naive()),
+            market,
+            east_rank: 0,
+            binding: 0,
+            run_key: None,
+            skip: false,
+            after_run: None,
+            depth: 0,
+        }
+    }
+}
+
 /// Every activation of `bindings` due in `(from, to]`, in firing order: by instant, east
 /// before west at the same instant (follow the sun), then by DAG and id.
 pub fn plan(
