@@ -7,6 +7,28 @@ use super::tx::BeginWrite;
 use crate::domain::ConfigId;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Config versions already read, by id. A stored version never changes (no statement
+/// updates or deletes one), so a version once read is the answer for good; ids that were
+/// not found are not remembered (they may be stored later).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConfigCache(Arc<Mutex<HashMap<String, StoredConfig>>>);
+
+impl ConfigCache {
+    /// The version `id`, if it was read before.
+    fn get(&self, id: &ConfigId) -> Option<StoredConfig> {
+        self.0.lock().ok()?.get(id.as_str()).cloned()
+    }
+
+    /// Remembers a version read from the database.
+    fn put(&self, c: &StoredConfig) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(c.config_id.as_str().to_owned(), c.clone());
+        }
+    }
+}
 
 /// One immutable configuration version.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -374,6 +396,9 @@ impl ConfigStore for RuntimeDb {
     }
 
     async fn config(&self, config_id: &ConfigId) -> Result<Option<StoredConfig>, StoreError> {
+        if let Some(c) = self.configs.get(config_id) {
+            return Ok(Some(c));
+        }
         const SQL: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
              FROM engine_configs c WHERE c.config_id = $1";
         let row: Option<ConfigTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
@@ -381,7 +406,11 @@ impl ConfigStore for RuntimeDb {
             .fetch_optional(p)
             .await
             .map_err(StoreError::query("read config"))?);
-        Ok(row.map(to_stored))
+        let stored = row.map(to_stored);
+        if let Some(c) = &stored {
+            self.configs.put(c);
+        }
+        Ok(stored)
     }
 
     async fn config_versions(&self, engine: &str) -> Result<Vec<StoredConfig>, StoreError> {

@@ -253,12 +253,19 @@ pub trait KronosStore {
         engine: Option<&str>,
         known_by: NaiveDate,
     ) -> Result<Vec<StoredOutcome>, StoreError>;
-    /// The (decision date, horizon) pairs of `market` from `from` on that have outcomes
-    /// stored: what a day's catch-up need not measure again, in one read.
-    async fn measured_since(
+    /// Decisions of a market dated on any of `dates`, by date, engine and config: the few
+    /// dates a day's measuring reads, not the month between them.
+    async fn decisions_on(
         &self,
         market: &str,
-        from: NaiveDate,
+        dates: &[NaiveDate],
+    ) -> Result<Vec<DecisionRecord>, StoreError>;
+    /// Which of the (decision date, horizon) `pairs` of `market` have outcomes stored:
+    /// what a day's catch-up need not measure again, one index probe a pair in one read.
+    async fn measured(
+        &self,
+        market: &str,
+        pairs: &[(NaiveDate, u32)],
     ) -> Result<std::collections::BTreeSet<(NaiveDate, u32)>, StoreError>;
     /// Stores a proposal unless one with its id exists; returns whether it was new. Its
     /// `proposed` audit row is written in the same transaction.
@@ -464,6 +471,35 @@ macro_rules! set_state {
 
 pub(super) use {allowed, proposal_in, set_state};
 
+/// The columns a [`DecisionRecord`] is read from, in [`DecisionRow`] order.
+const DECISION_COLUMNS: &str =
+    "engine, market_id, as_of_date, config_id, run_id, output_table, output_key, summary";
+
+/// A row of [`DECISION_COLUMNS`].
+type DecisionRow = (
+    String,
+    String,
+    NaiveDate,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+fn to_decision(r: DecisionRow) -> DecisionRecord {
+    DecisionRecord {
+        engine: r.0,
+        market_id: r.1,
+        as_of: r.2,
+        config_id: r.3,
+        run_id: r.4,
+        output_table: r.5,
+        output_key: r.6,
+        summary: r.7,
+    }
+}
+
 #[async_trait]
 impl KronosStore for RuntimeDb {
     async fn write_decisions(&self, rows: &[DecisionRecord]) -> Result<(), StoreError> {
@@ -500,35 +536,40 @@ impl KronosStore for RuntimeDb {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DecisionRecord>, StoreError> {
-        type Row = (
-            String,
-            String,
-            NaiveDate,
-            String,
-            String,
-            String,
-            String,
-            String,
+        let sql = format!(
+            "SELECT {DECISION_COLUMNS} FROM engine_decisions WHERE market_id = $1 \
+             AND as_of_date >= $2 AND as_of_date <= $3 ORDER BY as_of_date, engine, config_id"
         );
-        const SQL: &str = "SELECT engine, market_id, as_of_date, config_id, run_id, output_table, output_key, summary \
-             FROM engine_decisions WHERE market_id = $1 AND as_of_date >= $2 AND as_of_date <= $3 \
-             ORDER BY as_of_date, engine, config_id";
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<DecisionRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(market).bind(from).bind(to)
             .fetch_all(p).await.map_err(StoreError::query("read decisions"))?);
-        Ok(rows
-            .into_iter()
-            .map(|r| DecisionRecord {
-                engine: r.0,
-                market_id: r.1,
-                as_of: r.2,
-                config_id: r.3,
-                run_id: r.4,
-                output_table: r.5,
-                output_key: r.6,
-                summary: r.7,
-            })
-            .collect())
+        Ok(rows.into_iter().map(to_decision).collect())
+    }
+
+    async fn decisions_on(
+        &self,
+        market: &str,
+        dates: &[NaiveDate],
+    ) -> Result<Vec<DecisionRecord>, StoreError> {
+        if dates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (2..dates.len() + 2)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {DECISION_COLUMNS} FROM engine_decisions WHERE market_id = $1 \
+             AND as_of_date IN ({list}) ORDER BY as_of_date, engine, config_id"
+        );
+        let rows: Vec<DecisionRow> = on_pool!(&self.pool, p => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(market);
+            for d in dates {
+                q = q.bind(*d);
+            }
+            q.fetch_all(p).await.map_err(StoreError::query("read decisions"))?
+        });
+        Ok(rows.into_iter().map(to_decision).collect())
     }
 
     async fn latest_decision_date(&self, market: &str) -> Result<Option<NaiveDate>, StoreError> {
@@ -618,19 +659,37 @@ impl KronosStore for RuntimeDb {
             .collect())
     }
 
-    async fn measured_since(
+    async fn measured(
         &self,
         market: &str,
-        from: NaiveDate,
+        pairs: &[(NaiveDate, u32)],
     ) -> Result<std::collections::BTreeSet<(NaiveDate, u32)>, StoreError> {
-        const SQL: &str = "SELECT DISTINCT as_of_date, horizon_days FROM decision_outcomes \
-             WHERE market_id = $1 AND as_of_date >= $2";
-        let rows: Vec<(NaiveDate, i64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(from)
-            .fetch_all(p).await.map_err(StoreError::query("look up outcomes"))?);
-        Ok(rows
+        if pairs.is_empty() {
+            return Ok(std::collections::BTreeSet::new());
+        }
+        // One arm a pair, answering with the pair's index when an outcome exists: an index
+        // probe each, where a DISTINCT over the span read every outcome of a month.
+        let sql = (0..pairs.len())
+            .map(|i| {
+                format!(
+                    "SELECT {i} AS k WHERE EXISTS (SELECT 1 FROM decision_outcomes \
+                     WHERE market_id = $1 AND as_of_date = ${} AND horizon_days = ${})",
+                    2 * i + 2,
+                    2 * i + 3
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let found: Vec<i32> = on_pool!(&self.pool, p => {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(market);
+            for (d, h) in pairs {
+                q = q.bind(*d).bind(i64::from(*h));
+            }
+            q.fetch_all(p).await.map_err(StoreError::query("look up outcomes"))?
+        });
+        Ok(found
             .into_iter()
-            .filter_map(|(d, h)| Some((d, u32::try_from(h).ok()?)))
+            .filter_map(|k| pairs.get(usize::try_from(k).ok()?).copied())
             .collect())
     }
 

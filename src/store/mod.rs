@@ -123,6 +123,9 @@ pub struct RuntimeDb {
     pool: Pool,
     /// Engine outputs, run records and events go through here ([`writer`]).
     writes: writer::Writes,
+    /// Config versions read by id: a version is never changed once stored, and every job
+    /// of every session reads its own (seven reads a backfilled session).
+    configs: configs::ConfigCache,
 }
 
 impl RuntimeDb {
@@ -138,7 +141,11 @@ impl RuntimeDb {
     async fn on(pool: Pool) -> Result<Self, StoreError> {
         migrate(&pool, Schema::Runtime).await?;
         let writes = writer::Writes::for_pool(&pool);
-        Ok(Self { pool, writes })
+        Ok(Self {
+            pool,
+            writes,
+            configs: configs::ConfigCache::default(),
+        })
     }
 
     /// Arms a fault in the batching writer, striking its `group`-th group from now after

@@ -117,10 +117,13 @@ impl Pool {
                 // Checkpoint every 64 MB of WAL rather than 4 MB: each checkpoint syncs the
                 // database file, and the engines write a few MB per session.
                 .pragma("wal_autocheckpoint", "16384")
-                // Read the database file through a memory map (up to 1 GiB): pages are
-                // shared by every connection instead of copied by a read() into each
-                // connection's cache; a backtest spent a fifth of its database time there.
-                .pragma("mmap_size", "1073741824")
+                // No memory map: a reader drops its whole map at the first read after any
+                // other connection's commit (SQLite re-maps from scratch), and each unmap
+                // stops every CPU the process runs on to flush its TLB — 4% of a
+                // backfill's samples. Reads through the page cache measured 9% faster on
+                // the backfill and no slower on the 20-year backtest (its prices are read
+                // once into the panel cache).
+                .pragma("mmap_size", "0")
                 .row_buffer_size(8192)
                 .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             let parent = opts

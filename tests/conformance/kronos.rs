@@ -71,6 +71,49 @@ async fn decisions_and_outcomes_upsert_and_read_as_known(db: &TestDb) {
     r.write_outcomes(&[outcome("2024-03-01", "2024-04-01", 0.03)])
         .await
         .unwrap();
+    // The decisions of the dates asked for, not of the days between them.
+    r.write_decisions(&[
+        decision("portfolio", "2024-03-04", "next"),
+        decision("portfolio", "2024-03-05", "after"),
+    ])
+    .await
+    .unwrap();
+    let on = r
+        .decisions_on("US_EQ", &[date("2024-03-05"), date("2024-03-01")])
+        .await
+        .unwrap();
+    assert_eq!(
+        on.iter()
+            .map(|d| (d.as_of, d.summary.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (date("2024-03-01"), "scores"),
+            (date("2024-03-01"), "again"),
+            (date("2024-03-05"), "after")
+        ]
+    );
+    assert!(r.decisions_on("US_EQ", &[]).await.unwrap().is_empty());
+    assert!(
+        r.decisions_on("EU_EQ", &[date("2024-03-01")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Which (date, horizon) pairs have outcomes: the date and the horizon must both match.
+    let pairs = [
+        (date("2024-03-04"), 21),
+        (date("2024-03-01"), 5),
+        (date("2024-03-01"), 21),
+        (date("2024-03-05"), 21),
+    ];
+    assert_eq!(
+        r.measured("US_EQ", &pairs).await.unwrap(),
+        [(date("2024-03-01"), 21), (date("2024-03-04"), 21)]
+            .into_iter()
+            .collect()
+    );
+    assert!(r.measured("EU_EQ", &pairs).await.unwrap().is_empty());
+    assert!(r.measured("US_EQ", &[]).await.unwrap().is_empty());
     // Only what was knowable by the date is read.
     let known = r
         .outcomes(Some("US_EQ"), None, date("2024-04-01"))

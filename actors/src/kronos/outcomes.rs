@@ -97,24 +97,35 @@ pub async fn measure(ctx: &JobContext, cfg: &KronosConfig) -> Result<(String, u6
             ends.extend(cfg.horizons.iter().map(|h| (s.date, *h)));
         }
     }
-    // (horizon end, horizon, decision date); the decisions and what is already measured
-    // are read once for the whole span, not once per pair.
+    // (horizon end, horizon, decision date); what is already measured and the decisions
+    // are read in one statement each, not once per pair.
     let spans: Vec<(NaiveDate, u32, NaiveDate)> = ends
         .into_iter()
         .filter_map(|(end, h)| Some((end, h, calendar.previous_session(end, h as usize)?.date)))
         .collect();
-    let Some(first) = spans.iter().map(|s| s.2).min() else {
+    if spans.is_empty() {
         return Ok(("no session far enough back to measure".into(), 0));
-    };
+    }
+    // Today's horizons are measured (again) always; a missed one only when nothing of it
+    // is stored. Decisions are read for the dates measured only.
+    let missed: Vec<(NaiveDate, u32)> = spans
+        .iter()
+        .filter(|(end, ..)| *end != as_of)
+        .map(|(_, h, decided)| (*decided, *h))
+        .collect();
+    let done = ctx.stores.runtime.measured(market, &missed).await?;
+    let spans: Vec<_> = spans
+        .into_iter()
+        .filter(|(end, h, decided)| *end == as_of || !done.contains(&(*decided, *h)))
+        .collect();
+    let mut dates: Vec<NaiveDate> = spans.iter().map(|s| s.2).collect();
+    dates.sort_unstable();
+    dates.dedup();
     let mut by_date: BTreeMap<NaiveDate, Vec<DecisionRecord>> = BTreeMap::new();
-    for d in ctx.stores.runtime.decisions(market, first, as_of).await? {
+    for d in ctx.stores.runtime.decisions_on(market, &dates).await? {
         by_date.entry(d.as_of).or_default().push(d);
     }
-    let done = ctx.stores.runtime.measured_since(market, first).await?;
     for (end, h, decided) in spans {
-        if end != as_of && done.contains(&(decided, h)) {
-            continue;
-        }
         let Some(decisions) = by_date.get(&decided) else {
             continue;
         };
