@@ -205,11 +205,18 @@ fn sqlite_statement(spec: &TableSpec, rows: usize, mode: WriteMode) -> String {
 }
 
 /// Statement sizes below a full chunk: a write of `n` rows goes as full chunks, then the
-/// largest of these that fit. A statement per distinct row count would be prepared anew for
-/// each count and push the hot statements out of sqlx's per-connection cache (a day's
-/// targets, events or transitions come in every count); with these, a table needs at most
-/// seven cached statements and a remainder at most ~16 statements.
-const SQLITE_PIECES: [usize; 6] = [256, 64, 16, 4, 2, 1];
+/// largest of these that fit, then what is left (under 64 rows) as one statement of its
+/// own size. A statement per distinct row count of any size would be prepared anew for each
+/// count and crowd sqlx's per-connection cache (a day's targets, events or transitions
+/// come in every count); with these a table needs at most three large cached statements
+/// and a small one per remainder it sees (the cache holds [`STATEMENT_CACHE`] of them). A
+/// universe's day of 21 names is one statement, not 16 + 4 + 1.
+const SQLITE_PIECES: [usize; 2] = [256, 64];
+
+/// Prepared statements sqlx keeps per SQLite connection: every table's pieces and
+/// remainders (see [`SQLITE_PIECES`]), where the default 100 let a backfill's writer
+/// re-prepare its statements.
+pub(crate) const STATEMENT_CACHE: usize = 1024;
 
 /// The row counts of the statements that write `n` rows in statements of the fixed sizes
 /// (see [`SQLITE_PIECES`]), at most 256 rows each: for multi-row statements built outside
@@ -229,7 +236,6 @@ fn sqlite_chunks(n: usize, per: usize) -> Vec<usize> {
         }
     }
     if left > 0 {
-        // Not reached (the piece 1 takes any rest); kept so no row is ever skipped.
         sizes.push(left);
     }
     sizes
@@ -309,13 +315,24 @@ mod chunk_tests {
                 assert!(sizes.iter().all(|&s| s >= 1 && s <= per), "{sizes:?}");
                 let mut distinct = sizes.clone();
                 distinct.dedup();
-                assert!(distinct.len() <= 7, "{sizes:?}");
+                assert!(distinct.len() <= 4, "{sizes:?}");
+                // Below the largest piece, only a remainder under 64 rows has its own size.
+                assert!(
+                    sizes
+                        .iter()
+                        .filter(|&&s| s != per && s != 256 && s != 64)
+                        .count()
+                        <= 1,
+                    "{sizes:?}"
+                );
             }
         }
-        assert_eq!(sqlite_chunks(37, 4000), vec![16, 16, 4, 1]);
+        assert_eq!(sqlite_chunks(21, 4000), vec![21]);
+        assert_eq!(sqlite_chunks(37, 4000), vec![37]);
+        assert_eq!(sqlite_chunks(200, 4000), vec![64, 64, 64, 8]);
         assert_eq!(
             sqlite_chunks(9000, 4000),
-            vec![4000, 4000, 256, 256, 256, 64, 64, 64, 16, 16, 4, 4]
+            vec![4000, 4000, 256, 256, 256, 64, 64, 64, 40]
         );
     }
 }

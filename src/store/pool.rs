@@ -124,6 +124,7 @@ impl Pool {
                 // the backfill and no slower on the 20-year backtest (its prices are read
                 // once into the panel cache).
                 .pragma("mmap_size", "0")
+                .statement_cache_capacity(super::bulk::STATEMENT_CACHE)
                 .row_buffer_size(8192)
                 .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             let parent = opts

@@ -169,6 +169,19 @@ impl Handler<Submit> for Orchestrator {
                 finished: None,
             })));
         }
+        // A run that finished in this process is answered from memory: its record may not
+        // be written yet (the run log waits out a database outage), and reading the
+        // database then would start it again — after later dates have run, which a run
+        // must never see (a pipelined backfill fires a chain again whole after an error).
+        if checked.is_ok()
+            && !msg.rerun
+            && let Some((_, done)) = self.finished.get(&base)
+        {
+            return Box::pin(actix::fut::ready(Ok(Submitted {
+                run_id: base,
+                finished: Some(done.state),
+            })));
+        }
         let db = self.db.clone();
         let now = self.clock.now();
         let rerun = msg.rerun;

@@ -8,18 +8,13 @@
 use super::dispatch::attempt_record;
 use super::{JobSummary, Orchestrator, RunSummary};
 use crate::monitor::telemetry::Telemetry;
+use crate::spine::linger::{Queued, next_batch};
 use actix::prelude::*;
 use prometheus::dag::JobStatus;
 use prometheus::domain::{AttemptState, EventKind, RunStatus};
 use prometheus::store::{DagRunRecord, JobRunRecord, RunRecord, RunStore, RuntimeDb};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-
-enum Entry {
-    Run(DagRunRecord),
-    Job(JobRunRecord),
-    Flush(oneshot::Sender<()>),
-}
 
 /// Writes one batch: retried with backoff while the database is busy or unreachable (the
 /// record lags, nothing is lost); a batch the database refuses for what it contains is
@@ -48,20 +43,13 @@ async fn write_batch(db: &RuntimeDb, batch: &[RunRecord]) {
     }
 }
 
-/// How long a record may wait for others to share its transaction when nobody waits for
-/// it: a run's attempts are written together (a backfill wrote ~16 small transactions a
-/// session, two records each), at most this late; a finished run, a drain or a full batch
-/// writes at once. A crash within it loses only records of attempts whose outputs are
-/// idempotent: the run resumes them.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
-
 /// The most records one transaction writes.
 const MAX_BATCH: usize = 512;
 
 /// A handle to the ordered writer.
 #[derive(Clone, Debug)]
 pub struct RunLog {
-    tx: mpsc::UnboundedSender<Entry>,
+    tx: mpsc::UnboundedSender<Queued<RunRecord>>,
     telemetry: Arc<Telemetry>,
 }
 
@@ -69,39 +57,17 @@ impl RunLog {
     /// Starts the writer on the current runtime; every record queued is also told to
     /// `telemetry` (the dashboard's live feed and `/metrics`).
     pub fn start(db: RuntimeDb, telemetry: Arc<Telemetry>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Entry>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Queued<RunRecord>>();
         tokio::spawn(async move {
-            let mut batch: Vec<RunRecord> = Vec::new();
-            let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+            // A run's attempts are written together (a backfill wrote ~16 small
+            // transactions a session, two records each); a crash within the linger loses
+            // only records of attempts whose outputs are idempotent: the run resumes them.
             while let Some(first) = rx.recv().await {
-                // What arrives until someone waits for the record, a batch is full or
-                // the linger is over goes into the same transaction.
-                let until = tokio::time::Instant::now() + LINGER;
-                let mut next = Some(first);
-                loop {
-                    while let Some(entry) = next.take().or_else(|| rx.try_recv().ok()) {
-                        match entry {
-                            Entry::Run(r) => batch.push(RunRecord::Run(r)),
-                            Entry::Job(j) => batch.push(RunRecord::Job(j)),
-                            Entry::Flush(done) => flushes.push(done),
-                        }
-                        if batch.len() >= MAX_BATCH {
-                            break;
-                        }
-                    }
-                    if !flushes.is_empty() || batch.len() >= MAX_BATCH {
-                        break;
-                    }
-                    match tokio::time::timeout_at(until, rx.recv()).await {
-                        Ok(Some(entry)) => next = Some(entry),
-                        Ok(None) | Err(_) => break,
-                    }
+                let batch = next_batch(&mut rx, first, MAX_BATCH).await;
+                if !batch.items.is_empty() {
+                    write_batch(&db, &batch.items).await;
                 }
-                if !batch.is_empty() {
-                    write_batch(&db, &batch).await;
-                    batch.clear();
-                }
-                for done in flushes.drain(..) {
+                for done in batch.flushes {
                     let _ = done.send(());
                 }
             }
@@ -112,19 +78,19 @@ impl RunLog {
     /// Queues a DAG run upsert.
     pub fn run(&self, r: DagRunRecord) {
         self.telemetry.run(&r);
-        let _ = self.tx.send(Entry::Run(r));
+        let _ = self.tx.send(Queued::Item(RunRecord::Run(r)));
     }
 
     /// Queues a job attempt upsert.
     pub fn job(&self, j: JobRunRecord) {
         self.telemetry.job(&j);
-        let _ = self.tx.send(Entry::Job(j));
+        let _ = self.tx.send(Queued::Item(RunRecord::Job(j)));
     }
 
     /// Resolves when everything queued before it is written.
     pub fn flushed(&self) -> oneshot::Receiver<()> {
         let (done, wait) = oneshot::channel();
-        let _ = self.tx.send(Entry::Flush(done));
+        let _ = self.tx.send(Queued::Flush(done));
         wait
     }
 }

@@ -23,6 +23,7 @@ pub mod faults;
 pub mod job;
 pub mod job_actor;
 pub mod job_error;
+pub mod linger;
 pub mod read_audit;
 pub mod reconfig;
 pub mod registry;

@@ -2,6 +2,7 @@
 //! start, restart, escalation and reconfiguration an `actor_events` row and a tracing event.
 
 use crate::monitor::telemetry::Telemetry;
+use crate::spine::linger::{Queued, next_batch};
 use chrono::{DateTime, Utc};
 use prometheus::config::RestartPolicy;
 use prometheus::domain::{Clock, EventKind};
@@ -106,18 +107,15 @@ impl RestartBudget {
     }
 }
 
-enum EventCommand {
-    Record(ActorEvent),
-    Flush(oneshot::Sender<()>),
-}
-
 /// Records actor events in order: a tracing event at once, an `actor_events` row by a
-/// single background writer (so rows keep the order the events happened in). A write that
+/// single background writer (so rows keep the order the events happened in), in lingering
+/// batches ([`super::linger`]): a row may be written up to 50 ms after its event unless
+/// someone flushes. A write that
 /// fails because the database is down or busy is retried with backoff until it succeeds: an
 /// outage delays the record, it never loses an event.
 #[derive(Clone)]
 pub struct EventRecorder {
-    tx: mpsc::UnboundedSender<EventCommand>,
+    tx: mpsc::UnboundedSender<Queued<ActorEvent>>,
     clock: Arc<dyn Clock>,
     telemetry: Arc<Telemetry>,
 }
@@ -160,30 +158,15 @@ async fn write_events(db: &RuntimeDb, batch: &[ActorEvent]) {
 impl EventRecorder {
     /// Starts the writer task on the current runtime.
     pub fn start(db: RuntimeDb, clock: Arc<dyn Clock>) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<EventCommand>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Queued<ActorEvent>>();
         tokio::spawn(async move {
-            // Events that arrive while a write is under way go out together in the next
-            // one (one transaction instead of one per event); a flush is answered once
-            // everything recorded before it is written.
-            let mut batch: Vec<ActorEvent> = Vec::new();
-            let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
-            while let Some(cmd) = rx.recv().await {
-                let mut next = Some(cmd);
-                while let Some(cmd) = next.take() {
-                    match cmd {
-                        EventCommand::Record(e) => batch.push(e),
-                        EventCommand::Flush(done) => {
-                            flushes.push(done);
-                            break;
-                        }
-                    }
-                    if batch.len() < EVENT_BATCH_MAX {
-                        next = rx.try_recv().ok();
-                    }
-                }
-                write_events(&db, &batch).await;
-                batch.clear();
-                for done in flushes.drain(..) {
+            // Events queued close together share one transaction (a backfill records ~10
+            // a session); a flush is answered once everything recorded before it is
+            // written.
+            while let Some(first) = rx.recv().await {
+                let batch = next_batch(&mut rx, first, EVENT_BATCH_MAX).await;
+                write_events(&db, &batch.items).await;
+                for done in batch.flushes {
                     let _ = done.send(());
                 }
             }
@@ -219,13 +202,13 @@ impl EventRecorder {
             detail,
         };
         self.telemetry.actor_event(&e);
-        let _ = self.tx.send(EventCommand::Record(e));
+        let _ = self.tx.send(Queued::Item(e));
     }
 
     /// Waits until every event recorded so far is written.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(EventCommand::Flush(done)).is_ok() {
+        if self.tx.send(Queued::Flush(done)).is_ok() {
             let _ = wait.await;
         }
     }
