@@ -739,21 +739,33 @@ mod tests {
         f
     }
 
+    /// Queues `batches` while the write turn on `dir/w.db` is held, so they meet in one
+    /// group, then releases it: whether each batch was written.
+    async fn queued_as_one_group(
+        dir: &tempfile::TempDir,
+        writes: &Writes,
+        pool: &SqlitePool,
+        batches: &[&[i64]],
+    ) -> Vec<bool> {
+        let turn = write_turn_on(&dir.path().join("w.db")).await.unwrap();
+        let mut waiting = Vec::new();
+        for batch in batches {
+            waiting.push(sent(writes, pool, batch).await);
+        }
+        drop(turn);
+        futures::future::join_all(waiting)
+            .await
+            .into_iter()
+            .map(|r| r.is_ok())
+            .collect()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn batches_that_queue_up_commit_as_one_group_and_a_failing_one_alone_is_lost() {
         let (dir, pool, writes) = database().await;
         // Hold the write turn so the writer waits with its first batch and the rest queue.
-        let turn = write_turn_on(&dir.path().join("w.db")).await.unwrap();
-        let mut waiting = Vec::new();
-        for batch in [&[1, 2][..], &[3, 0], &[4], &[5, 6, 7]] {
-            waiting.push(sent(&writes, &pool, batch).await);
-        }
-        drop(turn);
-        let results: Vec<bool> = futures::future::join_all(waiting)
-            .await
-            .into_iter()
-            .map(|r| r.is_ok())
-            .collect();
+        let results =
+            queued_as_one_group(&dir, &writes, &pool, &[&[1, 2], &[3, 0], &[4], &[5, 6, 7]]).await;
         assert_eq!(results, [true, false, true, true]);
         assert_eq!(
             keys(&pool).await,
@@ -769,19 +781,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_whose_first_batch_fails_loses_that_batch_alone() {
         let (dir, pool, writes) = database().await;
-        let turn = write_turn_on(&dir.path().join("w.db")).await.unwrap();
-        let mut waiting = Vec::new();
         // The first batch runs without a savepoint and fails after writing a row; the
         // second is then alone in a fresh transaction, the third in a savepoint again.
-        for batch in [&[1, 0][..], &[2], &[3, 4], &[5, 0]] {
-            waiting.push(sent(&writes, &pool, batch).await);
-        }
-        drop(turn);
-        let results: Vec<bool> = futures::future::join_all(waiting)
-            .await
-            .into_iter()
-            .map(|r| r.is_ok())
-            .collect();
+        let results =
+            queued_as_one_group(&dir, &writes, &pool, &[&[1, 0], &[2], &[3, 4], &[5, 0]]).await;
         assert_eq!(results, [false, true, true, false]);
         assert_eq!(keys(&pool).await, [2, 3, 4], "row 1 and row 5 rolled back");
         assert_eq!(writes.groups(), 1);
