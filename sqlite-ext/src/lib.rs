@@ -1,5 +1,6 @@
-//! SQL functions this project registers on every SQLite connection it opens, and the
-//! allocator SQLite is given ([`use_mimalloc`], see `alloc.rs`).
+//! SQL functions this project registers on every SQLite connection it opens, the
+//! allocator SQLite is given ([`use_mimalloc`], see `alloc.rs`), and a read connection the
+//! calling thread drives itself ([`direct`]).
 //!
 //! The functional core forbids `unsafe`; registering a function with SQLite, or configuring
 //! it, is a foreign call, so it lives here, in one small crate with one function to
@@ -19,6 +20,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod alloc;
+pub mod direct;
 
 pub use alloc::{ConfigError, use_mimalloc};
 

@@ -175,9 +175,13 @@ impl BacktestStore for RuntimeDb {
 
     async fn backtest_run(&self, backtest_id: &str) -> Result<Option<BacktestRun>, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM backtest_runs WHERE backtest_id = $1");
-        let row: Option<RunRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let row: Option<RunRow> = self
+            .reads()
+            .query_as(sql)
             .bind(backtest_id)
-            .fetch_optional(p).await.map_err(StoreError::query("read backtest run"))?);
+            .fetch_optional()
+            .await
+            .map_err(StoreError::query("read backtest run"))?;
         Ok(row.map(to_run))
     }
 
@@ -185,9 +189,13 @@ impl BacktestStore for RuntimeDb {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM backtest_runs ORDER BY to_date DESC, backtest_id DESC LIMIT $1"
         );
-        let rows: Vec<RunRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<RunRow> = self
+            .reads()
+            .query_as(sql)
             .bind(i64::from(last))
-            .fetch_all(p).await.map_err(StoreError::query("list backtest runs"))?);
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("list backtest runs"))?;
         Ok(rows.into_iter().map(to_run).collect())
     }
 
@@ -205,9 +213,13 @@ impl BacktestStore for RuntimeDb {
         );
         const SQL: &str = "SELECT trade_date, equity, cash, daily_return, benchmark_return, gross_exposure, traded_notional, \
              costs, regime FROM backtest_daily WHERE backtest_id = $1 ORDER BY trade_date";
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<Row> = self
+            .reads()
+            .query_as(SQL)
             .bind(backtest_id)
-            .fetch_all(p).await.map_err(StoreError::query("read backtest days"))?);
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read backtest days"))?;
         Ok(rows
             .into_iter()
             .map(|r| StoredDay {
@@ -241,9 +253,13 @@ impl BacktestStore for RuntimeDb {
         );
         const SQL: &str = "SELECT trade_date, instrument_id, order_date, shares, price, notional, commission, slippage, \
              target_weight, requested_shares FROM backtest_trades WHERE backtest_id = $1 ORDER BY trade_date, instrument_id";
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<Row> = self
+            .reads()
+            .query_as(SQL)
             .bind(backtest_id)
-            .fetch_all(p).await.map_err(StoreError::query("read backtest fills"))?);
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read backtest fills"))?;
         Ok(rows
             .into_iter()
             .map(|r| Fill {

@@ -387,11 +387,13 @@ impl ConfigStore for RuntimeDb {
     async fn active_config(&self, engine: &str) -> Result<Option<StoredConfig>, StoreError> {
         const SQL: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
              FROM engine_configs c JOIN active_configs a ON a.config_id = c.config_id WHERE a.engine = $1";
-        let row: Option<ConfigTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let row: Option<ConfigTuple> = self
+            .reads()
+            .query_as(SQL)
             .bind(engine)
-            .fetch_optional(p)
+            .fetch_optional()
             .await
-            .map_err(StoreError::query("read active config"))?);
+            .map_err(StoreError::query("read active config"))?;
         Ok(row.map(to_stored))
     }
 
@@ -401,11 +403,13 @@ impl ConfigStore for RuntimeDb {
         }
         const SQL: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
              FROM engine_configs c WHERE c.config_id = $1";
-        let row: Option<ConfigTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let row: Option<ConfigTuple> = self
+            .reads()
+            .query_as(SQL)
             .bind(config_id.as_str())
-            .fetch_optional(p)
+            .fetch_optional()
             .await
-            .map_err(StoreError::query("read config"))?);
+            .map_err(StoreError::query("read config"))?;
         let stored = row.map(to_stored);
         if let Some(c) = &stored {
             self.configs.put(c);
@@ -416,11 +420,13 @@ impl ConfigStore for RuntimeDb {
     async fn config_versions(&self, engine: &str) -> Result<Vec<StoredConfig>, StoreError> {
         const SQL: &str = "SELECT c.config_id, c.engine, c.version, c.body, c.created_at, c.created_by \
              FROM engine_configs c WHERE c.engine = $1 ORDER BY c.version";
-        let rows: Vec<ConfigTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<ConfigTuple> = self
+            .reads()
+            .query_as(SQL)
             .bind(engine)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read config versions"))?);
+            .map_err(StoreError::query("read config versions"))?;
         Ok(rows.into_iter().map(to_stored).collect())
     }
 
@@ -437,11 +443,13 @@ impl ConfigStore for RuntimeDb {
             String,
             String,
         );
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<Row> = self
+            .reads()
+            .query_as(SQL)
             .bind(engine)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read config changes"))?);
+            .map_err(StoreError::query("read config changes"))?;
         Ok(rows
             .into_iter()
             .map(

@@ -248,9 +248,15 @@ async fn day_config(
     if let Some(c) = config_id {
         return Ok(Some(c.as_str().to_owned()));
     }
-    let row: Option<(String,)> = on_pool!(&db.pool, p => sqlx::query_as(sql)
-        .bind(id).bind(market).bind(as_of)
-        .fetch_optional(p).await.map_err(StoreError::query("read day config"))?);
+    let row: Option<(String,)> = db
+        .reads()
+        .query_as(sql)
+        .bind(id)
+        .bind(market)
+        .bind(as_of)
+        .fetch_optional()
+        .await
+        .map_err(StoreError::query("read day config"))?;
     Ok(row.map(|(c,)| c))
 }
 
@@ -375,9 +381,16 @@ impl DecisionStore for RuntimeDb {
         // Sorted here, not by the query: with `ORDER BY instrument_id` SQLite walks the
         // primary key (strategy, instrument, …) to skip the sort, reading every score the
         // strategy ever stored (45 ms a day in a 20-year backtest) instead of the day's.
-        let mut rows: Vec<ScoreTuple> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(strategy_id).bind(market).bind(as_of).bind(&config)
-            .fetch_all(p).await.map_err(StoreError::query("read scores"))?);
+        let mut rows: Vec<ScoreTuple> = self
+            .reads()
+            .query_as(SQL)
+            .bind(strategy_id)
+            .bind(market)
+            .bind(as_of)
+            .bind(&config)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read scores"))?;
         rows.sort_by(|a, b| a.0.cmp(&b.0));
         let Some(horizon) = rows.first().map(|r| r.11) else {
             return Ok(None);
@@ -462,9 +475,16 @@ impl DecisionStore for RuntimeDb {
         const SQL: &str = "SELECT as_of_date, config_id, samples, dates, weights, dispersion, forecast_date, ic, rank_ic, ic_names \
              FROM assessment_runs WHERE strategy_id = $1 AND market_id = $2 AND as_of_date >= $3 AND as_of_date <= $4 \
              ORDER BY as_of_date, config_id";
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(strategy_id).bind(market).bind(from).bind(through)
-            .fetch_all(p).await.map_err(StoreError::query("read assessment runs"))?);
+        let rows: Vec<Row> = self
+            .reads()
+            .query_as(SQL)
+            .bind(strategy_id)
+            .bind(market)
+            .bind(from)
+            .bind(through)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read assessment runs"))?;
         let mut out: Vec<AssessmentRun> = Vec::with_capacity(rows.len());
         for (d, _, samples, dates, weights, dispersion, fd, ic, ric, names) in rows {
             if out.last().is_some_and(|r| r.as_of == d) {
@@ -559,9 +579,16 @@ impl DecisionStore for RuntimeDb {
         };
         const SQL: &str = "SELECT instrument_id, tier, score, sector, reasons FROM universe_members \
              WHERE universe_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4 ORDER BY instrument_id";
-        let rows: Vec<(String, String, Option<f64>, String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(universe_id).bind(market).bind(as_of).bind(&config)
-            .fetch_all(p).await.map_err(StoreError::query("read universe"))?);
+        let rows: Vec<(String, String, Option<f64>, String, String)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(universe_id)
+            .bind(market)
+            .bind(as_of)
+            .bind(&config)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read universe"))?;
         rows.into_iter()
             .map(|(id, t, score, sector, reasons)| {
                 Ok(Member {
@@ -632,9 +659,16 @@ impl DecisionStore for RuntimeDb {
     ) -> Result<Option<StoredTarget>, StoreError> {
         const SQL: &str = "SELECT MAX(as_of_date) FROM portfolio_risk_reports WHERE portfolio_id = $1 \
              AND market_id = $2 AND config_id = $3 AND as_of_date <= $4";
-        let last: Option<(Option<NaiveDate>,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(portfolio_id).bind(market).bind(config_id.as_str()).bind(through)
-            .fetch_optional(p).await.map_err(StoreError::query("read latest target"))?);
+        let last: Option<(Option<NaiveDate>,)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(portfolio_id)
+            .bind(market)
+            .bind(config_id.as_str())
+            .bind(through)
+            .fetch_optional()
+            .await
+            .map_err(StoreError::query("read latest target"))?;
         let Some(d) = last.and_then(|(d,)| d) else {
             return Ok(None);
         };
@@ -656,12 +690,28 @@ impl DecisionStore for RuntimeDb {
              AND market_id = $2 AND config_id = $3 AND as_of_date >= $4 AND as_of_date <= $5 ORDER BY as_of_date";
         const ROWS: &str = "SELECT as_of_date, instrument_id, weight FROM target_portfolios WHERE portfolio_id = $1 \
              AND market_id = $2 AND config_id = $3 AND as_of_date >= $4 AND as_of_date <= $5 ORDER BY as_of_date, instrument_id";
-        let heads: Vec<(NaiveDate, String)> = on_pool!(&self.pool, p => sqlx::query_as(HEADS)
-            .bind(portfolio_id).bind(market).bind(config_id.as_str()).bind(from).bind(through)
-            .fetch_all(p).await.map_err(StoreError::query("read targets"))?);
-        let rows: Vec<(NaiveDate, String, f64)> = on_pool!(&self.pool, p => sqlx::query_as(ROWS)
-            .bind(portfolio_id).bind(market).bind(config_id.as_str()).bind(from).bind(through)
-            .fetch_all(p).await.map_err(StoreError::query("read targets"))?);
+        let heads: Vec<(NaiveDate, String)> = self
+            .reads()
+            .query_as(HEADS)
+            .bind(portfolio_id)
+            .bind(market)
+            .bind(config_id.as_str())
+            .bind(from)
+            .bind(through)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read targets"))?;
+        let rows: Vec<(NaiveDate, String, f64)> = self
+            .reads()
+            .query_as(ROWS)
+            .bind(portfolio_id)
+            .bind(market)
+            .bind(config_id.as_str())
+            .bind(from)
+            .bind(through)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read targets"))?;
         let mut by_date: BTreeMap<NaiveDate, Vec<(String, f64)>> = BTreeMap::new();
         for (d, id, w) in rows {
             by_date.entry(d).or_default().push((id, w));
@@ -701,9 +751,17 @@ impl DecisionStore for RuntimeDb {
     ) -> Result<Vec<(NaiveDate, RiskReport)>, StoreError> {
         const SQL: &str = "SELECT as_of_date, body FROM portfolio_risk_reports WHERE portfolio_id = $1 AND market_id = $2 \
              AND config_id = $3 AND as_of_date >= $4 AND as_of_date <= $5 ORDER BY as_of_date";
-        let rows: Vec<(NaiveDate, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(portfolio_id).bind(market).bind(config_id.as_str()).bind(from).bind(through)
-            .fetch_all(p).await.map_err(StoreError::query("read risk reports"))?);
+        let rows: Vec<(NaiveDate, String)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(portfolio_id)
+            .bind(market)
+            .bind(config_id.as_str())
+            .bind(from)
+            .bind(through)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read risk reports"))?;
         rows.into_iter()
             .map(|(d, b)| {
                 serde_json::from_str(&b)

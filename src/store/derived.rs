@@ -261,8 +261,12 @@ impl DerivedStore for HistoricalDb {
     async fn derive_marks(&self) -> Result<Vec<(InstrumentId, NaiveDate)>, StoreError> {
         const SQL: &str =
             "SELECT instrument_id, dirty_from FROM derive_marks ORDER BY instrument_id";
-        let rows: Vec<(String, NaiveDate)> = on_pool!(&self.pool, p =>
-            sqlx::query_as(SQL).fetch_all(p).await.map_err(StoreError::query("read derive marks"))?);
+        let rows: Vec<(String, NaiveDate)> = self
+            .reads()
+            .query_as(SQL)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read derive marks"))?;
         Ok(rows
             .into_iter()
             .map(|(id, d)| (InstrumentId::new(id), d))
@@ -360,14 +364,16 @@ impl DerivedStore for HistoricalDb {
         const SQL: &str = "SELECT trade_date, value FROM returns_daily \
              WHERE instrument_id = $1 AND horizon_days = $2 AND trade_date >= $3 AND trade_date <= $4 \
              ORDER BY trade_date";
-        let rows: Vec<(NaiveDate, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<(NaiveDate, f64)> = self
+            .reads()
+            .query_as(SQL)
             .bind(instrument.as_str())
             .bind(i64::from(horizon_days))
             .bind(from)
             .bind(as_of)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read returns"))?);
+            .map_err(StoreError::query("read returns"))?;
         Ok(rows
             .into_iter()
             .map(|(trade_date, value)| ReturnValue {
@@ -389,14 +395,16 @@ impl DerivedStore for HistoricalDb {
         const SQL: &str = "SELECT r.instrument_id, r.trade_date, r.value FROM returns_daily r \
              JOIN instruments i ON i.instrument_id = r.instrument_id \
              WHERE i.market_id = $1 AND r.horizon_days = $2 AND r.trade_date >= $3 AND r.trade_date <= $4";
-        let rows: Vec<(String, NaiveDate, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<(String, NaiveDate, f64)> = self
+            .reads()
+            .query_as(SQL)
             .bind(market.as_str())
             .bind(i64::from(horizon_days))
             .bind(from)
             .bind(as_of)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read market returns"))?);
+            .map_err(StoreError::query("read market returns"))?;
         // Sorted here rather than in SQL: the database can then read in key order.
         let mut out: Vec<ReturnValue> = rows
             .into_iter()
@@ -421,14 +429,16 @@ impl DerivedStore for HistoricalDb {
         const SQL: &str = "SELECT trade_date, value FROM volatility_daily \
              WHERE instrument_id = $1 AND window_days = $2 AND trade_date >= $3 AND trade_date <= $4 \
              ORDER BY trade_date";
-        let rows: Vec<(NaiveDate, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<(NaiveDate, f64)> = self
+            .reads()
+            .query_as(SQL)
             .bind(instrument.as_str())
             .bind(i64::from(window_days))
             .bind(from)
             .bind(as_of)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read volatility"))?);
+            .map_err(StoreError::query("read volatility"))?;
         Ok(rows
             .into_iter()
             .map(|(trade_date, value)| VolatilityValue {
@@ -448,13 +458,15 @@ impl DerivedStore for HistoricalDb {
     ) -> Result<Vec<FactorValue>, StoreError> {
         const SQL: &str = "SELECT trade_date, value, members FROM factors_daily \
              WHERE factor_id = $1 AND trade_date >= $2 AND trade_date <= $3 ORDER BY trade_date";
-        let rows: Vec<(NaiveDate, f64, i64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<(NaiveDate, f64, i64)> = self
+            .reads()
+            .query_as(SQL)
             .bind(factor_id)
             .bind(from)
             .bind(as_of)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read factor"))?);
+            .map_err(StoreError::query("read factor"))?;
         rows.into_iter()
             .map(|(trade_date, value, members)| {
                 Ok(FactorValue {
@@ -469,9 +481,10 @@ impl DerivedStore for HistoricalDb {
 
     async fn factor_ids(&self) -> Result<Vec<String>, StoreError> {
         const SQL: &str = "SELECT DISTINCT factor_id FROM factors_daily ORDER BY factor_id";
-        on_pool!(&self.pool, p => sqlx::query_scalar(SQL)
-            .fetch_all(p)
+        self.reads()
+            .query_scalar(SQL)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read factor ids")))
+            .map_err(StoreError::query("read factor ids"))
     }
 }

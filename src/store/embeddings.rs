@@ -291,13 +291,15 @@ impl EmbeddingStore for HistoricalDb {
     ) -> Result<Option<StoredModel>, StoreError> {
         const SQL: &str = "SELECT model_id, body, run_id FROM encoder_models \
              WHERE encoder = $1 AND config_id = $2 AND fitted_as_of = $3";
-        let row: Option<(String, String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let row: Option<(String, String, String)> = self
+            .reads()
+            .query_as(SQL)
             .bind(encoder)
             .bind(config_id.as_str())
             .bind(fitted_as_of)
-            .fetch_optional(p)
+            .fetch_optional()
             .await
-            .map_err(StoreError::query("read encoder model"))?);
+            .map_err(StoreError::query("read encoder model"))?;
         Ok(row.map(|(model_id, body, run_id)| StoredModel {
             model_id,
             encoder: encoder.to_owned(),
@@ -328,12 +330,14 @@ impl EmbeddingStore for HistoricalDb {
     ) -> Result<Vec<EntityVector>, StoreError> {
         const SQL: &str = "SELECT entity_id, as_of_date, model_id, vector, run_id, config_id \
              FROM numeric_window_embeddings WHERE as_of_date = $1 AND config_id = $2 ORDER BY entity_id";
-        let rows: Vec<EntityRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<EntityRow> = self
+            .reads()
+            .query_as(SQL)
             .bind(as_of)
             .bind(config_id.as_str())
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read numeric embeddings"))?);
+            .map_err(StoreError::query("read numeric embeddings"))?;
         rows.into_iter().map(entity_vector).collect()
     }
 
@@ -432,13 +436,15 @@ impl EmbeddingStore for HistoricalDb {
         const SQL: &str = "SELECT issuer_id, as_of_date, model_id, vector, run_id, config_id, articles \
              FROM issuer_text_embeddings WHERE config_id = $1 AND as_of_date >= $2 AND as_of_date <= $3 \
              ORDER BY as_of_date, issuer_id";
-        let rows: Vec<(String, NaiveDate, String, Vec<u8>, String, String, i64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-                .bind(config_id.as_str())
-                .bind(from)
-                .bind(as_of)
-                .fetch_all(p)
-                .await
-                .map_err(StoreError::query("read issuer text embeddings"))?);
+        let rows: Vec<(String, NaiveDate, String, Vec<u8>, String, String, i64)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(config_id.as_str())
+            .bind(from)
+            .bind(as_of)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read issuer text embeddings"))?;
         rows.into_iter()
             .map(|r| {
                 Ok(IssuerTextVector {
@@ -484,12 +490,14 @@ impl EmbeddingStore for HistoricalDb {
     ) -> Result<Vec<JointVector>, StoreError> {
         const SQL: &str = "SELECT entity_id, as_of_date, model_id, vector, run_id, config_id \
              FROM joint_embeddings WHERE joint_type = $1 AND as_of_date = $2 ORDER BY entity_id, model_id";
-        let rows: Vec<EntityRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<EntityRow> = self
+            .reads()
+            .query_as(SQL)
             .bind(joint_type)
             .bind(as_of)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read joint embeddings"))?);
+            .map_err(StoreError::query("read joint embeddings"))?;
         rows.into_iter()
             .map(|r| {
                 Ok(JointVector {

@@ -69,12 +69,14 @@ impl EventLog for RuntimeDb {
         const SQL: &str = "SELECT at, actor, event, detail FROM (\
              SELECT event_id, at, actor, event, detail FROM actor_events \
              WHERE ($1 IS NULL OR actor = $1) ORDER BY event_id DESC LIMIT $2) e ORDER BY event_id";
-        let rows: Vec<(DateTime<Utc>, String, String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<(DateTime<Utc>, String, String, String)> = self
+            .reads()
+            .query_as(SQL)
             .bind(actor)
             .bind(i64::from(last))
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read actor events"))?);
+            .map_err(StoreError::query("read actor events"))?;
         rows.into_iter()
             .map(|(at, actor, event, detail)| {
                 Ok(ActorEvent {

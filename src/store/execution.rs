@@ -437,12 +437,21 @@ impl RuntimeDb {
              AND order_date >= $3 AND order_date <= $4{in_state} ORDER BY order_date, seq, order_id"
         );
         let state = state.map(OrderState::as_str);
-        let rows: Vec<OrderRow> = on_pool!(&self.pool, p => {
-            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to);
-            let q = match state { Some(s) => q.bind(s), None => q };
-            q.fetch_all(p).await.map_err(StoreError::query("read orders"))?
-        });
+        let q = self
+            .reads()
+            .query_as::<OrderRow>(sql)
+            .bind(&key.account_id)
+            .bind(&key.market_id)
+            .bind(from)
+            .bind(to);
+        let q = match state {
+            Some(s) => q.bind(s),
+            None => q,
+        };
+        let rows = q
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read orders"))?;
         rows.into_iter().map(to_order).collect()
     }
 }
@@ -701,9 +710,16 @@ impl ExecutionStore for RuntimeDb {
             "SELECT {DAY_COLUMNS} FROM exec_account_days WHERE account_id = $1 AND market_id = $2 \
              AND as_of_date >= $3 AND as_of_date <= $4 ORDER BY as_of_date"
         );
-        let rows: Vec<DayRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to)
-            .fetch_all(p).await.map_err(StoreError::query("read account days"))?);
+        let rows: Vec<DayRow> = self
+            .reads()
+            .query_as(sql)
+            .bind(&key.account_id)
+            .bind(&key.market_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read account days"))?;
         Ok(rows.into_iter().map(to_day).collect())
     }
 
@@ -716,9 +732,15 @@ impl ExecutionStore for RuntimeDb {
             "SELECT {DAY_COLUMNS} FROM exec_account_days WHERE account_id = $1 AND market_id = $2 \
              AND as_of_date < $3 ORDER BY as_of_date DESC LIMIT 1"
         );
-        let row: Option<DayRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&key.account_id).bind(&key.market_id).bind(before)
-            .fetch_optional(p).await.map_err(StoreError::query("read account day"))?);
+        let row: Option<DayRow> = self
+            .reads()
+            .query_as(sql)
+            .bind(&key.account_id)
+            .bind(&key.market_id)
+            .bind(before)
+            .fetch_optional()
+            .await
+            .map_err(StoreError::query("read account day"))?;
         Ok(row.map(to_day))
     }
 
@@ -744,9 +766,16 @@ impl ExecutionStore for RuntimeDb {
         const SQL: &str = "SELECT as_of_date, instrument_id, quantity, close, value FROM exec_positions \
              WHERE account_id = $1 AND market_id = $2 AND as_of_date >= $3 AND as_of_date <= $4 \
              ORDER BY as_of_date, instrument_id";
-        let rows: Vec<(NaiveDate, String, f64, f64, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to)
-            .fetch_all(p).await.map_err(StoreError::query("read positions"))?);
+        let rows: Vec<(NaiveDate, String, f64, f64, f64)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(&key.account_id)
+            .bind(&key.market_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read positions"))?;
         Ok(rows
             .into_iter()
             .map(|(d, instrument_id, quantity, close, value)| {
@@ -772,9 +801,16 @@ impl ExecutionStore for RuntimeDb {
         const SQL: &str = "SELECT as_of_date, instrument_id, sector, pnl, costs FROM exec_pnl \
              WHERE account_id = $1 AND market_id = $2 AND as_of_date >= $3 AND as_of_date <= $4 \
              ORDER BY as_of_date, instrument_id";
-        let rows: Vec<(NaiveDate, String, String, f64, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to)
-            .fetch_all(p).await.map_err(StoreError::query("read pnl"))?);
+        let rows: Vec<(NaiveDate, String, String, f64, f64)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(&key.account_id)
+            .bind(&key.market_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read pnl"))?;
         Ok(rows
             .into_iter()
             .map(|(d, instrument_id, sector, pnl, costs)| {
@@ -818,9 +854,16 @@ impl ExecutionStore for RuntimeDb {
     ) -> Result<Vec<String>, StoreError> {
         const SQL: &str = "SELECT DISTINCT instrument_id FROM exec_orders WHERE account_id = $1 \
              AND market_id = $2 AND order_date >= $3 AND order_date <= $4 ORDER BY instrument_id";
-        Ok(on_pool!(&self.pool, p => sqlx::query_scalar(SQL)
-            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to)
-            .fetch_all(p).await.map_err(StoreError::query("read ordered instruments"))?))
+        Ok(self
+            .reads()
+            .query_scalar(SQL)
+            .bind(&key.account_id)
+            .bind(&key.market_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read ordered instruments"))?)
     }
 
     async fn fills(
@@ -833,9 +876,16 @@ impl ExecutionStore for RuntimeDb {
             "SELECT {FILL_COLUMNS} FROM exec_fills WHERE account_id = $1 AND market_id = $2 \
              AND trade_date >= $3 AND trade_date <= $4 ORDER BY trade_date, seq, fill_id"
         );
-        let rows: Vec<FillRow> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to)
-            .fetch_all(p).await.map_err(StoreError::query("read fills"))?);
+        let rows: Vec<FillRow> = self
+            .reads()
+            .query_as(sql)
+            .bind(&key.account_id)
+            .bind(&key.market_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read fills"))?;
         Ok(rows.into_iter().map(to_fill).collect())
     }
 
@@ -849,9 +899,16 @@ impl ExecutionStore for RuntimeDb {
              value, limit_value, reason, run_id, config_id FROM risk_actions WHERE account_id = $1 \
              AND market_id = $2 AND as_of_date >= $3 AND as_of_date <= $4 \
              ORDER BY as_of_date, check_id, instrument_id, action";
-        let rows: Vec<ActionRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(&key.account_id).bind(&key.market_id).bind(from).bind(to)
-            .fetch_all(p).await.map_err(StoreError::query("read risk actions"))?);
+        let rows: Vec<ActionRow> = self
+            .reads()
+            .query_as(SQL)
+            .bind(&key.account_id)
+            .bind(&key.market_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read risk actions"))?;
         Ok(rows
             .into_iter()
             .map(|r| RiskAction {
@@ -879,8 +936,12 @@ impl ExecutionStore for RuntimeDb {
         const SQL: &str = "SELECT account_id, market_id FROM exec_account_days \
              UNION SELECT account_id, market_id FROM exec_orders \
              UNION SELECT account_id, market_id FROM exec_fills ORDER BY 1, 2";
-        let rows: Vec<(String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .fetch_all(p).await.map_err(StoreError::query("read accounts"))?);
+        let rows: Vec<(String, String)> = self
+            .reads()
+            .query_as(SQL)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read accounts"))?;
         Ok(rows
             .into_iter()
             .map(|(account_id, market_id)| AccountKey {
@@ -893,9 +954,13 @@ impl ExecutionStore for RuntimeDb {
     async fn marked_accounts(&self, market: &str) -> Result<Vec<AccountKey>, StoreError> {
         const SQL: &str = "SELECT DISTINCT account_id FROM exec_account_days WHERE market_id = $1 \
              ORDER BY 1";
-        let rows: Vec<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<(String,)> = self
+            .reads()
+            .query_as(SQL)
             .bind(market)
-            .fetch_all(p).await.map_err(StoreError::query("read marked accounts"))?);
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read marked accounts"))?;
         Ok(rows
             .into_iter()
             .map(|(account_id,)| AccountKey {

@@ -83,12 +83,14 @@ impl FundamentalsStore for HistoricalDb {
     ) -> Result<Vec<FundamentalValue>, StoreError> {
         const SQL: &str = "SELECT metric, period_end, filed_date, value FROM financial_statements \
              WHERE issuer_id = $1 AND filed_date <= $2 ORDER BY metric, period_end, filed_date";
-        let rows: Vec<(String, NaiveDate, NaiveDate, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-                .bind(issuer.as_str())
-                .bind(as_of)
-                .fetch_all(p)
-                .await
-                .map_err(StoreError::query("read fundamentals"))?);
+        let rows: Vec<(String, NaiveDate, NaiveDate, f64)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(issuer.as_str())
+            .bind(as_of)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read fundamentals"))?;
         // Ordered by metric, period, filing: the last row of each metric is the one known.
         let mut out: Vec<FundamentalValue> = Vec::new();
         for (metric, period_end, filed, value) in rows {
@@ -110,11 +112,13 @@ impl FundamentalsStore for HistoricalDb {
     ) -> Result<BTreeMap<IssuerId, Vec<FundamentalValue>>, StoreError> {
         const SQL: &str = "SELECT issuer_id, metric, period_end, filed_date, value FROM financial_statements \
              WHERE filed_date <= $1 ORDER BY issuer_id, metric, period_end, filed_date";
-        let rows: Vec<(String, String, NaiveDate, NaiveDate, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-                .bind(as_of)
-                .fetch_all(p)
-                .await
-                .map_err(StoreError::query("read fundamentals"))?);
+        let rows: Vec<(String, String, NaiveDate, NaiveDate, f64)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(as_of)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read fundamentals"))?;
         let mut out: BTreeMap<IssuerId, Vec<FundamentalValue>> = BTreeMap::new();
         for (issuer, metric, period_end, filed, value) in rows {
             let issuer_id = IssuerId::new(&issuer);

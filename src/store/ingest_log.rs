@@ -4,6 +4,7 @@ use super::HistoricalDb;
 use super::bulk::{BulkRow, BulkWriter, CellSink, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
+use super::read::read_row;
 use super::tx::BeginWrite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -139,7 +140,7 @@ impl BulkRow for RejectRow<'_> {
     }
 }
 
-#[derive(sqlx::FromRow)]
+read_row! {
 struct BatchRow {
     batch_id: String,
     source: String,
@@ -150,6 +151,7 @@ struct BatchRow {
     finished_at: Option<DateTime<Utc>>,
     target: String,
     archive_sha256: Option<String>,
+}
 }
 
 fn to_u64(v: i64) -> u64 {
@@ -184,11 +186,13 @@ impl IngestLog for HistoricalDb {
     async fn batch(&self, batch_id: &str) -> Result<Option<IngestBatch>, StoreError> {
         const SQL: &str = "SELECT batch_id, source, file, rows_ok, rows_rejected, started_at, finished_at, \
              target, archive_sha256 FROM ingest_batches WHERE batch_id = $1";
-        let row: Option<BatchRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let row: Option<BatchRow> = self
+            .reads()
+            .query_as(SQL)
             .bind(batch_id)
-            .fetch_optional(p)
+            .fetch_optional()
             .await
-            .map_err(StoreError::query("read ingest batch"))?);
+            .map_err(StoreError::query("read ingest batch"))?;
         Ok(row.map(|r| IngestBatch {
             batch_id: r.batch_id,
             source: r.source,
@@ -207,9 +211,13 @@ impl IngestLog for HistoricalDb {
         const SQL: &str = "SELECT (SELECT COUNT(*) FROM ingest_batches), \
              (SELECT CAST(MAX(COALESCE(finished_at, started_at)) AS TEXT) FROM ingest_batches), \
              (SELECT COUNT(*) FROM instruments WHERE market_id = $1)";
-        let (batches, last, instruments): (i64, Option<String>, i64) = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let (batches, last, instruments): (i64, Option<String>, i64) = self
+            .reads()
+            .query_as(SQL)
             .bind(market)
-            .fetch_one(p).await.map_err(StoreError::query("read the data fingerprint"))?);
+            .fetch_one()
+            .await
+            .map_err(StoreError::query("read the data fingerprint"))?;
         Ok(format!(
             "{batches}|{}|{instruments}",
             last.unwrap_or_default()
@@ -221,8 +229,12 @@ impl IngestLog for HistoricalDb {
              COALESCE(SUM(CASE WHEN source = 'synthetic' THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN source IN ('prices:yahoo', 'prices:wide', 'instruments') THEN 1 ELSE 0 END), 0) \
              FROM ingest_batches";
-        let (synthetic, imported): (i64, i64) = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .fetch_one(p).await.map_err(StoreError::query("read where the market data came from"))?);
+        let (synthetic, imported): (i64, i64) = self
+            .reads()
+            .query_as(SQL)
+            .fetch_one()
+            .await
+            .map_err(StoreError::query("read where the market data came from"))?;
         Ok(Provenance {
             synthetic: to_u64(synthetic),
             imported: to_u64(imported),
@@ -232,11 +244,13 @@ impl IngestLog for HistoricalDb {
     async fn rejects(&self, batch_id: &str) -> Result<Vec<IngestReject>, StoreError> {
         const SQL: &str = "SELECT line_no, column_name, reason, detail, raw FROM ingest_rejects \
              WHERE batch_id = $1 ORDER BY line_no, column_name";
-        let rows: Vec<(i64, String, String, String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<(i64, String, String, String, String)> = self
+            .reads()
+            .query_as(SQL)
             .bind(batch_id)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read rejects"))?);
+            .map_err(StoreError::query("read rejects"))?;
         Ok(rows
             .into_iter()
             .map(|(line_no, column, reason, detail, raw)| IngestReject {

@@ -575,9 +575,13 @@ impl KronosStore for RuntimeDb {
     async fn latest_decision_date(&self, market: &str) -> Result<Option<NaiveDate>, StoreError> {
         const SQL: &str = "SELECT as_of_date FROM engine_decisions WHERE market_id = $1 \
              ORDER BY as_of_date DESC LIMIT 1";
-        let row: Option<(NaiveDate,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let row: Option<(NaiveDate,)> = self
+            .reads()
+            .query_as(SQL)
             .bind(market)
-            .fetch_optional(p).await.map_err(StoreError::query("read latest decision"))?);
+            .fetch_optional()
+            .await
+            .map_err(StoreError::query("read latest decision"))?;
         Ok(row.map(|(d,)| d))
     }
 
@@ -636,9 +640,15 @@ impl KronosStore for RuntimeDb {
              regime, known_on, run_id FROM decision_outcomes \
              WHERE known_on <= $1 AND ($2 IS NULL OR market_id = $2) AND ($3 IS NULL OR engine = $3) \
              ORDER BY as_of_date, engine, config_id, subject, horizon_days, metric";
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(known_by).bind(market).bind(engine)
-            .fetch_all(p).await.map_err(StoreError::query("read outcomes"))?);
+        let rows: Vec<Row> = self
+            .reads()
+            .query_as(SQL)
+            .bind(known_by)
+            .bind(market)
+            .bind(engine)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read outcomes"))?;
         Ok(rows
             .into_iter()
             .map(|r| StoredOutcome {
@@ -843,9 +853,13 @@ impl KronosStore for RuntimeDb {
         );
         const SQL: &str = "SELECT audit_id, at, actor, action, proposal_id, engine, detail FROM kronos_audit \
              ORDER BY audit_id DESC LIMIT $1";
-        let mut rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let mut rows: Vec<Row> = self
+            .reads()
+            .query_as(SQL)
             .bind(i64::from(last))
-            .fetch_all(p).await.map_err(StoreError::query("read kronos audit"))?);
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read kronos audit"))?;
         rows.reverse();
         Ok(rows
             .into_iter()
@@ -864,9 +878,13 @@ impl KronosStore for RuntimeDb {
     async fn freeze_state(&self) -> Result<FreezeState, StoreError> {
         type Row = (String, DateTime<Utc>, String);
         const SQL: &str = "SELECT value, updated_at, updated_by FROM kronos_state WHERE key = $1";
-        let row: Option<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let row: Option<Row> = self
+            .reads()
+            .query_as(SQL)
             .bind(FREEZE_KEY)
-            .fetch_optional(p).await.map_err(StoreError::query("read freeze state"))?);
+            .fetch_optional()
+            .await
+            .map_err(StoreError::query("read freeze state"))?;
         Ok(match row {
             None => FreezeState {
                 frozen: false,

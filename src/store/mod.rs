@@ -35,6 +35,7 @@ mod news;
 pub(crate) mod pool;
 pub(crate) mod prices;
 mod profiles;
+mod read;
 mod reference;
 mod runs;
 mod schedule;
@@ -79,12 +80,15 @@ pub use world_state::{Stamp, StoredScenarioSet, TransitionRow, WorldOutput, Worl
 pub use writer::{WriterFault, on_checkpointer_start};
 
 use crate::config::StorageConfig;
+use std::sync::Arc;
 
 /// The historical database: market data and everything derived from it.
 #[derive(Clone, Debug)]
 pub struct HistoricalDb {
     pool: Pool,
     tuning: BulkTuning,
+    /// Small reads without sqlx's thread hand-off on a SQLite file ([`read`]).
+    direct: Option<Arc<read::DirectReads>>,
 }
 
 impl HistoricalDb {
@@ -103,7 +107,17 @@ impl HistoricalDb {
     /// Migrates the historical schema on an open pool.
     async fn on(pool: Pool, tuning: BulkTuning) -> Result<Self, StoreError> {
         migrate(&pool, Schema::Historical).await?;
-        Ok(Self { pool, tuning })
+        let direct = read::DirectReads::for_pool(&pool);
+        Ok(Self {
+            pool,
+            tuning,
+            direct,
+        })
+    }
+
+    /// This database's small reads ([`read`]).
+    fn reads(&self) -> read::Reads<'_> {
+        read::Reads::new(&self.pool, self.direct.as_deref())
     }
 
     /// The underlying pool (for backend-specific tools such as benchmarks).
@@ -126,6 +140,8 @@ pub struct RuntimeDb {
     /// Config versions read by id: a version is never changed once stored, and every job
     /// of every session reads its own (seven reads a backfilled session).
     configs: configs::ConfigCache,
+    /// Small reads without sqlx's thread hand-off on a SQLite file ([`read`]).
+    direct: Option<Arc<read::DirectReads>>,
 }
 
 impl RuntimeDb {
@@ -141,11 +157,18 @@ impl RuntimeDb {
     async fn on(pool: Pool) -> Result<Self, StoreError> {
         migrate(&pool, Schema::Runtime).await?;
         let writes = writer::Writes::for_pool(&pool);
+        let direct = read::DirectReads::for_pool(&pool);
         Ok(Self {
             pool,
             writes,
             configs: configs::ConfigCache::default(),
+            direct,
         })
+    }
+
+    /// This database's small reads ([`read`]).
+    fn reads(&self) -> read::Reads<'_> {
+        read::Reads::new(&self.pool, self.direct.as_deref())
     }
 
     /// Arms a fault in the batching writer, striking its `group`-th group from now after

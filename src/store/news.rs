@@ -4,6 +4,7 @@ use super::HistoricalDb;
 use super::bulk::{BulkRow, BulkWriter, CellSink, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
+use super::read::read_row;
 use super::tx::BeginWrite;
 use crate::domain::{IssuerId, NewsArticle, NewsLink};
 use async_trait::async_trait;
@@ -83,7 +84,7 @@ impl BulkRow for NewsLink {
     }
 }
 
-#[derive(sqlx::FromRow)]
+read_row! {
 struct NewsRow {
     article_id: String,
     published_at: DateTime<Utc>,
@@ -91,6 +92,7 @@ struct NewsRow {
     headline: String,
     body: String,
     issuer_id: Option<String>,
+}
 }
 
 #[async_trait]
@@ -132,13 +134,15 @@ impl NewsStore for HistoricalDb {
                AND ($3 IS NULL OR a.article_id IN (SELECT article_id FROM news_links WHERE issuer_id = $3)) \
              ORDER BY a.published_at, a.article_id, l.issuer_id";
         let issuer = issuer.map(|i| i.as_str().to_owned());
-        let rows: Vec<NewsRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<NewsRow> = self
+            .reads()
+            .query_as(SQL)
             .bind(from)
             .bind(as_of)
             .bind(issuer)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read news"))?);
+            .map_err(StoreError::query("read news"))?;
         let mut out: Vec<NewsItem> = Vec::new();
         for r in rows {
             let same = out

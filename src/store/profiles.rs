@@ -103,13 +103,15 @@ impl ProfileStore for RuntimeDb {
     ) -> Result<Vec<ProfileRecord>, StoreError> {
         const SQL: &str = "SELECT issuer_id, body, risk_flags, run_id FROM profiles \
              WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3 ORDER BY issuer_id";
-        let rows: Vec<(String, String, String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-                .bind(market)
-                .bind(as_of)
-                .bind(config_id.as_str())
-                .fetch_all(p)
-                .await
-                .map_err(StoreError::query("read profiles"))?);
+        let rows: Vec<(String, String, String, String)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(market)
+            .bind(as_of)
+            .bind(config_id.as_str())
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read profiles"))?;
         rows.into_iter()
             .map(|(issuer_id, body, flags, run_id)| {
                 let corrupt = |e: serde_json::Error| StoreError::Corrupt {

@@ -4,6 +4,7 @@ use super::HistoricalDb;
 use super::bulk::{BulkRow, BulkWriter, CellSink, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
+use super::read::read_row;
 use super::tx::BeginWrite;
 use crate::domain::{
     Instrument, InstrumentId, InstrumentStatus, Issuer, IssuerId, Market, MarketId,
@@ -82,15 +83,16 @@ impl BulkRow for Instrument {
     }
 }
 
-#[derive(sqlx::FromRow)]
+read_row! {
 struct MarketRow {
     market_id: String,
     name: String,
     timezone: String,
     calendar: String,
 }
+}
 
-#[derive(sqlx::FromRow)]
+read_row! {
 struct IssuerDbRow {
     issuer_id: String,
     name: String,
@@ -98,8 +100,9 @@ struct IssuerDbRow {
     industry: Option<String>,
     country: Option<String>,
 }
+}
 
-#[derive(sqlx::FromRow)]
+read_row! {
 struct InstrumentRow {
     instrument_id: String,
     issuer_id: String,
@@ -108,6 +111,7 @@ struct InstrumentRow {
     asset_class: String,
     currency: String,
     status: String,
+}
 }
 
 impl InstrumentRow {
@@ -160,8 +164,12 @@ impl ReferenceStore for HistoricalDb {
     async fn markets(&self) -> Result<Vec<Market>, StoreError> {
         const SQL: &str =
             "SELECT market_id, name, timezone, calendar FROM markets ORDER BY market_id";
-        let rows: Vec<MarketRow> = on_pool!(&self.pool, p =>
-            sqlx::query_as(SQL).fetch_all(p).await.map_err(StoreError::query("read markets"))?);
+        let rows: Vec<MarketRow> = self
+            .reads()
+            .query_as(SQL)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read markets"))?;
         Ok(rows
             .into_iter()
             .map(|r| Market {
@@ -176,8 +184,12 @@ impl ReferenceStore for HistoricalDb {
     async fn issuers(&self) -> Result<Vec<Issuer>, StoreError> {
         const SQL: &str =
             "SELECT issuer_id, name, sector, industry, country FROM issuers ORDER BY issuer_id";
-        let rows: Vec<IssuerDbRow> = on_pool!(&self.pool, p =>
-            sqlx::query_as(SQL).fetch_all(p).await.map_err(StoreError::query("read issuers"))?);
+        let rows: Vec<IssuerDbRow> = self
+            .reads()
+            .query_as(SQL)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read issuers"))?;
         Ok(rows
             .into_iter()
             .map(|r| Issuer {
@@ -194,8 +206,13 @@ impl ReferenceStore for HistoricalDb {
         const SQL: &str = "SELECT instrument_id, issuer_id, market_id, symbol, asset_class, currency, status \
              FROM instruments WHERE ($1 IS NULL OR market_id = $1) ORDER BY instrument_id";
         let market = market.map(|m| m.as_str().to_owned());
-        let rows: Vec<InstrumentRow> = on_pool!(&self.pool, p =>
-            sqlx::query_as(SQL).bind(market).fetch_all(p).await.map_err(StoreError::query("read instruments"))?);
+        let rows: Vec<InstrumentRow> = self
+            .reads()
+            .query_as(SQL)
+            .bind(market)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read instruments"))?;
         rows.into_iter().map(InstrumentRow::into_domain).collect()
     }
 }

@@ -405,21 +405,25 @@ impl RunStore for RuntimeDb {
         let sql = format!(
             "SELECT {DAG_COLUMNS} FROM dag_runs ORDER BY created_at DESC, run_id DESC LIMIT $1"
         );
-        let rows: Vec<DagTuple> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<DagTuple> = self
+            .reads()
+            .query_as(sql)
             .bind(i64::from(last))
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read dag runs"))?);
+            .map_err(StoreError::query("read dag runs"))?;
         rows.into_iter().map(to_dag).collect()
     }
 
     async fn dag_run(&self, run_id: &str) -> Result<Option<DagRunRecord>, StoreError> {
         let sql = format!("SELECT {DAG_COLUMNS} FROM dag_runs WHERE run_id = $1");
-        let row: Option<DagTuple> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let row: Option<DagTuple> = self
+            .reads()
+            .query_as(sql)
             .bind(run_id)
-            .fetch_optional(p)
+            .fetch_optional()
             .await
-            .map_err(StoreError::query("read dag run"))?);
+            .map_err(StoreError::query("read dag run"))?;
         row.map(to_dag).transpose()
     }
 
@@ -428,21 +432,25 @@ impl RunStore for RuntimeDb {
             "SELECT {DAG_COLUMNS} FROM dag_runs WHERE state = '{}' ORDER BY created_at, run_id",
             RunStatus::Running.as_str()
         );
-        let rows: Vec<DagTuple> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .fetch_all(p)
+        let rows: Vec<DagTuple> = self
+            .reads()
+            .query_as(sql)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read unfinished dag runs"))?);
+            .map_err(StoreError::query("read unfinished dag runs"))?;
         rows.into_iter().map(to_dag).collect()
     }
 
     async fn job_runs(&self, run_id: &str) -> Result<Vec<JobRunRecord>, StoreError> {
         const SQL: &str = "SELECT run_id, job_id, attempt, state, config_id, started_at, finished_at, error, \
              error_class, actor FROM job_runs WHERE run_id = $1 ORDER BY job_id, attempt";
-        let rows: Vec<JobRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<JobRow> = self
+            .reads()
+            .query_as(SQL)
             .bind(run_id)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read job runs"))?);
+            .map_err(StoreError::query("read job runs"))?;
         job_records(rows)
     }
 
@@ -455,12 +463,14 @@ impl RunStore for RuntimeDb {
             "SELECT {DAG_COLUMNS} FROM dag_runs WHERE market_id = $1 AND as_of_date = $2 \
              ORDER BY created_at, run_id"
         );
-        let rows: Vec<DagTuple> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<DagTuple> = self
+            .reads()
+            .query_as(sql)
             .bind(market)
             .bind(as_of)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read the day's dag runs"))?);
+            .map_err(StoreError::query("read the day's dag runs"))?;
         rows.into_iter().map(to_dag).collect()
     }
 
@@ -487,14 +497,16 @@ impl RunStore for RuntimeDb {
             Option<String>,
             String,
         );
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<Row> = self
+            .reads()
+            .query_as(SQL)
             .bind(market)
             .bind(from)
             .bind(to)
             .bind(AttemptState::Succeeded.as_str())
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read succeeded attempts"))?);
+            .map_err(StoreError::query("read succeeded attempts"))?;
         let (dags, jobs): (Vec<String>, Vec<JobRow>) = rows
             .into_iter()
             .map(|r| (r.10, (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9)))
@@ -512,14 +524,16 @@ impl RunStore for RuntimeDb {
              j.error, j.error_class, j.actor FROM dag_runs d CROSS JOIN job_runs j \
              WHERE d.market_id = $1 AND d.as_of_date = $2 AND d.dag_id = $3 AND j.run_id = d.run_id \
              AND j.state = $4 ORDER BY j.finished_at, j.run_id, j.job_id";
-        let rows: Vec<JobRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<JobRow> = self
+            .reads()
+            .query_as(SQL)
             .bind(market)
             .bind(as_of)
             .bind(dag_id)
             .bind(AttemptState::Succeeded.as_str())
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read a date's successful jobs"))?);
+            .map_err(StoreError::query("read a date's successful jobs"))?;
         let mut latest: std::collections::BTreeMap<String, JobRunRecord> =
             std::collections::BTreeMap::new();
         for job in job_records(rows)? {
@@ -537,14 +551,16 @@ impl RunStore for RuntimeDb {
         const SQL: &str = "SELECT j.config_id FROM job_runs j JOIN dag_runs d ON d.run_id = j.run_id \
              WHERE d.market_id = $1 AND d.as_of_date = $2 AND j.actor = $3 AND j.state = $4 \
              AND j.config_id IS NOT NULL ORDER BY j.finished_at DESC, j.run_id DESC LIMIT 1";
-        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let row: Option<(String,)> = self
+            .reads()
+            .query_as(SQL)
             .bind(market)
             .bind(as_of)
             .bind(actor)
             .bind(AttemptState::Succeeded.as_str())
-            .fetch_optional(p)
+            .fetch_optional()
             .await
-            .map_err(StoreError::query("read an upstream actor's config"))?);
+            .map_err(StoreError::query("read an upstream actor's config"))?;
         Ok(row.map(|(c,)| ConfigId::new(c)))
     }
 }

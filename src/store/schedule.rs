@@ -144,11 +144,13 @@ impl ScheduleStore for RuntimeDb {
 
     async fn activation_exists(&self, activation_id: &str) -> Result<bool, StoreError> {
         const SQL: &str = "SELECT COUNT(*) FROM scheduler_activations WHERE activation_id = $1";
-        let n: i64 = on_pool!(&self.pool, p => sqlx::query_scalar(SQL)
+        let n: i64 = self
+            .reads()
+            .query_scalar(SQL)
             .bind(activation_id)
-            .fetch_one(p)
+            .fetch_one()
             .await
-            .map_err(StoreError::query("look up activation"))?);
+            .map_err(StoreError::query("look up activation"))?;
         Ok(n > 0)
     }
 
@@ -159,12 +161,14 @@ impl ScheduleStore for RuntimeDb {
     ) -> Result<Vec<Activation>, StoreError> {
         const SQL: &str = "SELECT activation_id, scheduler_id, dag_id, market_id, as_of_date, trigger, due_at, fired_at, outcome, run_id \
              FROM scheduler_activations WHERE due_at >= $1 AND due_at <= $2 ORDER BY due_at, activation_id";
-        let rows: Vec<ActivationRow> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        let rows: Vec<ActivationRow> = self
+            .reads()
+            .query_as(SQL)
             .bind(from)
             .bind(to)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read activations"))?);
+            .map_err(StoreError::query("read activations"))?;
         Ok(rows
             .into_iter()
             .map(
@@ -197,11 +201,12 @@ impl ScheduleStore for RuntimeDb {
 
     async fn watermark(&self, scheduler_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         const SQL: &str = "SELECT watermark FROM scheduler_state WHERE scheduler_id = $1";
-        on_pool!(&self.pool, p => sqlx::query_scalar(SQL)
+        self.reads()
+            .query_scalar(SQL)
             .bind(scheduler_id)
-            .fetch_optional(p)
+            .fetch_optional()
             .await
-            .map_err(StoreError::query("read scheduler watermark")))
+            .map_err(StoreError::query("read scheduler watermark"))
     }
 
     async fn set_watermark(&self, scheduler_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -231,9 +231,15 @@ impl ShadowStore for RuntimeDb {
              AND ($2 IS NULL OR market_id = $2) AND ($3 IS NULL OR as_of_date = $3) \
              ORDER BY as_of_date, proposal_id";
         let (market, day) = session.map_or((None, None), |(m, d)| (Some(m), Some(d)));
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(proposal).bind(market).bind(day)
-            .fetch_all(p).await.map_err(StoreError::query("read shadow runs"))?);
+        let rows: Vec<Row> = self
+            .reads()
+            .query_as(SQL)
+            .bind(proposal)
+            .bind(market)
+            .bind(day)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read shadow runs"))?;
         Ok(rows
             .into_iter()
             .map(|r| ShadowRun {

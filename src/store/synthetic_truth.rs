@@ -77,12 +77,13 @@ impl SyntheticTruthStore for HistoricalDb {
     ) -> Result<Vec<(NaiveDate, String)>, StoreError> {
         const SQL: &str = "SELECT trade_date, regime FROM synthetic_regimes \
              WHERE market_id = $1 AND trade_date >= $2 AND trade_date <= $3 ORDER BY trade_date";
-        on_pool!(&self.pool, p => sqlx::query_as(SQL)
+        self.reads()
+            .query_as(SQL)
             .bind(market.as_str())
             .bind(from)
             .bind(to)
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read regime path")))
+            .map_err(StoreError::query("read regime path"))
     }
 }

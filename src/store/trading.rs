@@ -122,11 +122,13 @@ impl TradingStore for RuntimeDb {
         let sql = format!(
             "SELECT {COLUMNS} FROM trading_mode_changes WHERE at <= $1 ORDER BY change_id DESC LIMIT 1"
         );
-        let row: Option<Row> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let row: Option<Row> = self
+            .reads()
+            .query_as(sql)
             .bind(at)
-            .fetch_optional(p)
+            .fetch_optional()
             .await
-            .map_err(StoreError::query("read trading mode"))?);
+            .map_err(StoreError::query("read trading mode"))?;
         Ok(row
             .map(to_change)
             .transpose()?
@@ -136,11 +138,13 @@ impl TradingStore for RuntimeDb {
     async fn trading_mode_changes(&self, last: u32) -> Result<Vec<TradingModeChange>, StoreError> {
         let sql =
             format!("SELECT {COLUMNS} FROM trading_mode_changes ORDER BY change_id DESC LIMIT $1");
-        let rows: Vec<Row> = on_pool!(&self.pool, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<Row> = self
+            .reads()
+            .query_as(sql)
             .bind(i64::from(last))
-            .fetch_all(p)
+            .fetch_all()
             .await
-            .map_err(StoreError::query("read trading mode changes"))?);
+            .map_err(StoreError::query("read trading mode changes"))?;
         rows.into_iter().map(to_change).collect()
     }
 }

@@ -272,9 +272,15 @@ async fn day_bodies<T: serde::de::DeserializeOwned>(
     as_of: NaiveDate,
     config_id: &ConfigId,
 ) -> Result<Vec<T>, StoreError> {
-    let rows: Vec<(String, String)> = on_pool!(&db.pool, p => sqlx::query_as(sql)
-        .bind(market).bind(as_of).bind(config_id.as_str())
-        .fetch_all(p).await.map_err(StoreError::query(what))?);
+    let rows: Vec<(String, String)> = db
+        .reads()
+        .query_as(sql)
+        .bind(market)
+        .bind(as_of)
+        .bind(config_id.as_str())
+        .fetch_all()
+        .await
+        .map_err(StoreError::query(what))?;
     rows.iter().map(|(id, b)| parse(what, id, b)).collect()
 }
 
@@ -328,9 +334,15 @@ impl WorldStateStore for RuntimeDb {
     ) -> Result<Option<RegimeDay>, StoreError> {
         const SQL: &str =
             "SELECT body FROM regimes WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3";
-        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(as_of).bind(config_id.as_str())
-            .fetch_optional(p).await.map_err(StoreError::query("read regime"))?);
+        let row: Option<(String,)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(market)
+            .bind(as_of)
+            .bind(config_id.as_str())
+            .fetch_optional()
+            .await
+            .map_err(StoreError::query("read regime"))?;
         row.map(|(b,)| parse("regime", &format!("{market} {as_of}"), &b))
             .transpose()
     }
@@ -342,9 +354,14 @@ impl WorldStateStore for RuntimeDb {
     ) -> Result<Option<(RegimeDay, ConfigId)>, StoreError> {
         const SQL: &str = "SELECT body, config_id FROM regimes WHERE market_id = $1 AND as_of_date <= $2 \
              ORDER BY as_of_date DESC, config_id LIMIT 1";
-        let row: Option<(String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(as_of)
-            .fetch_optional(p).await.map_err(StoreError::query("read regime"))?);
+        let row: Option<(String, String)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(market)
+            .bind(as_of)
+            .fetch_optional()
+            .await
+            .map_err(StoreError::query("read regime"))?;
         row.map(|(b, c)| {
             Ok((
                 parse("regime", &format!("{market} ≤ {as_of}"), &b)?,
@@ -362,9 +379,15 @@ impl WorldStateStore for RuntimeDb {
     ) -> Result<Vec<(NaiveDate, String)>, StoreError> {
         const SQL: &str = "SELECT as_of_date, label FROM regimes WHERE market_id = $1 \
              AND as_of_date >= $2 AND as_of_date <= $3 ORDER BY as_of_date, config_id";
-        let mut rows: Vec<(NaiveDate, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(from).bind(to)
-            .fetch_all(p).await.map_err(StoreError::query("read regime labels"))?);
+        let mut rows: Vec<(NaiveDate, String)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(market)
+            .bind(from)
+            .bind(to)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read regime labels"))?;
         rows.dedup_by_key(|r| r.0);
         Ok(rows)
     }
@@ -379,9 +402,14 @@ impl WorldStateStore for RuntimeDb {
     > {
         const SQL: &str = "SELECT issuer_id, risk_flags FROM profiles WHERE market_id = $1 \
              AND as_of_date = $2 ORDER BY issuer_id, config_id";
-        let rows: Vec<(String, String)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(as_of)
-            .fetch_all(p).await.map_err(StoreError::query("read profile flags"))?);
+        let rows: Vec<(String, String)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(market)
+            .bind(as_of)
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read profile flags"))?;
         let mut out = std::collections::BTreeMap::new();
         for (issuer, flags) in rows {
             if let std::collections::btree_map::Entry::Vacant(e) = out.entry(issuer) {
@@ -400,9 +428,15 @@ impl WorldStateStore for RuntimeDb {
     ) -> Result<Vec<TransitionRow>, StoreError> {
         const SQL: &str = "SELECT from_label, to_label, transitions, probability FROM regime_transitions \
              WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3 ORDER BY from_label, to_label";
-        let rows: Vec<(String, String, i64, f64)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(as_of).bind(config_id.as_str())
-            .fetch_all(p).await.map_err(StoreError::query("read regime transitions"))?);
+        let rows: Vec<(String, String, i64, f64)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(market)
+            .bind(as_of)
+            .bind(config_id.as_str())
+            .fetch_all()
+            .await
+            .map_err(StoreError::query("read regime transitions"))?;
         rows.into_iter()
             .map(|(f, t, n, prob)| {
                 let label = |s: &str| {
@@ -505,9 +539,14 @@ impl WorldStateStore for RuntimeDb {
                 "SELECT config_id FROM fragility_measures WHERE market_id = $1 AND as_of_date = $2 ORDER BY config_id LIMIT 1"
             }
         };
-        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(sql)
-            .bind(market).bind(as_of)
-            .fetch_optional(p).await.map_err(StoreError::query("read the day's config"))?);
+        let row: Option<(String,)> = self
+            .reads()
+            .query_as(sql)
+            .bind(market)
+            .bind(as_of)
+            .fetch_optional()
+            .await
+            .map_err(StoreError::query("read the day's config"))?;
         Ok(row.map(|(c,)| ConfigId::new(c)))
     }
 
@@ -626,9 +665,15 @@ impl WorldStateStore for RuntimeDb {
     ) -> Result<Option<String>, StoreError> {
         const SQL: &str = "SELECT set_id FROM scenario_sets WHERE market_id = $1 AND as_of_date = $2 \
              AND config_id = $3 ORDER BY set_id LIMIT 1";
-        let row: Option<(String,)> = on_pool!(&self.pool, p => sqlx::query_as(SQL)
-            .bind(market).bind(as_of).bind(config_id.as_str())
-            .fetch_optional(p).await.map_err(StoreError::query("read scenario set id"))?);
+        let row: Option<(String,)> = self
+            .reads()
+            .query_as(SQL)
+            .bind(market)
+            .bind(as_of)
+            .bind(config_id.as_str())
+            .fetch_optional()
+            .await
+            .map_err(StoreError::query("read scenario set id"))?;
         Ok(row.map(|r| r.0))
     }
 
