@@ -1,15 +1,18 @@
-//! A read connection the calling thread drives itself.
+//! A SQLite connection the calling thread drives itself.
 //!
 //! Why it exists: sqlx runs each SQLite connection on a worker thread of its own, so every
 //! statement is a round trip — the caller hands the statement over, sleeps, the worker wakes,
 //! runs it, hands the rows back and wakes the caller — and a pooled connection pings that
 //! worker once more when it goes back to the pool. A backfill reads ~130 small things a
 //! session (a run record, a day's scores, a fingerprint), each a few microseconds of SQLite
-//! and several times that in thread hand-offs. A [`ReadConnection`] runs the statement on the
+//! and several times that in thread hand-offs. A [`DirectConnection`] runs the statement on the
 //! thread that asks, with no hand-off at all; it is meant for small reads (a point lookup, a
 //! day's rows), which block their thread for no longer than the hand-offs they replace.
 //!
-//! It only reads: it is opened with `query_only`, so a statement that would write fails.
+//! The store reads through such connections opened [`Access::Read`] (`query_only`: a
+//! statement that would write fails), and its batching writer writes through one opened
+//! [`Access::Write`] on the writer's own thread — the same reasoning, for its ~70
+//! statements a session.
 
 use libsqlite3_sys as ffi;
 use std::collections::HashMap;
@@ -18,9 +21,19 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::ptr::NonNull;
 
-/// The most prepared statements a connection keeps; past it the cache starts afresh (reads
-/// are a few dozen fixed statements, so this is only reached by many distinct `IN` lists).
-const STATEMENT_CACHE: usize = 256;
+/// The most prepared statements a connection keeps; past it the cache starts afresh. Reads
+/// are a few dozen fixed statements; the writer's bulk statements come in a few sizes per
+/// table (see the store's `bulk::SQLITE_PIECES`).
+const STATEMENT_CACHE: usize = 1024;
+
+/// What a connection may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only (`PRAGMA query_only`).
+    Read,
+    /// Reads and writes.
+    Write,
+}
 
 /// A failed open, prepare, bind or step: SQLite's extended result code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,9 +89,9 @@ struct Prepared {
     args: Vec<usize>,
 }
 
-/// An open SQLite connection for reads, driven by whichever thread holds it (one at a time:
-/// it is `Send`, not `Sync`).
-pub struct ReadConnection {
+/// An open SQLite connection, driven by whichever thread holds it (one at a time: it is
+/// `Send`, not `Sync`).
+pub struct DirectConnection {
     db: NonNull<ffi::sqlite3>,
     statements: HashMap<String, Prepared>,
 }
@@ -86,23 +99,27 @@ pub struct ReadConnection {
 // SAFETY: SQLite is built thread-safe (sqlx's bundled build, SQLITE_THREADSAFE=1) and the
 // connection is opened without its own mutex, which allows use from any thread as long as
 // no two use it at once — `&mut self` on every use guarantees that.
-unsafe impl Send for ReadConnection {}
+unsafe impl Send for DirectConnection {}
 
-impl std::fmt::Debug for ReadConnection {
+impl std::fmt::Debug for DirectConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadConnection")
+        f.debug_struct("DirectConnection")
             .field("statements", &self.statements.len())
             .finish()
     }
 }
 
-impl ReadConnection {
-    /// Opens the database file at `path` (which must exist) for reading, then runs each of
-    /// `pragmas` (`name = value`) and `query_only = 1`.
+impl DirectConnection {
+    /// Opens the database file at `path` (which must exist), then runs each of `pragmas`
+    /// (`name = value`), and `query_only = 1` for [`Access::Read`].
     ///
     /// # Errors
     /// The file cannot be opened, or SQLite refused a pragma.
-    pub fn open(path: &Path, pragmas: &[(&str, &str)]) -> Result<Self, SqliteError> {
+    pub fn open(
+        path: &Path,
+        pragmas: &[(&str, &str)],
+        access: Access,
+    ) -> Result<Self, SqliteError> {
         let name = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| SqliteError {
             code: ffi::SQLITE_CANTOPEN,
             message: format!("database path {} contains a NUL byte", path.display()),
@@ -123,7 +140,7 @@ impl ReadConnection {
                 message: format!("open {}: out of memory", path.display()),
             });
         };
-        let conn = Self {
+        let mut conn = Self {
             db,
             statements: HashMap::new(),
         };
@@ -133,15 +150,23 @@ impl ReadConnection {
         // SAFETY: an open connection.
         unsafe { ffi::sqlite3_extended_result_codes(conn.db.as_ptr(), 1) };
         let mut script = String::new();
-        for (name, value) in pragmas.iter().chain(&[("query_only", "1")]) {
+        let read_only: &[(&str, &str)] = match access {
+            Access::Read => &[("query_only", "1")],
+            Access::Write => &[],
+        };
+        for (name, value) in pragmas.iter().chain(read_only) {
             script.push_str(&format!("PRAGMA {name} = {value};"));
         }
         conn.exec(&script)?;
         Ok(conn)
     }
 
-    /// Runs `sql` (statements without results, e.g. pragmas).
-    fn exec(&self, sql: &str) -> Result<(), SqliteError> {
+    /// Runs `sql`: one or more statements whose results nobody reads (`BEGIN IMMEDIATE`,
+    /// `COMMIT`, pragmas), without caching them.
+    ///
+    /// # Errors
+    /// SQLite refused a statement.
+    pub fn exec(&mut self, sql: &str) -> Result<(), SqliteError> {
         let text = CString::new(sql).map_err(|_| SqliteError {
             code: ffi::SQLITE_MISUSE,
             message: "statement contains a NUL byte".to_owned(),
@@ -271,20 +296,21 @@ impl ReadConnection {
         }
     }
 
-    /// Runs `sql` with `args` (`$N` takes `args[N-1]`) and hands each result row to `row`,
-    /// stopping at the first error either gives.
+    /// Runs `sql` with `args` (`$N` takes `args[N-1]`, an anonymous `?` the next one),
+    /// hands each result row to `row`, and returns how many rows the statement changed.
+    /// It stops at the first error either gives.
     ///
     /// # Errors
     /// SQLite refused the statement, an argument is missing, or a step failed; the
-    /// callback's own error is returned as [`ReadError::Row`].
-    pub fn query<E>(
+    /// callback's own error is returned as [`RunError::Row`].
+    pub fn run<E>(
         &mut self,
         sql: &str,
         args: &[Arg<'_>],
         mut row: impl FnMut(&Row<'_>) -> Result<(), E>,
-    ) -> Result<(), ReadError<E>> {
+    ) -> Result<u64, RunError<E>> {
         let db = self.db;
-        let prepared = self.prepared(sql).map_err(ReadError::Sqlite)?;
+        let prepared = self.prepared(sql).map_err(RunError::Sqlite)?;
         let stmt = prepared.stmt;
         let outcome = Self::bind(db, prepared, args, sql).and_then(|()| {
             loop {
@@ -295,10 +321,14 @@ impl ReadConnection {
                             stmt,
                             _borrow: PhantomData,
                         };
-                        row(&current).map_err(ReadError::Row)?;
+                        row(&current).map_err(RunError::Row)?;
                     }
-                    ffi::SQLITE_DONE => break Ok(()),
-                    code => break Err(ReadError::Sqlite(last_error(db, code, sql))),
+                    ffi::SQLITE_DONE => {
+                        // SAFETY: an open connection.
+                        let changed = unsafe { ffi::sqlite3_changes64(db.as_ptr()) };
+                        break Ok(u64::try_from(changed).unwrap_or(0));
+                    }
+                    code => break Err(RunError::Sqlite(last_error(db, code, sql))),
                 }
             }
         });
@@ -316,11 +346,11 @@ impl ReadConnection {
         prepared: &Prepared,
         args: &[Arg<'_>],
         sql: &str,
-    ) -> Result<(), ReadError<E>> {
+    ) -> Result<(), RunError<E>> {
         let stmt = prepared.stmt.as_ptr();
         for (i, &a) in prepared.args.iter().enumerate() {
             let Some(arg) = args.get(a) else {
-                return Err(ReadError::Sqlite(SqliteError {
+                return Err(RunError::Sqlite(SqliteError {
                     code: ffi::SQLITE_RANGE,
                     message: format!(
                         "parameter {} has no argument ({} given) in: {}",
@@ -332,7 +362,7 @@ impl ReadConnection {
             };
             let index = c_int::try_from(i + 1).unwrap_or(c_int::MAX);
             let too_big = |_| {
-                ReadError::Sqlite(SqliteError {
+                RunError::Sqlite(SqliteError {
                     code: ffi::SQLITE_TOOBIG,
                     message: format!("argument {} is longer than 2 GiB", a + 1),
                 })
@@ -362,7 +392,7 @@ impl ReadConnection {
                 }
             };
             if code != ffi::SQLITE_OK {
-                return Err(ReadError::Sqlite(last_error(db, code, sql)));
+                return Err(RunError::Sqlite(last_error(db, code, sql)));
             }
         }
         Ok(())
@@ -390,7 +420,7 @@ fn last_error(db: NonNull<ffi::sqlite3>, code: c_int, sql: &str) -> SqliteError 
     }
 }
 
-impl Drop for ReadConnection {
+impl Drop for DirectConnection {
     fn drop(&mut self) {
         self.finalize_all();
         // SAFETY: every statement is finalized; the handle is closed once.
@@ -398,9 +428,9 @@ impl Drop for ReadConnection {
     }
 }
 
-/// Why [`ReadConnection::query`] failed.
+/// Why [`DirectConnection::query`] failed.
 #[derive(Debug)]
-pub enum ReadError<E> {
+pub enum RunError<E> {
     /// SQLite refused the statement or a step failed.
     Sqlite(SqliteError),
     /// The row callback's error.
@@ -495,27 +525,27 @@ impl Row<'_> {
 mod tests {
     use super::*;
 
-    fn db() -> (tempdir::Dir, ReadConnection) {
+    fn db() -> (tempdir::Dir, DirectConnection) {
         let dir = tempdir::Dir::new();
         let path = dir.0.join("t.db");
-        let mut w = ReadConnectionForTest::create(&path);
+        let mut w = DirectConnectionForTest::create(&path);
         w.exec(
             "CREATE TABLE t (id INTEGER, name TEXT, x REAL, b BLOB); \
              INSERT INTO t VALUES (1, 'one', 1.5, x'0102'), (2, 'two', NULL, NULL), (3, 'three', 3.0, NULL);",
         );
         drop(w);
-        let conn = ReadConnection::open(&path, &[("busy_timeout", "1000")]).expect("open");
+        let conn =
+            DirectConnection::open(&path, &[("busy_timeout", "1000")], Access::Read).expect("open");
         (dir, conn)
     }
 
     /// A writable connection to set a test database up (the reader refuses writes).
-    struct ReadConnectionForTest(ReadConnection);
-    impl ReadConnectionForTest {
+    struct DirectConnectionForTest(DirectConnection);
+    impl DirectConnectionForTest {
         fn create(path: &Path) -> Self {
             std::fs::File::create(path).expect("create file");
-            let mut c = ReadConnection::open(path, &[]).expect("open");
+            let mut c = DirectConnection::open(path, &[], Access::Write).expect("open");
             c.statements.clear();
-            c.exec("PRAGMA query_only = 0").expect("writable");
             Self(c)
         }
         fn exec(&mut self, sql: &str) {
@@ -544,9 +574,9 @@ mod tests {
         }
     }
 
-    fn rows(conn: &mut ReadConnection, sql: &str, args: &[Arg<'_>]) -> Vec<(i64, String)> {
+    fn rows(conn: &mut DirectConnection, sql: &str, args: &[Arg<'_>]) -> Vec<(i64, String)> {
         let mut out = Vec::new();
-        conn.query::<()>(sql, args, |r| {
+        conn.run::<()>(sql, args, |r| {
             out.push((
                 r.int(0).expect("col 0"),
                 String::from_utf8(r.bytes(1).expect("col 1").to_vec()).expect("utf8"),
@@ -593,7 +623,7 @@ mod tests {
     fn kinds_values_and_nulls_read_as_stored() {
         let (_d, mut c) = db();
         let mut seen = Vec::new();
-        c.query::<()>("SELECT x, b FROM t ORDER BY id", &[], |r| {
+        c.run::<()>("SELECT x, b FROM t ORDER BY id", &[], |r| {
             seen.push((
                 r.kind(0),
                 r.real(0),
@@ -616,7 +646,7 @@ mod tests {
         assert_eq!(seen[1].2, Some(Kind::Null));
         assert_eq!(seen[1].3, Some(Vec::new()));
         // Past the last column.
-        c.query::<()>("SELECT id FROM t LIMIT 1", &[], |r| {
+        c.run::<()>("SELECT id FROM t LIMIT 1", &[], |r| {
             assert_eq!(r.len(), 1);
             assert_eq!(r.name(0), Some("id"));
             assert_eq!(r.name(1), None);
@@ -631,31 +661,31 @@ mod tests {
     fn errors_say_what_and_where_and_leave_the_connection_usable() {
         let (_d, mut c) = db();
         let e = c
-            .query::<()>("SELECT nope FROM t", &[], |_| Ok(()))
+            .run::<()>("SELECT nope FROM t", &[], |_| Ok(()))
             .expect_err("bad column");
-        let ReadError::Sqlite(e) = e else {
+        let RunError::Sqlite(e) = e else {
             panic!("a SQLite error")
         };
         assert!(e.message.contains("nope"), "{e}");
         let e = c
-            .query::<()>("SELECT id FROM t WHERE id = $2", &[Arg::Int(1)], |_| Ok(()))
+            .run::<()>("SELECT id FROM t WHERE id = $2", &[Arg::Int(1)], |_| Ok(()))
             .expect_err("missing argument");
         assert!(
-            matches!(e, ReadError::Sqlite(SqliteError { code, .. }) if code == ffi::SQLITE_RANGE)
+            matches!(e, RunError::Sqlite(SqliteError { code, .. }) if code == ffi::SQLITE_RANGE)
         );
         let e = c
-            .query("SELECT id FROM t", &[], |_| Err("stop"))
+            .run("SELECT id FROM t", &[], |_| Err("stop"))
             .expect_err("callback error");
-        assert!(matches!(e, ReadError::Row("stop")));
+        assert!(matches!(e, RunError::Row("stop")));
         let e = c
-            .query::<()>("DELETE FROM t", &[], |_| Ok(()))
+            .run::<()>("DELETE FROM t", &[], |_| Ok(()))
             .expect_err("read only");
-        assert!(matches!(e, ReadError::Sqlite(_)));
+        assert!(matches!(e, RunError::Sqlite(_)));
         let e = c
-            .query::<()>("SELECT 1; SELECT 2", &[], |_| Ok(()))
+            .run::<()>("SELECT 1; SELECT 2", &[], |_| Ok(()))
             .expect_err("two statements");
         assert!(
-            matches!(e, ReadError::Sqlite(SqliteError { code, .. }) if code == ffi::SQLITE_MISUSE)
+            matches!(e, RunError::Sqlite(SqliteError { code, .. }) if code == ffi::SQLITE_MISUSE)
         );
         assert_eq!(
             rows(
@@ -669,8 +699,33 @@ mod tests {
     }
 
     #[test]
+    fn a_write_connection_writes_and_counts_the_rows_it_changed() {
+        let (dir, mut reader) = db();
+        let mut w = DirectConnection::open(&dir.0.join("t.db"), &[], Access::Write).expect("open");
+        w.exec("BEGIN IMMEDIATE").expect("begin");
+        let n = w
+            .run::<()>(
+                "UPDATE t SET x = ? WHERE id >= ?",
+                &[Arg::Real(9.0), Arg::Int(2)],
+                |_| Ok(()),
+            )
+            .expect("update");
+        assert_eq!(n, 2);
+        w.exec("COMMIT").expect("commit");
+        let mut xs = Vec::new();
+        reader
+            .run::<()>("SELECT x FROM t ORDER BY id", &[], |r| {
+                xs.push(r.real(0));
+                Ok(())
+            })
+            .expect("read");
+        assert_eq!(xs, vec![Some(1.5), Some(9.0), Some(9.0)]);
+    }
+
+    #[test]
     fn a_missing_file_is_an_error_naming_it() {
-        let e = ReadConnection::open(Path::new("/nonexistent/dir/x.db"), &[]).expect_err("missing");
+        let e = DirectConnection::open(Path::new("/nonexistent/dir/x.db"), &[], Access::Read)
+            .expect_err("missing");
         assert!(e.message.contains("/nonexistent/dir/x.db"), "{e}");
     }
 }

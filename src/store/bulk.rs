@@ -13,9 +13,10 @@
 //! one request and one answer.
 
 use super::error::StoreError;
+use super::statement::{Statement, Value};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sqlx::postgres::PgConnection;
-use sqlx::sqlite::{SqliteArguments, SqliteConnection};
+use sqlx::sqlite::SqliteConnection;
 use sqlx::{Arguments, AssertSqlSafe};
 
 /// A table's name, its columns in write order and its natural key.
@@ -143,46 +144,37 @@ fn conflict_clause(spec: &TableSpec, kept: &[&str], excluded: &str) -> String {
 // ---------------------------------------------------------------- SQLite
 
 struct SqliteSink {
-    args: SqliteArguments,
-    error: Option<String>,
-}
-
-impl SqliteSink {
-    fn push<'q, T: sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(&mut self, v: T) {
-        if let Err(e) = self.args.add(v) {
-            self.error.get_or_insert_with(|| e.to_string());
-        }
-    }
+    statement: Statement,
 }
 
 impl CellSink for SqliteSink {
     fn text(&mut self, v: &str) {
-        self.push(v.to_owned());
+        self.statement.push(Value::from(v));
     }
     fn opt_text(&mut self, v: Option<&str>) {
-        self.push(v.map(str::to_owned));
+        self.statement.push(Value::from(v));
     }
     fn date(&mut self, v: NaiveDate) {
         // The same text sqlx would bind for a NaiveDate, without chrono's formatter.
-        self.push(iso_date(v));
+        self.statement.push(Value::from(iso_date(v)));
     }
     fn opt_date(&mut self, v: Option<NaiveDate>) {
-        self.push(v.map(iso_date));
+        self.statement.push(Value::from(v.map(iso_date)));
     }
     fn timestamp(&mut self, v: Option<DateTime<Utc>>) {
-        self.push(v);
+        self.statement.push(Value::from(v));
     }
     fn real(&mut self, v: Option<f64>) {
-        self.push(v);
+        self.statement.push(Value::from(v));
     }
     fn int(&mut self, v: i64) {
-        self.push(v);
+        self.statement.push(Value::from(v));
     }
     fn boolean(&mut self, v: bool) {
-        self.push(v);
+        self.statement.push(Value::from(v));
     }
     fn blob(&mut self, v: &[u8]) {
-        self.push(v.to_vec());
+        self.statement.push(Value::from(v));
     }
 }
 
@@ -241,10 +233,6 @@ fn sqlite_chunks(n: usize, per: usize) -> Vec<usize> {
     sizes
 }
 
-/// A SQLite statement with its arguments bound, owning everything it needs: what a write
-/// batch carries to the batching writer ([`super::writer`]) to run on its own connection.
-pub(crate) type SqliteStatement = sqlx::query::Query<'static, sqlx::Sqlite, SqliteArguments>;
-
 /// The multi-row statements that write `rows`, `rows_per_statement` rows at most each (see
 /// [`sqlite_chunks`]), ready to run.
 pub(crate) fn sqlite_statements<R: BulkRow>(
@@ -252,7 +240,7 @@ pub(crate) fn sqlite_statements<R: BulkRow>(
     rows: &[R],
     mode: WriteMode,
     rows_per_statement: usize,
-) -> Result<Vec<SqliteStatement>, StoreError> {
+) -> Result<Vec<Statement>, StoreError> {
     let per = rows_per_statement.clamp(1, 32_766 / spec.columns.len().max(1));
     let mut texts: std::collections::BTreeMap<usize, String> = std::collections::BTreeMap::new();
     let mut statements = Vec::new();
@@ -260,25 +248,18 @@ pub(crate) fn sqlite_statements<R: BulkRow>(
     for size in sqlite_chunks(rows.len(), per) {
         let chunk = &rows[at..at + size];
         at += size;
-        let mut sink = SqliteSink {
-            args: SqliteArguments::default(),
-            error: None,
-        };
-        sink.args.reserve(chunk.len() * spec.columns.len(), 0);
-        for row in chunk {
-            row.write(&mut sink);
-        }
-        if let Some(e) = sink.error {
-            return Err(StoreError::Rejected(format!(
-                "cannot encode a row of {}: {e}",
-                spec.name
-            )));
-        }
         let sql = texts
             .entry(size)
             .or_insert_with(|| sqlite_statement(spec, size, mode))
             .clone();
-        statements.push(sqlx::query_with(AssertSqlSafe(sql), sink.args));
+        let mut sink = SqliteSink {
+            statement: Statement::new(sql),
+        };
+        sink.statement.reserve(chunk.len() * spec.columns.len());
+        for row in chunk {
+            row.write(&mut sink);
+        }
+        statements.push(sink.statement);
     }
     Ok(statements)
 }
@@ -294,6 +275,7 @@ async fn write_sqlite<R: BulkRow>(
     let mut written = 0;
     for statement in sqlite_statements(spec, rows, mode, rows_per_statement)? {
         let done = statement
+            .to_sqlite()
             .execute(&mut *conn)
             .await
             .map_err(StoreError::query("bulk insert (sqlite)"))?;

@@ -7,6 +7,7 @@ use super::RuntimeDb;
 use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::{on_pool, placeholders};
+use super::statement::Statement;
 use super::world_state::Stamp;
 use super::writer::BeginBatch;
 use crate::domain::ConfigId;
@@ -313,7 +314,7 @@ impl DecisionStore for RuntimeDb {
         let what = "write scores";
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
-            tx.run(sqlx::query("DELETE FROM instrument_scores WHERE strategy_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
+            tx.run(Statement::new("DELETE FROM instrument_scores WHERE strategy_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
                 .bind(strategy_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query(what))?;
             let horizon = to_i64(horizon_days);
             let cells: Vec<_> = rows
@@ -343,7 +344,7 @@ impl DecisionStore for RuntimeDb {
                 Some((d, k)) => (Some(*d), Some(k.ic), Some(k.rank_ic), Some(to_i64(k.names))),
                 None => (None, None, None, None),
             };
-            tx.run(sqlx::query("INSERT INTO assessment_runs (strategy_id, market_id, as_of_date, config_id, run_id, samples, dates, weights, \
+            tx.run(Statement::new("INSERT INTO assessment_runs (strategy_id, market_id, as_of_date, config_id, run_id, samples, dates, weights, \
                  dispersion, forecast_date, ic, rank_ic, ic_names) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (strategy_id, market_id, as_of_date, config_id) DO UPDATE SET run_id = excluded.run_id, \
                  samples = excluded.samples, dates = excluded.dates, weights = excluded.weights, dispersion = excluded.dispersion, \
@@ -531,7 +532,7 @@ impl DecisionStore for RuntimeDb {
             .map_err(|e| StoreError::Rejected(format!("reasons do not serialise: {e}")))?;
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
-            tx.run(sqlx::query("DELETE FROM universe_members WHERE universe_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
+            tx.run(Statement::new("DELETE FROM universe_members WHERE universe_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
                 .bind(universe_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query(what))?;
             let cells: Vec<_> = members
                 .iter()
@@ -616,7 +617,7 @@ impl DecisionStore for RuntimeDb {
             .map_err(|e| StoreError::Rejected(format!("risk report does not serialise: {e}")))?;
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
-            tx.run(sqlx::query("DELETE FROM target_portfolios WHERE portfolio_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
+            tx.run(Statement::new("DELETE FROM target_portfolios WHERE portfolio_id = $1 AND market_id = $2 AND as_of_date = $3 AND config_id = $4")
                 .bind(portfolio_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query(what))?;
             let rows: Vec<_> = weights
                 .iter()
@@ -634,7 +635,7 @@ impl DecisionStore for RuntimeDb {
                 })
                 .collect();
             tx.write_rows(&TARGET_PORTFOLIOS, &rows, WriteMode::Insert, &BulkTuning::default()).await?;
-            tx.run(sqlx::query("INSERT INTO portfolio_risk_reports (portfolio_id, as_of_date, config_id, market_id, run_id, method, names, \
+            tx.run(Statement::new("INSERT INTO portfolio_risk_reports (portfolio_id, as_of_date, config_id, market_id, run_id, method, names, \
                  ex_ante_vol, historical_es_99, scenario_es_99, turnover, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (portfolio_id, as_of_date, config_id) DO UPDATE SET market_id = excluded.market_id, run_id = excluded.run_id, \
                  method = excluded.method, names = excluded.names, ex_ante_vol = excluded.ex_ante_vol, \

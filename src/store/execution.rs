@@ -11,6 +11,7 @@ use super::bulk::{
 };
 use super::error::StoreError;
 use super::pool::{Pool, on_pool};
+use super::statement::Statement;
 use super::tx::BeginWrite;
 use super::writer::BeginBatch;
 use crate::domain::{OrderPurpose, OrderState};
@@ -536,7 +537,7 @@ impl ExecutionStore for RuntimeDb {
             tx.write_rows(&EXEC_FILLS, &fill_rows, WriteMode::InsertNew, &tuning).await?;
             let mut at_row = 0;
             for size in statement_sizes(changes.len()) {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(update_orders_sql(size, sqlite)));
+                let mut q = Statement::new(update_orders_sql(size, sqlite));
                 for u in &changes[at_row..at_row + size] {
                     q = q
                         .bind(u.order_id.clone())
@@ -607,7 +608,7 @@ impl ExecutionStore for RuntimeDb {
         let tuning = BulkTuning::default();
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query("begin account day"))?;
-            tx.run(sqlx::query(sqlx::AssertSqlSafe(upsert.as_str()))
+            tx.run(Statement::new(upsert.clone())
                 .bind(&k.account_id)
                 .bind(&k.market_id)
                 .bind(d)
@@ -624,7 +625,7 @@ impl ExecutionStore for RuntimeDb {
                 .await
                 .map_err(StoreError::query("write account day"))?;
             for sql in [CLEAR_POSITIONS, CLEAR_PNL] {
-                tx.run(sqlx::query(sql)
+                tx.run(Statement::new(sql)
                     .bind(&k.account_id)
                     .bind(&k.market_id)
                     .bind(d))
@@ -679,7 +680,7 @@ impl ExecutionStore for RuntimeDb {
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query("begin risk actions"))?;
             for a in actions {
-                tx.run(sqlx::query(SQL)
+                tx.run(Statement::new(SQL)
                     .bind(&a.key.account_id)
                     .bind(&a.key.market_id)
                     .bind(a.as_of)

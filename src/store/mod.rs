@@ -40,6 +40,7 @@ mod reference;
 mod runs;
 mod schedule;
 mod shadows;
+mod statement;
 mod synthetic_truth;
 mod trading;
 mod tx;

@@ -13,9 +13,10 @@
 //! the conformance suite runs it on both.
 
 use super::pool::Pool;
+use super::statement::{Statement, Value, bind_values, database_error};
 use super::tx::in_memory;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
-use prometheus_sqlite_ext::direct::{self, Kind, ReadConnection, ReadError, SqliteError};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use prometheus_sqlite_ext::direct::{self, Access, DirectConnection, Kind};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use std::borrow::Cow;
@@ -40,7 +41,7 @@ const PRAGMAS: [(&str, &str); 4] = [
 #[derive(Debug)]
 pub(crate) struct DirectReads {
     path: PathBuf,
-    idle: Mutex<Vec<ReadConnection>>,
+    idle: Mutex<Vec<DirectConnection>>,
 }
 
 impl DirectReads {
@@ -65,12 +66,13 @@ impl DirectReads {
     /// the next read. A connection whose read failed is closed, not kept.
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut ReadConnection) -> Result<T, sqlx::Error>,
+        f: impl FnOnce(&mut DirectConnection) -> Result<T, sqlx::Error>,
     ) -> Result<T, sqlx::Error> {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         let mut conn = match idle {
             Some(c) => c,
-            None => ReadConnection::open(&self.path, &PRAGMAS).map_err(database_error)?,
+            None => DirectConnection::open(&self.path, &PRAGMAS, Access::Read)
+                .map_err(database_error)?,
         };
         let out = f(&mut conn);
         if out.is_ok()
@@ -103,8 +105,7 @@ impl<'a> Reads<'a> {
     pub(crate) fn query_as<T>(self, sql: impl Into<Cow<'static, str>>) -> Read<'a, T> {
         Read {
             reads: self,
-            sql: sql.into(),
-            args: Vec::new(),
+            statement: Statement::new(sql),
             row: PhantomData,
         }
     }
@@ -115,99 +116,11 @@ impl<'a> Reads<'a> {
     }
 }
 
-/// An argument of a [`Read`]; each converts from the Rust type sqlx would bind.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Value {
-    /// An integer.
-    Int(i64),
-    /// A double.
-    Real(f64),
-    /// Text.
-    Text(String),
-    /// A date (stored as `YYYY-MM-DD` text on SQLite).
-    Date(NaiveDate),
-    /// An instant (RFC 3339 text on SQLite, as sqlx writes it).
-    Time(DateTime<Utc>),
-    /// A NULL text.
-    NullText,
-    /// A NULL instant.
-    NullTime,
-    /// A NULL date.
-    NullDate,
-}
-
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Self::Text(v.to_owned())
-    }
-}
-impl From<&String> for Value {
-    fn from(v: &String) -> Self {
-        Self::Text(v.clone())
-    }
-}
-impl From<String> for Value {
-    fn from(v: String) -> Self {
-        Self::Text(v)
-    }
-}
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Self::Int(v)
-    }
-}
-impl From<i32> for Value {
-    fn from(v: i32) -> Self {
-        Self::Int(i64::from(v))
-    }
-}
-impl From<f64> for Value {
-    fn from(v: f64) -> Self {
-        Self::Real(v)
-    }
-}
-impl From<NaiveDate> for Value {
-    fn from(v: NaiveDate) -> Self {
-        Self::Date(v)
-    }
-}
-impl From<Option<&str>> for Value {
-    fn from(v: Option<&str>) -> Self {
-        v.map_or(Self::NullText, Self::from)
-    }
-}
-impl From<Option<String>> for Value {
-    fn from(v: Option<String>) -> Self {
-        v.map_or(Self::NullText, Self::Text)
-    }
-}
-impl From<Option<&String>> for Value {
-    fn from(v: Option<&String>) -> Self {
-        v.map_or(Self::NullText, Self::from)
-    }
-}
-impl From<DateTime<Utc>> for Value {
-    fn from(v: DateTime<Utc>) -> Self {
-        Self::Time(v)
-    }
-}
-impl From<Option<DateTime<Utc>>> for Value {
-    fn from(v: Option<DateTime<Utc>>) -> Self {
-        v.map_or(Self::NullTime, Self::Time)
-    }
-}
-impl From<Option<NaiveDate>> for Value {
-    fn from(v: Option<NaiveDate>) -> Self {
-        v.map_or(Self::NullDate, Self::Date)
-    }
-}
-
 /// One read: its SQL, arguments and row type.
 #[derive(Debug)]
 pub(crate) struct Read<'a, T> {
     reads: Reads<'a>,
-    sql: Cow<'static, str>,
-    args: Vec<Value>,
+    statement: Statement,
     row: PhantomData<fn() -> T>,
 }
 
@@ -225,30 +138,10 @@ impl<T> ReadRow for T where
 {
 }
 
-/// Binds `args` to a sqlx query of either backend (the same match, typed per backend).
-macro_rules! bind_all {
-    ($q:expr, $args:expr) => {{
-        let mut q = $q;
-        for a in $args {
-            q = match a {
-                Value::Int(v) => q.bind(v),
-                Value::Real(v) => q.bind(v),
-                Value::Text(v) => q.bind(v),
-                Value::Date(v) => q.bind(v),
-                Value::Time(v) => q.bind(v),
-                Value::NullText => q.bind(None::<String>),
-                Value::NullDate => q.bind(None::<NaiveDate>),
-                Value::NullTime => q.bind(None::<DateTime<Utc>>),
-            };
-        }
-        q
-    }};
-}
-
 impl<T: ReadRow> Read<'_, T> {
     /// Adds the next argument (`$1`, then `$2`, …).
     pub(crate) fn bind(mut self, v: impl Into<Value>) -> Self {
-        self.args.push(v.into());
+        self.statement = self.statement.bind(v);
         self
     }
 
@@ -258,21 +151,21 @@ impl<T: ReadRow> Read<'_, T> {
     /// The database refused the read or a value did not decode as `T`'s.
     pub(crate) async fn fetch_all(self) -> Result<Vec<T>, sqlx::Error> {
         if let Some(direct) = self.reads.direct {
-            return direct.with(|c| query(c, &self.sql, &self.args, None));
+            return direct.with(|c| query(c, &self.statement, None));
         }
         match self.reads.pool {
             Pool::Sqlite(p) => {
-                bind_all!(
-                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.sql)),
-                    self.args
+                bind_values!(
+                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.statement.sql().to_owned())),
+                    self.statement.args()
                 )
                 .fetch_all(p)
                 .await
             }
             Pool::Postgres(p) => {
-                bind_all!(
-                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.sql)),
-                    self.args
+                bind_values!(
+                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.statement.sql().to_owned())),
+                    self.statement.args()
                 )
                 .fetch_all(p)
                 .await
@@ -287,22 +180,22 @@ impl<T: ReadRow> Read<'_, T> {
     pub(crate) async fn fetch_optional(self) -> Result<Option<T>, sqlx::Error> {
         if let Some(direct) = self.reads.direct {
             return direct
-                .with(|c| query(c, &self.sql, &self.args, Some(1)))
+                .with(|c| query(c, &self.statement, Some(1)))
                 .map(|rows| rows.into_iter().next());
         }
         match self.reads.pool {
             Pool::Sqlite(p) => {
-                bind_all!(
-                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.sql)),
-                    self.args
+                bind_values!(
+                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.statement.sql().to_owned())),
+                    self.statement.args()
                 )
                 .fetch_optional(p)
                 .await
             }
             Pool::Postgres(p) => {
-                bind_all!(
-                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.sql)),
-                    self.args
+                bind_values!(
+                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.statement.sql().to_owned())),
+                    self.statement.args()
                 )
                 .fetch_optional(p)
                 .await
@@ -366,43 +259,14 @@ where
 /// Runs a read on a direct connection: up to `limit` rows decoded as `T` (it stops
 /// stepping at the limit).
 fn query<T: DirectRow>(
-    conn: &mut ReadConnection,
-    sql: &str,
-    args: &[Value],
+    conn: &mut DirectConnection,
+    statement: &Statement,
     limit: Option<usize>,
 ) -> Result<Vec<T>, sqlx::Error> {
-    // Dates and instants bind as sqlx binds them on SQLite: `YYYY-MM-DD` and RFC 3339 text.
-    let dates: Vec<Option<String>> = args
-        .iter()
-        .map(|a| match a {
-            Value::Date(d) => Some(d.format("%F").to_string()),
-            Value::Time(t) => Some(t.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
-            _ => None,
-        })
-        .collect();
-    let bound: Vec<direct::Arg<'_>> = args
-        .iter()
-        .zip(&dates)
-        .map(|(a, date)| match (a, date) {
-            (Value::Int(v), _) => direct::Arg::Int(*v),
-            (Value::Real(v), _) => direct::Arg::Real(*v),
-            (Value::Text(v), _) | (Value::Date(_) | Value::Time(_), Some(v)) => {
-                direct::Arg::Text(v)
-            }
-            (
-                Value::Date(_)
-                | Value::Time(_)
-                | Value::NullText
-                | Value::NullDate
-                | Value::NullTime,
-                _,
-            ) => direct::Arg::Null,
-        })
-        .collect();
     let limit = limit.unwrap_or(usize::MAX);
     let mut out = Vec::new();
-    // The callback's `Err(None)` stops the read at the limit; `Err(Some(e))` fails it.
-    let done = conn.query(sql, &bound, |row| {
+    // `Err(None)` stops the read at the limit; `Err(Some(e))` fails it.
+    let done = statement.run_direct(conn, |row| {
         out.push(T::from_row(row).map_err(Some)?);
         if out.len() >= limit {
             Err(None)
@@ -411,53 +275,8 @@ fn query<T: DirectRow>(
         }
     });
     match done {
-        Ok(()) | Err(ReadError::Row(None)) => Ok(out),
-        Err(ReadError::Sqlite(e)) => Err(database_error(e)),
-        Err(ReadError::Row(Some(e))) => Err(e),
-    }
-}
-
-/// A SQLite error of a direct read as sqlx reports one (so error classes stay the same).
-fn database_error(e: SqliteError) -> sqlx::Error {
-    sqlx::Error::Database(Box::new(DirectDbError(e)))
-}
-
-/// [`SqliteError`] as a sqlx database error: its code is SQLite's extended result code,
-/// as sqlx's own SQLite errors give it.
-#[derive(Debug)]
-struct DirectDbError(SqliteError);
-
-impl std::fmt::Display for DirectDbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for DirectDbError {}
-
-impl sqlx::error::DatabaseError for DirectDbError {
-    fn message(&self) -> &str {
-        &self.0.message
-    }
-
-    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-        Some(self.0.code.to_string().into())
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> sqlx::error::ErrorKind {
-        sqlx::error::ErrorKind::Other
+        Ok(_) | Err(None) => Ok(out),
+        Err(Some(e)) => Err(e),
     }
 }
 

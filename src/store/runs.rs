@@ -4,6 +4,7 @@ use super::RuntimeDb;
 use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
+use super::statement::Statement;
 use super::writer::BeginBatch;
 use crate::domain::{AttemptState, ConfigId, ErrorClass, RunStatus};
 use async_trait::async_trait;
@@ -388,7 +389,7 @@ impl RunStore for RuntimeDb {
     async fn upsert_dag_run(&self, run: &DagRunRecord) -> Result<(), StoreError> {
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write dag run"))?;
-            tx.run(bind_dag_run!(sqlx::query(UPSERT_DAG_RUN), run)).await.map_err(StoreError::query("write dag run"))?;
+            tx.run(bind_dag_run!(Statement::new(UPSERT_DAG_RUN), run)).await.map_err(StoreError::query("write dag run"))?;
             tx.commit().await.map_err(StoreError::query("write dag run"))
         })
     }
@@ -396,7 +397,7 @@ impl RunStore for RuntimeDb {
     async fn upsert_job_run(&self, job: &JobRunRecord) -> Result<(), StoreError> {
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write job run"))?;
-            tx.run(bind_job_run!(sqlx::query(UPSERT_JOB_RUN), job)).await.map_err(StoreError::query("write job run"))?;
+            tx.run(bind_job_run!(Statement::new(UPSERT_JOB_RUN), job)).await.map_err(StoreError::query("write job run"))?;
             tx.commit().await.map_err(StoreError::query("write job run"))
         })
     }

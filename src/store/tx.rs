@@ -9,6 +9,7 @@
 //! moment the previous writer commits; other processes still queue on the busy timeout.
 //! PostgreSQL needs nothing special.
 
+use super::statement::Statement;
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Postgres, Sqlite, Transaction};
 use std::collections::HashMap;
@@ -47,11 +48,12 @@ impl<DB: Database> WriteTx<DB> {
 impl WriteTx<Postgres> {
     /// Runs one statement of a write batch: on PostgreSQL a batch is this transaction and
     /// each statement runs as it is added (see [`super::writer`]).
-    pub(crate) async fn run(
-        &mut self,
-        statement: sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>,
-    ) -> Result<(), sqlx::Error> {
-        statement.execute(&mut *self.tx).await.map(|_| ())
+    pub(crate) async fn run(&mut self, statement: Statement) -> Result<(), sqlx::Error> {
+        statement
+            .to_postgres()
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
     }
 }
 

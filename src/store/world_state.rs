@@ -8,6 +8,7 @@ use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMo
 use super::embeddings::{blob_to_vector, vector_to_blob};
 use super::error::StoreError;
 use super::pool::on_pool;
+use super::statement::Statement;
 use super::writer::BeginBatch;
 use crate::domain::{ConfigId, RunId};
 use crate::engines::fragility::FragilityRow;
@@ -295,9 +296,9 @@ impl WorldStateStore for RuntimeDb {
         let body = json("regime", day)?;
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write regime"))?;
-            tx.run(sqlx::query("DELETE FROM regime_transitions WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3")
+            tx.run(Statement::new("DELETE FROM regime_transitions WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3")
                 .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query("write regime"))?;
-            tx.run(sqlx::query("INSERT INTO regimes (market_id, as_of_date, config_id, run_id, model_id, label, raw_label, change_risk, body) \
+            tx.run(Statement::new("INSERT INTO regimes (market_id, as_of_date, config_id, run_id, model_id, label, raw_label, change_risk, body) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (market_id, as_of_date, config_id) DO UPDATE SET \
                  run_id = excluded.run_id, model_id = excluded.model_id, label = excluded.label, raw_label = excluded.raw_label, \
                  change_risk = excluded.change_risk, body = excluded.body")
@@ -471,7 +472,7 @@ impl WorldStateStore for RuntimeDb {
                 "DELETE FROM stability_vectors WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3",
                 "DELETE FROM soft_target_classes WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3",
             ] {
-                tx.run(sqlx::query(sql)
+                tx.run(Statement::new(sql)
                     .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query("write stability"))?;
             }
             let tuning = BulkTuning::default();
@@ -562,7 +563,7 @@ impl WorldStateStore for RuntimeDb {
             .collect::<Result<_, _>>()?;
         on_pool!(&self.pool, p => {
             let mut tx = self.writes.begin(p).await.map_err(StoreError::query("write fragility"))?;
-            tx.run(sqlx::query("DELETE FROM fragility_measures WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3")
+            tx.run(Statement::new("DELETE FROM fragility_measures WHERE market_id = $1 AND as_of_date = $2 AND config_id = $3")
                 .bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str())).await.map_err(StoreError::query("write fragility"))?;
             let cells: Vec<_> = rows
                 .iter()
@@ -631,10 +632,10 @@ impl WorldStateStore for RuntimeDb {
                 "DELETE FROM scenario_paths WHERE set_id = $1",
                 "DELETE FROM scenario_sets WHERE set_id = $1",
             ] {
-                tx.run(sqlx::query(sql)
+                tx.run(Statement::new(sql)
                     .bind(&set.set_id)).await.map_err(StoreError::query("write scenario set"))?;
             }
-            tx.run(sqlx::query("INSERT INTO scenario_sets (set_id, market_id, as_of_date, config_id, kind, paths, stored_paths, horizon, instruments, run_id) \
+            tx.run(Statement::new("INSERT INTO scenario_sets (set_id, market_id, as_of_date, config_id, kind, paths, stored_paths, horizon, instruments, run_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(&set.set_id).bind(&s.market_id).bind(s.as_of).bind(s.config_id.as_str()).bind(&tag)
                 .bind(set.paths as i64).bind((paths.len() - 1) as i64).bind(set.horizon as i64)

@@ -28,13 +28,15 @@
 //! so there a batch is an ordinary transaction whose statements run as they are added.
 //! An in-memory SQLite database (tests) runs the batch in a transaction of its pool.
 
-use super::bulk::{BulkRow, BulkTuning, SqliteStatement, TableSpec, WriteMode, sqlite_statements};
+use super::bulk::{BulkRow, BulkTuning, TableSpec, WriteMode, sqlite_statements};
 use super::error::StoreError;
 use super::pool::Pool;
+use super::statement::{Statement, database_error};
 use super::tx::{BeginWrite, WriteTx, in_memory, write_turn_on};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use prometheus_sqlite_ext::direct::{Access, DirectConnection};
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::{ConnectOptions, Connection, Postgres};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -143,13 +145,13 @@ enum Destination {
 /// One write of a SQLite database, collected statement by statement and committed as a
 /// whole (all or nothing) by [`SqliteBatch::commit`].
 pub(crate) struct SqliteBatch {
-    statements: Vec<SqliteStatement>,
+    statements: Vec<Statement>,
     to: Destination,
 }
 
 impl SqliteBatch {
     /// Adds one statement (it runs at commit).
-    pub(crate) async fn run(&mut self, statement: SqliteStatement) -> Result<(), sqlx::Error> {
+    pub(crate) async fn run(&mut self, statement: Statement) -> Result<(), sqlx::Error> {
         self.statements.push(statement);
         Ok(())
     }
@@ -192,7 +194,7 @@ impl SqliteBatch {
             Destination::Pool(pool) => {
                 let mut tx = pool.begin_write().await?;
                 for statement in self.statements {
-                    statement.execute(&mut *tx).await?;
+                    statement.to_sqlite().execute(&mut *tx).await?;
                 }
                 tx.commit().await
             }
@@ -208,7 +210,7 @@ enum Message {
 
 /// One batch and where its answer goes.
 struct Request {
-    statements: Vec<SqliteStatement>,
+    statements: Vec<Statement>,
     done: Answer,
 }
 
@@ -283,7 +285,7 @@ impl SqliteWriter {
     }
 
     /// Sends `statements` to the writer and waits for their group's commit.
-    async fn submit(&self, statements: Vec<SqliteStatement>) -> Result<(), sqlx::Error> {
+    async fn submit(&self, statements: Vec<Statement>) -> Result<(), sqlx::Error> {
         let (done, answer) = oneshot::channel();
         self.sender()?
             .send(Message::Batch(Request { statements, done }))
@@ -338,11 +340,7 @@ fn serve(
     let nudge = start_checkpointer(options.clone());
     let mut writer = Thread {
         // With a checkpointer, the writer's commits only append to the log.
-        options: if nudge.is_some() {
-            options.pragma("wal_autocheckpoint", "0")
-        } else {
-            options
-        },
+        pragmas: write_pragmas(if nudge.is_some() { "0" } else { "16384" }),
         file,
         conn: None,
         fault,
@@ -375,9 +373,7 @@ fn serve(
             let _ = r.done.send(Err(writer_stopped("has stopped")));
         }
     }
-    if let Some(conn) = writer.conn.take() {
-        let _ = runtime.block_on(conn.close());
-    }
+    drop(writer.conn.take());
     if let Some(ack) = stop {
         let _ = ack.send(());
     }
@@ -477,9 +473,11 @@ fn refuse_all(rx: &Receiver<Message>, why: &str) {
 
 /// The writer thread's state.
 struct Thread {
-    options: SqliteConnectOptions,
+    /// The settings of the writer's connection ([`write_pragmas`]).
+    pragmas: [(&'static str, &'static str); 7],
     file: PathBuf,
-    conn: Option<SqliteConnection>,
+    /// The writer's own connection, driven by its thread (no hand-off per statement).
+    conn: Option<DirectConnection>,
     fault: Arc<Mutex<Option<(WriterFault, u64)>>>,
     groups: Arc<AtomicU64>,
     /// Wakes the checkpointer (`None` if its thread could not start).
@@ -521,7 +519,7 @@ impl Thread {
             // The group's first batch (or the first after failed ones) is alone in the
             // transaction: it needs no savepoint of its own.
             let alone = ran.is_empty();
-            match run_batch(&mut conn, request.statements, alone).await {
+            match run_batch(&mut conn, request.statements, alone) {
                 BatchOutcome::Ran(rows) => {
                     written += rows;
                     ran.push(request.done);
@@ -532,7 +530,7 @@ impl Thread {
                 BatchOutcome::Broken(e) => {
                     let why = e.to_string();
                     let _ = request.done.send(Err(e));
-                    abandon(conn, ran, &why).await;
+                    abandon(conn, ran, &why);
                     return;
                 }
             }
@@ -545,9 +543,9 @@ impl Thread {
             }
         }
         strike(&self.fault, batches);
-        if let Err(e) = sqlx::query("COMMIT").execute(&mut conn).await {
+        if let Err(e) = conn.exec("COMMIT") {
             tracing::warn!(error = %e, batches, "group commit failed; its batches get the error");
-            abandon(conn, ran, &e.to_string()).await;
+            abandon(conn, ran, &e.to_string());
             return;
         }
         drop(gate);
@@ -572,13 +570,14 @@ impl Thread {
     /// begun. The connection is the group's until it commits; a group that fails drops it.
     async fn begin(
         &mut self,
-    ) -> Result<(Option<OwnedMutexGuard<()>>, SqliteConnection), sqlx::Error> {
+    ) -> Result<(Option<OwnedMutexGuard<()>>, DirectConnection), sqlx::Error> {
         let mut conn = match self.conn.take() {
             Some(c) => c,
-            None => self.options.connect().await?,
+            None => DirectConnection::open(&self.file, &self.pragmas, Access::Write)
+                .map_err(database_error)?,
         };
         let gate = write_turn_on(&self.file).await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
+        conn.exec("BEGIN IMMEDIATE").map_err(database_error)?;
         Ok((gate, conn))
     }
 }
@@ -588,8 +587,8 @@ type Answer = oneshot::Sender<Result<(), sqlx::Error>>;
 
 /// Rolls a group back and answers the batches that ran in it with why it failed. The
 /// connection is dropped: the next group starts on a fresh one.
-async fn abandon(mut conn: SqliteConnection, ran: Vec<Answer>, why: &str) {
-    let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
+fn abandon(mut conn: DirectConnection, ran: Vec<Answer>, why: &str) {
+    let _ = conn.exec("ROLLBACK");
     for done in ran {
         let _ = done.send(Err(group_failed(why)));
     }
@@ -638,28 +637,25 @@ fn group_failed(why: &str) -> sqlx::Error {
 /// batches ran before it, so a failure undoes it alone. A batch `alone` in the transaction
 /// runs without one (two statements fewer a group — most groups of a backfill hold one
 /// batch); a failure there rolls the whole transaction back and begins the next.
-async fn run_batch(
-    conn: &mut SqliteConnection,
-    statements: Vec<SqliteStatement>,
-    alone: bool,
-) -> BatchOutcome {
-    if !alone && let Err(e) = sqlx::query("SAVEPOINT batch").execute(&mut *conn).await {
-        return BatchOutcome::Broken(e);
+fn run_batch(conn: &mut DirectConnection, statements: Vec<Statement>, alone: bool) -> BatchOutcome {
+    if !alone && let Err(e) = conn.exec("SAVEPOINT batch") {
+        return BatchOutcome::Broken(database_error(e));
     }
     let mut rows = 0;
     for statement in statements {
-        match statement.execute(&mut *conn).await {
-            Ok(done) => rows += done.rows_affected(),
+        match statement.run_direct(conn, |_| Ok(())) {
+            Ok(changed) => rows += changed,
             Err(e) => {
+                let e = e.unwrap_or_else(|| group_failed("a statement stopped without an error"));
                 let (undo, resume) = if alone {
                     ("ROLLBACK", "BEGIN IMMEDIATE")
                 } else {
                     ("ROLLBACK TO batch", "RELEASE batch")
                 };
-                let undone = sqlx::query(undo).execute(&mut *conn).await;
-                let resumed = sqlx::query(resume).execute(&mut *conn).await;
+                let undone = conn.exec(undo);
+                let resumed = conn.exec(resume);
                 return match (undone, resumed) {
-                    (Ok(_), Ok(_)) => BatchOutcome::Failed(e),
+                    (Ok(()), Ok(())) => BatchOutcome::Failed(e),
                     _ => BatchOutcome::Broken(e),
                 };
             }
@@ -668,10 +664,24 @@ async fn run_batch(
     if alone {
         return BatchOutcome::Ran(rows);
     }
-    match sqlx::query("RELEASE batch").execute(&mut *conn).await {
-        Ok(_) => BatchOutcome::Ran(rows),
-        Err(e) => BatchOutcome::Broken(e),
+    match conn.exec("RELEASE batch") {
+        Ok(()) => BatchOutcome::Ran(rows),
+        Err(e) => BatchOutcome::Broken(database_error(e)),
     }
+}
+
+/// The writer connection's settings: the pool's (`pool.rs`) that bear on writing, with the
+/// log checkpointed at `autocheckpoint` pages (`"0"` when the checkpointer thread does it).
+fn write_pragmas(autocheckpoint: &'static str) -> [(&'static str, &'static str); 7] {
+    [
+        ("foreign_keys", "ON"),
+        ("synchronous", "NORMAL"),
+        ("busy_timeout", "60000"),
+        ("cache_size", "-65536"),
+        ("temp_store", "memory"),
+        ("mmap_size", "0"),
+        ("wal_autocheckpoint", autocheckpoint),
+    ]
 }
 
 #[cfg(test)]
@@ -708,7 +718,7 @@ mod tests {
             let v = (k != 0).then(|| format!("row {k}"));
             batch
                 .run(
-                    sqlx::query("INSERT INTO t (k, v) VALUES ($1, $2)")
+                    Statement::new("INSERT INTO t (k, v) VALUES ($1, $2)")
                         .bind(k)
                         .bind(v),
                 )
