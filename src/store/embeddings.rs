@@ -9,7 +9,9 @@
 use super::HistoricalDb;
 use super::error::StoreError;
 use super::pool::{on_pool, placeholders};
+use super::statement::{Statement, Value};
 use super::tx::BeginWrite;
+use super::writer::BeginBatch;
 use crate::domain::{ConfigId, RunId};
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -165,9 +167,9 @@ enum Cell<'a> {
 }
 
 /// `INSERT … ON CONFLICT (key) DO UPDATE SET rest` of `rows`, 200 rows per statement, in
-/// one transaction.
+/// one transaction (on SQLite, one batch of the database's batching writer).
 async fn upsert(
-    pool: &super::Pool,
+    db: &HistoricalDb,
     table: &str,
     columns: &[&str],
     key: &[&str],
@@ -186,7 +188,7 @@ async fn upsert(
     // SQLite takes anonymous `?`s: with numbered ones sqlx looks every parameter's name
     // up, and SQLite finds a name by walking the statement's list of them — quadratic in
     // the parameters, most of a 200-row statement's binding cost.
-    let sqlite = pool.backend() == super::Backend::Sqlite;
+    let sqlite = db.pool.backend() == super::Backend::Sqlite;
     let statement = |n: usize| {
         let values: Vec<String> = (0..n)
             .map(|r| {
@@ -205,22 +207,21 @@ async fn upsert(
             updates.join(", ")
         )
     };
-    on_pool!(pool, p => {
-        let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+    on_pool!(&db.pool, p => {
+        let mut tx = db.writes.begin(p).await.map_err(StoreError::query(what))?;
         for chunk in rows.chunks(200) {
-            let sql = statement(chunk.len());
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            let mut q = Statement::new(statement(chunk.len()));
             for row in chunk {
                 for cell in row {
-                    q = match cell {
-                        Cell::Text(s) => q.bind(*s),
-                        Cell::Date(d) => q.bind(*d),
-                        Cell::Blob(b) => q.bind(b.clone()),
-                        Cell::Int(i) => q.bind(*i),
-                    };
+                    q.push(match cell {
+                        Cell::Text(s) => Value::from(*s),
+                        Cell::Date(d) => Value::from(*d),
+                        Cell::Blob(b) => Value::from(b.as_slice()),
+                        Cell::Int(i) => Value::from(*i),
+                    });
                 }
             }
-            q.execute(&mut *tx).await.map_err(StoreError::query(what))?;
+            tx.run(q).await.map_err(StoreError::query(what))?;
         }
         tx.commit().await.map_err(StoreError::query(what))?;
     });
@@ -313,7 +314,7 @@ impl EmbeddingStore for HistoricalDb {
     async fn write_numeric_embeddings(&self, rows: &[EntityVector]) -> Result<(), StoreError> {
         let cells = rows.iter().map(entity_cells).collect();
         upsert(
-            &self.pool,
+            self,
             "numeric_window_embeddings",
             &ENTITY_COLUMNS,
             &["entity_id", "as_of_date", "model_id"],
@@ -356,7 +357,7 @@ impl EmbeddingStore for HistoricalDb {
             })
             .collect();
         upsert(
-            &self.pool,
+            self,
             "text_embeddings",
             &[
                 "source_type",
@@ -409,7 +410,7 @@ impl EmbeddingStore for HistoricalDb {
             })
             .collect();
         upsert(
-            &self.pool,
+            self,
             "issuer_text_embeddings",
             &[
                 "issuer_id",
@@ -465,7 +466,7 @@ impl EmbeddingStore for HistoricalDb {
             })
             .collect();
         upsert(
-            &self.pool,
+            self,
             "joint_embeddings",
             &[
                 "entity_id",

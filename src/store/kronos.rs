@@ -15,6 +15,7 @@ use super::configs::{
 use super::error::StoreError;
 use super::pool::on_pool;
 use super::tx::BeginWrite;
+use super::writer::BeginBatch;
 use crate::domain::ConfigId;
 use crate::kronos::analytics::OutcomeRecord;
 use async_trait::async_trait;
@@ -522,8 +523,9 @@ impl KronosStore for RuntimeDb {
             })
             .collect();
         let what = "write decisions";
+        // Through the batching writer, as the engines' outputs they point at.
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
             tx.write_rows(&DECISIONS, &cells, WriteMode::Upsert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query(what))?;
         });
@@ -609,8 +611,9 @@ impl KronosStore for RuntimeDb {
             })
             .collect();
         let what = "write outcomes";
+        // Through the batching writer: Kronos measures outcomes every session.
         on_pool!(&self.pool, p => {
-            let mut tx = p.begin_write().await.map_err(StoreError::query(what))?;
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
             tx.write_rows(&OUTCOMES, &cells, WriteMode::Upsert, &BulkTuning::default()).await?;
             tx.commit().await.map_err(StoreError::query(what))?;
         });

@@ -88,6 +88,8 @@ use std::sync::Arc;
 pub struct HistoricalDb {
     pool: Pool,
     tuning: BulkTuning,
+    /// Each session's embeddings go through here ([`writer`]).
+    writes: writer::Writes,
     /// Small reads without sqlx's thread hand-off on a SQLite file ([`read`]).
     direct: Option<Arc<read::DirectReads>>,
 }
@@ -109,9 +111,11 @@ impl HistoricalDb {
     async fn on(pool: Pool, tuning: BulkTuning) -> Result<Self, StoreError> {
         migrate(&pool, Schema::Historical).await?;
         let direct = read::DirectReads::for_pool(&pool);
+        let writes = writer::Writes::for_pool(&pool);
         Ok(Self {
             pool,
             tuning,
+            writes,
             direct,
         })
     }
@@ -234,6 +238,7 @@ impl Stores {
     /// Closes both pools.
     pub async fn close(&self) {
         self.runtime.writes.stop().await;
+        self.historical.writes.stop().await;
         self.historical.pool.close().await;
         self.runtime.pool.close().await;
     }

@@ -4,6 +4,7 @@ use super::RuntimeDb;
 use super::bulk::{BulkTuning, BulkWriter, CellSink, CellsRow, TableSpec, WriteMode};
 use super::error::StoreError;
 use super::pool::on_pool;
+use super::statement::Statement;
 use super::tx::BeginWrite;
 use super::writer::BeginBatch;
 use async_trait::async_trait;
@@ -212,15 +213,14 @@ impl ScheduleStore for RuntimeDb {
     async fn set_watermark(&self, scheduler_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO scheduler_state (scheduler_id, watermark) VALUES ($1, $2) \
              ON CONFLICT (scheduler_id) DO UPDATE SET watermark = excluded.watermark";
+        // Through the batching writer: one session's watermark a session in a backfill.
+        let what = "write scheduler watermark";
         on_pool!(&self.pool, p => {
-            let mut c = p.write_conn().await.map_err(StoreError::query("write scheduler watermark"))?;
-            sqlx::query(SQL)
-            .bind(scheduler_id)
-            .bind(at)
-            .execute(&mut *c)
-            .await
-            .map(|_| ())
-            .map_err(StoreError::query("write scheduler watermark"))
+            let mut tx = self.writes.begin(p).await.map_err(StoreError::query(what))?;
+            tx.run(Statement::new(SQL).bind(scheduler_id).bind(at))
+                .await
+                .map_err(StoreError::query(what))?;
+            tx.commit().await.map_err(StoreError::query(what))
         })
     }
 }
