@@ -11,6 +11,10 @@
 //! So those threads share one CPU ([`share_one_cpu`], from `storage.share_one_cpu`), and
 //! computation — everything that goes through `JobContext::compute`, with the threads it
 //! starts — gets every CPU back ([`widen_for_compute`]).
+//!
+//! Since the store runs its SQLite reads and writes on the threads that ask for them (no
+//! sqlx worker thread in between) few hand-offs are left: the 30-year real backfill took
+//! 109.9 s pinned and 110.4 s not (2026-12-06), so the setting now matters little either way.
 
 use nix::sched::{CpuSet, sched_getaffinity, sched_getcpu, sched_setaffinity};
 use nix::unistd::Pid;
