@@ -312,7 +312,10 @@ impl DirectConnection {
         let db = self.db;
         let prepared = self.prepared(sql).map_err(RunError::Sqlite)?;
         let stmt = prepared.stmt;
-        let outcome = Self::bind(db, prepared, args, sql).and_then(|()| {
+        // Resets the statement however this ends — a panicking callback included — so it
+        // never keeps a read transaction open or pointers into `args`.
+        let _reset = Reset(stmt);
+        Self::bind(db, prepared, args, sql).and_then(|()| {
             loop {
                 // SAFETY: a prepared, bound statement of this connection.
                 match unsafe { ffi::sqlite3_step(stmt.as_ptr()) } {
@@ -331,14 +334,7 @@ impl DirectConnection {
                     code => break Err(RunError::Sqlite(last_error(db, code, sql))),
                 }
             }
-        });
-        // SAFETY: a statement of this connection; resetting ends its read transaction and
-        // clearing drops the bound text (which borrowed `args`).
-        unsafe {
-            ffi::sqlite3_reset(stmt.as_ptr());
-            ffi::sqlite3_clear_bindings(stmt.as_ptr());
-        }
-        outcome
+        })
     }
 
     fn bind<E>(
@@ -396,6 +392,21 @@ impl DirectConnection {
             }
         }
         Ok(())
+    }
+}
+
+/// Resets a statement when dropped (see [`DirectConnection::run`]).
+struct Reset(NonNull<ffi::sqlite3_stmt>);
+
+impl Drop for Reset {
+    fn drop(&mut self) {
+        // SAFETY: a prepared statement of a connection that outlives this guard (the guard
+        // lives inside `run`, which borrows the connection); resetting ends its read
+        // transaction and clearing drops the bound text and bytes (borrowed from `args`).
+        unsafe {
+            ffi::sqlite3_reset(self.0.as_ptr());
+            ffi::sqlite3_clear_bindings(self.0.as_ptr());
+        }
     }
 }
 
@@ -720,6 +731,23 @@ mod tests {
             })
             .expect("read");
         assert_eq!(xs, vec![Some(1.5), Some(9.0), Some(9.0)]);
+    }
+
+    #[test]
+    fn a_panicking_callback_leaves_the_statement_reset() {
+        let (dir, mut c) = db();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = c.run::<()>("SELECT id FROM t ORDER BY id", &[], |_| panic!("callback"));
+        }));
+        assert!(caught.is_err());
+        // No read transaction is left open: a write elsewhere is seen at once.
+        let mut w = DirectConnection::open(&dir.0.join("t.db"), &[], Access::Write).expect("open");
+        w.run::<()>("DELETE FROM t WHERE id = 1", &[], |_| Ok(()))
+            .expect("delete");
+        assert_eq!(
+            rows(&mut c, "SELECT id, name FROM t ORDER BY id", &[]).len(),
+            2
+        );
     }
 
     #[test]

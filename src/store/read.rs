@@ -332,6 +332,9 @@ impl DirectValue for bool {
 }
 
 impl DirectValue for f64 {
+    /// A real, or an integer converted as SQLite converts it (sqlx's pool refuses an
+    /// integer here unless the column is declared REAL: the direct path is the more
+    /// lenient, never the less).
     fn decode(row: &direct::Row<'_>, i: usize) -> Result<Self, String> {
         match kind(row, i)? {
             Kind::Real | Kind::Int => row.real(i).ok_or_else(|| format!("no column {i}")),
@@ -369,27 +372,52 @@ impl DirectValue for NaiveDate {
 }
 
 impl DirectValue for DateTime<Utc> {
-    /// RFC 3339 text (what sqlx writes), SQLite's own `YYYY-MM-DD HH:MM:SS[.fff]` (UTC), or
-    /// Unix seconds — the forms sqlx reads.
+    /// The forms sqlx reads: RFC 3339 text (what sqlx writes), SQLite's date-time texts
+    /// (with or without `T`, seconds, fractions and an offset; UTC without one), Unix
+    /// seconds as an integer, a Julian day number as a real.
     fn decode(row: &direct::Row<'_>, i: usize) -> Result<Self, String> {
+        const WITH_OFFSET: [&str; 4] = ["%F %T%.f%:z", "%FT%T%.f%:z", "%F %R%:z", "%FT%R%:z"];
+        const NAIVE: [&str; 6] = [
+            "%F %T%.f",
+            "%FT%T%.f",
+            "%F %R",
+            "%FT%R",
+            "%F %T%.fZ",
+            "%F %RZ",
+        ];
         match kind(row, i)? {
             Kind::Int => {
                 let secs = i64::decode(row, i)?;
                 DateTime::from_timestamp(secs, 0)
                     .ok_or_else(|| format!("{secs} seconds is out of range for an instant"))
             }
+            Kind::Real => {
+                let day = f64::decode(row, i)?;
+                // Julian day 2440587.5 is the Unix epoch.
+                let millis = (day - 2_440_587.5) * 86_400_000.0;
+                if !millis.is_finite() || millis.abs() > 9.0e15 {
+                    return Err(format!("Julian day {day} is out of range for an instant"));
+                }
+                #[allow(clippy::cast_possible_truncation)]
+                DateTime::from_timestamp_millis(millis.round() as i64)
+                    .ok_or_else(|| format!("Julian day {day} is out of range for an instant"))
+            }
             Kind::Text => {
                 let text = String::decode(row, i)?;
-                DateTime::parse_from_rfc3339(&text)
+                if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
+                    return Ok(t.with_timezone(&Utc));
+                }
+                WITH_OFFSET
+                    .iter()
+                    .find_map(|f| DateTime::parse_from_str(&text, f).ok())
                     .map(|t| t.with_timezone(&Utc))
-                    .or_else(|_| {
-                        DateTime::parse_from_str(&text, "%F %T%.f%:z")
-                            .map(|t| t.with_timezone(&Utc))
+                    .or_else(|| {
+                        NAIVE
+                            .iter()
+                            .find_map(|f| NaiveDateTime::parse_from_str(&text, f).ok())
+                            .map(|t| t.and_utc())
                     })
-                    .or_else(|_| {
-                        NaiveDateTime::parse_from_str(&text, "%F %T%.f").map(|t| t.and_utc())
-                    })
-                    .map_err(|e| format!("instant {text:?}: {e}"))
+                    .ok_or_else(|| format!("instant {text:?} is in no form sqlx reads"))
             }
             other => Err(mismatch("an instant", other)),
         }
@@ -601,6 +629,33 @@ mod tests {
         assert_eq!(named[0].id, 1);
         assert_eq!(named[0].label.as_deref(), Some("one"));
         assert_eq!(named[1].day, day);
+    }
+
+    #[tokio::test]
+    async fn instants_in_every_form_sqlx_reads_decode_as_sqlx_decodes_them() {
+        let (_dir, pool, direct) = database().await;
+        const SQL: &str = "SELECT '2024-03-01 21:00:00', '2024-03-01T21:00', \
+             '2024-03-01 21:00:00.5+01:00', 2460371.375, 1709326800, '2024-03-01T21:00:00Z'";
+        type Six = (
+            DateTime<Utc>,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            DateTime<Utc>,
+        );
+        let by_pool = Reads::new(&pool, None)
+            .query_as::<Six>(SQL)
+            .fetch_one()
+            .await
+            .unwrap();
+        let by_direct = Reads::new(&pool, Some(&direct))
+            .query_as::<Six>(SQL)
+            .fetch_one()
+            .await
+            .unwrap();
+        assert_eq!(by_direct, by_pool);
+        assert_eq!(by_direct.0.to_rfc3339(), "2024-03-01T21:00:00+00:00");
     }
 
     #[tokio::test]

@@ -427,15 +427,15 @@ fn start_checkpointer(options: SqliteConnectOptions) -> Option<Sender<()>> {
 const RESTART_WAIT: Duration = Duration::from_millis(200);
 
 /// The checkpointer's loop, until the writer hangs up: per nudge, a passive checkpoint —
-/// the bulk of the copying, waiting for nobody — then a restarting one.
+/// the copying, waiting for nobody — then, once the log is all copied, a restarting one.
 ///
 /// Why the second: the log only starts again from its beginning when a writer finds it
 /// wholly copied and no reader in it, and the writer commits again before a checkpoint on
 /// another thread is through, while the store's reads keep coming. With passive
 /// checkpoints alone the log grew without end (9.4 GB in the 30-year backfill). A
-/// `RESTART` checkpoint takes the write turn, copies the few frames the passive one left,
-/// waits up to [`RESTART_WAIT`] for readers of older snapshots, and leaves the log to be
-/// written from its start by the next commit.
+/// `RESTART` checkpoint takes the write turn, copies what was committed since the passive
+/// one, waits up to [`RESTART_WAIT`] for readers of older snapshots, and leaves the log to
+/// be written from its start by the next commit.
 fn checkpoint_on_nudge(
     runtime: &tokio::runtime::Runtime,
     options: &SqliteConnectOptions,
@@ -449,21 +449,39 @@ fn checkpoint_on_nudge(
                 conn = options.connect().await.ok();
             }
             let Some(c) = conn.as_mut() else { return };
-            for mode in ["PASSIVE", "RESTART"] {
-                let sql = format!("PRAGMA wal_checkpoint({mode})");
-                // A busy checkpoint is no error (its first column says so): the next
-                // nudge tries again.
-                if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *c).await {
-                    tracing::warn!(error = %e, "checkpoint failed; the next one retries");
-                    conn = None;
-                    return;
-                }
+            // The restart only follows a passive checkpoint that copied the whole log (a
+            // second one first if a reader held the first back), so the write turn it takes
+            // is held for syncing and a wait for readers, not for copying. A busy
+            // checkpoint is no error: the next nudge tries again.
+            let mut done = checkpoint(c, "PASSIVE").await;
+            if matches!(done, Ok(false)) {
+                done = checkpoint(c, "PASSIVE").await;
+            }
+            if matches!(done, Ok(true)) {
+                done = checkpoint(c, "RESTART").await;
+            }
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "checkpoint failed; the next one retries");
+                conn = None;
             }
         });
     }
     if let Some(c) = conn {
         let _ = runtime.block_on(c.close());
     }
+}
+
+/// Runs one checkpoint in `mode` on `conn`; whether it copied the whole log.
+async fn checkpoint(
+    conn: &mut sqlx::SqliteConnection,
+    mode: &'static str,
+) -> Result<bool, sqlx::Error> {
+    let sql = format!("PRAGMA wal_checkpoint({mode})");
+    // (busy, frames in the log, frames copied)
+    let (_, log, copied): (i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_one(conn)
+        .await?;
+    Ok(copied >= log)
 }
 
 /// What the checkpointer's thread runs first, before it opens its connection (whose
