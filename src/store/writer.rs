@@ -427,7 +427,7 @@ fn start_checkpointer(options: SqliteConnectOptions) -> Option<Sender<()>> {
 const RESTART_WAIT: Duration = Duration::from_millis(200);
 
 /// The checkpointer's loop, until the writer hangs up: per nudge, a passive checkpoint —
-/// the copying, waiting for nobody — then, once the log is all copied, a restarting one.
+/// the bulk of the copying, waiting for nobody — then a restarting one.
 ///
 /// Why the second: the log only starts again from its beginning when a writer finds it
 /// wholly copied and no reader in it, and the writer commits again before a checkpoint on
@@ -449,15 +449,13 @@ fn checkpoint_on_nudge(
                 conn = options.connect().await.ok();
             }
             let Some(c) = conn.as_mut() else { return };
-            // The restart only follows a passive checkpoint that copied the whole log (a
-            // second one first if a reader held the first back), so the write turn it takes
-            // is held for syncing and a wait for readers, not for copying. A busy
-            // checkpoint is no error: the next nudge tries again.
+            // A passive checkpoint copies; the restarting one after it copies what was
+            // committed meanwhile and waits for readers of older snapshots. (Restarting only
+            // after a passive one that copied everything left the log growing on a loaded
+            // machine: the writer test below failed in CI.) A busy checkpoint is no error:
+            // the next nudge tries again.
             let mut done = checkpoint(c, "PASSIVE").await;
-            if matches!(done, Ok(false)) {
-                done = checkpoint(c, "PASSIVE").await;
-            }
-            if matches!(done, Ok(true)) {
+            if done.is_ok() {
                 done = checkpoint(c, "RESTART").await;
             }
             if let Err(e) = done {
@@ -769,10 +767,10 @@ mod tests {
                 reads
             })
         };
-        // 80 groups of 500 rows of 200 bytes: about 10 MB of log between them, with a
+        // 160 groups of 500 rows of 200 bytes: about 20 MB of log between them, with a
         // checkpoint due every CHECKPOINT_ROWS rows.
         let v = "x".repeat(200);
-        for g in 0..80_i64 {
+        for g in 0..160_i64 {
             let mut batch = writes.begin(&pool).await.unwrap();
             for i in 0..500 {
                 batch
@@ -793,10 +791,10 @@ mod tests {
         let wal = std::fs::metadata(dir.path().join("w.db-wal"))
             .unwrap()
             .len();
-        // Passive checkpoints alone leave the whole 10 MB in the log; restarted, it holds
-        // what a checkpoint interval (5,000 rows, ~1.3 MB) writes, or a few when the
-        // checkpointer's thread falls behind on a busy machine.
-        assert!(wal < 5_000_000, "the log grew to {wal} bytes");
+        // Passive checkpoints alone leave the whole 20 MB in the log; restarted, it holds
+        // what a checkpoint interval (5,000 rows, ~1.3 MB) writes, or several when the
+        // checkpointer's thread falls behind on a busy machine (6 MB seen under load).
+        assert!(wal < 12_000_000, "the log grew to {wal} bytes");
     }
 
     /// Writes rows `keys` as one batch; `v` NULL for a key of 0 (a failing statement).
