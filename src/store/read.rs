@@ -12,7 +12,7 @@
 //! arguments as [`Value`]s and its row as a tuple that both sqlx and [`DirectRow`] decode;
 //! the conformance suite runs it on both.
 
-use super::pool::Pool;
+use super::pool::{Pool, on_pool};
 use super::statement::{Statement, Value, bind_values, database_error};
 use super::tx::in_memory;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -153,24 +153,13 @@ impl<T: ReadRow> Read<'_, T> {
         if let Some(direct) = self.reads.direct {
             return direct.with(|c| query(c, &self.statement, None));
         }
-        match self.reads.pool {
-            Pool::Sqlite(p) => {
-                bind_values!(
-                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.statement.sql().to_owned())),
-                    self.statement.args()
-                )
-                .fetch_all(p)
-                .await
-            }
-            Pool::Postgres(p) => {
-                bind_values!(
-                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.statement.sql().to_owned())),
-                    self.statement.args()
-                )
-                .fetch_all(p)
-                .await
-            }
-        }
+        let sql = self.statement.sql().to_owned();
+        on_pool!(self.reads.pool, p => bind_values!(
+            sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)),
+            self.statement.args()
+        )
+        .fetch_all(p)
+        .await)
     }
 
     /// The first row, if any.
@@ -183,24 +172,13 @@ impl<T: ReadRow> Read<'_, T> {
                 .with(|c| query(c, &self.statement, Some(1)))
                 .map(|rows| rows.into_iter().next());
         }
-        match self.reads.pool {
-            Pool::Sqlite(p) => {
-                bind_values!(
-                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.statement.sql().to_owned())),
-                    self.statement.args()
-                )
-                .fetch_optional(p)
-                .await
-            }
-            Pool::Postgres(p) => {
-                bind_values!(
-                    sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.statement.sql().to_owned())),
-                    self.statement.args()
-                )
-                .fetch_optional(p)
-                .await
-            }
-        }
+        let sql = self.statement.sql().to_owned();
+        on_pool!(self.reads.pool, p => bind_values!(
+            sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)),
+            self.statement.args()
+        )
+        .fetch_optional(p)
+        .await)
     }
 
     /// The first row; [`sqlx::Error::RowNotFound`] when there is none.
