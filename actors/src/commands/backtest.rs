@@ -1,6 +1,7 @@
 //! `pv2 backtest --strategy NAME|FILE --from D --to D`: a strategy through the same
 //! engines over history, the simulated broker, and its metrics overall and by regime.
 
+use super::percent::pct;
 use crate::backtest::{BacktestOutcome, load_strategy, run_backtest};
 use crate::cli::{BacktestArgs, OutputFormat};
 use crate::context::Context;
@@ -52,10 +53,6 @@ pub fn as_json(out: &BacktestOutcome) -> serde_json::Value {
         "engine_seconds": out.engine_seconds,
         "broker_seconds": out.broker_seconds,
     })
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.2}%", 100.0 * x)
 }
 
 fn opt(x: Option<f64>, f: fn(f64) -> String) -> String {

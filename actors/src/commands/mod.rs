@@ -22,6 +22,7 @@ mod export;
 mod import;
 mod init;
 mod kronos;
+mod percent;
 mod run;
 mod runs;
 mod show;

@@ -2,6 +2,7 @@
 //! and date — under the engine's active config and id unless `--config-id` / `--id` name
 //! others (a backtest's rows are under its backtest id and the configs it printed).
 
+use super::percent::pct;
 use crate::cli::{ShowArgs, ShowWhat, TableFormat};
 use anyhow::{Context as _, anyhow};
 use chrono::NaiveDate;
@@ -40,10 +41,6 @@ pub(crate) async fn ids<C: EngineConfig>(
         args.config_id.clone().map_or(config_id, ConfigId::new),
         args.id.clone().unwrap_or_else(|| id_of(&config).to_owned()),
     ))
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.2}%", 100.0 * x)
 }
 
 /// Runs `pv2 show` for the decision engines.
