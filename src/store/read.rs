@@ -12,7 +12,7 @@
 //! arguments as [`Value`]s and its row as a tuple that both sqlx and [`DirectRow`] decode;
 //! the conformance suite runs it on both.
 
-use super::pool::{Pool, on_pool};
+use super::pool::{Pool, SQLITE_PRAGMAS, on_pool};
 use super::statement::{Statement, Value, bind_values, database_error};
 use super::tx::in_memory;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -28,14 +28,9 @@ use std::sync::{Arc, Mutex};
 /// thread and the async workers) is all a process uses.
 const MAX_IDLE: usize = 4;
 
-/// The settings of a read connection: no memory map (see `pool.rs`), a 16 MB page cache,
-/// temporary tables in memory, and the pool's patience with a busy database.
-const PRAGMAS: [(&str, &str); 4] = [
-    ("mmap_size", "0"),
-    ("cache_size", "-16384"),
-    ("temp_store", "memory"),
-    ("busy_timeout", "60000"),
-];
+/// A read connection's page cache, in place of the pool's (`SQLITE_PRAGMAS`): 16 MB, as up
+/// to [`MAX_IDLE`] of them stay open per database beside the pool's.
+const READ_CACHE: (&str, &str) = ("cache_size", "-16384");
 
 /// A SQLite file's read connections, opened on first use and reused.
 #[derive(Debug)]
@@ -71,8 +66,12 @@ impl DirectReads {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         let mut conn = match idle {
             Some(c) => c,
-            None => DirectConnection::open(&self.path, &PRAGMAS, Access::Read)
-                .map_err(database_error)?,
+            None => {
+                // A later pragma overrides an earlier one of the same name.
+                let pragmas: Vec<_> = SQLITE_PRAGMAS.into_iter().chain([READ_CACHE]).collect();
+                DirectConnection::open(&self.path, &pragmas, Access::Read)
+                    .map_err(database_error)?
+            }
         };
         let out = f(&mut conn);
         if out.is_ok()
@@ -527,6 +526,23 @@ mod tests {
         }
         let direct = DirectReads::for_pool(&pool).expect("a SQLite file has direct reads");
         (dir, pool, direct)
+    }
+
+    #[tokio::test]
+    async fn a_read_connection_has_the_shared_settings_and_a_smaller_cache() {
+        let (_dir, _pool, direct) = database().await;
+        let read = |name: &'static str| {
+            direct
+                .with(|c| query::<(i64,)>(c, &Statement::new(format!("PRAGMA {name}")), None))
+                .unwrap()[0]
+                .0
+        };
+        assert_eq!(read("busy_timeout"), 60_000);
+        assert_eq!(read("mmap_size"), 0);
+        assert_eq!(read("temp_store"), 2);
+        assert_eq!(read("foreign_keys"), 1);
+        assert_eq!(read("cache_size"), -16_384);
+        assert_eq!(read("query_only"), 1);
     }
 
     type Wide = (

@@ -234,7 +234,7 @@ impl sqlx::error::DatabaseError for DirectDbError {
     }
 
     fn kind(&self) -> sqlx::error::ErrorKind {
-        // SQLite's primary codes for the constraint kinds sqlx reports.
+        // SQLite's extended codes for the constraint kinds sqlx reports.
         match self.0.code {
             2067 | 1555 => sqlx::error::ErrorKind::UniqueViolation,
             787 => sqlx::error::ErrorKind::ForeignKeyViolation,

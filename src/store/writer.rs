@@ -33,7 +33,7 @@
 
 use super::bulk::{BulkRow, BulkTuning, TableSpec, WriteMode, sqlite_statements};
 use super::error::StoreError;
-use super::pool::Pool;
+use super::pool::{Pool, SQLITE_PRAGMAS, WAL_AUTOCHECKPOINT};
 use super::statement::{Statement, database_error};
 use super::tx::{BeginWrite, WriteTx, in_memory, write_turn_on};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -44,7 +44,6 @@ use sqlx::{ConnectOptions, Connection, Postgres};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 use tokio::sync::{OwnedMutexGuard, oneshot};
 
 /// The most batches one group commits: a bound on how long other writers of the process
@@ -344,7 +343,11 @@ fn serve(
     let nudge = start_checkpointer(options.clone());
     let mut writer = Thread {
         // With a checkpointer, the writer's commits only append to the log.
-        pragmas: write_pragmas(if nudge.is_some() { "0" } else { "16384" }),
+        pragmas: write_pragmas(if nudge.is_some() {
+            "0"
+        } else {
+            WAL_AUTOCHECKPOINT
+        }),
         file,
         conn: None,
         fault,
@@ -423,8 +426,8 @@ fn start_checkpointer(options: SqliteConnectOptions) -> Option<Sender<()>> {
 }
 
 /// How long a checkpoint waits for readers of older snapshots before it gives up (until the
-/// next nudge). The writer waits for it meanwhile.
-const RESTART_WAIT: Duration = Duration::from_millis(200);
+/// next nudge), in milliseconds. The writer waits for it meanwhile.
+const RESTART_WAIT_MS: &str = "200";
 
 /// The checkpointer's loop, until the writer hangs up: per nudge, a passive checkpoint —
 /// the bulk of the copying, waiting for nobody — then a restarting one.
@@ -441,7 +444,7 @@ fn checkpoint_on_nudge(
     options: &SqliteConnectOptions,
     nudged: &Receiver<()>,
 ) {
-    let options = options.clone().busy_timeout(RESTART_WAIT);
+    let options = checkpointer_options(options);
     let mut conn = None;
     while nudged.recv().is_ok() {
         runtime.block_on(async {
@@ -454,9 +457,13 @@ fn checkpoint_on_nudge(
             // after a passive one that copied everything left the log growing on a loaded
             // machine: the writer test below failed in CI.) A busy checkpoint is no error:
             // the next nudge tries again.
-            let mut done = checkpoint(c, "PASSIVE").await;
+            let mut done = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut *c)
+                .await;
             if done.is_ok() {
-                done = checkpoint(c, "RESTART").await;
+                done = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                    .execute(&mut *c)
+                    .await;
             }
             if let Err(e) = done {
                 tracing::warn!(error = %e, "checkpoint failed; the next one retries");
@@ -469,17 +476,10 @@ fn checkpoint_on_nudge(
     }
 }
 
-/// Runs one checkpoint in `mode` on `conn`; whether it copied the whole log.
-async fn checkpoint(
-    conn: &mut sqlx::SqliteConnection,
-    mode: &'static str,
-) -> Result<bool, sqlx::Error> {
-    let sql = format!("PRAGMA wal_checkpoint({mode})");
-    // (busy, frames in the log, frames copied)
-    let (_, log, copied): (i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_one(conn)
-        .await?;
-    Ok(copied >= log)
+/// The checkpointer's connection settings: the writer's, but waiting at most
+/// [`RESTART_WAIT_MS`] for readers (it replaces the busy timeout of `SQLITE_PRAGMAS`).
+fn checkpointer_options(options: &SqliteConnectOptions) -> SqliteConnectOptions {
+    options.clone().pragma("busy_timeout", RESTART_WAIT_MS)
 }
 
 /// What the checkpointer's thread runs first, before it opens its connection (whose
@@ -511,7 +511,7 @@ fn refuse_all(rx: &Receiver<Message>, why: &str) {
 /// The writer thread's state.
 struct Thread {
     /// The settings of the writer's connection ([`write_pragmas`]).
-    pragmas: [(&'static str, &'static str); 7],
+    pragmas: Vec<(&'static str, &'static str)>,
     file: PathBuf,
     /// The writer's own connection, driven by its thread (no hand-off per statement).
     conn: Option<DirectConnection>,
@@ -707,23 +707,19 @@ fn run_batch(conn: &mut DirectConnection, statements: Vec<Statement>, alone: boo
     }
 }
 
-/// The writer connection's settings: the pool's (`pool.rs`) that bear on writing, with the
+/// The writer connection's settings: every SQLite connection's (`SQLITE_PRAGMAS`), with the
 /// log checkpointed at `autocheckpoint` pages (`"0"` when the checkpointer thread does it).
-fn write_pragmas(autocheckpoint: &'static str) -> [(&'static str, &'static str); 7] {
-    [
-        ("foreign_keys", "ON"),
-        ("synchronous", "NORMAL"),
-        ("busy_timeout", "60000"),
-        ("cache_size", "-65536"),
-        ("temp_store", "memory"),
-        ("mmap_size", "0"),
-        ("wal_autocheckpoint", autocheckpoint),
-    ]
+fn write_pragmas(autocheckpoint: &'static str) -> Vec<(&'static str, &'static str)> {
+    SQLITE_PRAGMAS
+        .into_iter()
+        .chain([("wal_autocheckpoint", autocheckpoint)])
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// A database at `url` with a table `t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)`, and
     /// its writes.
@@ -746,6 +742,54 @@ mod tests {
             table_at(&format!("sqlite://{}", dir.path().join("w.db").display())).await;
         assert!(writes.writer.is_some());
         (dir, pool, writes)
+    }
+
+    /// `PRAGMA name` on a direct connection, as text.
+    fn pragma(conn: &mut DirectConnection, name: &str) -> String {
+        let mut value = String::new();
+        conn.run::<()>(&format!("PRAGMA {name}"), &[], |row| {
+            value = String::from_utf8_lossy(row.bytes(0).unwrap_or_default()).into_owned();
+            Ok(())
+        })
+        .unwrap();
+        value
+    }
+
+    #[tokio::test]
+    async fn the_pool_the_writer_and_the_checkpointer_share_the_settings() {
+        let (dir, pool, _writes) = database().await;
+        let path = dir.path().join("w.db");
+        let mut pooled = pool.acquire().await.unwrap();
+        let mut writer =
+            DirectConnection::open(&path, &write_pragmas(WAL_AUTOCHECKPOINT), Access::Write)
+                .unwrap();
+        for (name, value) in [
+            ("foreign_keys", "1"),
+            ("synchronous", "1"),
+            ("busy_timeout", "60000"),
+            ("cache_size", "-65536"),
+            ("temp_store", "2"),
+            ("mmap_size", "0"),
+            ("wal_autocheckpoint", "16384"),
+        ] {
+            let (from_pool,): (i64,) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+                    .fetch_one(&mut *pooled)
+                    .await
+                    .unwrap();
+            assert_eq!(from_pool.to_string(), value, "the pool's {name}");
+            assert_eq!(pragma(&mut writer, name), value, "the writer's {name}");
+        }
+        // The checkpointer waits for readers a short while only.
+        let mut checkpointer = checkpointer_options(pool.connect_options().as_ref())
+            .connect()
+            .await
+            .unwrap();
+        let (wait,): (i64,) = sqlx::query_as("PRAGMA busy_timeout")
+            .fetch_one(&mut checkpointer)
+            .await
+            .unwrap();
+        assert_eq!(wait, 200);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
